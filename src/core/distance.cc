@@ -1,0 +1,84 @@
+#include "core/distance.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace vx {
+namespace internal {
+const KernelTable* ScalarTable();
+const KernelTable* Avx2Table();
+const KernelTable* Avx512Table();
+}  // namespace internal
+
+const char* IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+const KernelTable* KernelTableFor(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return internal::ScalarTable();
+    case Isa::kAvx2:
+      __builtin_cpu_init();
+      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+          __builtin_cpu_supports("f16c")) {
+        return internal::Avx2Table();
+      }
+      return nullptr;
+    case Isa::kAvx512:
+      __builtin_cpu_init();
+      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("f16c")) {
+        return internal::Avx512Table();
+      }
+      return nullptr;
+  }
+  return nullptr;
+}
+
+namespace {
+const KernelTable* ChooseKernels() {
+  int cap = static_cast<int>(Isa::kAvx512);
+  if (const char* env = std::getenv("VX_KERNELS")) {
+    for (int i = 0; i <= cap; ++i) {
+      if (std::strcmp(env, IsaName(static_cast<Isa>(i))) == 0) cap = i;
+    }
+  }
+  for (int i = cap; i > 0; --i) {
+    if (const KernelTable* t = KernelTableFor(static_cast<Isa>(i))) return t;
+  }
+  return KernelTableFor(Isa::kScalar);
+}
+}  // namespace
+
+const KernelTable& ActiveKernels() {
+  static const KernelTable* table = ChooseKernels();
+  return *table;
+}
+
+Result<QueryDistance> QueryDistance::Make(Metric metric, ElementType stored, const float* q,
+                                          size_t dim, const KernelTable& kernels) {
+  if (dim == 0) return Status::InvalidArgument("query dimension is 0");
+  QueryDistance d;
+  d.q_.assign(q, q + dim);
+  double norm_sq = 0;
+  for (float v : d.q_) norm_sq += static_cast<double>(v) * v;
+  if (metric == Metric::kCosine) {
+    if (norm_sq == 0) return Status::InvalidArgument("cosine distance of a zero query vector");
+    d.q_inv_norm_ = static_cast<float>(1.0 / std::sqrt(norm_sq));
+  }
+  const auto m = static_cast<size_t>(metric);
+  const auto t = static_cast<size_t>(stored);
+  d.one_ = kernels.one[m][t];
+  d.many_ = kernels.many[m][t];
+  return d;
+}
+
+}  // namespace vx

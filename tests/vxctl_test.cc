@@ -1,0 +1,128 @@
+// vxctl end to end, as a user runs it: exit statuses, messages, outputs.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/dataset.h"
+#include "test_util.h"
+
+namespace vx {
+namespace {
+
+using testing::TempDir;
+
+struct CliRun {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+CliRun Vxctl(const std::string& args) {
+  const std::string cmd = std::string(VXCTL_PATH) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  CliRun r{-1, ""};
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(Vxctl, VersionNamesTheKernels) {
+  CliRun r = Vxctl("version");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("kernels: "), std::string::npos) << r.output;
+}
+
+TEST(Vxctl, BadArgumentsExitTwoWithOneLine) {
+  for (const char* args : {"", "gen --dim 0 --count 5 --out x.fvecs", "gen --count 5 --out x.fvecs",
+                           "gt --base a --queries b --out c --metric hamming", "nosuchcommand",
+                           "recall --results a.ivecs --gt b.ivecs --k -1"}) {
+    CliRun r = Vxctl(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+}
+
+TEST(Vxctl, DataErrorsExitOneAndNameTheFile) {
+  TempDir dir;
+  CliRun r = Vxctl("gt --base " + dir / "missing.fvecs" + " --queries " + dir / "q.fvecs" +
+                " --out " + dir / "gt.ivecs");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("q.fvecs"), std::string::npos) << r.output;
+  EXPECT_FALSE(testing::Exists(dir / "gt.ivecs"));
+}
+
+TEST(Vxctl, GenGtRecallEndToEnd) {
+  TempDir dir;
+  CliRun gen = Vxctl("gen --dim 24 --count 3000 --queries 40 --seed 9 --out " + dir / "b.fvecs" +
+                  " --queries-out " + dir / "q.fvecs");
+  ASSERT_EQ(gen.status, 0) << gen.output;
+  // Deterministic: the same seed gives the same bytes; another seed does not.
+  CliRun again = Vxctl("gen --dim 24 --count 3000 --seed 9 --out " + dir / "b2.fvecs");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(Slurp(dir / "b.fvecs"), Slurp(dir / "b2.fvecs"));
+  CliRun other = Vxctl("gen --dim 24 --count 3000 --seed 10 --out " + dir / "b3.fvecs");
+  ASSERT_EQ(other.status, 0);
+  EXPECT_NE(Slurp(dir / "b.fvecs"), Slurp(dir / "b3.fvecs"));
+
+  CliRun gt = Vxctl("gt --base " + dir / "b.fvecs" + " --queries " + dir / "q.fvecs" +
+                 " --k 10 --out " + dir / "gt.ivecs" + " --dist-out " + dir / "gt.fvecs");
+  ASSERT_EQ(gt.status, 0) << gt.output;
+  auto ids = ReadAllIds(dir / "gt.ivecs");
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->rows, 40u);
+  EXPECT_EQ(ids->dim, 10u);
+  auto dists = ReadAllFloat(dir / "gt.fvecs");
+  ASSERT_TRUE(dists.ok());
+  for (uint64_t q = 0; q < 40; ++q) {
+    EXPECT_TRUE(std::is_sorted(dists->row(q), dists->row(q) + 10));
+  }
+
+  CliRun self = Vxctl("recall --results " + dir / "gt.ivecs" + " --gt " + dir / "gt.ivecs" + " --k 10");
+  EXPECT_EQ(self.status, 0);
+  EXPECT_NE(self.output.find("recall@10: 1.0000 (40 queries)"), std::string::npos) << self.output;
+
+  // Ground truth of another query set scores far below 1 against this one.
+  CliRun gen2 = Vxctl("gen --dim 24 --count 40 --seed 1 --out " + dir / "q2.fvecs");
+  ASSERT_EQ(gen2.status, 0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fvecs" + " --queries " + dir / "q2.fvecs" +
+                  " --k 10 --out " + dir / "gt2.ivecs").status, 0);
+  CliRun cross = Vxctl("recall --results " + dir / "gt2.ivecs" + " --gt " + dir / "gt.ivecs" + " --k 10");
+  EXPECT_EQ(cross.status, 0);
+  EXPECT_EQ(cross.output.find("recall@10: 1.0000"), std::string::npos) << cross.output;
+}
+
+TEST(Vxctl, FailedGtLeavesNoOutput) {
+  TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 8 --count 100 --queries 5 --out " + dir / "b.fvecs" +
+                  " --queries-out " + dir / "q.fvecs").status, 0);
+  // A base with a NaN at record 57: gt must fail naming it and write nothing.
+  std::string bytes = Slurp(dir / "b.fvecs");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bytes.data() + 57 * (4 + 8 * 4) + 4 + 3 * 4, &nan, 4);
+  std::ofstream(dir / "bad.fvecs", std::ios::binary) << bytes;
+  CliRun r = Vxctl("gt --base " + dir / "bad.fvecs" + " --queries " + dir / "q.fvecs" + " --k 5 --out " +
+                dir / "gt.ivecs");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("record 57 component 3 is NaN"), std::string::npos) << r.output;
+  EXPECT_FALSE(testing::Exists(dir / "gt.ivecs"));
+}
+
+}  // namespace
+}  // namespace vx

@@ -1,0 +1,23 @@
+// vxctl: the command-line face of the vx library. A thin layer: parse
+// arguments, call the library, print results and progress.
+#include <cstdio>
+
+#include "vxctl/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"vxctl: build, query and benchmark vx vector indexes"};
+  app.require_subcommand(1);
+  vxctl::RunFn run;
+  vxctl::AddVersion(app, &run);
+  vxctl::AddGen(app, &run);
+  vxctl::AddGt(app, &run);
+  vxctl::AddRecall(app, &run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr, "vxctl: %s (see --help)\n", e.what());
+    return 2;
+  }
+  return run();
+}
