@@ -14,14 +14,12 @@
 #include "vxctl/progress.h"
 
 namespace vxctl {
-namespace {
 
 int Fail(const vx::Status& s) {
   fmt::print(stderr, "vxctl: {}\n", s.ToString());
   return 1;
 }
 
-// Generates rows [0, count) of one stream into `path`, in parallel chunks.
 vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count,
                           uint32_t dim, const std::string& path, const char* label) {
   VX_ASSIGN_OR_RETURN(auto writer, vx::VectorWriter::Create(path, vx::DType::kF32, dim));
@@ -42,8 +40,6 @@ vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, ui
   progress.Finish();
   return vx::Status::Ok();
 }
-
-}  // namespace
 
 void AddVersion(CLI::App& app, RunFn* run) {
   auto* cmd = app.add_subcommand("version", "Print the version and the SIMD kernels in use");

@@ -5,9 +5,21 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
+#include <string>
+
+#include "core/synth.h"
+#include "vx/status.h"
 
 namespace vxctl {
+
+// Prints "vxctl: <status>" to stderr and returns exit status 1.
+int Fail(const vx::Status& s);
+// Writes vectors [0, count) of one generator stream to `path` (float32),
+// generated in parallel, with a progress bar labelled `label`.
+vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count,
+                          uint32_t dim, const std::string& path, const char* label);
 
 using RunFn = std::function<int()>;
 
@@ -15,5 +27,6 @@ void AddVersion(CLI::App& app, RunFn* run);
 void AddGen(CLI::App& app, RunFn* run);
 void AddGt(CLI::App& app, RunFn* run);
 void AddRecall(CLI::App& app, RunFn* run);
+void AddDemo(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl

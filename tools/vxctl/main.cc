@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   vxctl::AddGen(app, &run);
   vxctl::AddGt(app, &run);
   vxctl::AddRecall(app, &run);
+  vxctl::AddDemo(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

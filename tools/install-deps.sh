@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything vx needs to build, test and benchmark, from Debian
+# packages only (run as root on Debian bookworm). Idempotent.
+set -euo pipefail
+packages=(
+  cmake g++ make pkg-config
+  liburing-dev libxxhash-dev libzstd-dev libjemalloc-dev libopenblas-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
