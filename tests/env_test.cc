@@ -1,0 +1,134 @@
+// The Env contract, run against every backend (pread, io_uring, memory).
+#include "io/env.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+
+#include "io_test_util.h"
+
+namespace vx {
+namespace {
+
+using testing::EnvTest;
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 31 + seed + (i >> 12));
+  return v;
+}
+
+TEST_P(EnvTest, WriteReadRoundTripAndShortReadAtEof) {
+  auto f = env_->OpenFile(Path("a"), OpenOptions{.write = true, .create = true});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const auto data = Pattern(10000, 3);
+  ASSERT_TRUE((*f)->Write(0, data.data(), data.size()).ok());
+  EXPECT_EQ(*(*f)->Size(), 10000u);
+  std::vector<uint8_t> back(10000);
+  size_t got = 0;
+  ASSERT_TRUE((*f)->Read(0, 10000, back.data(), &got).ok());
+  EXPECT_EQ(got, 10000u);
+  EXPECT_EQ(back, data);
+  // Past the end: OK with fewer bytes; at the end: zero bytes.
+  ASSERT_TRUE((*f)->Read(9000, 4096, back.data(), &got).ok());
+  EXPECT_EQ(got, 1000u);
+  EXPECT_EQ(std::memcmp(back.data(), data.data() + 9000, 1000), 0);
+  ASSERT_TRUE((*f)->Read(10000, 10, back.data(), &got).ok());
+  EXPECT_EQ(got, 0u);
+}
+
+TEST_P(EnvTest, ReadBatchLargerThanTheRingGivesEachRequestItsResult) {
+  constexpr size_t kPage = 4096, kPages = 300;  // more than one io_uring wave
+  auto f = env_->OpenFile(Path("b"), OpenOptions{.write = true, .create = true});
+  ASSERT_TRUE(f.ok());
+  const auto data = Pattern(kPage * kPages, 9);
+  ASSERT_TRUE((*f)->Write(0, data.data(), data.size()).ok());
+  ASSERT_TRUE((*f)->Sync().ok());
+  auto rf = env_->OpenFile(Path("b"), OpenOptions{.direct = true});
+  ASSERT_TRUE(rf.ok()) << rf.status().ToString();
+  AlignedBuffer buf(kPage * (kPages + 1));
+  std::vector<ReadRequest> reqs;
+  for (size_t i = 0; i < kPages; ++i) {
+    const size_t page = (i * 7) % kPages;  // scattered order
+    reqs.push_back(ReadRequest{page * kPage, kPage, buf.data() + i * kPage, 0, Status::Ok()});
+  }
+  reqs.push_back(ReadRequest{kPages * kPage, kPage, buf.data() + kPages * kPage, 0, Status::Ok()});  // at EOF
+  (*rf)->ReadBatch(reqs);
+  for (size_t i = 0; i < kPages; ++i) {
+    ASSERT_TRUE(reqs[i].status.ok()) << reqs[i].status.ToString();
+    ASSERT_EQ(reqs[i].bytes_read, kPage);
+    ASSERT_EQ(std::memcmp(buf.data() + i * kPage, data.data() + reqs[i].offset, kPage), 0) << "request " << i;
+  }
+  EXPECT_TRUE(reqs.back().status.ok());
+  EXPECT_EQ(reqs.back().bytes_read, 0u);
+}
+
+TEST_P(EnvTest, MissingFileIsNotFoundNamingIt) {
+  auto f = env_->OpenFile(Path("missing"), OpenOptions{});
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(f.status().message().find("missing"), std::string::npos);
+}
+
+TEST_P(EnvTest, AllocateTruncateRenameDeleteList) {
+  {
+    auto f = env_->OpenFile(Path("c"), OpenOptions{.write = true, .create = true});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Allocate(1 << 16).ok());
+    EXPECT_GE(*(*f)->Size(), uint64_t{1} << 16);
+    ASSERT_TRUE((*f)->Truncate(100).ok());
+    EXPECT_EQ(*(*f)->Size(), 100u);
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  ASSERT_TRUE(env_->RenameFile(Path("c"), Path("d")).ok());
+  ASSERT_TRUE(env_->SyncDir(dir_.path()).ok());
+  EXPECT_FALSE(env_->FileExists(Path("c")));
+  EXPECT_TRUE(env_->FileExists(Path("d")));
+  auto names = env_->ListDir(dir_.path());
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::vector<std::string>{"d"});
+  ASSERT_TRUE(env_->DeleteFile(Path("d")).ok());
+  EXPECT_FALSE(env_->FileExists(Path("d")));
+  EXPECT_EQ(env_->DeleteFile(Path("d")).code(), StatusCode::kNotFound);
+}
+
+TEST_P(EnvTest, ConcurrentBatchedReadersOnOneFile) {
+  constexpr size_t kPage = 4096, kPages = 64;
+  auto f = env_->OpenFile(Path("e"), OpenOptions{.write = true, .create = true});
+  const auto data = Pattern(kPage * kPages, 1);
+  ASSERT_TRUE((*f)->Write(0, data.data(), data.size()).ok());
+  auto rf = env_->OpenFile(Path("e"), OpenOptions{.direct = true});
+  ASSERT_TRUE(rf.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      AlignedBuffer buf(kPage * 8);
+      for (int round = 0; round < 50; ++round) {
+        std::vector<ReadRequest> reqs;
+        for (size_t i = 0; i < 8; ++i) {
+          reqs.push_back(ReadRequest{((round * 8 + i + t) % kPages) * kPage, kPage, buf.data() + i * kPage, 0, Status::Ok()});
+        }
+        (*rf)->ReadBatch(reqs);
+        for (size_t i = 0; i < 8; ++i) {
+          if (!reqs[i].status.ok() || std::memcmp(buf.data() + i * kPage, data.data() + reqs[i].offset, kPage) != 0) ++bad;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+VX_INSTANTIATE_ENV_TEST(EnvTest);
+
+TEST(PosixEnv, AutoBackendSaysWhichItUses) {
+  auto env = NewPosixEnv(IoBackend::kAuto);
+  ASSERT_TRUE(env.ok());
+  const std::string d = (*env)->Describe();
+  EXPECT_TRUE(d == "io_uring" || d.rfind("pread (io_uring unavailable: ", 0) == 0) << d;
+}
+
+}  // namespace
+}  // namespace vx

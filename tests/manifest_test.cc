@@ -1,0 +1,169 @@
+// The manifest: round trip, every way the listed files can disagree with it,
+// a damaged manifest, and faults and crashes during a commit.
+#include "io/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include "io/fault_env.h"
+#include "io_test_util.h"
+
+namespace vx {
+namespace {
+
+class ManifestTest : public testing::EnvTest {
+ protected:
+  void Put(Env* env, const std::string& name, const std::string& content) {
+    auto f = env->OpenFile(Path(name), OpenOptions{.write = true, .create = true, .truncate = true});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Write(0, content.data(), content.size()).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  Manifest Make(Env* env, uint64_t generation) {
+    Manifest m;
+    m.generation = generation;
+    m.params = {{"type", "hnsw"}, {"m", "16"}};
+    for (const char* name : {"graph", "vectors"}) {
+      auto d = DescribeFile(env, dir_.path(), name);
+      EXPECT_TRUE(d.ok()) << d.status().ToString();
+      m.files.push_back(*d);
+    }
+    return m;
+  }
+  void Commit(Env* env, uint64_t generation) {
+    Put(env, "graph", std::string(100000, 'g'));
+    Put(env, "vectors", "vvvv");
+    ASSERT_TRUE(WriteManifest(env, dir_.path(), Make(env, generation)).ok());
+  }
+  Status Check(bool full = false) {
+    auto m = ReadManifest(env_.get(), dir_.path());
+    if (!m.ok()) return m.status();
+    return CheckFiles(env_.get(), dir_.path(), *m, full);
+  }
+};
+
+TEST_P(ManifestTest, RoundTrip) {
+  Commit(env_.get(), 7);
+  auto m = ReadManifest(env_.get(), dir_.path());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->generation, 7u);
+  EXPECT_EQ(m->params.at("m"), "16");
+  ASSERT_EQ(m->files.size(), 2u);
+  EXPECT_EQ(m->files[0].name, "graph");
+  EXPECT_EQ(m->files[0].size, 100000u);
+  EXPECT_TRUE(Check(true).ok());
+  EXPECT_FALSE(env_->FileExists(Path("MANIFEST.tmp")));
+}
+
+TEST_P(ManifestTest, NoManifestIsNotAnIndex) {
+  auto m = ReadManifest(env_.get(), dir_.path());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(m.status().message().find("not a vx index"), std::string::npos);
+}
+
+TEST_P(ManifestTest, MissingTruncatedGrownOrMismatchedFilesAreNamed) {
+  Commit(env_.get(), 1);
+  ASSERT_TRUE(env_->DeleteFile(Path("vectors")).ok());
+  Status s = Check();
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("vectors: listed in the manifest but missing"), std::string::npos) << s.message();
+
+  Put(env_.get(), "vectors", "vvvv");
+  Put(env_.get(), "graph", std::string(99999, 'g'));
+  s = Check();
+  EXPECT_NE(s.message().find("graph: truncated: 99999 bytes, the manifest says 100000"), std::string::npos) << s.message();
+
+  Put(env_.get(), "graph", std::string(100001, 'g'));
+  s = Check();
+  EXPECT_NE(s.message().find("graph: 100001 bytes, the manifest says 100000"), std::string::npos) << s.message();
+
+  Put(env_.get(), "graph", "G" + std::string(99999, 'g'));
+  s = Check();
+  EXPECT_NE(s.message().find("graph: head checksum mismatch"), std::string::npos) << s.message();
+
+  // A change past the head is caught by the full check only.
+  Put(env_.get(), "graph", std::string(99999, 'g') + "G");
+  EXPECT_TRUE(Check(false).ok());
+  s = Check(true);
+  EXPECT_NE(s.message().find("graph: content checksum mismatch"), std::string::npos) << s.message();
+}
+
+TEST_P(ManifestTest, DamagedManifestIsCorruption) {
+  Commit(env_.get(), 1);
+  auto f = env_->OpenFile(Path("MANIFEST"), OpenOptions{.write = true});
+  const uint64_t size = *(*f)->Size();
+  char c;
+  size_t got;
+  ASSERT_TRUE((*f)->Read(size - 5, 1, &c, &got).ok());
+  c ^= 1;
+  ASSERT_TRUE((*f)->Write(size - 5, &c, 1).ok());
+  Status s = Check();
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("MANIFEST: checksum mismatch"), std::string::npos) << s.message();
+
+  ASSERT_TRUE((*f)->Write(0, "XXXX", 4).ok());
+  EXPECT_NE(Check().message().find("bad magic"), std::string::npos);
+  ASSERT_TRUE((*f)->Truncate(10).ok());
+  EXPECT_NE(Check().message().find("truncated header"), std::string::npos);
+}
+
+TEST_P(ManifestTest, EnospcDuringCommitLeavesTheOldManifest) {
+  Commit(env_.get(), 1);
+  FaultEnv fault(env_.get());
+  fault.FailWritesAfter("MANIFEST", 0);
+  const Status s = WriteManifest(&fault, dir_.path(), Make(&fault, 2));
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace);
+  auto m = ReadManifest(env_.get(), dir_.path());
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->generation, 1u);
+}
+
+TEST_P(ManifestTest, TornWriteDuringCommitLeavesTheOldManifest) {
+  Commit(env_.get(), 1);
+  FaultEnv fault(env_.get());
+  fault.TearNextWrite("MANIFEST", 20);
+  EXPECT_FALSE(WriteManifest(&fault, dir_.path(), Make(&fault, 2)).ok());
+  auto m = ReadManifest(env_.get(), dir_.path());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->generation, 1u);
+}
+
+TEST_P(ManifestTest, CrashAtEachStepOfACommitLeavesOldOrNew) {
+  FaultEnv fault(env_.get());
+  Commit(&fault, 1);
+  ASSERT_TRUE(fault.SimulateCrash().ok());
+  ASSERT_EQ(ReadManifest(env_.get(), dir_.path())->generation, 1u);  // committed = durable
+
+  // Crash after the rename, before the directory fsync: the old manifest.
+  class NoDirSync : public FaultEnv {
+   public:
+    using FaultEnv::FaultEnv;
+    Status SyncDir(const std::string& dir) override {
+      if (cut) return Status::IOError("power cut before directory fsync");
+      return FaultEnv::SyncDir(dir);
+    }
+    bool cut = false;
+  } cut(env_.get());
+  Commit(&cut, 1);  // a durable generation 1 as seen by `cut`
+  cut.cut = true;
+  EXPECT_FALSE(WriteManifest(&cut, dir_.path(), Make(&cut, 2)).ok());
+  EXPECT_EQ(ReadManifest(env_.get(), dir_.path())->generation, 2u);  // visible before the crash...
+  ASSERT_TRUE(cut.SimulateCrash().ok());
+  auto m = ReadManifest(env_.get(), dir_.path());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->generation, 1u);  // ...but not durable
+}
+
+TEST_P(ManifestTest, ReadErrorIsIOError) {
+  Commit(env_.get(), 1);
+  FaultEnv fault(env_.get());
+  fault.FailReads("MANIFEST");
+  auto m = ReadManifest(&fault, dir_.path());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kIOError);
+}
+
+VX_INSTANTIATE_ENV_TEST(ManifestTest);
+
+}  // namespace
+}  // namespace vx
