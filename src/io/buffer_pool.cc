@@ -25,7 +25,7 @@ namespace vx {
 
 enum FrameState : uint32_t { kFree = 0, kLoading = 1, kReady = 2, kError = 3 };
 
-struct BufferPool::Frame {
+struct alignas(64) BufferPool::Frame {  // one per cache line pair: no false sharing
   std::atomic<uint32_t> state{kFree};
   std::atomic<uint32_t> pins{0};
   std::atomic<bool> referenced{false};
@@ -39,7 +39,7 @@ struct BufferPool::ClassState {
   AlignedBuffer memory;
   std::unique_ptr<Frame[]> frames;
   std::atomic<size_t> hand{0};
-  std::atomic<uint64_t> hits{0}, misses{0}, reads{0}, bytes_read{0}, evictions{0}, batches{0};
+  std::atomic<uint64_t> misses{0}, reads{0}, bytes_read{0}, evictions{0}, batches{0};
   std::array<std::atomic<uint64_t>, 24> latency{};
 };
 
@@ -136,7 +136,23 @@ Result<BufferPool::Frame*> BufferPool::ClaimFrame(ClassState& cls) {
   }
 }
 
+BufferPool::Frame* BufferPool::TryPinResident(PageRef ref) {
+  const uint64_t key = Key(ref);
+  Shard& shard = ShardOf(key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.map.find(key);
+  if (it == shard.map.end() || it->second->state.load(std::memory_order_acquire) != kReady) return nullptr;
+  Frame* f = it->second;
+  f->pins.fetch_add(1, std::memory_order_acquire);
+  f->referenced.store(true, std::memory_order_relaxed);
+  ++shard.hits[static_cast<size_t>(files_[ref.file.value].cls)];
+  return f;
+}
+
 Result<PageHandle> BufferPool::Pin(PageRef page) {
+  if (page.file.value < files_.size()) {
+    if (Frame* f = TryPinResident(page)) return PageHandle(f, f->data);
+  }
   std::vector<PageHandle> out;
   VX_RETURN_IF_ERROR(PinBatch(std::span<const PageRef>(&page, 1), &out));
   return std::move(out[0]);
@@ -212,7 +228,8 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
       status = Status::InvalidArgument("buffer pool: unknown file id " + std::to_string(ref.file.value));
       break;
     }
-    ClassState& cls = *classes_[static_cast<size_t>(files_[ref.file.value].cls)];
+    const size_t class_index = static_cast<size_t>(files_[ref.file.value].cls);
+    ClassState& cls = *classes_[class_index];
     const uint64_t key = Key(ref);
     Shard& shard = ShardOf(key);
     Frame* frame = nullptr;
@@ -221,12 +238,12 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
       if (auto it = shard.map.find(key); it != shard.map.end()) {
         frame = it->second;
         frame->pins.fetch_add(1, std::memory_order_acquire);
+        if (frame->state.load(std::memory_order_acquire) == kReady) ++shard.hits[class_index];
+        else cls.misses.fetch_add(1, std::memory_order_relaxed);  // waits for an in-flight read
       }
     }
     if (frame != nullptr) {
       frame->referenced.store(true, std::memory_order_relaxed);
-      const bool ready = frame->state.load(std::memory_order_acquire) == kReady;
-      (ready ? cls.hits : cls.misses).fetch_add(1, std::memory_order_relaxed);
       pinned.push_back(frame);
       continue;
     }
@@ -288,7 +305,10 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
 PoolStats BufferPool::Stats(PageClass c) const {
   const ClassState& cls = *classes_[static_cast<size_t>(c)];
   PoolStats s;
-  s.hits = cls.hits.load();
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    s.hits += shard.hits[static_cast<size_t>(c)];
+  }
   s.misses = cls.misses.load();
   s.reads = cls.reads.load();
   s.bytes_read = cls.bytes_read.load();

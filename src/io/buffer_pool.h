@@ -127,9 +127,11 @@ class BufferPool {
   friend class PageHandle;
   struct Frame;
   struct ClassState;
-  struct Shard {
-    std::mutex mu;
+  // Cache-line aligned so that threads on different shards share nothing.
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
     std::unordered_map<uint64_t, Frame*> map;  // page key -> frame
+    std::array<uint64_t, kNumPageClasses> hits{};  // under mu: no shared counter on the hit path
   };
   struct FileEntry {
     File* file;
@@ -141,6 +143,8 @@ class BufferPool {
   explicit BufferPool(const BufferPoolOptions& options);
   static uint64_t Key(PageRef p) { return (uint64_t{p.file.value} << 48) | p.page.value; }
   Shard& ShardOf(uint64_t key) { return shards_[(key * 0x9E3779B97F4A7C15ull) >> 58]; }
+  // Pins `ref` if it is resident and ready; the hit path. Null otherwise.
+  Frame* TryPinResident(PageRef ref);
   // Claims a frame of `cls` for exclusive loading, evicting if needed.
   Result<Frame*> ClaimFrame(ClassState& cls);
   void ReadAndPublish(std::span<Frame*> frames, std::span<const PageRef> refs);

@@ -28,5 +28,6 @@ void AddGen(CLI::App& app, RunFn* run);
 void AddGt(CLI::App& app, RunFn* run);
 void AddRecall(CLI::App& app, RunFn* run);
 void AddDemo(CLI::App& app, RunFn* run);
+void AddBenchIo(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   vxctl::AddGt(app, &run);
   vxctl::AddRecall(app, &run);
   vxctl::AddDemo(app, &run);
+  vxctl::AddBenchIo(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
