@@ -1,0 +1,274 @@
+// Quantizers: estimates within their stated bounds of the exact distance,
+// SIMD equal to scalar, serialization exact and checked, recall on real data.
+//
+// Bounds. For f16, sq8 and pq a code decodes to x^; with r = |x - x^|:
+//   l2:     |est - exact| <= 2 r sqrt(est) + r^2        (triangle inequality)
+//   ip:     |est - exact| <= r |q|                       (Cauchy-Schwarz)
+//   cosine: as ip on unit vectors
+// plus float rounding (1e-3 relative). For RaBitQ the bound is its own
+// ErrorBound(), which holds with high probability: >= 99% of pairs must fall
+// inside it.
+#include "quant/quantizer.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/dataset.h"
+#include "core/synth.h"
+#include "test_util.h"
+
+namespace vx {
+namespace {
+
+struct Case {
+  const char* spec;
+  Metric metric;
+};
+
+std::string Name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s = std::string(info.param.spec) + "_" + MetricName(info.param.metric);
+  std::replace(s.begin(), s.end(), ':', '_');
+  return s;
+}
+
+double Exact(Metric m, const float* q, const float* x, uint32_t d) {
+  double l2 = 0, dot = 0, qn = 0, xn = 0;
+  for (uint32_t i = 0; i < d; ++i) {
+    l2 += (double{q[i]} - x[i]) * (double{q[i]} - x[i]);
+    dot += double{q[i]} * x[i];
+    qn += double{q[i]} * q[i];
+    xn += double{x[i]} * x[i];
+  }
+  if (m == Metric::kL2) return l2;
+  if (m == Metric::kInnerProduct) return -dot;
+  return 1 - dot / std::sqrt(qn * xn);
+}
+
+std::vector<float> Unit(const float* v, uint32_t d) {
+  double n = 0;
+  for (uint32_t i = 0; i < d; ++i) n += double{v[i]} * v[i];
+  std::vector<float> u(v, v + d);
+  for (float& x : u) x = static_cast<float>(x / std::sqrt(n));
+  return u;
+}
+
+class QuantizerTest : public ::testing::TestWithParam<Case> {
+ protected:
+  static constexpr uint32_t kDim = 64;
+  void SetUp() override {
+    SynthParams p;
+    p.dim = kDim;
+    p.clusters = 16;
+    SyntheticGenerator gen(p);
+    base_.resize(4000 * kDim);
+    gen.Generate(SyntheticGenerator::kBaseStream, 0, 4000, base_.data());
+    queries_.resize(20 * kDim);
+    gen.Generate(SyntheticGenerator::kQueryStream, 0, 20, queries_.data());
+    auto spec = ParseQuantSpec(GetParam().spec);
+    ASSERT_TRUE(spec.ok());
+    auto q = Quantizer::Create(*spec, GetParam().metric, kDim);
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    q_ = std::move(q).value();
+    TrainParams tp;
+    tp.kmeans_iterations = 8;
+    ASSERT_TRUE(q_->Train(base_.data(), 4000, tp).ok());
+    codes_.resize(4000 * q_->code_size());
+    ASSERT_TRUE(q_->Encode(base_.data(), 4000, codes_.data()).ok());
+  }
+  const uint8_t* Code(size_t i) const { return codes_.data() + i * q_->code_size(); }
+
+  std::vector<float> base_, queries_;
+  std::vector<uint8_t> codes_;
+  std::unique_ptr<Quantizer> q_;
+};
+
+TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
+  const Metric m = GetParam().metric;
+  const bool probabilistic = q_->spec().kind == QuantKind::kRaBitQ;
+  uint64_t pairs = 0, outside = 0;
+  PreparedQuery pq;
+  std::vector<float> rec(kDim);
+  for (int qi = 0; qi < 20; ++qi) {
+    const float* q = queries_.data() + qi * kDim;
+    ASSERT_TRUE(q_->Prepare(q, &pq).ok());
+    const std::vector<float> uq = Unit(q, kDim);
+    for (size_t i = 0; i < 4000; i += 7) {
+      const float* x = base_.data() + i * kDim;
+      const double exact = Exact(m, q, x, kDim);
+      const double est = q_->Score(pq, Code(i));
+      double bound;
+      if (probabilistic) {
+        bound = q_->ErrorBound(pq, Code(i)) * 1.0001 + 1e-4 * (std::fabs(exact) + 1);
+      } else {
+        q_->Decode(Code(i), rec.data());
+        const std::vector<float> ux = m == Metric::kCosine ? Unit(x, kDim) : std::vector<float>(x, x + kDim);
+        double r = 0;
+        for (uint32_t j = 0; j < kDim; ++j) r += std::pow(double{ux[j]} - rec[j], 2);
+        r = std::sqrt(r);
+        double qn = 0;
+        for (uint32_t j = 0; j < kDim; ++j) qn += double{q[j]} * q[j];
+        if (m == Metric::kL2) bound = 2 * r * std::sqrt(std::max(est, 0.0)) + r * r;
+        else if (m == Metric::kInnerProduct) bound = r * std::sqrt(qn);
+        else bound = r;
+        bound += 1e-3 * (std::fabs(exact) + 1);
+      }
+      ++pairs;
+      if (std::fabs(est - exact) > bound) {
+        ++outside;
+        if (!probabilistic) ADD_FAILURE() << "query " << qi << " row " << i << ": est " << est << " exact " << exact << " bound " << bound;
+      }
+    }
+  }
+  if (probabilistic) EXPECT_LE(outside, pairs / 100) << outside << " of " << pairs << " outside the bound";
+}
+
+TEST_P(QuantizerTest, BlockScoringEqualsOneByOne) {
+  PreparedQuery pq;
+  ASSERT_TRUE(q_->Prepare(queries_.data(), &pq).ok());
+  std::vector<float> block(4000);
+  q_->ScoreBlock(pq, codes_.data(), 4000, block.data());
+  for (size_t i = 0; i < 4000; ++i) ASSERT_EQ(block[i], q_->Score(pq, Code(i))) << i;
+}
+
+TEST_P(QuantizerTest, SimdScoringMatchesScalar) {
+  PreparedQuery pq;
+  ASSERT_TRUE(q_->Prepare(queries_.data(), &pq).ok());
+  std::vector<float> simd(4000), scalar(4000);
+  q_->ScoreBlock(pq, codes_.data(), 4000, simd.data());
+  q_->UseKernels(*KernelTableFor(Isa::kScalar));
+  PreparedQuery pq_scalar;
+  ASSERT_TRUE(q_->Prepare(queries_.data(), &pq_scalar).ok());
+  q_->ScoreBlock(pq_scalar, codes_.data(), 4000, scalar.data());
+  for (size_t i = 0; i < 4000; ++i) {
+    ASSERT_NEAR(simd[i], scalar[i], 1e-4 * (std::fabs(scalar[i]) + 1)) << "row " << i;
+  }
+}
+
+TEST_P(QuantizerTest, SerializeThenLoadScoresIdentically) {
+  const std::string bytes = q_->Serialize();
+  auto loaded = Quantizer::Deserialize(bytes);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->code_size(), q_->code_size());
+  std::vector<uint8_t> codes2(codes_.size());
+  ASSERT_TRUE((*loaded)->Encode(base_.data(), 4000, codes2.data()).ok());
+  EXPECT_EQ(codes2, codes_);
+  PreparedQuery a, b;
+  ASSERT_TRUE(q_->Prepare(queries_.data() + kDim, &a).ok());
+  ASSERT_TRUE((*loaded)->Prepare(queries_.data() + kDim, &b).ok());
+  for (size_t i = 0; i < 4000; i += 13) ASSERT_EQ(q_->Score(a, Code(i)), (*loaded)->Score(b, Code(i)));
+}
+
+TEST_P(QuantizerTest, CorruptedSerializationIsCorruption) {
+  const std::string bytes = q_->Serialize();
+  for (size_t pos : {size_t{0}, size_t{5}, size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
+    if (pos >= bytes.size()) continue;
+    std::string bad = bytes;
+    bad[pos] = static_cast<char>(bad[pos] ^ 0x11);
+    auto r = Quantizer::Deserialize(bad);
+    ASSERT_FALSE(r.ok()) << "flip at " << pos;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+  }
+  auto r = Quantizer::Deserialize(bytes.substr(0, bytes.size() - 3));
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Quantizer::Deserialize("").status().code(), StatusCode::kCorruption);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, QuantizerTest,
+    ::testing::Values(Case{"f16", Metric::kL2}, Case{"f16", Metric::kInnerProduct}, Case{"f16", Metric::kCosine},
+                      Case{"sq8", Metric::kL2}, Case{"sq8", Metric::kInnerProduct}, Case{"sq8", Metric::kCosine},
+                      Case{"pq:16", Metric::kL2}, Case{"pq:16", Metric::kInnerProduct}, Case{"pq:8", Metric::kCosine},
+                      Case{"rabitq", Metric::kL2}, Case{"rabitq", Metric::kInnerProduct},
+                      Case{"rabitq", Metric::kCosine}),
+    Name);
+
+TEST(QuantSpec, ParsesAndRejects) {
+  EXPECT_EQ(ParseQuantSpec("pq:32")->pq_m, 32u);
+  EXPECT_EQ(ParseQuantSpec("rabitq")->ToString(), "rabitq");
+  EXPECT_EQ(ParseQuantSpec("rabitq:4").status().code(), StatusCode::kNotSupported);
+  for (const char* bad : {"pq", "pq:", "pq:x", "sq4", "f16:2", ""}) {
+    EXPECT_EQ(ParseQuantSpec(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  auto q = Quantizer::Create(*ParseQuantSpec("pq:7"), Metric::kL2, 64);
+  EXPECT_NE(q.status().message().find("divisible by 7"), std::string::npos);
+}
+
+TEST(Quantizer, CosineRejectsZeroVectors) {
+  auto q = Quantizer::Create(*ParseQuantSpec("sq8"), Metric::kCosine, 4);
+  std::vector<float> x = {1, 2, 3, 4, 0, 0, 0, 0};
+  EXPECT_FALSE((*q)->Train(x.data(), 2, TrainParams{}).ok());
+  ASSERT_TRUE((*q)->Train(x.data(), 1, TrainParams{}).ok());
+  std::vector<uint8_t> codes(2 * (*q)->code_size());
+  const Status s = (*q)->Encode(x.data(), 2, codes.data());
+  EXPECT_NE(s.message().find("row 1 is a zero vector"), std::string::npos) << s.ToString();
+  PreparedQuery pq;
+  EXPECT_FALSE((*q)->Prepare(x.data() + 4, &pq).ok());
+}
+
+// Recall@10 against the official siftsmall ground truth, by codes alone and
+// after reranking the top 100 by exact distance.
+TEST(QuantizerShared, SiftsmallRecall) {
+  const std::string dir = testing::SharedData("siftsmall/");
+  if (!testing::Exists(dir + "siftsmall_base.fvecs")) GTEST_SKIP() << "siftsmall not present";
+  auto base = ReadAllFloat(dir + "siftsmall_base.fvecs");
+  auto queries = ReadAllFloat(dir + "siftsmall_query.fvecs");
+  auto gt = ReadAllIds(dir + "siftsmall_groundtruth.ivecs");
+  ASSERT_TRUE(base.ok() && queries.ok() && gt.ok());
+  struct Want {
+    const char* spec;
+    double codes_only, reranked;
+  };
+  for (Want w : {Want{"f16", 0.99, 0.99}, Want{"sq8", 0.9, 0.99}, Want{"pq:32", 0.6, 0.99}, Want{"rabitq", 0.4, 0.97}}) {
+    auto q = Quantizer::Create(*ParseQuantSpec(w.spec), Metric::kL2, 128);
+    ASSERT_TRUE((*q)->Train(base->data.data(), base->rows, TrainParams{}).ok());
+    std::vector<uint8_t> codes(base->rows * (*q)->code_size());
+    ASSERT_TRUE((*q)->Encode(base->data.data(), base->rows, codes.data()).ok());
+    double hit_codes = 0, hit_rerank = 0;
+    uint64_t pairs = 0, outside = 0;
+    std::vector<float> rec(128);
+    std::vector<float> est(base->rows);
+    std::vector<int32_t> order(base->rows);
+    PreparedQuery pq;
+    for (uint64_t qi = 0; qi < queries->rows; ++qi) {
+      ASSERT_TRUE((*q)->Prepare(queries->row(qi), &pq).ok());
+      (*q)->ScoreBlock(pq, codes.data(), base->rows, est.data());
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + 100, order.end(), [&](int a, int b) { return est[a] < est[b]; });
+      std::vector<std::pair<double, int32_t>> rr;
+      for (int r = 0; r < 100; ++r) rr.push_back({Exact(Metric::kL2, queries->row(qi), base->row(order[r]), 128), order[r]});
+      // The same bounds as on synthetic data, on real data.
+      for (int r = 0; r < 100; ++r) {
+        const uint8_t* code = codes.data() + uint64_t(order[r]) * (*q)->code_size();
+        const double exact = rr[r].first, e = est[order[r]];
+        ++pairs;
+        double bound;
+        if ((*q)->spec().kind == QuantKind::kRaBitQ) {
+          bound = (*q)->ErrorBound(pq, code) * 1.0001;
+        } else {
+          (*q)->Decode(code, rec.data());
+          double rsq = 0;
+          for (int j = 0; j < 128; ++j) rsq += std::pow(double{base->row(order[r])[j]} - rec[j], 2);
+          bound = 2 * std::sqrt(rsq) * std::sqrt(std::max(e, 0.0)) + rsq;
+        }
+        outside += std::fabs(e - exact) > bound + 1e-3 * (std::fabs(exact) + 1);
+      }
+      std::sort(rr.begin(), rr.end());
+      const int32_t* g = gt->row(qi);
+      for (int r = 0; r < 10; ++r) {
+        hit_codes += std::count(g, g + 10, order[r]);
+        hit_rerank += std::count(g, g + 10, rr[r].second);
+      }
+    }
+    const double n = 10.0 * queries->rows;
+    EXPECT_GE(hit_codes / n, w.codes_only) << w.spec << " by codes alone";
+    EXPECT_GE(hit_rerank / n, w.reranked) << w.spec << " after rerank 100";
+    if ((*q)->spec().kind == QuantKind::kRaBitQ) EXPECT_LE(outside, pairs / 100) << w.spec;
+    else EXPECT_EQ(outside, 0u) << w.spec << ": estimates outside the bound";
+  }
+}
+
+}  // namespace
+}  // namespace vx
