@@ -51,7 +51,7 @@ struct TrainParams {
   uint64_t max_train_points = 100000;
   uint64_t seed = 1;
   int threads = 0;
-  uint32_t kmeans_iterations = 20;
+  uint32_t kmeans_iterations = 25;
 };
 
 class ByteWriter;

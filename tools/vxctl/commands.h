@@ -29,5 +29,6 @@ void AddGt(CLI::App& app, RunFn* run);
 void AddRecall(CLI::App& app, RunFn* run);
 void AddDemo(CLI::App& app, RunFn* run);
 void AddBenchIo(CLI::App& app, RunFn* run);
+void AddQuantEval(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   vxctl::AddRecall(app, &run);
   vxctl::AddDemo(app, &run);
   vxctl::AddBenchIo(app, &run);
+  vxctl::AddQuantEval(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

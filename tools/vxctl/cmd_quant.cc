@@ -1,0 +1,172 @@
+// vxctl quant-eval: how accurate and how fast a quantizer's codes are on a
+// dataset: recall@k by codes alone and after reranking the top R by exact
+// distance, bytes per vector, encode rate, codes scored per second per core.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <nlohmann/json.hpp>
+
+#include "core/dataset.h"
+#include "core/distance.h"
+#include "core/parallel.h"
+#include "core/topk.h"
+#include "quant/quantizer.h"
+#include "vxctl/commands.h"
+
+namespace vxctl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+void AddQuantEval(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string base, queries, gt, quant, metric = "l2";
+    std::vector<uint32_t> rerank = {50, 100};
+    uint32_t k = 10;
+    int threads = 0;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("quant-eval", "Recall and speed of a quantizer's codes on a dataset");
+  cmd->add_option("--base", args->base, "Base vectors (loaded whole)")->required();
+  cmd->add_option("--queries", args->queries, "Queries")->required();
+  cmd->add_option("--gt", args->gt, "Ground-truth ids (.ivecs)")->required();
+  cmd->add_option("--quant", args->quant, "f16 | sq8 | pq:M | rabitq")->required();
+  cmd->add_option("--metric", args->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
+  cmd->add_option("--rerank", args->rerank, "Candidates reranked by exact distance (list)")->delimiter(',')->check(CLI::PositiveNumber);
+  cmd->add_option("--k", args->k, "k of recall@k")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->threads, "Threads for training, encoding and recall (0 = all)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", args->json, "Print JSON");
+  cmd->callback([run, args] {
+    *run = [args]() -> int {
+      auto spec = vx::ParseQuantSpec(args->quant);
+      if (!spec.ok()) {
+        fmt::print(stderr, "vxctl: --quant: {}\n", spec.status().message());
+        return 2;
+      }
+      const vx::Metric metric = vx::ParseMetric(args->metric).value();
+      auto base = vx::ReadAllFloat(args->base);
+      if (!base.ok()) return Fail(base.status());
+      auto queries = vx::ReadAllFloat(args->queries);
+      if (!queries.ok()) return Fail(queries.status());
+      auto gt = vx::ReadAllIds(args->gt);
+      if (!gt.ok()) return Fail(gt.status());
+      const uint32_t d = base->dim, k = args->k;
+      if (queries->dim != d) return Fail(vx::Status::InvalidArgument("queries and base differ in dimension"));
+      if (gt->rows != queries->rows || gt->dim < k) {
+        return Fail(vx::Status::InvalidArgument(fmt::format("{}: {} rows of {} ids; need {} rows of at least {}", args->gt, gt->rows, gt->dim, queries->rows, k)));
+      }
+      auto q = vx::Quantizer::Create(*spec, metric, d);
+      if (!q.ok()) return Fail(q.status());
+      vx::TrainParams tp;
+      tp.threads = args->threads;
+      auto t0 = Clock::now();
+      vx::Status s = (*q)->Train(base->data.data(), base->rows, tp);
+      if (!s.ok()) return Fail(s);
+      const double train_s = Since(t0);
+      const size_t cs = (*q)->code_size();
+      std::vector<uint8_t> codes(base->rows * cs);
+      t0 = Clock::now();
+      s = (*q)->Encode(base->data.data(), base->rows, codes.data(), args->threads);
+      if (!s.ok()) return Fail(s);
+      const double encode_s = Since(t0);
+      const int threads = vx::ResolveThreads(args->threads);
+
+      // Scoring speed: one thread, whole blocks of codes, and the top k
+      // selected (what an IVF list scan or FAISS's IndexPQ search does).
+      std::vector<float> est(base->rows);
+      vx::PreparedQuery pq;
+      // Cycles through the queries for at least a second of scoring.
+      uint64_t timed = 0;
+      t0 = Clock::now();
+      for (; timed < queries->rows * 1000 && (timed < 10 || Since(t0) < 1.0); ++timed) {
+        if (!(s = (*q)->Prepare(queries->row(timed % queries->rows), &pq)).ok()) return Fail(s);
+        (*q)->ScoreBlock(pq, codes.data(), base->rows, est.data());
+        vx::TopK top(k);
+        for (uint64_t j = 0; j < base->rows; ++j) {
+          if (est[j] <= top.threshold()) top.Push(est[j], static_cast<int64_t>(j));
+        }
+      }
+      const double codes_per_s = timed * double(base->rows) / Since(t0);
+
+      // Recall, all threads.
+      uint32_t max_r = k;
+      for (uint32_t r : args->rerank) max_r = std::max(max_r, r);
+      max_r = static_cast<uint32_t>(std::min<uint64_t>(max_r, base->rows));
+      std::vector<uint64_t> hits_codes(queries->rows), hits_rerank(queries->rows * args->rerank.size());
+      std::vector<vx::Status> errors(queries->rows);
+      vx::ParallelFor(queries->rows, threads, [&](size_t i) {
+        std::vector<float> e(base->rows);
+        vx::PreparedQuery p;
+        if (!(errors[i] = (*q)->Prepare(queries->row(i), &p)).ok()) return;
+        (*q)->ScoreBlock(p, codes.data(), base->rows, e.data());
+        vx::TopK top(max_r);
+        for (uint64_t j = 0; j < base->rows; ++j) {
+          if (e[j] <= top.threshold()) top.Push(e[j], static_cast<int64_t>(j));
+        }
+        const auto cand = top.TakeSorted();
+        const int32_t* g = gt->row(i);
+        auto in_gt = [&](int64_t id) { return std::count(g, g + k, static_cast<int32_t>(id)) > 0; };
+        for (uint32_t r = 0; r < k && r < cand.size(); ++r) hits_codes[i] += in_gt(cand[r].id);
+        auto exact = vx::QueryDistance::Make(metric, vx::ElementType::kF32, queries->row(i), d);
+        if (!exact.ok()) {
+          errors[i] = exact.status();
+          return;
+        }
+        for (size_t ri = 0; ri < args->rerank.size(); ++ri) {
+          vx::TopK best(k);
+          for (uint32_t r = 0; r < args->rerank[ri] && r < cand.size(); ++r) {
+            best.Push((*exact)(base->row(cand[r].id)), cand[r].id);
+          }
+          for (const auto& n : best.TakeSorted()) hits_rerank[i * args->rerank.size() + ri] += in_gt(n.id);
+        }
+      });
+      for (const vx::Status& e : errors) {
+        if (!e.ok()) return Fail(e);
+      }
+      const double denom = double(queries->rows) * k;
+      const double recall_codes = std::accumulate(hits_codes.begin(), hits_codes.end(), 0.0) / denom;
+      std::vector<double> recall_rerank(args->rerank.size(), 0.0);
+      for (uint64_t i = 0; i < queries->rows; ++i) {
+        for (size_t ri = 0; ri < args->rerank.size(); ++ri) recall_rerank[ri] += hits_rerank[i * args->rerank.size() + ri];
+      }
+      for (double& r : recall_rerank) r /= denom;
+
+      nlohmann::json j;
+      j["quant"] = spec->ToString();
+      j["metric"] = args->metric;
+      j["base"] = args->base;
+      j["vectors"] = base->rows;
+      j["dim"] = d;
+      j["bytes_per_vector"] = cs;
+      j["train_s"] = train_s;
+      j["encode_vectors_per_s"] = base->rows / encode_s;
+      j["encode_vectors_per_s_per_core"] = base->rows / encode_s / threads;
+      j["codes_scored_per_s_per_core"] = codes_per_s;
+      j[fmt::format("recall@{}_codes", k)] = recall_codes;
+      for (size_t ri = 0; ri < args->rerank.size(); ++ri) j[fmt::format("recall@{}_rerank{}", k, args->rerank[ri])] = recall_rerank[ri];
+      if (args->json) {
+        fmt::print("{}\n", j.dump(2));
+        return 0;
+      }
+      fmt::print("quant-eval {} on {} ({} x {}, {}), kernels {}\n", spec->ToString(), args->base, base->rows, d, args->metric,
+                 vx::IsaName(vx::ActiveKernels().isa));
+      fmt::print("  bytes per vector          {}\n", cs);
+      fmt::print("  train                     {:.2f} s\n", train_s);
+      fmt::print("  encode                    {:.0f} vectors/s ({} threads)\n", base->rows / encode_s, threads);
+      fmt::print("  codes scored (+ top-{})    {:.1f} M/s per core\n", k, codes_per_s / 1e6);
+      fmt::print("  recall@{} by codes         {:.4f}\n", k, recall_codes);
+      for (size_t ri = 0; ri < args->rerank.size(); ++ri) {
+        fmt::print("  recall@{} after rerank {:<4} {:.4f}\n", k, args->rerank[ri], recall_rerank[ri]);
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace vxctl
