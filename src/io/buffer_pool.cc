@@ -158,7 +158,8 @@ Result<PageHandle> BufferPool::Pin(PageRef page) {
   return std::move(out[0]);
 }
 
-void BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const PageRef> refs) {
+uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const PageRef> refs) {
+  uint64_t submissions = 0;
   const size_t ps = options_.page_size;
   // One batch per file (a search's misses of one step are usually one file).
   std::vector<size_t> order(frames.size());
@@ -177,6 +178,7 @@ void BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const PageRe
     }
     const auto t0 = std::chrono::steady_clock::now();
     fe.file->ReadBatch(requests);
+    ++submissions;
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     const size_t bucket = std::min<size_t>(us <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(us)) - 1, 23);
     cls.batches.fetch_add(1, std::memory_order_relaxed);
@@ -209,9 +211,10 @@ void BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const PageRe
     }
     begin = end;
   }
+  return submissions;
 }
 
-Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHandle>* out) {
+Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHandle>* out, PinStats* stats) {
   out->clear();
   std::vector<Frame*> pinned;
   pinned.reserve(pages.size());
@@ -279,7 +282,13 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
 
   // Read this call's misses even if a later page failed: other threads may be
   // waiting on these frames.
-  if (!loading.empty()) ReadAndPublish(loading, loading_refs);
+  if (!loading.empty()) {
+    const uint64_t trips = ReadAndPublish(loading, loading_refs);
+    if (stats) {
+      stats->reads += loading.size();
+      stats->round_trips += trips;
+    }
+  }
   if (status.ok()) {
     for (Frame* f : pinned) {
       uint32_t st = f->state.load(std::memory_order_acquire);
@@ -299,6 +308,7 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
   }
   out->reserve(pinned.size());
   for (Frame* f : pinned) out->push_back(PageHandle(f, f->data));
+  if (stats) stats->pages += pinned.size();
   return Status::Ok();
 }
 

@@ -53,6 +53,13 @@ struct PageRef {
   PageNo page;
 };
 
+// What one PinBatch call did (for per-query I/O accounting).
+struct PinStats {
+  uint64_t pages = 0;        // pages pinned
+  uint64_t reads = 0;        // pages this call read from the file
+  uint64_t round_trips = 0;  // read submissions this call waited on (0 or 1 per file)
+};
+
 struct BufferPoolOptions {
   size_t page_size = kDefaultPageSize;
   // Bytes of page memory per class, indexed by PageClass. Each must hold at
@@ -116,7 +123,7 @@ class BufferPool {
   // Pins every page; the misses are read as one batch per file, in parallel
   // with waiting for pages other threads are reading. All or nothing: on any
   // error no page stays pinned and the first error is returned.
-  Status PinBatch(std::span<const PageRef> pages, std::vector<PageHandle>* out);
+  Status PinBatch(std::span<const PageRef> pages, std::vector<PageHandle>* out, PinStats* stats = nullptr);
 
   PoolStats Stats(PageClass cls) const;
   size_t CapacityPages(PageClass cls) const;
@@ -147,7 +154,8 @@ class BufferPool {
   Frame* TryPinResident(PageRef ref);
   // Claims a frame of `cls` for exclusive loading, evicting if needed.
   Result<Frame*> ClaimFrame(ClassState& cls);
-  void ReadAndPublish(std::span<Frame*> frames, std::span<const PageRef> refs);
+  // Returns the number of read submissions (one per file).
+  uint64_t ReadAndPublish(std::span<Frame*> frames, std::span<const PageRef> refs);
 
   BufferPoolOptions options_;
   std::vector<FileEntry> files_;

@@ -30,5 +30,8 @@ void AddRecall(CLI::App& app, RunFn* run);
 void AddDemo(CLI::App& app, RunFn* run);
 void AddBenchIo(CLI::App& app, RunFn* run);
 void AddQuantEval(CLI::App& app, RunFn* run);
+void AddBuild(CLI::App& app, RunFn* run);
+void AddQuery(CLI::App& app, RunFn* run);
+void AddInfo(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl

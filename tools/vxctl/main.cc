@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   vxctl::AddDemo(app, &run);
   vxctl::AddBenchIo(app, &run);
   vxctl::AddQuantEval(app, &run);
+  vxctl::AddBuild(app, &run);
+  vxctl::AddQuery(app, &run);
+  vxctl::AddInfo(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,67 @@
+// The HNSW graph in memory, and its parallel construction (Malkov &
+// Yashunin), with pgvector's parameters: m links per node on the upper
+// layers, 2*m on layer 0, ef_construction candidates per insertion, the
+// neighbour-selection heuristic, levels drawn with mL = 1/ln(m).
+//
+// Build scores with full-precision vectors held in memory; the disk layout
+// (layout.h) then puts layer 0 on graph pages and keeps the upper layers in RAM.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "vx/status.h"
+#include "vx/types.h"
+
+namespace vx::hnsw {
+
+struct GraphParams {
+  uint32_t m = 16;
+  uint32_t ef_construction = 64;
+  uint64_t seed = 42;
+  int threads = 0;
+  // Called from one thread at a time with (nodes inserted, total).
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+class Graph {
+ public:
+  // Builds over n rows of dim floats. `metric` is l2 or ip (cosine callers
+  // pass unit vectors and ip).
+  static Graph Build(const float* data, uint32_t n, uint32_t dim, Metric metric, const GraphParams& params);
+
+  uint32_t size() const { return static_cast<uint32_t>(level_.size()); }
+  uint32_t m() const { return m_; }
+  uint32_t m0() const { return 2 * m_; }
+  uint32_t entry() const { return entry_; }
+  uint32_t max_level() const { return max_level_; }
+  uint32_t level(uint32_t node) const { return level_[node]; }
+  std::span<const uint32_t> Neighbors(uint32_t node, uint32_t level) const;
+
+  // A graph with the same links under new ids: new_id[old] (a permutation).
+  Graph Renumbered(const std::vector<uint32_t>& new_id) const;
+
+  // For deserialisation: an empty graph with the given shape.
+  Graph() = default;
+  Graph(uint32_t m, uint32_t entry, uint32_t max_level, std::vector<uint8_t> levels);
+  void SetNeighbors(uint32_t node, uint32_t level, std::span<const uint32_t> ids);
+  void SetEntry(uint32_t entry, uint32_t max_level) {
+    entry_ = entry;
+    max_level_ = max_level;
+  }
+
+ private:
+  uint32_t* List(uint32_t node, uint32_t level, uint32_t** count);
+
+  uint32_t m_ = 16, entry_ = 0, max_level_ = 0;
+  std::vector<uint8_t> level_;
+  // Layer 0: n x (1 + 2m) words, [count, ids...]. Upper layers: per node with
+  // level L >= 1, L x (1 + m) words at upper_offset_[node].
+  std::vector<uint32_t> layer0_;
+  std::vector<uint64_t> upper_offset_;
+  std::vector<uint32_t> upper_;
+};
+
+}  // namespace vx::hnsw

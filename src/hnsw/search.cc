@@ -1,0 +1,352 @@
+// Opening an HNSW index directory and searching it.
+//
+// Search (one query):
+//   1. Prepare the quantizer's query state; descend the upper layers (RAM)
+//      greedily by code distance.
+//   2. Layer 0: a best-first beam search by code distance. Each step takes up
+//      to `beam` of the nearest unexpanded candidates, pins all their graph
+//      pages in one batch (the misses are one io_uring submission), and
+//      scores every unvisited neighbour's code.
+//   3. Rerank the best `rerank` candidates by exact distance to their full
+//      vectors, pinned in one batch, and return the k nearest.
+#include <algorithm>
+#include <cstring>
+#include <queue>
+#include <unordered_map>
+
+#include "core/distance.h"
+#include "core/topk.h"
+#include "hnsw/layout.h"
+#include "io/buffer_pool.h"
+#include "io/env.h"
+#include "io/manifest.h"
+#include "io/page.h"
+#include "quant/quantizer.h"
+#include "vx/index.h"
+
+namespace vx {
+
+void SearchStats::Add(const SearchStats& o) {
+  graph_pages += o.graph_pages;
+  graph_reads += o.graph_reads;
+  vector_pages += o.vector_pages;
+  vector_reads += o.vector_reads;
+  round_trips += o.round_trips;
+  codes_scored += o.codes_scored;
+}
+
+namespace {
+
+struct Cand {
+  float dist;
+  uint32_t id;
+  bool operator<(const Cand& o) const { return dist < o.dist || (dist == o.dist && id < o.id); }
+  bool operator>(const Cand& o) const { return o < *this; }
+};
+
+Result<std::string> ReadAll(Env* env, const std::string& path, uint64_t want_checksum) {
+  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
+  VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
+  std::string s(size, '\0');
+  size_t got = 0;
+  if (size) VX_RETURN_IF_ERROR(f->Read(0, size, s.data(), &got));
+  if (got != size) return Status::Corruption(path + ": short read");
+  if (Checksum(s.data(), s.size()) != want_checksum) return Status::Corruption(path + ": content checksum mismatch");
+  return s;
+}
+
+Result<uint64_t> Param(const Manifest& m, const std::string& key, const std::string& dir) {
+  auto it = m.params.find(key);
+  if (it == m.params.end()) return Status::Corruption(dir + "/MANIFEST: no parameter '" + key + "'");
+  try {
+    return std::stoull(it->second);
+  } catch (...) {
+    return Status::Corruption(dir + "/MANIFEST: parameter '" + key + "' is not a number");
+  }
+}
+
+class HnswIndex : public Index {
+ public:
+  const IndexInfo& info() const override { return info_; }
+
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& o) {
+    Env* env = o.env ? o.env : DefaultEnv();
+    VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
+    VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
+    if (m.params["type"] != "hnsw") return Status::NotSupported(dir + ": index type '" + m.params["type"] + "'");
+    std::unique_ptr<HnswIndex> x(new HnswIndex());
+    IndexInfo& info = x->info_;
+    info.type = "hnsw";
+    VX_ASSIGN_OR_RETURN(info.metric, ParseMetric(m.params["metric"]));
+    VX_ASSIGN_OR_RETURN(info.storage, ParseElementType(m.params["storage"]));
+    info.quant = m.params["quant"];
+    VX_ASSIGN_OR_RETURN(info.count, Param(m, "count", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t dim, Param(m, "dim", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t mm, Param(m, "m", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t efc, Param(m, "ef_construction", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t ps, Param(m, "page_size", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t entry, Param(m, "entry", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t max_level, Param(m, "max_level", dir));
+    if (dim == 0 || dim > 65536 || mm < 2 || mm > 100 || entry >= info.count || !ValidatePageSize(ps).ok()) {
+      return Status::Corruption(dir + "/MANIFEST: parameters out of range");
+    }
+    info.dim = static_cast<uint32_t>(dim);
+    info.m = static_cast<uint32_t>(mm);
+    info.ef_construction = static_cast<uint32_t>(efc);
+    info.page_size = ps;
+    info.max_level = static_cast<uint32_t>(max_level);
+    x->entry_ = static_cast<uint32_t>(entry);
+    x->layout_ = hnsw::Layout{ps, static_cast<uint32_t>(4 * (1 + 2 * mm)), 0,
+                              static_cast<uint32_t>(dim * ElementSize(info.storage)), 0};
+    x->layout_.nodes_per_page = static_cast<uint32_t>((ps - kPageHeaderSize) / x->layout_.record_bytes);
+    x->layout_.vectors_per_page = static_cast<uint32_t>((ps - kPageHeaderSize) / x->layout_.vector_bytes);
+    if (x->layout_.vectors_per_page == 0) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
+
+    std::map<std::string, ManifestFile> files;
+    for (const ManifestFile& f : m.files) files[f.name] = f;
+    for (const char* name : {"graph", "vectors", "upper", "codes", "quantizer", "ids"}) {
+      if (!files.count(name)) return Status::Corruption(dir + "/MANIFEST: no file '" + std::string(name) + "'");
+    }
+    info.graph_bytes = files["graph"].size;
+    info.vector_bytes = files["vectors"].size;
+    // RAM-resident parts, verified whole.
+    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadAll(env, dir + "/quantizer", files["quantizer"].checksum));
+    VX_ASSIGN_OR_RETURN(x->quantizer_, Quantizer::Deserialize(qbytes));
+    if (x->quantizer_->dim() != dim) return Status::Corruption(dir + "/quantizer: dimension differs from the manifest");
+    VX_ASSIGN_OR_RETURN(x->codes_, ReadAll(env, dir + "/codes", files["codes"].checksum));
+    if (x->codes_.size() != info.count * x->quantizer_->code_size()) return Status::Corruption(dir + "/codes: wrong size");
+    VX_ASSIGN_OR_RETURN(std::string ids, ReadAll(env, dir + "/ids", files["ids"].checksum));
+    if (ids.size() != info.count * 4) return Status::Corruption(dir + "/ids: wrong size");
+    x->ids_.resize(info.count);
+    std::memcpy(x->ids_.data(), ids.data(), ids.size());
+    VX_ASSIGN_OR_RETURN(std::string upper, ReadAll(env, dir + "/upper", files["upper"].checksum));
+    VX_RETURN_IF_ERROR(x->LoadUpper(upper, dir));
+    info.resident_bytes = x->codes_.size() + x->ids_.size() * 4 + x->upper_.size() * 4 + x->upper_index_.size() * 24;
+
+    // Paged files through the buffer pool, O_DIRECT.
+    VX_ASSIGN_OR_RETURN(x->graph_file_, env->OpenFile(dir + "/graph", OpenOptions{.direct = true}));
+    VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
+    BufferPoolOptions po;
+    po.page_size = ps;
+    po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, ps), std::max<uint64_t>(o.vector_cache_bytes, ps)};
+    VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
+    VX_ASSIGN_OR_RETURN(x->graph_id_, x->pool_->AddFile(x->graph_file_.get(), PageClass::kGraph, PageType::kGraph));
+    VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
+    x->dir_ = dir;
+    return std::unique_ptr<Index>(std::move(x));
+  }
+
+  Status Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                SearchStats* stats) const override {
+    out->clear();
+    if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
+    const uint32_t ef = std::max(p.ef_search, p.k);
+    const uint32_t beam = std::max<uint32_t>(1, p.beam);
+    SearchStats local;
+    PreparedQuery pq;
+    VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &pq));
+    const size_t cs = quantizer_->code_size();
+    auto score = [&](uint32_t v) {
+      ++local.codes_scored;
+      return quantizer_->Score(pq, reinterpret_cast<const uint8_t*>(codes_.data()) + uint64_t{v} * cs);
+    };
+
+    // 1. Upper layers.
+    Cand ep{score(entry_), entry_};
+    for (uint32_t l = info_.max_level; l >= 1; --l) {
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (uint32_t v : UpperNeighbors(ep.id, l)) {
+          const float d = score(v);
+          if (d < ep.dist) {
+            ep = {d, v};
+            moved = true;
+          }
+        }
+      }
+    }
+
+    // 2. Layer 0 beam search.
+    Visited& visited = ThreadVisited();
+    visited.Reset(info_.count, this);
+    std::priority_queue<Cand, std::vector<Cand>, std::greater<>> frontier;
+    std::priority_queue<Cand> best;
+    frontier.push(ep);
+    best.push(ep);
+    visited.Set(ep.id);
+    std::vector<Cand> step;
+    std::vector<PageRef> refs;
+    std::vector<PageHandle> pages;
+    while (!frontier.empty()) {
+      step.clear();
+      while (!frontier.empty() && step.size() < beam) {
+        const Cand c = frontier.top();
+        if (best.size() >= ef && c.dist > best.top().dist) break;
+        frontier.pop();
+        step.push_back(c);
+      }
+      if (step.empty()) break;
+      refs.clear();
+      for (const Cand& c : step) refs.push_back(PageRef{graph_id_, PageNo{layout_.GraphPage(c.id)}});
+      std::sort(refs.begin(), refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
+      refs.erase(std::unique(refs.begin(), refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), refs.end());
+      PinStats ps;
+      VX_RETURN_IF_ERROR(pool_->PinBatch(refs, &pages, &ps));
+      local.graph_pages += ps.pages;
+      local.graph_reads += ps.reads;
+      local.round_trips += ps.round_trips;
+      for (const Cand& c : step) {
+        const uint64_t page = layout_.GraphPage(c.id);
+        const size_t idx = std::lower_bound(refs.begin(), refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) - refs.begin();
+        const uint8_t* rec = pages[idx].data() + layout_.GraphOffset(c.id);
+        uint32_t cnt;
+        std::memcpy(&cnt, rec, 4);
+        if (cnt > 2 * info_.m) {
+          return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": node " + std::to_string(c.id) +
+                                    " has " + std::to_string(cnt) + " neighbours, more than 2m");
+        }
+        for (uint32_t i = 0; i < cnt; ++i) {
+          uint32_t v;
+          std::memcpy(&v, rec + 4 + 4 * i, 4);
+          if (v >= info_.count) return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": neighbour id out of range");
+          if (visited.Test(v)) continue;
+          visited.Set(v);
+          const float d = score(v);
+          if (best.size() < ef || d < best.top().dist) {
+            frontier.push({d, v});
+            best.push({d, v});
+            if (best.size() > ef) best.pop();
+          }
+        }
+      }
+      pages.clear();
+    }
+
+    // 3. Rerank with exact distances.
+    std::vector<Cand> cands(best.size());
+    for (size_t i = cands.size(); i-- > 0;) {
+      cands[i] = best.top();
+      best.pop();
+    }
+    const uint32_t rerank = std::min<uint32_t>(p.rerank ? std::max(p.rerank, p.k) : ef, static_cast<uint32_t>(cands.size()));
+    cands.resize(rerank);
+    VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
+    // Vector pages in page order, pinned in chunks of at most a quarter of
+    // the vector pool (usually one chunk: one round trip).
+    std::sort(cands.begin(), cands.end(), [&](const Cand& a, const Cand& b) { return layout_.VectorPage(a.id) < layout_.VectorPage(b.id); });
+    const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kVector) / 4);
+    TopK top(p.k);
+    for (size_t begin = 0; begin < cands.size();) {
+      refs.clear();
+      size_t end = begin;
+      for (; end < cands.size(); ++end) {
+        const PageRef r{vector_id_, PageNo{layout_.VectorPage(cands[end].id)}};
+        if (refs.empty() || !(refs.back().page == r.page)) {
+          if (refs.size() == chunk) break;
+          refs.push_back(r);
+        }
+      }
+      PinStats ps;
+      VX_RETURN_IF_ERROR(pool_->PinBatch(refs, &pages, &ps));
+      local.vector_pages += ps.pages;
+      local.vector_reads += ps.reads;
+      local.round_trips += ps.round_trips;
+      size_t idx = 0;
+      for (size_t i = begin; i < end; ++i) {
+        const uint64_t page = layout_.VectorPage(cands[i].id);
+        while (refs[idx].page.value != page) ++idx;
+        top.Push(exact(pages[idx].data() + layout_.VectorOffset(cands[i].id)), ids_[cands[i].id]);
+      }
+      pages.clear();
+      begin = end;
+    }
+    for (const Neighbor& nb : top.TakeSorted()) out->push_back(SearchResult{nb.id, nb.dist});
+    if (stats) stats->Add(local);
+    return Status::Ok();
+  }
+
+ private:
+  // Per-thread visited marks, sized to the index, reset by a generation tag.
+  struct Visited {
+    const void* owner = nullptr;
+    std::vector<uint32_t> tags;
+    uint32_t tag = 0;
+    void Reset(uint64_t n, const void* index) {
+      if (owner != index || tags.size() != n) {
+        tags.assign(n, 0);
+        owner = index;
+        tag = 0;
+      }
+      if (++tag == 0) {
+        std::fill(tags.begin(), tags.end(), 0);
+        tag = 1;
+      }
+    }
+    bool Test(uint32_t v) const { return tags[v] == tag; }
+    void Set(uint32_t v) { tags[v] = tag; }
+  };
+  static Visited& ThreadVisited() {
+    thread_local Visited v;
+    return v;
+  }
+
+  std::span<const uint32_t> UpperNeighbors(uint32_t node, uint32_t level) const {
+    auto it = upper_index_.find(node);
+    if (it == upper_index_.end() || level > it->second.levels) return {};
+    uint64_t off = it->second.offset;
+    for (uint32_t l = 1; l < level; ++l) off += 1 + upper_[off];
+    return {upper_.data() + off + 1, upper_[off]};
+  }
+
+  Status LoadUpper(const std::string& bytes, const std::string& dir) {
+    const std::string where = dir + "/upper";
+    if (bytes.size() % 4 != 0 || bytes.size() < 4) return Status::Corruption(where + ": malformed");
+    upper_.resize(bytes.size() / 4);
+    std::memcpy(upper_.data(), bytes.data(), bytes.size());
+    uint64_t pos = 1;
+    for (uint32_t i = 0; i < upper_[0]; ++i) {
+      if (pos + 2 > upper_.size()) return Status::Corruption(where + ": truncated");
+      const uint32_t node = upper_[pos], levels = upper_[pos + 1];
+      if (node >= info_.count || levels == 0 || levels > 16) return Status::Corruption(where + ": bad node record");
+      pos += 2;
+      upper_index_[node] = {pos, levels};
+      for (uint32_t l = 0; l < levels; ++l) {
+        if (pos >= upper_.size() || upper_[pos] > info_.m || pos + 1 + upper_[pos] > upper_.size()) {
+          return Status::Corruption(where + ": bad neighbour list");
+        }
+        for (uint32_t j = 0; j < upper_[pos]; ++j) {
+          if (upper_[pos + 1 + j] >= info_.count) return Status::Corruption(where + ": neighbour id out of range");
+        }
+        pos += 1 + upper_[pos];
+      }
+    }
+    if (pos != upper_.size()) return Status::Corruption(where + ": trailing data");
+    if (info_.max_level > 0 && !upper_index_.count(entry_)) return Status::Corruption(where + ": entry point missing");
+    return Status::Ok();
+  }
+
+  struct UpperEntry {
+    uint64_t offset;
+    uint32_t levels;
+  };
+  std::string dir_;
+  IndexInfo info_;
+  hnsw::Layout layout_{};
+  uint32_t entry_ = 0;
+  std::unique_ptr<Quantizer> quantizer_;
+  std::string codes_;
+  std::vector<uint32_t> ids_;
+  std::vector<uint32_t> upper_;
+  std::unordered_map<uint32_t, UpperEntry> upper_index_;
+  std::unique_ptr<File> graph_file_, vector_file_;
+  std::unique_ptr<BufferPool> pool_;
+  FileId graph_id_{}, vector_id_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
+  return HnswIndex::Open(dir, options);
+}
+
+}  // namespace vx

@@ -1,0 +1,266 @@
+// BuildIndex: read the base, build the graph, renumber for page locality,
+// write every file, then commit the manifest (the index appears atomically).
+#include <cmath>
+#include <cstring>
+#include <deque>
+
+#include "core/dataset.h"
+#include "core/f16.h"
+#include "hnsw/graph.h"
+#include "hnsw/layout.h"
+#include "io/env.h"
+#include "io/manifest.h"
+#include "io/page.h"
+#include "quant/quantizer.h"
+#include "vx/index.h"
+
+namespace vx {
+namespace {
+
+using hnsw::Graph;
+using hnsw::Layout;
+
+// Writes sealed pages sequentially through a page-sized buffer.
+class PageWriter {
+ public:
+  PageWriter(File* f, size_t page_size, PageType type) : f_(f), ps_(page_size), type_(type), buf_(page_size) {}
+  uint8_t* page() { return buf_.data(); }
+  Status Emit() {
+    SealPage(buf_.data(), ps_, type_, PageNo{next_});
+    VX_RETURN_IF_ERROR(f_->Write(next_ * ps_, buf_.data(), ps_));
+    ++next_;
+    std::memset(buf_.data(), 0, ps_);
+    return Status::Ok();
+  }
+  Status EmitHeader(const hnsw::PagedFileHeader& h) {
+    std::memcpy(buf_.data() + kPageHeaderSize, &h, sizeof h);
+    const PageType t = type_;
+    type_ = PageType::kFileHeader;
+    Status s = Emit();
+    type_ = t;
+    return s;
+  }
+
+ private:
+  File* f_;
+  size_t ps_;
+  PageType type_;
+  AlignedBuffer buf_;
+  uint64_t next_ = 0;
+};
+
+Status WriteWhole(Env* env, const std::string& path, const void* data, size_t n) {
+  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{.write = true, .create = true, .truncate = true}));
+  if (n) VX_RETURN_IF_ERROR(f->Write(0, data, n));
+  return f->Sync();
+}
+
+// BFS over layer 0 from the entry: neighbours get nearby ids, so a walk's
+// next nodes tend to sit on pages it already holds.
+std::vector<uint32_t> BfsOrder(const Graph& g) {
+  const uint32_t n = g.size();
+  std::vector<uint32_t> new_id(n, UINT32_MAX);
+  uint32_t next = 0;
+  std::deque<uint32_t> queue = {g.entry()};
+  new_id[g.entry()] = next++;
+  while (!queue.empty()) {
+    const uint32_t v = queue.front();
+    queue.pop_front();
+    for (uint32_t u : g.Neighbors(v, 0)) {
+      if (new_id[u] == UINT32_MAX) {
+        new_id[u] = next++;
+        queue.push_back(u);
+      }
+    }
+  }
+  for (uint32_t v = 0; v < n; ++v) {
+    if (new_id[v] == UINT32_MAX) new_id[v] = next++;
+  }
+  return new_id;
+}
+
+}  // namespace
+
+Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& o) {
+  Env* env = o.env ? o.env : DefaultEnv();
+  if (o.m < 2 || o.m > 100) return Status::InvalidArgument("m must be in 2..100 (pgvector's range), not " + std::to_string(o.m));
+  if (o.ef_construction < 4 || o.ef_construction > 1000) {
+    return Status::InvalidArgument("ef_construction must be in 4..1000, not " + std::to_string(o.ef_construction));
+  }
+  if (o.ef_construction < 2 * o.m) {
+    return Status::InvalidArgument("ef_construction (" + std::to_string(o.ef_construction) +
+                                   ") must be at least 2 * m (" + std::to_string(2 * o.m) + "), as in pgvector");
+  }
+  if (o.storage != ElementType::kF32 && o.storage != ElementType::kF16) {
+    return Status::InvalidArgument("storage must be f32 or f16");
+  }
+  VX_RETURN_IF_ERROR(ValidatePageSize(o.page_size));
+  VX_ASSIGN_OR_RETURN(auto reader, VectorReader::Open(base_path));
+  const uint64_t n64 = reader->info().count;
+  const uint32_t dim = reader->info().dim;
+  if (n64 == 0) return Status::InvalidArgument(base_path + ": no vectors");
+  if (n64 >= UINT32_MAX) return Status::InvalidArgument(base_path + ": more than 2^32 - 1 vectors");
+  const uint32_t n = static_cast<uint32_t>(n64);
+
+  std::string quant = o.quant;
+  if (quant == "auto") quant = dim % 4 == 0 ? "pq:" + std::to_string(dim / 4) : "sq8";
+  VX_ASSIGN_OR_RETURN(const QuantSpec spec, ParseQuantSpec(quant));
+  VX_ASSIGN_OR_RETURN(auto quantizer, Quantizer::Create(spec, o.metric, dim));
+
+  // Memory the build holds: vectors, graph, per-thread visited lists, codes.
+  const uint64_t need = n64 * dim * 4 + n64 * (1 + 2 * o.m) * 4 * 2 + n64 * 4 * 3 + n64 * quantizer->code_size();
+  if (need > o.build_memory_bytes) {
+    return Status::ResourceExhausted("the build needs about " + std::to_string(need >> 20) + " MB (" +
+                                     std::to_string(n64) + " vectors of " + std::to_string(dim) +
+                                     " dims and the graph), above the build memory budget of " +
+                                     std::to_string(o.build_memory_bytes >> 20) +
+                                     " MB; raise --build-memory (building larger than RAM is not supported yet)");
+  }
+  size_t page_size = o.page_size;
+  const uint32_t vector_bytes = dim * static_cast<uint32_t>(ElementSize(o.storage));
+  while (page_size - kPageHeaderSize < vector_bytes && page_size < kMaxPageSize) page_size *= 2;
+  if (page_size - kPageHeaderSize < vector_bytes) {
+    return Status::InvalidArgument(std::to_string(dim) + "-dim vectors do not fit a 64 KiB page");
+  }
+
+  // 1. Read the base (cosine: unit vectors; scored as ip inside the graph).
+  std::vector<float> data(n64 * dim);
+  for (uint64_t done = 0; done < n64;) {
+    VX_ASSIGN_OR_RETURN(const size_t got, reader->ReadFloat(std::min<uint64_t>(n64 - done, 1 << 16), data.data() + done * dim));
+    if (o.progress) o.progress(done + got, n64, "read");
+    done += got;
+  }
+  if (o.metric == Metric::kCosine) {
+    for (uint64_t i = 0; i < n64; ++i) {
+      float* x = data.data() + i * dim;
+      double s = 0;
+      for (uint32_t j = 0; j < dim; ++j) s += double{x[j]} * x[j];
+      if (s == 0) return Status::InvalidArgument(base_path + ": record " + std::to_string(i) + " is a zero vector; cosine distance is undefined for it");
+      for (uint32_t j = 0; j < dim; ++j) x[j] = static_cast<float>(x[j] / std::sqrt(s));
+    }
+  }
+  const Metric graph_metric = o.metric == Metric::kCosine ? Metric::kInnerProduct : o.metric;
+
+  // 2. Graph.
+  hnsw::GraphParams gp;
+  gp.m = o.m;
+  gp.ef_construction = o.ef_construction;
+  gp.seed = o.seed;
+  gp.threads = o.threads;
+  if (o.progress) gp.progress = [&](uint64_t d, uint64_t t) { o.progress(d, t, "insert"); };
+  Graph graph = Graph::Build(data.data(), n, dim, graph_metric, gp);
+
+  // 3. Renumber (BFS) and permute the vectors to match.
+  std::vector<uint32_t> new_id(n);
+  if (o.reorder) {
+    new_id = BfsOrder(graph);
+    graph = graph.Renumbered(new_id);
+  } else {
+    for (uint32_t i = 0; i < n; ++i) new_id[i] = i;
+  }
+  std::vector<uint32_t> ids(n);  // node -> base row
+  for (uint32_t i = 0; i < n; ++i) ids[new_id[i]] = i;
+
+  // 4. Quantizer and codes (in node order).
+  TrainParams tp;
+  tp.threads = o.threads;
+  tp.seed = o.seed;
+  VX_RETURN_IF_ERROR(quantizer->Train(data.data(), n64, tp));
+  std::vector<uint8_t> codes(n64 * quantizer->code_size());
+  {
+    std::vector<float> row(dim);
+    std::vector<float> ordered;  // encode in node order, a block at a time
+    constexpr uint32_t kBlock = 65536;
+    for (uint32_t b = 0; b < n; b += kBlock) {
+      const uint32_t cnt = std::min(kBlock, n - b);
+      ordered.resize(uint64_t{cnt} * dim);
+      for (uint32_t i = 0; i < cnt; ++i) std::memcpy(ordered.data() + uint64_t{i} * dim, data.data() + uint64_t{ids[b + i]} * dim, dim * 4);
+      VX_RETURN_IF_ERROR(quantizer->Encode(ordered.data(), cnt, codes.data() + uint64_t{b} * quantizer->code_size(), o.threads));
+      if (o.progress) o.progress(b + cnt, n, "encode");
+    }
+  }
+
+  // 5. Files, written under a fresh directory then committed by the manifest.
+  VX_RETURN_IF_ERROR(env->CreateDir(dir));
+  Layout lay{page_size, 4 * (1 + 2 * o.m), 0, vector_bytes, 0};
+  lay.nodes_per_page = static_cast<uint32_t>((page_size - kPageHeaderSize) / lay.record_bytes);
+  lay.vectors_per_page = static_cast<uint32_t>((page_size - kPageHeaderSize) / vector_bytes);
+  {
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/graph", OpenOptions{.write = true, .create = true, .truncate = true}));
+    PageWriter w(f.get(), page_size, PageType::kGraph);
+    VX_RETURN_IF_ERROR(w.EmitHeader({hnsw::kFileHeaderMagic, 1, n64, lay.record_bytes, lay.nodes_per_page, 0, 0}));
+    for (uint32_t v = 0; v < n; ++v) {
+      auto nb = graph.Neighbors(v, 0);
+      uint8_t* rec = w.page() + lay.GraphOffset(v);
+      const uint32_t cnt = static_cast<uint32_t>(nb.size());
+      std::memcpy(rec, &cnt, 4);
+      std::memcpy(rec + 4, nb.data(), nb.size() * 4);
+      if ((v + 1) % lay.nodes_per_page == 0 || v + 1 == n) VX_RETURN_IF_ERROR(w.Emit());
+    }
+    VX_RETURN_IF_ERROR(f->Sync());
+  }
+  {
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/vectors", OpenOptions{.write = true, .create = true, .truncate = true}));
+    PageWriter w(f.get(), page_size, PageType::kVector);
+    VX_RETURN_IF_ERROR(w.EmitHeader({hnsw::kFileHeaderMagic, 2, n64, vector_bytes, lay.vectors_per_page, dim,
+                                     static_cast<uint32_t>(o.storage)}));
+    for (uint32_t v = 0; v < n; ++v) {
+      const float* x = data.data() + uint64_t{ids[v]} * dim;
+      uint8_t* dst = w.page() + lay.VectorOffset(v);
+      if (o.storage == ElementType::kF32) {
+        std::memcpy(dst, x, vector_bytes);
+      } else {
+        for (uint32_t j = 0; j < dim; ++j) {
+          const uint16_t h = FloatToHalf(x[j]);
+          std::memcpy(dst + 2 * j, &h, 2);
+        }
+      }
+      if ((v + 1) % lay.vectors_per_page == 0 || v + 1 == n) VX_RETURN_IF_ERROR(w.Emit());
+      if (o.progress && (v + 1) % 65536 == 0) o.progress(v + 1, n, "write");
+    }
+    VX_RETURN_IF_ERROR(f->Sync());
+  }
+  {
+    // upper: u32 nodes; per node: u32 id, u32 level, per level: u32 count, ids.
+    std::vector<uint32_t> up = {0};
+    for (uint32_t v = 0; v < n; ++v) {
+      if (graph.level(v) == 0) continue;
+      ++up[0];
+      up.push_back(v);
+      up.push_back(graph.level(v));
+      for (uint32_t l = 1; l <= graph.level(v); ++l) {
+        auto nb = graph.Neighbors(v, l);
+        up.push_back(static_cast<uint32_t>(nb.size()));
+        up.insert(up.end(), nb.begin(), nb.end());
+      }
+    }
+    VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/upper", up.data(), up.size() * 4));
+  }
+  VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/codes", codes.data(), codes.size()));
+  const std::string qbytes = quantizer->Serialize();
+  VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/quantizer", qbytes.data(), qbytes.size()));
+  VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/ids", ids.data(), ids.size() * 4));
+
+  Manifest m;
+  if (auto old = ReadManifest(env, dir); old.ok()) m.generation = old->generation + 1;
+  m.params = {{"type", "hnsw"},
+              {"metric", MetricName(o.metric)},
+              {"dim", std::to_string(dim)},
+              {"count", std::to_string(n64)},
+              {"m", std::to_string(o.m)},
+              {"ef_construction", std::to_string(o.ef_construction)},
+              {"quant", spec.ToString()},
+              {"storage", ElementTypeName(o.storage)},
+              {"page_size", std::to_string(page_size)},
+              {"entry", std::to_string(graph.entry())},
+              {"max_level", std::to_string(graph.max_level())},
+              {"reorder", o.reorder ? "bfs" : "none"},
+              {"source", base_path}};
+  for (const char* name : {"graph", "vectors", "upper", "codes", "quantizer", "ids"}) {
+    VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env, dir, name));
+    m.files.push_back(std::move(f));
+  }
+  return WriteManifest(env, dir, m);
+}
+
+}  // namespace vx

@@ -1,0 +1,242 @@
+// The disk-resident HNSW index end to end: build, open, search.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/dataset.h"
+#include "core/exact_search.h"
+#include "core/synth.h"
+#include "test_util.h"
+#include "vx/index.h"
+
+namespace vx {
+namespace {
+
+using testing::TempDir;
+
+double Recall(const std::vector<std::vector<SearchResult>>& res, const IdMatrix& gt, uint32_t k) {
+  uint64_t hits = 0;
+  for (uint64_t i = 0; i < res.size(); ++i) {
+    for (const auto& r : res[i]) hits += std::count(gt.row(i), gt.row(i) + k, static_cast<int32_t>(r.id));
+  }
+  return double(hits) / (double(res.size()) * k);
+}
+
+std::vector<std::vector<SearchResult>> SearchAll(const Index& index, const FloatMatrix& q, const SearchParams& p) {
+  std::vector<std::vector<SearchResult>> out(q.rows);
+  for (uint64_t i = 0; i < q.rows; ++i) {
+    const Status s = index.Search(q.row(i), p, &out[i], nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  return out;
+}
+
+void ExpectSame(const std::vector<std::vector<SearchResult>>& a, const std::vector<std::vector<SearchResult>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].size(), b[i].size()) << "query " << i;
+    for (size_t j = 0; j < a[i].size(); ++j) {
+      EXPECT_EQ(a[i][j].id, b[i][j].id) << "query " << i << " rank " << j;
+      EXPECT_EQ(a[i][j].distance, b[i][j].distance) << "query " << i << " rank " << j;
+    }
+  }
+}
+
+// A small generated set with exact ground truth, built once per metric.
+struct Built {
+  TempDir dir;
+  FloatMatrix queries;
+  IdMatrix gt;
+  std::string index() const { return dir / "index"; }
+};
+
+std::unique_ptr<Built> BuildSynthetic(Metric metric, const std::string& quant) {
+  auto b = std::make_unique<Built>();
+  SynthParams sp;
+  sp.dim = 32;
+  sp.clusters = 20;
+  SyntheticGenerator gen(sp);
+  std::vector<float> base(6000 * 32);
+  gen.Generate(SyntheticGenerator::kBaseStream, 0, 6000, base.data());
+  EXPECT_TRUE(WriteMatrix(b->dir / "base.fbin", DType::kF32, 32, base.data(), 6000).ok());
+  b->queries = FloatMatrix{50, 32, std::vector<float>(50 * 32)};
+  gen.Generate(SyntheticGenerator::kQueryStream, 0, 50, b->queries.data.data());
+  auto reader = VectorReader::Open(b->dir / "base.fbin");
+  ExactSearchParams ep;
+  ep.metric = metric;
+  ep.k = 10;
+  auto exact = ExactSearch(**reader, b->queries, ep);
+  EXPECT_TRUE(exact.ok());
+  b->gt = IdMatrix{50, 10, exact->ids};
+  BuildOptions o;
+  o.metric = metric;
+  o.quant = quant;
+  o.threads = 2;
+  const Status s = BuildIndex(b->dir / "base.fbin", b->index(), o);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return b;
+}
+
+TEST(Hnsw, SiftsmallRecallAtEf64) {
+  const std::string d = testing::SharedData("siftsmall/");
+  if (!testing::Exists(d + "siftsmall_base.fvecs")) GTEST_SKIP() << "siftsmall not present";
+  TempDir dir;
+  BuildOptions o;
+  ASSERT_TRUE(BuildIndex(d + "siftsmall_base.fvecs", dir / "idx", o).ok());
+  IndexOptions io;
+  io.graph_cache_bytes = 256 << 10;  // a fraction of the graph
+  io.vector_cache_bytes = 256 << 10;
+  auto index = Index::Open(dir / "idx", io);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  auto q = ReadAllFloat(d + "siftsmall_query.fvecs");
+  auto gt = ReadAllIds(d + "siftsmall_groundtruth.ivecs");
+  SearchParams p;
+  p.ef_search = 64;
+  const double recall = Recall(SearchAll(**index, *q, p), *gt, 10);
+  EXPECT_GE(recall, 0.98);
+}
+
+class HnswMetricTest : public ::testing::TestWithParam<Metric> {};
+
+TEST_P(HnswMetricTest, RecallAgainstExactSearch) {
+  auto b = BuildSynthetic(GetParam(), "sq8");
+  auto index = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  SearchParams p;
+  p.ef_search = 64;
+  EXPECT_GE(Recall(SearchAll(**index, b->queries, p), b->gt, 10), 0.95);
+  // Results come sorted by exact distance.
+  std::vector<SearchResult> r;
+  ASSERT_TRUE((*index)->Search(b->queries.row(0), p, &r, nullptr).ok());
+  for (size_t i = 1; i < r.size(); ++i) EXPECT_LE(r[i - 1].distance, r[i].distance);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllMetrics, HnswMetricTest,
+                         ::testing::Values(Metric::kL2, Metric::kInnerProduct, Metric::kCosine),
+                         [](const auto& info) { return std::string(MetricName(info.param)); });
+
+TEST(Hnsw, TinyPoolGivesTheSameResultsAsAFullyCachedOne) {
+  auto b = BuildSynthetic(Metric::kL2, "pq:8");
+  IndexOptions big;
+  big.graph_cache_bytes = big.vector_cache_bytes = 64 << 20;  // everything fits: in memory
+  IndexOptions tiny;
+  tiny.graph_cache_bytes = tiny.vector_cache_bytes = 8 * 4096;  // a few pages
+  auto a = Index::Open(b->index(), big);
+  auto c = Index::Open(b->index(), tiny);
+  ASSERT_TRUE(a.ok() && c.ok());
+  SearchParams p;
+  p.ef_search = 50;
+  ExpectSame(SearchAll(**a, b->queries, p), SearchAll(**c, b->queries, p));
+}
+
+TEST(Hnsw, ReopenGivesTheSameResults) {
+  auto b = BuildSynthetic(Metric::kL2, "rabitq");
+  SearchParams p;
+  std::vector<std::vector<SearchResult>> first;
+  {
+    auto a = Index::Open(b->index(), IndexOptions{});
+    ASSERT_TRUE(a.ok());
+    first = SearchAll(**a, b->queries, p);
+  }
+  auto again = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(again.ok());
+  ExpectSame(first, SearchAll(**again, b->queries, p));
+}
+
+TEST(Hnsw, ConcurrentSearchesAgreeWithSerial) {
+  auto b = BuildSynthetic(Metric::kL2, "sq8");
+  IndexOptions io;
+  io.graph_cache_bytes = io.vector_cache_bytes = 64 * 4096;
+  auto index = Index::Open(b->index(), io);
+  ASSERT_TRUE(index.ok());
+  SearchParams p;
+  p.ef_search = 32;
+  const auto serial = SearchAll(**index, b->queries, p);
+  std::vector<std::vector<SearchResult>> parallel(b->queries.rows);
+  std::vector<std::thread> threads;
+  std::atomic<int> errors{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t i = t; i < b->queries.rows; i += 4) {
+        if (!(*index)->Search(b->queries.row(i), p, &parallel[i], nullptr).ok()) ++errors;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  ExpectSame(serial, parallel);
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(c ^ 0x20));
+}
+
+TEST(Hnsw, CorruptGraphOrVectorPageIsCorruption) {
+  for (const char* file : {"graph", "vectors"}) {
+    auto b = BuildSynthetic(Metric::kL2, "sq8");
+    // Damage every page past the first 64 KiB (the part the manifest's head
+    // checksum covers at open; damage there fails Open, tested below).
+    const std::string path = b->index() + "/" + file;
+    const uint64_t size = std::filesystem::file_size(path);
+    ASSERT_GT(size, 80u << 10);
+    for (uint64_t off = (64 << 10) + 100; off < size; off += 4096) FlipByte(path, off);
+    auto index = Index::Open(b->index(), IndexOptions{});
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    SearchParams p;
+    p.ef_search = 300;
+    int corrupt = 0;
+    for (uint64_t i = 0; i < b->queries.rows; ++i) {
+      std::vector<SearchResult> r;
+      const Status s = (*index)->Search(b->queries.row(i), p, &r, nullptr);
+      if (s.ok()) continue;  // this query touched only intact pages
+      ++corrupt;
+      EXPECT_EQ(s.code(), StatusCode::kCorruption) << file << ": " << s.ToString();
+      EXPECT_NE(s.message().find(path + " page "), std::string::npos) << s.message();
+      EXPECT_TRUE(r.empty()) << "a failed search must not return results";
+    }
+    EXPECT_GT(corrupt, 0) << file << ": no search met a damaged page";
+  }
+}
+
+TEST(Hnsw, OpenNamesAMissingOrDamagedFile) {
+  auto b = BuildSynthetic(Metric::kL2, "sq8");
+  FlipByte(b->index() + "/codes", 10);
+  auto r = Index::Open(b->index(), IndexOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("codes"), std::string::npos) << r.status().ToString();
+  FlipByte(b->index() + "/codes", 10);  // restore
+  FlipByte(b->index() + "/graph", 5000);  // within the head
+  r = Index::Open(b->index(), IndexOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("graph: head checksum mismatch"), std::string::npos) << r.status().ToString();
+  std::filesystem::remove(b->index() + "/graph");
+  r = Index::Open(b->index(), IndexOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("graph: listed in the manifest but missing"), std::string::npos) << r.status().ToString();
+}
+
+TEST(Hnsw, BuildRefusesBadParametersAndAnOverBudgetBuild) {
+  TempDir dir;
+  std::vector<float> base(100 * 8, 1.0f);
+  ASSERT_TRUE(WriteMatrix(dir / "b.fbin", DType::kF32, 8, base.data(), 100).ok());
+  BuildOptions o;
+  o.quant = "sq8";
+  o.m = 40;  // ef_construction 64 < 2m
+  EXPECT_NE(BuildIndex(dir / "b.fbin", dir / "i", o).message().find("at least 2 * m"), std::string::npos);
+  o.m = 16;
+  o.build_memory_bytes = 1000;
+  const Status s = BuildIndex(dir / "b.fbin", dir / "i", o);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("build memory budget"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(testing::Exists(dir / "i/MANIFEST"));
+}
+
+}  // namespace
+}  // namespace vx
