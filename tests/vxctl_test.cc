@@ -126,3 +126,37 @@ TEST(Vxctl, FailedGtLeavesNoOutput) {
 
 }  // namespace
 }  // namespace vx
+
+namespace vx {
+namespace {
+
+TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
+  CliRun build = Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --metric l2 --out " + dir / "idx" + " --quant sq8");
+  ASSERT_EQ(build.status, 0) << build.output;
+  CliRun q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                   " --ef-search 64 --json --out " + dir / "res.ivecs");
+  ASSERT_EQ(q.status, 0) << q.output;
+  const size_t at = q.output.find("\"recall@10\": ");
+  ASSERT_NE(at, std::string::npos) << q.output;
+  EXPECT_GE(std::stod(q.output.substr(at + 13)), 0.9) << q.output;
+  // The ids written with --out score the same recall through `vxctl recall`.
+  CliRun r = Vxctl("recall --results " + dir / "res.ivecs" + " --gt " + dir / "gt.ivecs" + " --k 10");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("recall@10: "), std::string::npos);
+  CliRun info = Vxctl("info " + dir / "idx");
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.output.find("3000 vectors x 16 dims"), std::string::npos) << info.output;
+  CliRun bench = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                       " --sweep ef_search=10,80 --json " + dir / "b.json" + " --plot " + dir / "b.svg");
+  EXPECT_EQ(bench.status, 0) << bench.output;
+  EXPECT_NE(bench.output.find("smallest ef_search"), std::string::npos) << bench.output;
+  EXPECT_TRUE(testing::Exists(dir / "b.svg"));
+  EXPECT_EQ(Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep m=3").status, 2);
+  EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
+}
+
+}  // namespace
+}  // namespace vx

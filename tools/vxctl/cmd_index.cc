@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/dataset.h"
@@ -22,6 +25,62 @@ double PeakRssMb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0;
+}
+
+// One pass of all queries on `threads` threads, and what it measured.
+struct Run {
+  std::vector<std::vector<vx::SearchResult>> results;
+  std::vector<double> latency_us;  // sorted
+  vx::SearchStats stats;
+  double seconds = 0;
+  double Pct(double p) const { return latency_us[std::min<size_t>(latency_us.size() - 1, static_cast<size_t>(p * latency_us.size()))]; }
+  double PerQuery(uint64_t v) const { return double(v) / results.size(); }
+  double Qps() const { return results.size() / seconds; }
+};
+
+vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, const vx::SearchParams& sp, int threads) {
+  Run run;
+  run.results.resize(q.rows);
+  run.latency_us.resize(q.rows);
+  std::vector<vx::SearchStats> stats(threads);
+  std::vector<vx::Status> errors(threads);
+  std::atomic<uint64_t> next{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (uint64_t i = next++; i < q.rows; i = next++) {
+        const auto s = Clock::now();
+        vx::Status st = index.Search(q.row(i), sp, &run.results[i], &stats[t]);
+        run.latency_us[i] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
+        if (!st.ok()) {
+          errors[t] = st;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  run.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  for (const auto& e : errors) VX_RETURN_IF_ERROR(e);
+  for (const auto& s : stats) run.stats.Add(s);
+  std::sort(run.latency_us.begin(), run.latency_us.end());
+  return run;
+}
+
+double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
+  uint64_t hits = 0;
+  for (uint64_t i = 0; i < run.results.size(); ++i) {
+    for (const auto& r : run.results[i]) hits += std::count(gt.row(i), gt.row(i) + k, static_cast<int32_t>(r.id));
+  }
+  return double(hits) / (double(run.results.size()) * k);
+}
+
+vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb) {
+  vx::IndexOptions io;
+  io.graph_cache_bytes = (memory_mb << 20) * 3 / 4;
+  io.vector_cache_bytes = (memory_mb << 20) / 4;
+  return vx::Index::Open(dir, io);
 }
 
 }  // namespace
@@ -108,10 +167,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([run, a] {
     *run = [a]() -> int {
-      vx::IndexOptions io;
-      io.graph_cache_bytes = (a->memory_mb << 20) * 3 / 4;
-      io.vector_cache_bytes = (a->memory_mb << 20) / 4;
-      auto index = vx::Index::Open(a->dir, io);
+      auto index = OpenWithMemory(a->dir, a->memory_mb);
       if (!index.ok()) return Fail(index.status());
       auto q = vx::ReadAllFloat(a->queries);
       if (!q.ok()) return Fail(q.status());
@@ -119,46 +175,18 @@ void AddQuery(CLI::App& app, RunFn* run) {
         return Fail(vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
       }
       vx::SearchParams sp{a->k, a->ef_search, a->rerank, a->beam};
-      std::vector<std::vector<vx::SearchResult>> results(q->rows);
-      std::vector<double> latency_us(q->rows);
-      std::vector<vx::SearchStats> stats(a->threads);
-      std::vector<vx::Status> errors(a->threads);
-      std::atomic<uint64_t> next{0};
-      const auto t0 = Clock::now();
-      std::vector<std::thread> pool;
-      for (int t = 0; t < a->threads; ++t) {
-        pool.emplace_back([&, t] {
-          for (uint64_t i = next++; i < q->rows; i = next++) {
-            const auto s = Clock::now();
-            vx::Status st = (*index)->Search(q->row(i), sp, &results[i], &stats[t]);
-            latency_us[i] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
-            if (!st.ok()) {
-              errors[t] = st;
-              return;
-            }
-          }
-        });
-      }
-      for (auto& th : pool) th.join();
-      const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-      for (const auto& e : errors) {
-        if (!e.ok()) return Fail(e);
-      }
-      vx::SearchStats total;
-      for (const auto& s : stats) total.Add(s);
-      std::vector<double> sorted = latency_us;
-      std::sort(sorted.begin(), sorted.end());
-      auto pct = [&](double p) { return sorted[std::min<size_t>(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))]; };
+      auto run = RunQueries(**index, *q, sp, a->threads);
+      if (!run.ok()) return Fail(run.status());
+      const std::vector<std::vector<vx::SearchResult>>& results = run->results;
+      const vx::SearchStats& total = run->stats;
+      auto pct = [&](double p) { return run->Pct(p); };
+      const double secs = run->seconds;
       double recall = -1;
       if (!a->gt.empty()) {
         auto gt = vx::ReadAllIds(a->gt);
         if (!gt.ok()) return Fail(gt.status());
         if (gt->rows != q->rows || gt->dim < a->k) return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
-        uint64_t hits = 0;
-        for (uint64_t i = 0; i < q->rows; ++i) {
-          for (const auto& r : results[i]) hits += std::count(gt->row(i), gt->row(i) + a->k, static_cast<int32_t>(r.id));
-        }
-        recall = double(hits) / (double(q->rows) * a->k);
+        recall = RecallAt(*run, *gt, a->k);
       }
       if (!a->out.empty()) {
         std::vector<int32_t> ids(q->rows * a->k, -1);
@@ -219,6 +247,133 @@ void AddInfo(CLI::App& app, RunFn* run) {
       for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
         fmt::print("  to serve with {:>3.0f}% of the graph cached: {:.1f} MB + per-query scratch\n", ratio * 100,
                    (i.resident_bytes + ratio * i.graph_bytes) / 1e6);
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace vxctl
+
+namespace vxctl {
+
+vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMatrix& gt, nlohmann::json* rows) {
+  if (gt.rows != q.rows || gt.dim < o.k) return vx::Status::InvalidArgument("ground truth has the wrong shape for these queries and k");
+  fmt::print("{:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", "ef", "recall@" + std::to_string(o.k),
+             "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "graph hit");
+  for (int threads : o.threads) {
+    // A fresh pool per thread count: each sweep starts cold and warms up the same way.
+    VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb));
+    if (q.dim != index->info().dim) return vx::Status::InvalidArgument("queries and index differ in dimension");
+    uint32_t best_ef = 0;
+    for (uint32_t ef : o.efs) {
+      VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, vx::SearchParams{o.k, ef, o.rerank, o.beam}, threads));
+      const double recall = RecallAt(r, gt, o.k);
+      const vx::SearchStats& s = r.stats;
+      const double hit = s.graph_pages ? 1.0 - double(s.graph_reads) / s.graph_pages : 0.0;
+      fmt::print("{:>8} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, ef, recall, r.Qps(),
+                 r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.graph_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
+      if (!best_ef && recall >= o.target) best_ef = ef;
+      rows->push_back({{"threads", threads}, {"ef_search", ef}, {"recall", recall}, {"qps", r.Qps()},
+                       {"latency_us_p50", r.Pct(0.5)}, {"latency_us_p99", r.Pct(0.99)},
+                       {"reads_per_query", r.PerQuery(s.graph_reads + s.vector_reads)},
+                       {"round_trips_per_query", r.PerQuery(s.round_trips)}, {"graph_hit_ratio", hit}});
+    }
+    if (best_ef) fmt::print("threads {}: smallest ef_search with recall@{} >= {}: {}\n", threads, o.k, o.target, best_ef);
+    else fmt::print("threads {}: no ef_search in the sweep reaches recall@{} >= {}\n", threads, o.k, o.target);
+  }
+  return vx::Status::Ok();
+}
+
+void AddBench(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string dir, queries, gt, sweep = "ef_search=10,20,40,80,160,320", json, plot;
+    std::vector<int> threads = {1};
+    uint64_t memory_mb = 64;
+    double target = 0.95;
+    uint32_t k = 10, beam = 4, rerank = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("bench", "The ef_search tuning table: recall, latency, QPS and reads per setting");
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  cmd->add_option("--queries", a->queries, "Query vectors")->required();
+  cmd->add_option("--gt", a->gt, "Ground truth (.ivecs)")->required();
+  cmd->add_option("--sweep", a->sweep, "ef_search=LIST")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Thread counts (list)")->delimiter(',')->check(CLI::Range(1, 256));
+  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--k", a->k, "k")->capture_default_str()->check(CLI::Range(1u, 1000u));
+  cmd->add_option("--beam", a->beam, "Beam width")->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd->add_option("--rerank", a->rerank, "Rerank candidates (0 = ef_search)")->capture_default_str();
+  cmd->add_option("--json", a->json, "Write the table as JSON to this file");
+  cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      const std::string prefix = "ef_search=";
+      if (a->sweep.rfind(prefix, 0) != 0) {
+        fmt::print(stderr, "vxctl: --sweep: expected ef_search=LIST, got '{}'\n", a->sweep);
+        return 2;
+      }
+      std::vector<uint32_t> efs;
+      try {
+        std::stringstream ss(a->sweep.substr(prefix.size()));
+        for (std::string tok; std::getline(ss, tok, ',');) efs.push_back(static_cast<uint32_t>(std::stoul(tok)));
+      } catch (...) {
+        efs.clear();
+      }
+      if (efs.empty() || std::count(efs.begin(), efs.end(), 0u)) {
+        fmt::print(stderr, "vxctl: --sweep: '{}' is not a list of positive numbers\n", a->sweep);
+        return 2;
+      }
+      auto q = vx::ReadAllFloat(a->queries);
+      if (!q.ok()) return Fail(q.status());
+      auto gt = vx::ReadAllIds(a->gt);
+      if (!gt.ok()) return Fail(gt.status());
+      nlohmann::json rows = nlohmann::json::array();
+      SweepOptions so{a->dir, efs, a->threads, a->memory_mb, a->target, a->k, a->beam, a->rerank};
+      vx::Status st = Sweep(so, *q, *gt, &rows);
+      if (!st.ok()) return Fail(st);
+      if (!a->json.empty()) {
+        std::ofstream f(a->json);
+        f << nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->k}, {"rows", rows}}.dump(2) << "\n";
+        if (!f) return Fail(vx::Status::IOError(a->json + ": write failed"));
+      }
+      if (!a->plot.empty()) {
+        // Recall (x) against QPS (y, log scale), one line per thread count.
+        constexpr double W = 640, H = 400, L = 60, B = 50;
+        double qmin = 1e18, qmax = 0, rmin = 1, rmax = 0;
+        for (const auto& r : rows) {
+          qmin = std::min(qmin, r["qps"].get<double>());
+          qmax = std::max(qmax, r["qps"].get<double>());
+          rmin = std::min(rmin, r["recall"].get<double>());
+          rmax = std::max(rmax, r["recall"].get<double>());
+        }
+        rmax = std::max(rmax, rmin + 1e-3);
+        qmax = std::max(qmax, qmin * 1.01);
+        auto x = [&](double r) { return L + (r - rmin) / (rmax - rmin) * (W - L - 20); };
+        auto y = [&](double qps) { return H - B - (std::log(qps) - std::log(qmin)) / (std::log(qmax) - std::log(qmin)) * (H - B - 20); };
+        std::string svg = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' font-size='12'>\n", W, H);
+        svg += fmt::format("<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='black'/><line x1='{}' y1='20' x2='{}' y2='{}' stroke='black'/>\n", L, H - B, W - 20, H - B, L, L, H - B);
+        svg += fmt::format("<text x='{}' y='{}'>recall@{} ({:.3f} .. {:.3f})</text>\n", W / 2 - 60, H - 15, a->k, rmin, rmax);
+        svg += fmt::format("<text x='5' y='15'>QPS (log, {:.0f} .. {:.0f})</text>\n", qmin, qmax);
+        const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+        size_t line = 0;
+        for (int threads : a->threads) {
+          std::string pts;
+          for (const auto& r : rows) {
+            if (r["threads"].get<int>() != threads) continue;
+            pts += fmt::format("{:.1f},{:.1f} ", x(r["recall"].get<double>()), y(r["qps"].get<double>()));
+            svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='{}'><title>ef_search {}</title></circle>\n",
+                               x(r["recall"].get<double>()), y(r["qps"].get<double>()), colors[line % 4], r["ef_search"].get<uint32_t>());
+          }
+          svg += fmt::format("<polyline points='{}' fill='none' stroke='{}'/>\n", pts, colors[line % 4]);
+          svg += fmt::format("<text x='{}' y='{}' fill='{}'>{} thread{}</text>\n", W - 110, 30 + 15 * line, colors[line % 4], threads, threads > 1 ? "s" : "");
+          ++line;
+        }
+        svg += "</svg>\n";
+        std::ofstream f(a->plot);
+        f << svg;
+        if (!f) return Fail(vx::Status::IOError(a->plot + ": write failed"));
       }
       return 0;
     };

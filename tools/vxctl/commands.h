@@ -12,7 +12,24 @@
 #include "core/synth.h"
 #include "vx/status.h"
 
+#include <nlohmann/json.hpp>
+
+#include "core/dataset.h"
+
 namespace vxctl {
+
+// The ef_search sweep behind `vxctl bench` and `vxctl demo`: prints the
+// tuning table and appends one JSON row per (threads, ef_search).
+struct SweepOptions {
+  std::string dir;
+  std::vector<uint32_t> efs;
+  std::vector<int> threads;
+  uint64_t memory_mb;
+  double target;
+  uint32_t k, beam, rerank;
+};
+vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, const vx::IdMatrix& gt,
+                 nlohmann::json* rows);
 
 // Prints "vxctl: <status>" to stderr and returns exit status 1.
 int Fail(const vx::Status& s);
@@ -33,5 +50,6 @@ void AddQuantEval(CLI::App& app, RunFn* run);
 void AddBuild(CLI::App& app, RunFn* run);
 void AddQuery(CLI::App& app, RunFn* run);
 void AddInfo(CLI::App& app, RunFn* run);
+void AddBench(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl
