@@ -1,12 +1,15 @@
 // vxctl end to end, as a user runs it: exit statuses, messages, outputs.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -156,6 +159,60 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   EXPECT_TRUE(testing::Exists(dir / "b.svg"));
   EXPECT_EQ(Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep m=3").status, 2);
   EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
+}
+
+}  // namespace
+}  // namespace vx
+
+namespace vx {
+namespace {
+
+double JsonNumber(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return -1;
+  return std::stod(json.substr(at + key.size() + 4));
+}
+
+// Larger than RAM, for real: an index more than 4x the memory cap (page
+// cache included, via ../shared/tools/memcap) is queried under that cap and
+// must give exactly the recall it gives without one.
+TEST(VxctlIndex, QueryUnderAMemoryCapFourTimesSmallerThanTheIndex) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer builds need far more memory than the cap";
+#endif
+  const std::string memcap = std::string(VX_SHARED_DATA_DIR) + "/../tools/memcap";
+  if (!testing::Exists(memcap)) GTEST_SKIP() << memcap << " not present";
+  if (::geteuid() != 0) GTEST_SKIP() << "memcap needs root";
+  if (std::system((memcap + " 64 true >/dev/null 2>&1").c_str()) != 0) {
+    GTEST_SKIP() << "no cgroup memory controller here (memcap 64 true failed)";
+  }
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 128 --count 150000 --queries 200 --seed 5 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
+  CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant rabitq");
+  ASSERT_EQ(build.status, 0) << build.output;
+  const uint64_t index_bytes = std::filesystem::file_size(dir / "idx/graph") + std::filesystem::file_size(dir / "idx/vectors");
+  const uint64_t cap_mb = index_bytes / 4 / (1 << 20);
+  ASSERT_GE(index_bytes, 4 * (cap_mb << 20));
+  const std::string query = std::string(VXCTL_PATH) + " query " + dir / "idx" + " --queries " + dir / "q.fbin" +
+                            " --gt " + dir / "gt.ivecs" + " --ef-search 160 --memory 4 --json";
+  CliRun free_run = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                          " --ef-search 160 --memory 4 --json");
+  ASSERT_EQ(free_run.status, 0) << free_run.output;
+  const double recall = JsonNumber(free_run.output, "recall@10");
+  EXPECT_GE(recall, 0.9);
+
+  FILE* p = ::popen((memcap + " " + std::to_string(cap_mb) + " " + query + " 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = ::pclose(p);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "under a " << cap_mb << " MiB cap:\n" << out;
+  EXPECT_EQ(JsonNumber(out, "recall@10"), recall) << out;
+  EXPECT_NE(out.find("memcap: cap " + std::to_string(cap_mb) + " MiB"), std::string::npos) << out;
+  EXPECT_GT(JsonNumber(out, "ssd_reads_per_query"), 1.0) << "the index was not read from the SSD";
 }
 
 }  // namespace

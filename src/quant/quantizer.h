@@ -48,7 +48,7 @@ struct PreparedQuery {
 };
 
 struct TrainParams {
-  uint64_t max_train_points = 100000;
+  uint64_t max_train_points = 65536;  // as FAISS: 256 points per centroid for k = 256
   uint64_t seed = 1;
   int threads = 0;
   uint32_t kmeans_iterations = 25;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# vx's HNSW (served warm, pool holding the whole index) beside hnswlib and
+# FAISS IndexHNSWFlat (Debian's python3-hnswlib, python3-faiss), in memory, on
+# the same generated data, same m and ef_construction, in the same run:
+# build time and peak memory, then recall@10 and QPS per ef_search on 1 and 2
+# threads, and each engine's QPS at the smallest ef_search reaching 0.95.
+#
+#   perf/hnsw_vs_peers.sh [COUNT] [DIM]          (defaults 200000 128)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-200000}; d=${2:-128}
+work=${VX_BENCH_DIR:-/tmp/vx-bench-hnsw}; mkdir -p "$work"
+vxctl=build/tools/vxctl
+base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
+[ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
+[ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
+echo "data: $n x $d (generated, seed 11), 1000 queries, k=10, l2, m=16, ef_construction=64, 2 build threads"
+echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
+rm -rf "$work/idx"
+/usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 2>&1 | grep -E "vx build|built"
+mem=$(( ($(stat -c %s "$work/idx/graph") + $(stat -c %s "$work/idx/vectors")) / 1048576 + 16 ))
+$vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep ef_search=10,20,40,80,160 --threads 1,2 --memory "$mem" --json "$work/vx.json" | grep -v "^threads"
+/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" <<'PY'
+import sys, time, json, resource, numpy as np
+def fbin(p):
+    n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))
+xb, xq = fbin(sys.argv[1]), fbin(sys.argv[2])
+a = np.fromfile(sys.argv[3], dtype=np.int32); gt = a.reshape(-1, a[0] + 1)[:, 1:11]
+def recall(I): return np.mean([len(set(I[i, :10]) & set(gt[i])) / 10 for i in range(len(xq))])
+efs = [10, 20, 40, 80, 160]
+best = {}
+vx = json.load(open(sys.argv[4]))["rows"]
+for t in (1, 2):
+    rows = [r for r in vx if r["threads"] == t and r["recall"] >= 0.95]
+    best[("vx", t)] = (rows[0]["ef_search"], rows[0]["recall"], rows[0]["qps"]) if rows else None
+
+import hnswlib
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.time()
+h = hnswlib.Index(space="l2", dim=xb.shape[1]); h.init_index(max_elements=len(xb), M=16, ef_construction=64, random_seed=1)
+h.add_items(xb, num_threads=2)
+print(f"hnswlib build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB")
+for t in (1, 2):
+    for ef in efs:
+        h.set_ef(ef); t0 = time.time(); I, _ = h.knn_query(xq, k=10, num_threads=t); dt = time.time() - t0
+        r = recall(I); print(f"hnswlib threads {t} ef {ef:4d} recall {r:.4f} QPS {len(xq)/dt:8.0f}")
+        if r >= 0.95 and ("hnswlib", t) not in best: best[("hnswlib", t)] = (ef, r, len(xq) / dt)
+del h
+
+import faiss
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+faiss.omp_set_num_threads(2)
+t0 = time.time()
+f = faiss.IndexHNSWFlat(xb.shape[1], 16); f.hnsw.efConstruction = 64; f.add(xb)
+print(f"faiss build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB")
+for t in (1, 2):
+    faiss.omp_set_num_threads(t)
+    for ef in efs:
+        f.hnsw.efSearch = ef; t0 = time.time(); _, I = f.search(xq, 10); dt = time.time() - t0
+        r = recall(I); print(f"faiss   threads {t} ef {ef:4d} recall {r:.4f} QPS {len(xq)/dt:8.0f}")
+        if r >= 0.95 and ("faiss", t) not in best: best[("faiss", t)] = (ef, r, len(xq) / dt)
+print("\nQPS at the smallest ef_search with recall@10 >= 0.95:")
+for t in (1, 2):
+    for e in ("vx", "hnswlib", "faiss"):
+        b = best.get((e, t)); print(f"  {e:8} threads {t}: " + (f"ef {b[0]}, recall {b[1]:.4f}, QPS {b[2]:.0f}" if b else "not reached"))
+PY
