@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# vx's HNSW (served warm, pool holding the whole index) beside hnswlib and
+# vx's HNSW (served warm: a pool holding the whole index, one untimed pass
+# first) beside hnswlib and
 # FAISS IndexHNSWFlat (Debian's python3-hnswlib, python3-faiss), in memory, on
 # the same generated data, same m and ef_construction, in the same run:
 # build time and peak memory, then recall@10 and QPS per ef_search on 1 and 2
@@ -19,7 +20,7 @@ echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
 rm -rf "$work/idx"
 /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 2>&1 | grep -E "vx build|built"
 mem=$(( ($(stat -c %s "$work/idx/graph") + $(stat -c %s "$work/idx/vectors")) / 1048576 + 16 ))
-$vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep ef_search=10,20,40,80,160 --threads 1,2 --memory "$mem" --json "$work/vx.json" | grep -v "^threads"
+$vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep ef_search=10,20,40,80,160 --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
 /usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" <<'PY'
 import sys, time, json, resource, numpy as np
 def fbin(p):

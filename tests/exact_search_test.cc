@@ -17,19 +17,6 @@ namespace {
 
 using testing::TempDir;
 
-double NaiveDistance(Metric m, const float* q, const float* x, size_t d) {
-  double l2 = 0, dot = 0, qn = 0, xn = 0;
-  for (size_t i = 0; i < d; ++i) {
-    l2 += (double{q[i]} - x[i]) * (double{q[i]} - x[i]);
-    dot += double{q[i]} * x[i];
-    qn += double{q[i]} * q[i];
-    xn += double{x[i]} * x[i];
-  }
-  if (m == Metric::kL2) return l2;
-  if (m == Metric::kInnerProduct) return -dot;
-  return 1.0 - dot / (std::sqrt(qn) * std::sqrt(xn));
-}
-
 struct Fixture {
   TempDir dir;
   std::string base_path;
@@ -82,7 +69,7 @@ TEST_P(ExactSearchMetricTest, MatchesNaiveBruteForceAcrossBlocksAndThreads) {
   for (uint64_t qi = 0; qi < f.queries.rows; ++qi) {
     std::vector<double> dist(f.base.rows);
     for (uint64_t i = 0; i < f.base.rows; ++i) {
-      dist[i] = NaiveDistance(metric, f.queries.row(qi), f.base.row(i), f.base.dim);
+      dist[i] = testing::ReferenceDistance(metric, f.queries.row(qi), f.base.row(i), f.base.dim);
     }
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + kK + 1, order.end(), [&](int64_t a, int64_t b) {

@@ -34,19 +34,6 @@ std::string Name(const ::testing::TestParamInfo<Case>& info) {
   return s;
 }
 
-double Exact(Metric m, const float* q, const float* x, uint32_t d) {
-  double l2 = 0, dot = 0, qn = 0, xn = 0;
-  for (uint32_t i = 0; i < d; ++i) {
-    l2 += (double{q[i]} - x[i]) * (double{q[i]} - x[i]);
-    dot += double{q[i]} * x[i];
-    qn += double{q[i]} * q[i];
-    xn += double{x[i]} * x[i];
-  }
-  if (m == Metric::kL2) return l2;
-  if (m == Metric::kInnerProduct) return -dot;
-  return 1 - dot / std::sqrt(qn * xn);
-}
-
 std::vector<float> Unit(const float* v, uint32_t d) {
   double n = 0;
   for (uint32_t i = 0; i < d; ++i) n += double{v[i]} * v[i];
@@ -97,7 +84,7 @@ TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
     const std::vector<float> uq = Unit(q, kDim);
     for (size_t i = 0; i < 4000; i += 7) {
       const float* x = base_.data() + i * kDim;
-      const double exact = Exact(m, q, x, kDim);
+      const double exact = testing::ReferenceDistance(m, q, x, kDim);
       const double est = q_->Score(pq, Code(i));
       double bound;
       if (probabilistic) {
@@ -238,7 +225,7 @@ TEST(QuantizerShared, SiftsmallRecall) {
       std::iota(order.begin(), order.end(), 0);
       std::partial_sort(order.begin(), order.begin() + 100, order.end(), [&](int a, int b) { return est[a] < est[b]; });
       std::vector<std::pair<double, int32_t>> rr;
-      for (int r = 0; r < 100; ++r) rr.push_back({Exact(Metric::kL2, queries->row(qi), base->row(order[r]), 128), order[r]});
+      for (int r = 0; r < 100; ++r) rr.push_back({testing::ReferenceDistance(Metric::kL2, queries->row(qi), base->row(order[r]), 128), order[r]});
       // The same bounds as on synthetic data, on real data.
       for (int r = 0; r < 100; ++r) {
         const uint8_t* code = codes.data() + uint64_t(order[r]) * (*q)->code_size();

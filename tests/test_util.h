@@ -3,13 +3,31 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "vx/types.h"
+
 namespace vx::testing {
+
+// The exact distance in double precision (vx/types.h semantics): the
+// reference the kernels, quantizers and searches are checked against.
+inline double ReferenceDistance(Metric m, const float* q, const float* x, size_t d) {
+  double l2 = 0, dot = 0, qn = 0, xn = 0;
+  for (size_t i = 0; i < d; ++i) {
+    l2 += (double{q[i]} - x[i]) * (double{q[i]} - x[i]);
+    dot += double{q[i]} * x[i];
+    qn += double{q[i]} * q[i];
+    xn += double{x[i]} * x[i];
+  }
+  if (m == Metric::kL2) return l2;
+  if (m == Metric::kInnerProduct) return -dot;
+  return 1.0 - dot / (std::sqrt(qn) * std::sqrt(xn));
+}
 
 class TempDir {
  public:

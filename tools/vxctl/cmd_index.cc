@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -76,10 +77,16 @@ double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   return double(hits) / (double(run.results.size()) * k);
 }
 
+// Splits --memory between the page classes: the graph class gets what the
+// whole graph needs, up to 3/4 (every walk revisits graph pages); vector
+// pages, read about once per query, get the rest.
 vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb) {
+  const uint64_t total = memory_mb << 20;
+  std::error_code ec;
+  const uint64_t graph = std::filesystem::file_size(dir + "/graph", ec);
   vx::IndexOptions io;
-  io.graph_cache_bytes = (memory_mb << 20) * 3 / 4;
-  io.vector_cache_bytes = (memory_mb << 20) / 4;
+  io.graph_cache_bytes = ec ? total * 3 / 4 : std::min(graph, total * 3 / 4);
+  io.vector_cache_bytes = total - io.graph_cache_bytes;
   return vx::Index::Open(dir, io);
 }
 
@@ -161,7 +168,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
   cmd->add_option("--rerank", a->rerank, "Candidates reranked with full vectors (0 = ef_search)")->capture_default_str();
   cmd->add_option("--beam", a->beam, "Nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
   cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
-  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (graph 3/4, vectors 1/4)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--out", a->out, "Write result ids (.ivecs)");
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
   cmd->add_flag("--json", a->json, "Print JSON");
@@ -265,6 +272,9 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
     VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb));
     if (q.dim != index->info().dim) return vx::Status::InvalidArgument("queries and index differ in dimension");
+    if (o.warmup) {  // one untimed pass at the largest ef_search fills the pool
+      VX_RETURN_IF_ERROR(RunQueries(*index, q, vx::SearchParams{o.k, *std::max_element(o.efs.begin(), o.efs.end()), o.rerank, o.beam}, threads).status());
+    }
     uint32_t best_ef = 0;
     for (uint32_t ef : o.efs) {
       VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, vx::SearchParams{o.k, ef, o.rerank, o.beam}, threads));
@@ -292,6 +302,7 @@ void AddBench(CLI::App& app, RunFn* run) {
     uint64_t memory_mb = 64;
     double target = 0.95;
     uint32_t k = 10, beam = 4, rerank = 0;
+    bool warmup = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "The ef_search tuning table: recall, latency, QPS and reads per setting");
@@ -305,6 +316,7 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_option("--k", a->k, "k")->capture_default_str()->check(CLI::Range(1u, 1000u));
   cmd->add_option("--beam", a->beam, "Beam width")->capture_default_str()->check(CLI::Range(1u, 256u));
   cmd->add_option("--rerank", a->rerank, "Rerank candidates (0 = ef_search)")->capture_default_str();
+  cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
   cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
   cmd->callback([run, a] {
@@ -330,7 +342,7 @@ void AddBench(CLI::App& app, RunFn* run) {
       auto gt = vx::ReadAllIds(a->gt);
       if (!gt.ok()) return Fail(gt.status());
       nlohmann::json rows = nlohmann::json::array();
-      SweepOptions so{a->dir, efs, a->threads, a->memory_mb, a->target, a->k, a->beam, a->rerank};
+      SweepOptions so{a->dir, efs, a->threads, a->memory_mb, a->target, a->k, a->beam, a->rerank, a->warmup};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {

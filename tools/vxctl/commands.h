@@ -27,6 +27,7 @@ struct SweepOptions {
   uint64_t memory_mb;
   double target;
   uint32_t k, beam, rerank;
+  bool warmup = false;  // one untimed pass before each thread count
 };
 vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, const vx::IdMatrix& gt,
                  nlohmann::json* rows);
