@@ -3,6 +3,7 @@
 // cores. The calling thread works too.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <thread>
