@@ -22,13 +22,6 @@ namespace {
 
 constexpr size_t kStripes = 1 << 16;
 
-struct Candidate {
-  float dist;
-  uint32_t id;
-  bool operator<(const Candidate& o) const { return dist < o.dist || (dist == o.dist && id < o.id); }
-  bool operator>(const Candidate& o) const { return o < *this; }
-};
-
 class Builder {
  public:
   Builder(Graph* g, const float* data, uint32_t dim, Metric metric, const GraphParams& p)

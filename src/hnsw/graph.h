@@ -17,6 +17,14 @@
 
 namespace vx::hnsw {
 
+// A node and its distance to the query; ordered nearest first, ties by id.
+struct Candidate {
+  float dist;
+  uint32_t id;
+  bool operator<(const Candidate& o) const { return dist < o.dist || (dist == o.dist && id < o.id); }
+  bool operator>(const Candidate& o) const { return o < *this; }
+};
+
 struct GraphParams {
   uint32_t m = 16;
   uint32_t ef_construction = 64;

@@ -11,11 +11,11 @@
 //      vectors, pinned in one batch, and return the k nearest.
 #include <algorithm>
 #include <cstring>
-#include <queue>
 #include <unordered_map>
 
 #include "core/distance.h"
 #include "core/topk.h"
+#include "hnsw/graph.h"
 #include "hnsw/layout.h"
 #include "io/buffer_pool.h"
 #include "io/env.h"
@@ -37,12 +37,7 @@ void SearchStats::Add(const SearchStats& o) {
 
 namespace {
 
-struct Cand {
-  float dist;
-  uint32_t id;
-  bool operator<(const Cand& o) const { return dist < o.dist || (dist == o.dist && id < o.id); }
-  bool operator>(const Cand& o) const { return o < *this; }
-};
+using hnsw::Candidate;
 
 Result<std::string> ReadAll(Env* env, const std::string& path, uint64_t want_checksum) {
   VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
@@ -143,16 +138,27 @@ class HnswIndex : public Index {
     const uint32_t ef = std::max(p.ef_search, p.k);
     const uint32_t beam = std::max<uint32_t>(1, p.beam);
     SearchStats local;
-    PreparedQuery pq;
-    VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &pq));
+    // Per-thread buffers, reused: a query allocates nothing once warm, except
+    // QueryDistance's copy of the query and the top-k heap.
+    Scratch& x = ThreadScratch();
+    x.visited.Reset(info_.count, this);
+    VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
     const size_t cs = quantizer_->code_size();
     auto score = [&](uint32_t v) {
       ++local.codes_scored;
-      return quantizer_->Score(pq, reinterpret_cast<const uint8_t*>(codes_.data()) + uint64_t{v} * cs);
+      return quantizer_->Score(x.pq, reinterpret_cast<const uint8_t*>(codes_.data()) + uint64_t{v} * cs);
+    };
+    auto pin = [&](uint64_t* pages, uint64_t* reads) -> Status {
+      PinStats ps;
+      VX_RETURN_IF_ERROR(pool_->PinBatch(x.refs, &x.pages, &ps));
+      *pages += ps.pages;
+      *reads += ps.reads;
+      local.round_trips += ps.round_trips;
+      return Status::Ok();
     };
 
     // 1. Upper layers.
-    Cand ep{score(entry_), entry_};
+    Candidate ep{score(entry_), entry_};
     for (uint32_t l = info_.max_level; l >= 1; --l) {
       for (bool moved = true; moved;) {
         moved = false;
@@ -166,98 +172,92 @@ class HnswIndex : public Index {
       }
     }
 
-    // 2. Layer 0 beam search.
-    Visited& visited = ThreadVisited();
-    visited.Reset(info_.count, this);
-    std::priority_queue<Cand, std::vector<Cand>, std::greater<>> frontier;
-    std::priority_queue<Cand> best;
-    frontier.push(ep);
-    best.push(ep);
-    visited.Set(ep.id);
-    std::vector<Cand> step;
-    std::vector<PageRef> refs;
-    std::vector<PageHandle> pages;
+    // 2. Layer 0 beam search. frontier: min-heap of unexpanded candidates;
+    // best: max-heap of the ef nearest found.
+    std::vector<Candidate>& frontier = x.frontier;
+    std::vector<Candidate>& best = x.best;
+    frontier.assign(1, ep);
+    best.assign(1, ep);
+    x.visited.Set(ep.id);
     while (!frontier.empty()) {
-      step.clear();
-      while (!frontier.empty() && step.size() < beam) {
-        const Cand c = frontier.top();
-        if (best.size() >= ef && c.dist > best.top().dist) break;
-        frontier.pop();
-        step.push_back(c);
+      x.step.clear();
+      while (!frontier.empty() && x.step.size() < beam) {
+        const Candidate c = frontier.front();
+        if (best.size() >= ef && c.dist > best.front().dist) break;
+        std::pop_heap(frontier.begin(), frontier.end(), std::greater<>());
+        frontier.pop_back();
+        x.step.push_back(c);
       }
-      if (step.empty()) break;
-      refs.clear();
-      for (const Cand& c : step) refs.push_back(PageRef{graph_id_, PageNo{layout_.GraphPage(c.id)}});
-      std::sort(refs.begin(), refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
-      refs.erase(std::unique(refs.begin(), refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), refs.end());
-      PinStats ps;
-      VX_RETURN_IF_ERROR(pool_->PinBatch(refs, &pages, &ps));
-      local.graph_pages += ps.pages;
-      local.graph_reads += ps.reads;
-      local.round_trips += ps.round_trips;
-      for (const Cand& c : step) {
+      if (x.step.empty()) break;
+      x.refs.clear();
+      for (const Candidate& c : x.step) x.refs.push_back(PageRef{graph_id_, PageNo{layout_.GraphPage(c.id)}});
+      std::sort(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
+      x.refs.erase(std::unique(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), x.refs.end());
+      VX_RETURN_IF_ERROR(pin(&local.graph_pages, &local.graph_reads));
+      for (const Candidate& c : x.step) {
         const uint64_t page = layout_.GraphPage(c.id);
-        const size_t idx = std::lower_bound(refs.begin(), refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) - refs.begin();
-        const uint8_t* rec = pages[idx].data() + layout_.GraphOffset(c.id);
+        const size_t idx = std::lower_bound(x.refs.begin(), x.refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) - x.refs.begin();
+        const uint8_t* rec = x.pages[idx].data() + layout_.GraphOffset(c.id);
         uint32_t cnt;
         std::memcpy(&cnt, rec, 4);
         if (cnt > 2 * info_.m) {
+          x.pages.clear();
           return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": node " + std::to_string(c.id) +
                                     " has " + std::to_string(cnt) + " neighbours, more than 2m");
         }
         for (uint32_t i = 0; i < cnt; ++i) {
           uint32_t v;
           std::memcpy(&v, rec + 4 + 4 * i, 4);
-          if (v >= info_.count) return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": neighbour id out of range");
-          if (visited.Test(v)) continue;
-          visited.Set(v);
+          if (v >= info_.count) {
+            x.pages.clear();
+            return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": neighbour id out of range");
+          }
+          if (x.visited.Test(v)) continue;
+          x.visited.Set(v);
           const float d = score(v);
-          if (best.size() < ef || d < best.top().dist) {
-            frontier.push({d, v});
-            best.push({d, v});
-            if (best.size() > ef) best.pop();
+          if (best.size() < ef || d < best.front().dist) {
+            frontier.push_back({d, v});
+            std::push_heap(frontier.begin(), frontier.end(), std::greater<>());
+            best.push_back({d, v});
+            std::push_heap(best.begin(), best.end());
+            if (best.size() > ef) {
+              std::pop_heap(best.begin(), best.end());
+              best.pop_back();
+            }
           }
         }
       }
-      pages.clear();
+      x.pages.clear();
     }
 
-    // 3. Rerank with exact distances.
-    std::vector<Cand> cands(best.size());
-    for (size_t i = cands.size(); i-- > 0;) {
-      cands[i] = best.top();
-      best.pop();
-    }
-    const uint32_t rerank = std::min<uint32_t>(p.rerank ? std::max(p.rerank, p.k) : ef, static_cast<uint32_t>(cands.size()));
-    cands.resize(rerank);
+    // 3. Rerank the nearest `rerank` by exact distance, vector pages in page
+    // order, pinned in chunks of at most a quarter of the vector pool
+    // (usually one chunk: one round trip).
+    std::sort(best.begin(), best.end());
+    const uint32_t rerank = std::min<uint32_t>(p.rerank ? std::max(p.rerank, p.k) : ef, static_cast<uint32_t>(best.size()));
+    best.resize(rerank);
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
-    // Vector pages in page order, pinned in chunks of at most a quarter of
-    // the vector pool (usually one chunk: one round trip).
-    std::sort(cands.begin(), cands.end(), [&](const Cand& a, const Cand& b) { return layout_.VectorPage(a.id) < layout_.VectorPage(b.id); });
+    std::sort(best.begin(), best.end(), [&](const Candidate& a, const Candidate& b) { return layout_.VectorPage(a.id) < layout_.VectorPage(b.id); });
     const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kVector) / 4);
     TopK top(p.k);
-    for (size_t begin = 0; begin < cands.size();) {
-      refs.clear();
+    for (size_t begin = 0; begin < best.size();) {
+      x.refs.clear();
       size_t end = begin;
-      for (; end < cands.size(); ++end) {
-        const PageRef r{vector_id_, PageNo{layout_.VectorPage(cands[end].id)}};
-        if (refs.empty() || !(refs.back().page == r.page)) {
-          if (refs.size() == chunk) break;
-          refs.push_back(r);
+      for (; end < best.size(); ++end) {
+        const PageRef r{vector_id_, PageNo{layout_.VectorPage(best[end].id)}};
+        if (x.refs.empty() || !(x.refs.back().page == r.page)) {
+          if (x.refs.size() == chunk) break;
+          x.refs.push_back(r);
         }
       }
-      PinStats ps;
-      VX_RETURN_IF_ERROR(pool_->PinBatch(refs, &pages, &ps));
-      local.vector_pages += ps.pages;
-      local.vector_reads += ps.reads;
-      local.round_trips += ps.round_trips;
+      VX_RETURN_IF_ERROR(pin(&local.vector_pages, &local.vector_reads));
       size_t idx = 0;
       for (size_t i = begin; i < end; ++i) {
-        const uint64_t page = layout_.VectorPage(cands[i].id);
-        while (refs[idx].page.value != page) ++idx;
-        top.Push(exact(pages[idx].data() + layout_.VectorOffset(cands[i].id)), ids_[cands[i].id]);
+        const uint64_t page = layout_.VectorPage(best[i].id);
+        while (x.refs[idx].page.value != page) ++idx;
+        top.Push(exact(x.pages[idx].data() + layout_.VectorOffset(best[i].id)), ids_[best[i].id]);
       }
-      pages.clear();
+      x.pages.clear();
       begin = end;
     }
     for (const Neighbor& nb : top.TakeSorted()) out->push_back(SearchResult{nb.id, nb.dist});
@@ -285,9 +285,16 @@ class HnswIndex : public Index {
     bool Test(uint32_t v) const { return tags[v] == tag; }
     void Set(uint32_t v) { tags[v] = tag; }
   };
-  static Visited& ThreadVisited() {
-    thread_local Visited v;
-    return v;
+  struct Scratch {
+    Visited visited;
+    PreparedQuery pq;
+    std::vector<Candidate> frontier, best, step;
+    std::vector<PageRef> refs;
+    std::vector<PageHandle> pages;  // always empty between queries: no pins held
+  };
+  static Scratch& ThreadScratch() {
+    thread_local Scratch s;
+    return s;
   }
 
   std::span<const uint32_t> UpperNeighbors(uint32_t node, uint32_t level) const {

@@ -215,16 +215,13 @@ uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const Pa
 }
 
 Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHandle>* out, PinStats* stats) {
+  // Handles go straight into the caller's vector (reused across calls, so a
+  // batch of hits allocates nothing); destroying them releases the pins.
   out->clear();
-  std::vector<Frame*> pinned;
-  pinned.reserve(pages.size());
-  std::vector<Frame*> loading;  // frames this call loads
+  out->reserve(pages.size());
+  std::vector<Frame*> loading;  // frames this call loads (allocated only on a miss)
   std::vector<PageRef> loading_refs;
   Status status;
-  auto release_all = [&] {
-    for (Frame* f : pinned) f->pins.fetch_sub(1, std::memory_order_release);
-    pinned.clear();
-  };
 
   for (const PageRef& ref : pages) {
     if (ref.file.value >= files_.size()) {
@@ -247,7 +244,7 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
     }
     if (frame != nullptr) {
       frame->referenced.store(true, std::memory_order_relaxed);
-      pinned.push_back(frame);
+      out->push_back(PageHandle(frame, frame->data));
       continue;
     }
     // Miss: claim a frame without holding the shard lock, then re-check.
@@ -272,9 +269,9 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
     }
     if (frame != nullptr) {
       mine->state.store(kFree, std::memory_order_release);
-      pinned.push_back(frame);
+      out->push_back(PageHandle(frame, frame->data));
     } else {
-      pinned.push_back(mine);
+      out->push_back(PageHandle(mine, mine->data));
       loading.push_back(mine);
       loading_refs.push_back(ref);
     }
@@ -290,7 +287,8 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
     }
   }
   if (status.ok()) {
-    for (Frame* f : pinned) {
+    for (const PageHandle& h : *out) {
+      Frame* f = static_cast<Frame*>(h.frame_);
       uint32_t st = f->state.load(std::memory_order_acquire);
       while (st == kLoading) {
         f->state.wait(kLoading, std::memory_order_acquire);
@@ -303,12 +301,10 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
     }
   }
   if (!status.ok()) {
-    release_all();
+    out->clear();  // releases every pin
     return status;
   }
-  out->reserve(pinned.size());
-  for (Frame* f : pinned) out->push_back(PageHandle(f, f->data));
-  if (stats) stats->pages += pinned.size();
+  if (stats) stats->pages += out->size();
   return Status::Ok();
 }
 
