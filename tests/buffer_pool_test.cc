@@ -209,6 +209,20 @@ TEST_P(BufferPoolTest, MisdirectedPageIsCorruption) {
   EXPECT_NE(h.status().message().find("page 6: holds page 2"), std::string::npos) << h.status().ToString();
 }
 
+TEST_P(BufferPoolTest, ReadLatencyHistogramCountsEveryRead) {
+  FaultEnv fault(env_.get());
+  Open(&fault, 8, 8);
+  fault.SetReadLatency(std::chrono::milliseconds(3));
+  for (uint64_t p = 0; p < 4; ++p) ASSERT_TRUE(pool_->Pin(G(p)).ok());
+  const PoolStats s = pool_->Stats(PageClass::kGraph);
+  uint64_t counted = 0;
+  for (uint64_t c : s.read_latency_us_log2) counted += c;
+  EXPECT_EQ(counted, s.reads);
+  // Each read slept 3 ms: the median lies in [2048, 4096) us, reported as 4096.
+  EXPECT_GE(s.LatencyQuantileUs(0.5), 3000.0);
+  EXPECT_LE(s.LatencyQuantileUs(0.5), 8192.0);
+}
+
 TEST_P(BufferPoolTest, ConcurrentMissesOfOnePageShareOneRead) {
   FaultEnv fault(env_.get());
   Open(&fault, 8, 4);

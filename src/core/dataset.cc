@@ -168,17 +168,6 @@ const char* DTypeName(DType t) {
   return "?";
 }
 
-Result<ElementType> ToElementType(DType t) {
-  switch (t) {
-    case DType::kF32: return ElementType::kF32;
-    case DType::kF16: return ElementType::kF16;
-    case DType::kU8: return ElementType::kU8;
-    case DType::kI8: return ElementType::kI8;
-    case DType::kI32: break;
-  }
-  return Status::InvalidArgument("int32 files hold ids, not vectors");
-}
-
 Result<FileFormat> FormatFromPath(const std::string& path) {
   const size_t dot = path.rfind('.');
   const std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);

@@ -29,8 +29,6 @@ namespace vx {
 enum class DType : uint8_t { kF32, kF16, kU8, kI8, kI32 };
 size_t DTypeSize(DType t);
 const char* DTypeName(DType t);
-// The vector element type of a dtype; InvalidArgument for kI32.
-Result<ElementType> ToElementType(DType t);
 
 enum class FileFormat : uint8_t { kFvecs, kIvecs, kBvecs, kFbin, kU8bin, kI8bin, kIbin, kNpy };
 // From the file name's extension; InvalidArgument naming the supported ones.
