@@ -8,6 +8,7 @@
 #include "core/dataset.h"
 #include "core/exact_search.h"
 #include "core/synth.h"
+#include "index_test_util.h"
 #include "test_util.h"
 #include "vx/index.h"
 
@@ -16,67 +17,12 @@ namespace {
 
 using testing::TempDir;
 
-double Recall(const std::vector<std::vector<SearchResult>>& res, const IdMatrix& gt, uint32_t k) {
-  uint64_t hits = 0;
-  for (uint64_t i = 0; i < res.size(); ++i) {
-    for (const auto& r : res[i]) hits += std::count(gt.row(i), gt.row(i) + k, static_cast<int32_t>(r.id));
-  }
-  return double(hits) / (double(res.size()) * k);
-}
-
-std::vector<std::vector<SearchResult>> SearchAll(const Index& index, const FloatMatrix& q, const SearchParams& p) {
-  std::vector<std::vector<SearchResult>> out(q.rows);
-  for (uint64_t i = 0; i < q.rows; ++i) {
-    const Status s = index.Search(q.row(i), p, &out[i], nullptr);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-  return out;
-}
-
-void ExpectSame(const std::vector<std::vector<SearchResult>>& a, const std::vector<std::vector<SearchResult>>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].size(), b[i].size()) << "query " << i;
-    for (size_t j = 0; j < a[i].size(); ++j) {
-      EXPECT_EQ(a[i][j].id, b[i][j].id) << "query " << i << " rank " << j;
-      EXPECT_EQ(a[i][j].distance, b[i][j].distance) << "query " << i << " rank " << j;
-    }
-  }
-}
-
-// A small generated set with exact ground truth, built once per metric.
-struct Built {
-  TempDir dir;
-  FloatMatrix queries;
-  IdMatrix gt;
-  std::string index() const { return dir / "index"; }
-};
-
 std::unique_ptr<Built> BuildSynthetic(Metric metric, const std::string& quant) {
-  auto b = std::make_unique<Built>();
-  SynthParams sp;
-  sp.dim = 32;
-  sp.clusters = 20;
-  SyntheticGenerator gen(sp);
-  std::vector<float> base(6000 * 32);
-  gen.Generate(SyntheticGenerator::kBaseStream, 0, 6000, base.data());
-  EXPECT_TRUE(WriteMatrix(b->dir / "base.fbin", DType::kF32, 32, base.data(), 6000).ok());
-  b->queries = FloatMatrix{50, 32, std::vector<float>(50 * 32)};
-  gen.Generate(SyntheticGenerator::kQueryStream, 0, 50, b->queries.data.data());
-  auto reader = VectorReader::Open(b->dir / "base.fbin");
-  ExactSearchParams ep;
-  ep.metric = metric;
-  ep.k = 10;
-  auto exact = ExactSearch(**reader, b->queries, ep);
-  EXPECT_TRUE(exact.ok());
-  b->gt = IdMatrix{50, 10, exact->ids};
   BuildOptions o;
   o.metric = metric;
   o.quant = quant;
   o.threads = 2;
-  const Status s = BuildIndex(b->dir / "base.fbin", b->index(), o);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return b;
+  return BuildSyntheticIndex(o);
 }
 
 TEST(Hnsw, SiftsmallRecallAtEf64) {
@@ -167,15 +113,6 @@ TEST(Hnsw, ConcurrentSearchesAgreeWithSerial) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(errors.load(), 0);
   ExpectSame(serial, parallel);
-}
-
-void FlipByte(const std::string& path, uint64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c;
-  f.get(c);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.put(static_cast<char>(c ^ 0x20));
 }
 
 TEST(Hnsw, CorruptGraphOrVectorPageIsCorruption) {

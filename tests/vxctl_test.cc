@@ -217,3 +217,41 @@ TEST(VxctlIndex, QueryUnderAMemoryCapFourTimesSmallerThanTheIndex) {
 
 }  // namespace
 }  // namespace vx
+
+namespace vx {
+namespace {
+
+TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
+  CliRun build = Vxctl("build --type ivf --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant sq8 --lists 12 --replicas 1");
+  ASSERT_EQ(build.status, 0) << build.output;
+  const std::string query = "query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --json";
+  CliRun one = Vxctl(query + " --probes 1");
+  CliRun all = Vxctl(query + " --probes 12 --rerank 3000");
+  ASSERT_EQ(one.status, 0) << one.output;
+  ASSERT_EQ(all.status, 0) << all.output;
+  EXPECT_EQ(JsonNumber(all.output, "recall@10"), 1.0) << all.output;
+  EXPECT_LT(JsonNumber(one.output, "recall@10"), 1.0) << "one probe of 12 lists should miss some neighbours";
+  EXPECT_EQ(JsonNumber(one.output, "probes"), 1.0);
+  EXPECT_GT(JsonNumber(all.output, "codes_scored_per_query"), 3000.0) << "replicas are scored too";
+  CliRun info = Vxctl("info " + dir / "idx");
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.output.find("ivf index, 3000 vectors x 16 dims"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("lists 12  replicas 1"), std::string::npos) << info.output;
+  CliRun bench = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                       " --sweep probes=1,4,12 --target-recall 0.9 --json " + dir / "b.json");
+  EXPECT_EQ(bench.status, 0) << bench.output;
+  EXPECT_NE(bench.output.find("smallest probes with recall@10 >= 0.9"), std::string::npos) << bench.output;
+  std::ifstream f(dir / "b.json");
+  const std::string json((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(json.find("\"probes\": 12"), std::string::npos) << json;
+  // ef_search is an HNSW knob: sweeping it over an IVF index is refused.
+  CliRun wrong = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep ef_search=10");
+  EXPECT_EQ(wrong.status, 1);
+  EXPECT_NE(wrong.output.find("sweep probes"), std::string::npos) << wrong.output;
+}
+
+}  // namespace
+}  // namespace vx

@@ -18,27 +18,41 @@ namespace vx {
 
 class Env;
 
-// What a build needs. Defaults are pgvector's (m = 16, ef_construction = 64).
+enum class IndexType { kHnsw, kIvf };
+const char* IndexTypeName(IndexType t);  // "hnsw", "ivf"
+Result<IndexType> ParseIndexType(const std::string& s);
+
+// What a build needs. Defaults are pgvector's (HNSW: m = 16,
+// ef_construction = 64; IVF: lists = rows/1000 up to 1M rows, sqrt(rows) above).
 struct BuildOptions {
+  IndexType type = IndexType::kHnsw;
   Metric metric = Metric::kL2;
+  // HNSW
   uint32_t m = 16;                // neighbours per node on upper layers; 2*m on layer 0
   uint32_t ef_construction = 64;
-  std::string quant = "auto";     // codes kept in RAM: f16 | sq8 | pq:M | rabitq | auto (pq:dim/4, else sq8)
+  // IVF
+  uint32_t lists = 0;     // 0: pgvector's rule
+  uint32_t replicas = 0;  // extra lists a boundary vector may also go to (SPANN's closure rule)
+  // Both
+  // Codes: HNSW keeps them in RAM, IVF on its list pages.
+  std::string quant = "auto";     // f16 | sq8 | pq:M | rabitq | auto (pq:dim/4, else sq8)
   ElementType storage = ElementType::kF32;  // full vectors on SSD: f32 or f16 (halfvec)
   int threads = 0;                // 0: all cores
-  // The build holds the base vectors and the graph in memory; it refuses,
-  // before reading any vector, when that would exceed this budget
-  // (building larger than RAM is not implemented yet).
+  // HNSW holds the base vectors and the graph in memory and refuses, before
+  // reading any vector, when that would exceed this budget (building larger
+  // than RAM is not implemented for HNSW yet). IVF streams the base and
+  // sizes its sample, blocks and list passes to fit the budget, refusing
+  // only when not even the centroids and one block fit.
   uint64_t build_memory_bytes = 8ull << 30;
   size_t page_size = 4096;        // raised to fit one full vector per page
-  bool reorder = true;            // renumber nodes in BFS order for page locality
+  bool reorder = true;            // HNSW: renumber nodes in BFS order for page locality
   uint64_t seed = 42;
   // Called with (done, total, phase) during long phases. Optional.
   std::function<void(uint64_t, uint64_t, const char*)> progress;
   Env* env = nullptr;             // nullptr: the default (io_uring or pread) Env
 };
 
-// Builds an HNSW index of the vectors in `base_path` into directory `dir`
+// Builds an index of the vectors in `base_path` into directory `dir`
 // (created if missing). The manifest is committed last, so a crashed build
 // leaves no openable index; rebuilding over an index that is open elsewhere
 // is not supported yet (files are rewritten in place; versioned files are
@@ -46,17 +60,21 @@ struct BuildOptions {
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
 
 struct IndexOptions {
-  uint64_t graph_cache_bytes = 64ull << 20;   // buffer pool budget for graph pages
+  // Buffer pool budget for the index's structure pages: HNSW graph pages,
+  // IVF list pages (the pool's "graph" class).
+  uint64_t graph_cache_bytes = 64ull << 20;
   uint64_t vector_cache_bytes = 16ull << 20;  // buffer pool budget for vector pages
   Env* env = nullptr;
 };
 
 struct SearchParams {
   uint32_t k = 10;
-  uint32_t ef_search = 40;
-  uint32_t rerank = 0;  // candidates reranked by exact distance; 0: ef_search
-  uint32_t beam = 4;    // graph nodes expanded per step (their missing pages read as one batch)
+  uint32_t rerank = 0;     // candidates reranked by exact distance; 0: HNSW ef_search, IVF kIvfDefaultRerank
+  uint32_t ef_search = 40; // HNSW
+  uint32_t beam = 4;       // HNSW: graph nodes expanded per step (their missing pages read as one batch)
+  uint32_t probes = 1;     // IVF: lists scanned (all their missing pages read as one batch)
 };
+inline constexpr uint32_t kIvfDefaultRerank = 100;
 
 struct SearchResult {
   int64_t id;      // row index in the base file
@@ -65,7 +83,7 @@ struct SearchResult {
 
 // Per-query I/O counters.
 struct SearchStats {
-  uint64_t graph_pages = 0, graph_reads = 0;    // pages pinned / read from SSD
+  uint64_t graph_pages = 0, graph_reads = 0;    // structure pages (graph / list) pinned / read from SSD
   uint64_t vector_pages = 0, vector_reads = 0;
   uint64_t round_trips = 0;                     // read submissions waited on
   uint64_t codes_scored = 0;
@@ -77,10 +95,13 @@ struct IndexInfo {
   Metric metric = Metric::kL2;
   ElementType storage = ElementType::kF32;
   uint64_t count = 0;
-  uint32_t dim = 0, m = 0, ef_construction = 0, max_level = 0;
+  uint32_t dim = 0;
+  uint32_t m = 0, ef_construction = 0, max_level = 0;  // HNSW
+  uint32_t lists = 0, replicas = 0;                    // IVF
+  uint64_t entries = 0;                                // IVF: list entries (count plus replicas)
   size_t page_size = 0;
-  uint64_t graph_bytes = 0, vector_bytes = 0;  // on disk
-  uint64_t resident_bytes = 0;                 // codes + upper layers + ids, always in RAM
+  uint64_t graph_bytes = 0, vector_bytes = 0;  // on disk: structure (graph / lists) and vectors files
+  uint64_t resident_bytes = 0;                 // always in RAM (HNSW: codes, upper layers, ids; IVF: centroids, list directory)
 };
 
 class Index {

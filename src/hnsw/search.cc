@@ -21,44 +21,14 @@
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/page.h"
+#include "io/paged_file.h"
+#include "io/vector_file.h"
+#include "hnsw/hnsw.h"
 #include "quant/quantizer.h"
 #include "vx/index.h"
 
-namespace vx {
-
-void SearchStats::Add(const SearchStats& o) {
-  graph_pages += o.graph_pages;
-  graph_reads += o.graph_reads;
-  vector_pages += o.vector_pages;
-  vector_reads += o.vector_reads;
-  round_trips += o.round_trips;
-  codes_scored += o.codes_scored;
-}
-
+namespace vx::hnsw {
 namespace {
-
-using hnsw::Candidate;
-
-Result<std::string> ReadAll(Env* env, const std::string& path, uint64_t want_checksum) {
-  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
-  VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
-  std::string s(size, '\0');
-  size_t got = 0;
-  if (size) VX_RETURN_IF_ERROR(f->Read(0, size, s.data(), &got));
-  if (got != size) return Status::Corruption(path + ": short read");
-  if (Checksum(s.data(), s.size()) != want_checksum) return Status::Corruption(path + ": content checksum mismatch");
-  return s;
-}
-
-Result<uint64_t> Param(const Manifest& m, const std::string& key, const std::string& dir) {
-  auto it = m.params.find(key);
-  if (it == m.params.end()) return Status::Corruption(dir + "/MANIFEST: no parameter '" + key + "'");
-  try {
-    return std::stoull(it->second);
-  } catch (...) {
-    return Status::Corruption(dir + "/MANIFEST: parameter '" + key + "' is not a number");
-  }
-}
 
 class HnswIndex : public Index {
  public:
@@ -75,13 +45,13 @@ class HnswIndex : public Index {
     VX_ASSIGN_OR_RETURN(info.metric, ParseMetric(m.params["metric"]));
     VX_ASSIGN_OR_RETURN(info.storage, ParseElementType(m.params["storage"]));
     info.quant = m.params["quant"];
-    VX_ASSIGN_OR_RETURN(info.count, Param(m, "count", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t dim, Param(m, "dim", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t mm, Param(m, "m", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t efc, Param(m, "ef_construction", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t ps, Param(m, "page_size", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t entry, Param(m, "entry", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t max_level, Param(m, "max_level", dir));
+    VX_ASSIGN_OR_RETURN(info.count, ManifestNumber(m, "count", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t mm, ManifestNumber(m, "m", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t efc, ManifestNumber(m, "ef_construction", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t ps, ManifestNumber(m, "page_size", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t entry, ManifestNumber(m, "entry", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t max_level, ManifestNumber(m, "max_level", dir));
     if (dim == 0 || dim > 65536 || mm < 2 || mm > 100 || entry >= info.count || !ValidatePageSize(ps).ok()) {
       return Status::Corruption(dir + "/MANIFEST: parameters out of range");
     }
@@ -91,11 +61,10 @@ class HnswIndex : public Index {
     info.page_size = ps;
     info.max_level = static_cast<uint32_t>(max_level);
     x->entry_ = static_cast<uint32_t>(entry);
-    x->layout_ = hnsw::Layout{ps, static_cast<uint32_t>(4 * (1 + 2 * mm)), 0,
-                              static_cast<uint32_t>(dim * ElementSize(info.storage)), 0};
+    x->layout_ = Layout{ps, static_cast<uint32_t>(4 * (1 + 2 * mm)), 0};
     x->layout_.nodes_per_page = static_cast<uint32_t>((ps - kPageHeaderSize) / x->layout_.record_bytes);
-    x->layout_.vectors_per_page = static_cast<uint32_t>((ps - kPageHeaderSize) / x->layout_.vector_bytes);
-    if (x->layout_.vectors_per_page == 0) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
+    VX_ASSIGN_OR_RETURN(x->vlayout_, VectorLayout::Make(ps, info.dim, info.storage));
+    if (x->vlayout_.page_size != ps) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
 
     std::map<std::string, ManifestFile> files;
     for (const ManifestFile& f : m.files) files[f.name] = f;
@@ -105,16 +74,16 @@ class HnswIndex : public Index {
     info.graph_bytes = files["graph"].size;
     info.vector_bytes = files["vectors"].size;
     // RAM-resident parts, verified whole.
-    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadAll(env, dir + "/quantizer", files["quantizer"].checksum));
+    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadWholeFile(env, dir + "/quantizer", files["quantizer"].checksum));
     VX_ASSIGN_OR_RETURN(x->quantizer_, Quantizer::Deserialize(qbytes));
     if (x->quantizer_->dim() != dim) return Status::Corruption(dir + "/quantizer: dimension differs from the manifest");
-    VX_ASSIGN_OR_RETURN(x->codes_, ReadAll(env, dir + "/codes", files["codes"].checksum));
+    VX_ASSIGN_OR_RETURN(x->codes_, ReadWholeFile(env, dir + "/codes", files["codes"].checksum));
     if (x->codes_.size() != info.count * x->quantizer_->code_size()) return Status::Corruption(dir + "/codes: wrong size");
-    VX_ASSIGN_OR_RETURN(std::string ids, ReadAll(env, dir + "/ids", files["ids"].checksum));
+    VX_ASSIGN_OR_RETURN(std::string ids, ReadWholeFile(env, dir + "/ids", files["ids"].checksum));
     if (ids.size() != info.count * 4) return Status::Corruption(dir + "/ids: wrong size");
     x->ids_.resize(info.count);
     std::memcpy(x->ids_.data(), ids.data(), ids.size());
-    VX_ASSIGN_OR_RETURN(std::string upper, ReadAll(env, dir + "/upper", files["upper"].checksum));
+    VX_ASSIGN_OR_RETURN(std::string upper, ReadWholeFile(env, dir + "/upper", files["upper"].checksum));
     VX_RETURN_IF_ERROR(x->LoadUpper(upper, dir));
     info.resident_bytes = x->codes_.size() + x->ids_.size() * 4 + x->upper_.size() * 4 + x->upper_index_.size() * 24;
 
@@ -237,29 +206,16 @@ class HnswIndex : public Index {
     const uint32_t rerank = std::min<uint32_t>(p.rerank ? std::max(p.rerank, p.k) : ef, static_cast<uint32_t>(best.size()));
     best.resize(rerank);
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
-    std::sort(best.begin(), best.end(), [&](const Candidate& a, const Candidate& b) { return layout_.VectorPage(a.id) < layout_.VectorPage(b.id); });
-    const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kVector) / 4);
+    x.slots.clear();
+    for (const Candidate& c : best) x.slots.push_back(c.id);
     TopK top(p.k);
-    for (size_t begin = 0; begin < best.size();) {
-      x.refs.clear();
-      size_t end = begin;
-      for (; end < best.size(); ++end) {
-        const PageRef r{vector_id_, PageNo{layout_.VectorPage(best[end].id)}};
-        if (x.refs.empty() || !(x.refs.back().page == r.page)) {
-          if (x.refs.size() == chunk) break;
-          x.refs.push_back(r);
-        }
-      }
-      VX_RETURN_IF_ERROR(pin(&local.vector_pages, &local.vector_reads));
-      size_t idx = 0;
-      for (size_t i = begin; i < end; ++i) {
-        const uint64_t page = layout_.VectorPage(best[i].id);
-        while (x.refs[idx].page.value != page) ++idx;
-        top.Push(exact(x.pages[idx].data() + layout_.VectorOffset(best[i].id)), ids_[best[i].id]);
-      }
-      x.pages.clear();
-      begin = end;
-    }
+    PinStats vs;
+    Status st = ForEachStoredVector(*pool_, vector_id_, vlayout_, x.slots, pool_->CapacityPages(PageClass::kVector) / 4,
+                                    x.vectors, &vs, [&](uint64_t node, const uint8_t* v) { top.Push(exact(v), ids_[node]); });
+    local.vector_pages += vs.pages;
+    local.vector_reads += vs.reads;
+    local.round_trips += vs.round_trips;
+    VX_RETURN_IF_ERROR(st);
     for (const Neighbor& nb : top.TakeSorted()) out->push_back(SearchResult{nb.id, nb.dist});
     if (stats) stats->Add(local);
     return Status::Ok();
@@ -291,6 +247,8 @@ class HnswIndex : public Index {
     std::vector<Candidate> frontier, best, step;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
+    std::vector<uint64_t> slots;
+    VectorVisitScratch vectors;
   };
   static Scratch& ThreadScratch() {
     thread_local Scratch s;
@@ -338,7 +296,8 @@ class HnswIndex : public Index {
   };
   std::string dir_;
   IndexInfo info_;
-  hnsw::Layout layout_{};
+  Layout layout_{};
+  VectorLayout vlayout_{};
   uint32_t entry_ = 0;
   std::unique_ptr<Quantizer> quantizer_;
   std::string codes_;
@@ -352,8 +311,8 @@ class HnswIndex : public Index {
 
 }  // namespace
 
-Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
+Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options) {
   return HnswIndex::Open(dir, options);
 }
 
-}  // namespace vx
+}  // namespace vx::hnsw

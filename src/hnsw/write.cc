@@ -11,49 +11,14 @@
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/page.h"
+#include "io/paged_file.h"
+#include "io/vector_file.h"
+#include "hnsw/hnsw.h"
 #include "quant/quantizer.h"
 #include "vx/index.h"
 
-namespace vx {
+namespace vx::hnsw {
 namespace {
-
-using hnsw::Graph;
-using hnsw::Layout;
-
-// Writes sealed pages sequentially through a page-sized buffer.
-class PageWriter {
- public:
-  PageWriter(File* f, size_t page_size, PageType type) : f_(f), ps_(page_size), type_(type), buf_(page_size) {}
-  uint8_t* page() { return buf_.data(); }
-  Status Emit() {
-    SealPage(buf_.data(), ps_, type_, PageNo{next_});
-    VX_RETURN_IF_ERROR(f_->Write(next_ * ps_, buf_.data(), ps_));
-    ++next_;
-    std::memset(buf_.data(), 0, ps_);
-    return Status::Ok();
-  }
-  Status EmitHeader(const hnsw::PagedFileHeader& h) {
-    std::memcpy(buf_.data() + kPageHeaderSize, &h, sizeof h);
-    const PageType t = type_;
-    type_ = PageType::kFileHeader;
-    Status s = Emit();
-    type_ = t;
-    return s;
-  }
-
- private:
-  File* f_;
-  size_t ps_;
-  PageType type_;
-  AlignedBuffer buf_;
-  uint64_t next_ = 0;
-};
-
-Status WriteWhole(Env* env, const std::string& path, const void* data, size_t n) {
-  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{.write = true, .create = true, .truncate = true}));
-  if (n) VX_RETURN_IF_ERROR(f->Write(0, data, n));
-  return f->Sync();
-}
 
 // BFS over layer 0 from the entry: neighbours get nearby ids, so a walk's
 // next nodes tend to sit on pages it already holds.
@@ -81,7 +46,7 @@ std::vector<uint32_t> BfsOrder(const Graph& g) {
 
 }  // namespace
 
-Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& o) {
+Status Build(const std::string& base_path, const std::string& dir, const BuildOptions& o) {
   Env* env = o.env ? o.env : DefaultEnv();
   if (o.m < 2 || o.m > 100) return Status::InvalidArgument("m must be in 2..100 (pgvector's range), not " + std::to_string(o.m));
   if (o.ef_construction < 4 || o.ef_construction > 1000) {
@@ -91,10 +56,6 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
     return Status::InvalidArgument("ef_construction (" + std::to_string(o.ef_construction) +
                                    ") must be at least 2 * m (" + std::to_string(2 * o.m) + "), as in pgvector");
   }
-  if (o.storage != ElementType::kF32 && o.storage != ElementType::kF16) {
-    return Status::InvalidArgument("storage must be f32 or f16");
-  }
-  VX_RETURN_IF_ERROR(ValidatePageSize(o.page_size));
   VX_ASSIGN_OR_RETURN(auto reader, VectorReader::Open(base_path));
   const uint64_t n64 = reader->info().count;
   const uint32_t dim = reader->info().dim;
@@ -116,12 +77,8 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
                                      std::to_string(o.build_memory_bytes >> 20) +
                                      " MB; raise --build-memory (building larger than RAM is not supported yet)");
   }
-  size_t page_size = o.page_size;
-  const uint32_t vector_bytes = dim * static_cast<uint32_t>(ElementSize(o.storage));
-  while (page_size - kPageHeaderSize < vector_bytes && page_size < kMaxPageSize) page_size *= 2;
-  if (page_size - kPageHeaderSize < vector_bytes) {
-    return Status::InvalidArgument(std::to_string(dim) + "-dim vectors do not fit a 64 KiB page");
-  }
+  VX_ASSIGN_OR_RETURN(const VectorLayout vl, VectorLayout::Make(o.page_size, dim, o.storage));
+  const size_t page_size = vl.page_size;
 
   // 1. Read the base (cosine: unit vectors; scored as ip inside the graph).
   std::vector<float> data(n64 * dim);
@@ -182,13 +139,12 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
 
   // 5. Files, written under a fresh directory then committed by the manifest.
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
-  Layout lay{page_size, 4 * (1 + 2 * o.m), 0, vector_bytes, 0};
+  Layout lay{page_size, 4 * (1 + 2 * o.m), 0};
   lay.nodes_per_page = static_cast<uint32_t>((page_size - kPageHeaderSize) / lay.record_bytes);
-  lay.vectors_per_page = static_cast<uint32_t>((page_size - kPageHeaderSize) / vector_bytes);
   {
     VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/graph", OpenOptions{.write = true, .create = true, .truncate = true}));
     PageWriter w(f.get(), page_size, PageType::kGraph);
-    VX_RETURN_IF_ERROR(w.EmitHeader({hnsw::kFileHeaderMagic, 1, n64, lay.record_bytes, lay.nodes_per_page, 0, 0}));
+    VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kGraph), n64, lay.record_bytes, lay.nodes_per_page, 0, 0}));
     for (uint32_t v = 0; v < n; ++v) {
       auto nb = graph.Neighbors(v, 0);
       uint8_t* rec = w.page() + lay.GraphOffset(v);
@@ -200,25 +156,12 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
     VX_RETURN_IF_ERROR(f->Sync());
   }
   {
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/vectors", OpenOptions{.write = true, .create = true, .truncate = true}));
-    PageWriter w(f.get(), page_size, PageType::kVector);
-    VX_RETURN_IF_ERROR(w.EmitHeader({hnsw::kFileHeaderMagic, 2, n64, vector_bytes, lay.vectors_per_page, dim,
-                                     static_cast<uint32_t>(o.storage)}));
+    VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, dir + "/vectors", vl, n64));
     for (uint32_t v = 0; v < n; ++v) {
-      const float* x = data.data() + uint64_t{ids[v]} * dim;
-      uint8_t* dst = w.page() + lay.VectorOffset(v);
-      if (o.storage == ElementType::kF32) {
-        std::memcpy(dst, x, vector_bytes);
-      } else {
-        for (uint32_t j = 0; j < dim; ++j) {
-          const uint16_t h = FloatToHalf(x[j]);
-          std::memcpy(dst + 2 * j, &h, 2);
-        }
-      }
-      if ((v + 1) % lay.vectors_per_page == 0 || v + 1 == n) VX_RETURN_IF_ERROR(w.Emit());
+      VX_RETURN_IF_ERROR(w->Append(data.data() + uint64_t{ids[v]} * dim, 1));
       if (o.progress && (v + 1) % 65536 == 0) o.progress(v + 1, n, "write");
     }
-    VX_RETURN_IF_ERROR(f->Sync());
+    VX_RETURN_IF_ERROR(w->Finish());
   }
   {
     // upper: u32 nodes; per node: u32 id, u32 level, per level: u32 count, ids.
@@ -234,12 +177,12 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
         up.insert(up.end(), nb.begin(), nb.end());
       }
     }
-    VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/upper", up.data(), up.size() * 4));
+    VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/upper", up.data(), up.size() * 4));
   }
-  VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/codes", codes.data(), codes.size()));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/codes", codes.data(), codes.size()));
   const std::string qbytes = quantizer->Serialize();
-  VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/quantizer", qbytes.data(), qbytes.size()));
-  VX_RETURN_IF_ERROR(WriteWhole(env, dir + "/ids", ids.data(), ids.size() * 4));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/quantizer", qbytes.data(), qbytes.size()));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/ids", ids.data(), ids.size() * 4));
 
   Manifest m;
   if (auto old = ReadManifest(env, dir); old.ok()) m.generation = old->generation + 1;
@@ -263,4 +206,4 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
   return WriteManifest(env, dir, m);
 }
 
-}  // namespace vx
+}  // namespace vx::hnsw

@@ -40,7 +40,7 @@ std::vector<float> Norms(const float* x, uint64_t n, uint32_t d) {
 }  // namespace
 
 void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim,
-                      uint32_t top, int threads, int32_t* assign, float* dist) {
+                      uint32_t top, int threads, int32_t* assign, float* dist, bool inner_product) {
   VX_CHECK(top >= 1 && top <= k);
   openblas_set_num_threads(1);
   const std::vector<float> cn = Norms(centroids, k, dim);
@@ -58,7 +58,7 @@ void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uin
                   centroids + uint64_t{c0} * dim, static_cast<int>(dim), 0.0f, dots.data(), static_cast<int>(cnt));
       for (uint64_t i = 0; i < rn; ++i) {
         for (uint32_t c = 0; c < cnt; ++c) {
-          const float d = std::max(0.0f, xn[i] + cn[c0 + c] - 2.0f * dots[i * cnt + c]);
+          const float d = inner_product ? -dots[i * cnt + c] : std::max(0.0f, xn[i] + cn[c0 + c] - 2.0f * dots[i * cnt + c]);
           heaps[i].Push(d, c0 + c);
         }
       }

@@ -45,8 +45,9 @@ void AssignNearest(const float* data, uint64_t n, const float* centroids, uint32
                    int threads, int32_t* assign, float* dist);
 
 // The `top` nearest centroids of each row, nearest first (n x top each).
+// Distance: squared l2, or with inner_product the negated dot product.
 void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim,
-                      uint32_t top, int threads, int32_t* assign, float* dist);
+                      uint32_t top, int threads, int32_t* assign, float* dist, bool inner_product = false);
 
 // Caps cluster sizes at `cap`, moving points to their next choice in
 // `candidates` (n x top, nearest first, with distances). Updates assign.

@@ -80,7 +80,7 @@ void AddDemo(CLI::App& app, RunFn* run) {
       auto gt_ids = vx::ReadAllIds(gt);
       if (!gt_ids.ok()) return Fail(gt_ids.status());
       nlohmann::json rows = nlohmann::json::array();
-      SweepOptions so{index, {10, 20, 40, 80, 160}, {1}, memory_mb, 0.95, 10, 4, 0};
+      SweepOptions so{index, "ef_search", {10, 20, 40, 80, 160}, {1}, memory_mb, 0.95, vx::SearchParams{}};
       s = Sweep(so, *q, *gt_ids, &rows);
       if (!s.ok()) return Fail(s);
       return 0;

@@ -77,13 +77,14 @@ double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   return double(hits) / (double(run.results.size()) * k);
 }
 
-// Splits --memory between the page classes: the graph class gets what the
-// whole graph needs, up to 3/4 (every walk revisits graph pages); vector
-// pages, read about once per query, get the rest.
+// Splits --memory between the page classes: the structure class (HNSW graph,
+// IVF lists) gets what the whole structure file needs, up to 3/4 (searches
+// revisit it); vector pages, read about once per query, get the rest.
 vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb) {
   const uint64_t total = memory_mb << 20;
   std::error_code ec;
-  const uint64_t graph = std::filesystem::file_size(dir + "/graph", ec);
+  const bool ivf = std::filesystem::exists(dir + "/lists", ec);
+  const uint64_t graph = std::filesystem::file_size(dir + (ivf ? "/lists" : "/graph"), ec);
   vx::IndexOptions io;
   io.graph_cache_bytes = ec ? total * 3 / 4 : std::min(graph, total * 3 / 4);
   io.vector_cache_bytes = total - io.graph_cache_bytes;
@@ -95,7 +96,7 @@ vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, ui
 void AddBuild(CLI::App& app, RunFn* run) {
   struct Args {
     std::string type = "hnsw", base, metric = "l2", out, quant = "auto", storage = "f32";
-    uint32_t m = 16, ef_construction = 64;
+    uint32_t m = 16, ef_construction = 64, lists = 0, replicas = 0;
     int threads = 0;
     uint64_t build_memory_mb = 8192;
     size_t page_size = 4096;
@@ -103,24 +104,30 @@ void AddBuild(CLI::App& app, RunFn* run) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("build", "Build an index directory from a vector file");
-  cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw"}));
+  cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw", "ivf"}));
   cmd->add_option("--base", a->base, "Base vectors")->required();
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
   cmd->add_option("--out", a->out, "Index directory")->required();
   cmd->add_option("--m", a->m, "Links per node (2m on layer 0)")->capture_default_str()->check(CLI::Range(2u, 100u));
   cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")->capture_default_str()->check(CLI::Range(4u, 1000u));
-  cmd->add_option("--quant", a->quant, "Codes in RAM: f16 | sq8 | pq:M | rabitq | auto (pq:dim/4)")->capture_default_str();
+  cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")->capture_default_str();
+  cmd->add_option("--replicas", a->replicas, "IVF: extra lists a boundary vector may join (SPANN closure rule)")->capture_default_str()->check(CLI::Range(0u, 8u));
+  cmd->add_option("--quant", a->quant, "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M | rabitq | auto (pq:dim/4)")->capture_default_str();
   cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")->capture_default_str()->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--build-memory", a->build_memory_mb,
-                  "MB the build may hold (vectors + graph). A build that would exceed it is refused "
-                  "before reading any vector; building larger than RAM is not supported yet")
+                  "MB the build may hold. HNSW holds vectors + graph and refuses, before reading any vector, "
+                  "a build that would exceed it (building larger than RAM is not supported for HNSW yet). "
+                  "IVF streams the base and fits its sample and passes to the budget")
       ->capture_default_str();
   cmd->add_option("--page-size", a->page_size, "Page size (raised to fit one vector)")->capture_default_str();
   cmd->add_flag("--no-reorder", a->no_reorder, "Keep base order instead of BFS renumbering");
   cmd->callback([run, a] {
     *run = [a]() -> int {
       vx::BuildOptions o;
+      o.type = vx::ParseIndexType(a->type).value();
+      o.lists = a->lists;
+      o.replicas = a->replicas;
       o.metric = vx::ParseMetric(a->metric).value();
       o.m = a->m;
       o.ef_construction = a->ef_construction;
@@ -154,7 +161,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
 void AddQuery(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir, queries, out, gt;
-    uint32_t k = 10, ef_search = 40, rerank = 0, beam = 4;
+    uint32_t k = 10, ef_search = 40, rerank = 0, beam = 4, probes = 1;
     int threads = 1;
     uint64_t memory_mb = 64;
     bool json = false;
@@ -165,8 +172,9 @@ void AddQuery(CLI::App& app, RunFn* run) {
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
   cmd->add_option("--k", a->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
   cmd->add_option("--ef-search", a->ef_search, "Candidate list size (pgvector's hnsw.ef_search)")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--rerank", a->rerank, "Candidates reranked with full vectors (0 = ef_search)")->capture_default_str();
-  cmd->add_option("--beam", a->beam, "Nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd->add_option("--rerank", a->rerank, "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
+  cmd->add_option("--beam", a->beam, "HNSW: nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd->add_option("--probes", a->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--out", a->out, "Write result ids (.ivecs)");
@@ -181,7 +189,13 @@ void AddQuery(CLI::App& app, RunFn* run) {
       if (q->dim != (*index)->info().dim) {
         return Fail(vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
       }
-      vx::SearchParams sp{a->k, a->ef_search, a->rerank, a->beam};
+      vx::SearchParams sp;
+      sp.k = a->k;
+      sp.ef_search = a->ef_search;
+      sp.rerank = a->rerank;
+      sp.beam = a->beam;
+      sp.probes = a->probes;
+      const bool ivf = (*index)->info().type == "ivf";
       auto run = RunQueries(**index, *q, sp, a->threads);
       if (!run.ok()) return Fail(run.status());
       const std::vector<std::vector<vx::SearchResult>>& results = run->results;
@@ -204,8 +218,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
         if (!s.ok()) return Fail(s);
       }
       const double nq = double(q->rows);
-      nlohmann::json j = {{"index", a->dir}, {"queries", q->rows}, {"k", a->k}, {"ef_search", a->ef_search},
-                          {"rerank", a->rerank ? a->rerank : a->ef_search}, {"beam", a->beam}, {"threads", a->threads},
+      nlohmann::json j = {{"index", a->dir}, {"type", (*index)->info().type}, {"queries", q->rows}, {"k", a->k},
+                          {"rerank", a->rerank ? a->rerank : ivf ? vx::kIvfDefaultRerank : a->ef_search}, {"threads", a->threads},
                           {"memory_mb", a->memory_mb}, {"qps", nq / secs}, {"latency_us_p50", pct(0.5)},
                           {"latency_us_p95", pct(0.95)}, {"latency_us_p99", pct(0.99)},
                           {"ssd_reads_per_query", (total.graph_reads + total.vector_reads) / nq},
@@ -214,19 +228,26 @@ void AddQuery(CLI::App& app, RunFn* run) {
                           {"graph_hit_ratio", total.graph_pages ? 1.0 - double(total.graph_reads) / total.graph_pages : 0.0},
                           {"vector_hit_ratio", total.vector_pages ? 1.0 - double(total.vector_reads) / total.vector_pages : 0.0},
                           {"codes_scored_per_query", total.codes_scored / nq}, {"peak_rss_mb", PeakRssMb()}};
+      if (ivf) {
+        j["probes"] = a->probes;
+      } else {
+        j["ef_search"] = a->ef_search;
+        j["beam"] = a->beam;
+      }
       if (recall >= 0) j[fmt::format("recall@{}", a->k)] = recall;
       if (a->json) {
         fmt::print("{}\n", j.dump(2));
         return 0;
       }
-      fmt::print("queries {}  k {}  ef_search {}  threads {}  pool {} MB\n", q->rows, a->k, a->ef_search, a->threads, a->memory_mb);
+      fmt::print("queries {}  k {}  {} {}  threads {}  pool {} MB\n", q->rows, a->k, ivf ? "probes" : "ef_search",
+                 ivf ? a->probes : a->ef_search, a->threads, a->memory_mb);
       if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->k, recall);
       fmt::print("QPS                {:.0f}\n", nq / secs);
       fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
-      fmt::print("SSD reads/query    {:.2f} (graph {:.2f}, vector {:.2f})\n", (total.graph_reads + total.vector_reads) / nq,
-                 total.graph_reads / nq, total.vector_reads / nq);
+      fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n", (total.graph_reads + total.vector_reads) / nq,
+                 ivf ? "list" : "graph", total.graph_reads / nq, total.vector_reads / nq);
       fmt::print("round trips/query  {:.2f}\n", total.round_trips / nq);
-      fmt::print("hit ratio          graph {:.3f}, vector {:.3f}\n", j["graph_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
+      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph", j["graph_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
       fmt::print("peak RSS           {:.0f} MB\n", PeakRssMb());
       return 0;
     };
@@ -246,13 +267,22 @@ void AddInfo(CLI::App& app, RunFn* run) {
       const vx::IndexInfo& i = (*index)->info();
       const double n = double(i.count);
       fmt::print("{}: {} index, {} vectors x {} dims, metric {}\n", *dir, i.type, i.count, i.dim, vx::MetricName(i.metric));
-      fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1, i.page_size);
-      fmt::print("  codes {} in RAM; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
-      fmt::print("  on disk: graph {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", i.graph_bytes / 1e6,
+      const bool ivf = i.type == "ivf";
+      const char* structure = ivf ? "lists" : "graph";
+      if (ivf) {
+        fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas, i.entries,
+                   double(i.entries) / n, i.page_size);
+        fmt::print("  codes {} on list pages; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
+      } else {
+        fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1, i.page_size);
+        fmt::print("  codes {} in RAM; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
+      }
+      fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure, i.graph_bytes / 1e6,
                  i.vector_bytes / 1e6, (i.graph_bytes + i.vector_bytes) / n);
-      fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: codes, upper layers, ids)\n", i.resident_bytes / 1e6, i.resident_bytes / n);
+      fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
+                 ivf ? "centroids, list directory" : "codes, upper layers, ids");
       for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
-        fmt::print("  to serve with {:>3.0f}% of the graph cached: {:.1f} MB + per-query scratch\n", ratio * 100,
+        fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100, structure,
                    (i.resident_bytes + ratio * i.graph_bytes) / 1e6);
       }
       return 0;
@@ -265,32 +295,43 @@ void AddInfo(CLI::App& app, RunFn* run) {
 namespace vxctl {
 
 vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMatrix& gt, nlohmann::json* rows) {
-  if (gt.rows != q.rows || gt.dim < o.k) return vx::Status::InvalidArgument("ground truth has the wrong shape for these queries and k");
-  fmt::print("{:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", "ef", "recall@" + std::to_string(o.k),
-             "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "graph hit");
+  const uint32_t k = o.params.k;
+  if (gt.rows != q.rows || gt.dim < k) return vx::Status::InvalidArgument("ground truth has the wrong shape for these queries and k");
+  auto with = [&](uint32_t v) {
+    vx::SearchParams p = o.params;
+    (o.knob == "probes" ? p.probes : p.ef_search) = v;
+    return p;
+  };
+  fmt::print("{:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "recall@" + std::to_string(k),
+             "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "index hit");
   for (int threads : o.threads) {
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
     VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb));
     if (q.dim != index->info().dim) return vx::Status::InvalidArgument("queries and index differ in dimension");
-    if (o.warmup) {  // one untimed pass at the largest ef_search fills the pool
-      VX_RETURN_IF_ERROR(RunQueries(*index, q, vx::SearchParams{o.k, *std::max_element(o.efs.begin(), o.efs.end()), o.rerank, o.beam}, threads).status());
+    const bool ivf = index->info().type == "ivf";
+    if (ivf != (o.knob == "probes")) {
+      return vx::Status::InvalidArgument(o.dir + " is an " + index->info().type + " index: sweep " + (ivf ? "probes" : "ef_search"));
     }
-    uint32_t best_ef = 0;
-    for (uint32_t ef : o.efs) {
-      VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, vx::SearchParams{o.k, ef, o.rerank, o.beam}, threads));
-      const double recall = RecallAt(r, gt, o.k);
+    if (o.warmup) {  // one untimed pass at the largest value fills the pool
+      VX_RETURN_IF_ERROR(RunQueries(*index, q, with(*std::max_element(o.values.begin(), o.values.end())), threads).status());
+    }
+    uint32_t best = 0;
+    for (uint32_t v : o.values) {
+      VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, with(v), threads));
+      const double recall = RecallAt(r, gt, k);
       const vx::SearchStats& s = r.stats;
       const double hit = s.graph_pages ? 1.0 - double(s.graph_reads) / s.graph_pages : 0.0;
-      fmt::print("{:>8} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, ef, recall, r.Qps(),
+      fmt::print("{:>8} {:>9} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v, recall, r.Qps(),
                  r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.graph_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
-      if (!best_ef && recall >= o.target) best_ef = ef;
-      rows->push_back({{"threads", threads}, {"ef_search", ef}, {"recall", recall}, {"qps", r.Qps()},
+      if (!best && recall >= o.target) best = v;
+      rows->push_back({{"threads", threads}, {o.knob, v}, {"recall", recall}, {"qps", r.Qps()},
                        {"latency_us_p50", r.Pct(0.5)}, {"latency_us_p99", r.Pct(0.99)},
                        {"reads_per_query", r.PerQuery(s.graph_reads + s.vector_reads)},
+                       {"bytes_read_per_query", r.PerQuery(s.graph_reads + s.vector_reads) * index->info().page_size},
                        {"round_trips_per_query", r.PerQuery(s.round_trips)}, {"graph_hit_ratio", hit}});
     }
-    if (best_ef) fmt::print("threads {}: smallest ef_search with recall@{} >= {}: {}\n", threads, o.k, o.target, best_ef);
-    else fmt::print("threads {}: no ef_search in the sweep reaches recall@{} >= {}\n", threads, o.k, o.target);
+    if (best) fmt::print("threads {}: smallest {} with recall@{} >= {}: {}\n", threads, o.knob, k, o.target, best);
+    else fmt::print("threads {}: no {} in the sweep reaches recall@{} >= {}\n", threads, o.knob, k, o.target);
   }
   return vx::Status::Ok();
 }
@@ -301,39 +342,42 @@ void AddBench(CLI::App& app, RunFn* run) {
     std::vector<int> threads = {1};
     uint64_t memory_mb = 64;
     double target = 0.95;
-    uint32_t k = 10, beam = 4, rerank = 0;
+    uint32_t k = 10, beam = 4, rerank = 0, ef_search = 40, probes = 1;
     bool warmup = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("bench", "The ef_search tuning table: recall, latency, QPS and reads per setting");
+  auto* cmd = app.add_subcommand("bench", "The tuning table (ef_search or probes): recall, latency, QPS and reads per setting");
   cmd->add_option("dir", a->dir, "Index directory")->required();
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs)")->required();
-  cmd->add_option("--sweep", a->sweep, "ef_search=LIST")->capture_default_str();
+  cmd->add_option("--sweep", a->sweep, "ef_search=LIST (HNSW) or probes=LIST (IVF)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Thread counts (list)")->delimiter(',')->check(CLI::Range(1, 256));
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--k", a->k, "k")->capture_default_str()->check(CLI::Range(1u, 1000u));
-  cmd->add_option("--beam", a->beam, "Beam width")->capture_default_str()->check(CLI::Range(1u, 256u));
-  cmd->add_option("--rerank", a->rerank, "Rerank candidates (0 = ef_search)")->capture_default_str();
+  cmd->add_option("--beam", a->beam, "HNSW: beam width")->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd->add_option("--ef-search", a->ef_search, "HNSW: ef_search when sweeping something else")->capture_default_str()->check(CLI::Range(1u, 10000u));
+  cmd->add_option("--probes", a->probes, "IVF: probes when sweeping something else")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
+  cmd->add_option("--rerank", a->rerank, "Rerank candidates (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
   cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
   cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
   cmd->callback([run, a] {
     *run = [a]() -> int {
-      const std::string prefix = "ef_search=";
-      if (a->sweep.rfind(prefix, 0) != 0) {
-        fmt::print(stderr, "vxctl: --sweep: expected ef_search=LIST, got '{}'\n", a->sweep);
+      const size_t eq = a->sweep.find('=');
+      const std::string knob = a->sweep.substr(0, eq);
+      if (eq == std::string::npos || (knob != "ef_search" && knob != "probes")) {
+        fmt::print(stderr, "vxctl: --sweep: expected ef_search=LIST or probes=LIST, got '{}'\n", a->sweep);
         return 2;
       }
-      std::vector<uint32_t> efs;
+      std::vector<uint32_t> values;
       try {
-        std::stringstream ss(a->sweep.substr(prefix.size()));
-        for (std::string tok; std::getline(ss, tok, ',');) efs.push_back(static_cast<uint32_t>(std::stoul(tok)));
+        std::stringstream ss(a->sweep.substr(eq + 1));
+        for (std::string tok; std::getline(ss, tok, ',');) values.push_back(static_cast<uint32_t>(std::stoul(tok)));
       } catch (...) {
-        efs.clear();
+        values.clear();
       }
-      if (efs.empty() || std::count(efs.begin(), efs.end(), 0u)) {
+      if (values.empty() || std::count(values.begin(), values.end(), 0u)) {
         fmt::print(stderr, "vxctl: --sweep: '{}' is not a list of positive numbers\n", a->sweep);
         return 2;
       }
@@ -342,7 +386,13 @@ void AddBench(CLI::App& app, RunFn* run) {
       auto gt = vx::ReadAllIds(a->gt);
       if (!gt.ok()) return Fail(gt.status());
       nlohmann::json rows = nlohmann::json::array();
-      SweepOptions so{a->dir, efs, a->threads, a->memory_mb, a->target, a->k, a->beam, a->rerank, a->warmup};
+      vx::SearchParams sp;
+      sp.k = a->k;
+      sp.beam = a->beam;
+      sp.rerank = a->rerank;
+      sp.ef_search = a->ef_search;
+      sp.probes = a->probes;
+      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, sp, a->warmup};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {
@@ -375,8 +425,8 @@ void AddBench(CLI::App& app, RunFn* run) {
           for (const auto& r : rows) {
             if (r["threads"].get<int>() != threads) continue;
             pts += fmt::format("{:.1f},{:.1f} ", x(r["recall"].get<double>()), y(r["qps"].get<double>()));
-            svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='{}'><title>ef_search {}</title></circle>\n",
-                               x(r["recall"].get<double>()), y(r["qps"].get<double>()), colors[line % 4], r["ef_search"].get<uint32_t>());
+            svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='{}'><title>{} {}</title></circle>\n",
+                               x(r["recall"].get<double>()), y(r["qps"].get<double>()), colors[line % 4], knob, r[knob].get<uint32_t>());
           }
           svg += fmt::format("<polyline points='{}' fill='none' stroke='{}'/>\n", pts, colors[line % 4]);
           svg += fmt::format("<text x='{}' y='{}' fill='{}'>{} thread{}</text>\n", W - 110, 30 + 15 * line, colors[line % 4], threads, threads > 1 ? "s" : "");

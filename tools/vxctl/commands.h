@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+
+#include "vx/index.h"
 #include <string>
 
 #include "core/synth.h"
@@ -22,12 +24,13 @@ namespace vxctl {
 // tuning table and appends one JSON row per (threads, ef_search).
 struct SweepOptions {
   std::string dir;
-  std::vector<uint32_t> efs;
+  std::string knob;              // the swept parameter: "ef_search" (HNSW) or "probes" (IVF)
+  std::vector<uint32_t> values;
   std::vector<int> threads;
   uint64_t memory_mb;
   double target;
-  uint32_t k, beam, rerank;
-  bool warmup = false;  // one untimed pass before each thread count
+  vx::SearchParams params;       // everything else
+  bool warmup = false;           // one untimed pass (at the largest value) before each thread count
 };
 vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, const vx::IdMatrix& gt,
                  nlohmann::json* rows);

@@ -1,0 +1,253 @@
+// Opening an IVF index directory and searching it.
+//
+// Search (one query):
+//   1. Score every centroid (RAM) and take the `probes` nearest lists.
+//   2. Pin all their pages, in chunks of at most a quarter of the list pool
+//      (usually one chunk: the misses are one batch, one round trip), and
+//      score each page's codes as one block; keep the best `rerank` rows
+//      (a row replicated into several probed lists counts once).
+//   3. Rerank those rows by exact distance to their full vectors, pinned in
+//      one batch, and return the k nearest.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <unordered_set>
+
+#include "core/distance.h"
+#include "core/topk.h"
+#include "io/buffer_pool.h"
+#include "io/env.h"
+#include "io/manifest.h"
+#include "io/paged_file.h"
+#include "io/vector_file.h"
+#include "ivf/ivf.h"
+#include "ivf/layout.h"
+#include "quant/quantizer.h"
+
+namespace vx::ivf {
+namespace {
+
+class IvfIndex : public Index {
+ public:
+  const IndexInfo& info() const override { return info_; }
+
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& o) {
+    Env* env = o.env ? o.env : DefaultEnv();
+    VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
+    VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
+    if (m.params["type"] != "ivf") return Status::NotSupported(dir + ": index type '" + m.params["type"] + "'");
+    std::unique_ptr<IvfIndex> x(new IvfIndex());
+    IndexInfo& info = x->info_;
+    info.type = "ivf";
+    VX_ASSIGN_OR_RETURN(info.metric, ParseMetric(m.params["metric"]));
+    VX_ASSIGN_OR_RETURN(info.storage, ParseElementType(m.params["storage"]));
+    info.quant = m.params["quant"];
+    VX_ASSIGN_OR_RETURN(info.count, ManifestNumber(m, "count", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t lists, ManifestNumber(m, "lists", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t replicas, ManifestNumber(m, "replicas", dir));
+    VX_ASSIGN_OR_RETURN(info.entries, ManifestNumber(m, "entries", dir));
+    VX_ASSIGN_OR_RETURN(const uint64_t ps, ManifestNumber(m, "page_size", dir));
+    if (dim == 0 || dim > 65536 || lists == 0 || lists > info.count || replicas > 8 || info.entries < info.count ||
+        !ValidatePageSize(ps).ok()) {
+      return Status::Corruption(dir + "/MANIFEST: parameters out of range");
+    }
+    info.dim = static_cast<uint32_t>(dim);
+    info.lists = static_cast<uint32_t>(lists);
+    info.replicas = static_cast<uint32_t>(replicas);
+    info.page_size = ps;
+    VX_ASSIGN_OR_RETURN(x->vlayout_, VectorLayout::Make(ps, info.dim, info.storage));
+    if (x->vlayout_.page_size != ps) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
+
+    VX_ASSIGN_OR_RETURN(const ManifestFile lists_file, ManifestEntry(m, "lists", dir));
+    VX_ASSIGN_OR_RETURN(const ManifestFile vectors_file, ManifestEntry(m, "vectors", dir));
+    VX_ASSIGN_OR_RETURN(const ManifestFile centroids_file, ManifestEntry(m, "centroids", dir));
+    VX_ASSIGN_OR_RETURN(const ManifestFile directory_file, ManifestEntry(m, "directory", dir));
+    VX_ASSIGN_OR_RETURN(const ManifestFile quantizer_file, ManifestEntry(m, "quantizer", dir));
+    info.graph_bytes = lists_file.size;
+    info.vector_bytes = vectors_file.size;
+
+    // RAM-resident parts, verified whole.
+    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadWholeFile(env, dir + "/quantizer", quantizer_file.checksum));
+    VX_ASSIGN_OR_RETURN(x->quantizer_, Quantizer::Deserialize(qbytes));
+    if (x->quantizer_->dim() != dim) return Status::Corruption(dir + "/quantizer: dimension differs from the manifest");
+    x->llayout_ = ListLayout::Make(ps, x->quantizer_->code_size());
+    if (x->llayout_.per_page == 0) return Status::Corruption(dir + "/quantizer: code larger than a list page");
+    VX_ASSIGN_OR_RETURN(std::string c, ReadWholeFile(env, dir + "/centroids", centroids_file.checksum));
+    if (c.size() != lists * dim * 4) return Status::Corruption(dir + "/centroids: wrong size");
+    x->centroids_.resize(lists * dim);
+    std::memcpy(x->centroids_.data(), c.data(), c.size());
+    VX_ASSIGN_OR_RETURN(std::string d, ReadWholeFile(env, dir + "/directory", directory_file.checksum));
+    if (d.size() != lists * sizeof(ListExtent)) return Status::Corruption(dir + "/directory: wrong size");
+    x->extents_.resize(lists);
+    std::memcpy(x->extents_.data(), d.data(), d.size());
+    const uint64_t file_pages = lists_file.size / ps;
+    uint64_t total = 0;
+    for (uint64_t l = 0; l < lists; ++l) {
+      const ListExtent& e = x->extents_[l];
+      if (e.first_page == 0 || e.first_page + e.pages > file_pages || e.pages != x->llayout_.PagesFor(e.count)) {
+        return Status::Corruption(dir + "/directory: list " + std::to_string(l) + " lies outside the lists file");
+      }
+      total += e.count;
+    }
+    if (total != info.entries) return Status::Corruption(dir + "/directory: entries do not add up to the manifest's");
+    info.resident_bytes = x->centroids_.size() * 4 + x->extents_.size() * sizeof(ListExtent);
+
+    // Paged files through the buffer pool, O_DIRECT.
+    VX_ASSIGN_OR_RETURN(x->lists_file_, env->OpenFile(dir + "/lists", OpenOptions{.direct = true}));
+    VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
+    BufferPoolOptions po;
+    po.page_size = ps;
+    po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, ps), std::max<uint64_t>(o.vector_cache_bytes, ps)};
+    VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
+    VX_ASSIGN_OR_RETURN(x->lists_id_, x->pool_->AddFile(x->lists_file_.get(), PageClass::kGraph, PageType::kList));
+    VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
+    x->dir_ = dir;
+    return std::unique_ptr<Index>(std::move(x));
+  }
+
+  Status Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                SearchStats* stats) const override {
+    out->clear();
+    if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
+    const uint32_t probes = std::clamp<uint32_t>(p.probes, 1, info_.lists);
+    const uint32_t rerank = std::max(p.rerank ? p.rerank : kIvfDefaultRerank, p.k);
+    const uint32_t dim = info_.dim;
+    SearchStats local;
+    Scratch& x = ThreadScratch();
+    VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
+
+    // 1. Nearest lists, by the distance the build assigned with (cosine:
+    // l2 from the unit query).
+    const float* q = query;
+    Metric centroid_metric = info_.metric;
+    if (info_.metric == Metric::kCosine) {
+      x.unit.assign(query, query + dim);
+      double s = 0;
+      for (float v : x.unit) s += double{v} * v;
+      for (float& v : x.unit) v = static_cast<float>(v / std::sqrt(s));  // s > 0: Prepare rejected a zero query
+      q = x.unit.data();
+      centroid_metric = Metric::kL2;
+    }
+    VX_ASSIGN_OR_RETURN(QueryDistance to_centroid, QueryDistance::Make(centroid_metric, ElementType::kF32, q, dim));
+    x.centroid_dist.resize(info_.lists);
+    to_centroid.Many(centroids_.data(), info_.lists, x.centroid_dist.data());
+    x.order.resize(info_.lists);
+    std::iota(x.order.begin(), x.order.end(), 0u);
+    std::partial_sort(x.order.begin(), x.order.begin() + probes, x.order.end(), [&](uint32_t a, uint32_t b) {
+      return x.centroid_dist[a] < x.centroid_dist[b] || (x.centroid_dist[a] == x.centroid_dist[b] && a < b);
+    });
+    x.order.resize(probes);
+    std::sort(x.order.begin(), x.order.end(), [&](uint32_t a, uint32_t b) { return extents_[a].first_page < extents_[b].first_page; });
+
+    // 2. Scan the probed lists' pages by code.
+    TopK candidates(rerank);
+    x.seen.clear();
+    const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kGraph) / 4);
+    size_t li = 0;
+    uint32_t next_page_in_list = 0;
+    while (li < x.order.size()) {
+      x.refs.clear();
+      x.ref_list.clear();
+      while (li < x.order.size() && x.refs.size() < chunk) {
+        const ListExtent& e = extents_[x.order[li]];
+        if (next_page_in_list == e.pages) {
+          ++li;
+          next_page_in_list = 0;
+          continue;
+        }
+        x.refs.push_back(PageRef{lists_id_, PageNo{e.first_page + next_page_in_list++}});
+        x.ref_list.push_back(x.order[li]);
+      }
+      if (x.refs.empty()) break;
+      PinStats ps;
+      Status s = pool_->PinBatch(x.refs, &x.pages, &ps);
+      local.graph_pages += ps.pages;
+      local.graph_reads += ps.reads;
+      local.round_trips += ps.round_trips;
+      VX_RETURN_IF_ERROR(s);
+      for (size_t i = 0; i < x.refs.size(); ++i) {
+        const uint8_t* page = x.pages[i].data();
+        uint32_t count, list;
+        std::memcpy(&count, page + kPageHeaderSize, 4);
+        std::memcpy(&list, page + kPageHeaderSize + 4, 4);
+        if (list != x.ref_list[i] || count == 0 || count > llayout_.per_page) {
+          x.pages.clear();
+          return Status::Corruption(dir_ + "/lists page " + std::to_string(x.refs[i].page.value) + ": header says list " +
+                                    std::to_string(list) + " with " + std::to_string(count) + " entries; expected list " +
+                                    std::to_string(x.ref_list[i]));
+        }
+        x.scores.resize(count);
+        quantizer_->ScoreBlock(x.pq, page + llayout_.CodesOffset(), count, x.scores.data());
+        local.codes_scored += count;
+        const uint8_t* rows = page + llayout_.RowsOffset();
+        for (uint32_t j = 0; j < count; ++j) {
+          if (!(x.scores[j] <= candidates.threshold())) continue;
+          uint32_t row;
+          std::memcpy(&row, rows + 4 * j, 4);
+          if (row >= info_.count) {
+            x.pages.clear();
+            return Status::Corruption(dir_ + "/lists page " + std::to_string(x.refs[i].page.value) + ": row out of range");
+          }
+          // A replica has the same code, so the same score: skip it if its
+          // first copy was already offered.
+          if (info_.replicas > 0 && !x.seen.insert(row).second) continue;
+          candidates.Push(x.scores[j], row);
+        }
+      }
+      x.pages.clear();
+    }
+
+    // 3. Rerank by exact distance.
+    VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, dim));
+    x.slots.clear();
+    for (const Neighbor& c : candidates.TakeSorted()) x.slots.push_back(static_cast<uint64_t>(c.id));
+    TopK top(p.k);
+    PinStats vs;
+    Status st = ForEachStoredVector(*pool_, vector_id_, vlayout_, x.slots, pool_->CapacityPages(PageClass::kVector) / 4,
+                                    x.vectors, &vs, [&](uint64_t row, const uint8_t* v) { top.Push(exact(v), static_cast<int64_t>(row)); });
+    local.vector_pages += vs.pages;
+    local.vector_reads += vs.reads;
+    local.round_trips += vs.round_trips;
+    VX_RETURN_IF_ERROR(st);
+    for (const Neighbor& nb : top.TakeSorted()) out->push_back(SearchResult{nb.id, nb.dist});
+    if (stats) stats->Add(local);
+    return Status::Ok();
+  }
+
+ private:
+  struct Scratch {
+    PreparedQuery pq;
+    std::vector<float> unit, centroid_dist, scores;
+    std::vector<uint32_t> order, ref_list;
+    std::vector<PageRef> refs;
+    std::vector<PageHandle> pages;  // always empty between queries: no pins held
+    std::unordered_set<uint32_t> seen;
+    std::vector<uint64_t> slots;
+    VectorVisitScratch vectors;
+  };
+  static Scratch& ThreadScratch() {
+    thread_local Scratch s;
+    return s;
+  }
+
+  std::string dir_;
+  IndexInfo info_;
+  VectorLayout vlayout_{};
+  ListLayout llayout_{};
+  std::unique_ptr<Quantizer> quantizer_;
+  std::vector<float> centroids_;
+  std::vector<ListExtent> extents_;
+  std::unique_ptr<File> lists_file_, vector_file_;
+  std::unique_ptr<BufferPool> pool_;
+  FileId lists_id_{}, vector_id_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options) {
+  return IvfIndex::Open(dir, options);
+}
+
+}  // namespace vx::ivf
