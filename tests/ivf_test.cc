@@ -91,7 +91,7 @@ TEST(Ivf, SiftsmallRecallNeverFallsAsProbesRise) {
   const std::string d = testing::SharedData("siftsmall/");
   if (!testing::Exists(d + "siftsmall_base.fvecs")) GTEST_SKIP() << "siftsmall not present";
   TempDir dir;
-  BuildOptions o = Ivf(Metric::kL2, "auto", 0);  // pgvector's rule: 10 lists for 10k rows
+  BuildOptions o = Ivf(Metric::kL2, "sq8", 0);  // lists by pgvector's rule: 10 for 10k rows
   ASSERT_TRUE(BuildIndex(d + "siftsmall_base.fvecs", dir / "idx", o).ok());
   IndexOptions io;
   io.graph_cache_bytes = io.vector_cache_bytes = 256 << 10;
@@ -108,7 +108,7 @@ TEST(Ivf, SiftsmallRecallNeverFallsAsProbesRise) {
     EXPECT_GE(recall, prev) << "probes " << probes;
     prev = recall;
   }
-  EXPECT_GE(prev, 0.98) << "all lists scanned, top 100 by pq codes reranked";
+  EXPECT_GE(prev, 0.98) << "all lists scanned, top 100 by sq8 codes reranked";
 }
 
 TEST(Ivf, TinyPoolGivesTheSameResultsAsAFullyCachedOne) {
