@@ -100,18 +100,7 @@ TEST(Hnsw, ConcurrentSearchesAgreeWithSerial) {
   SearchParams p;
   p.ef_search = 32;
   const auto serial = SearchAll(**index, b->queries, p);
-  std::vector<std::vector<SearchResult>> parallel(b->queries.rows);
-  std::vector<std::thread> threads;
-  std::atomic<int> errors{0};
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (uint64_t i = t; i < b->queries.rows; i += 4) {
-        if (!(*index)->Search(b->queries.row(i), p, &parallel[i], nullptr).ok()) ++errors;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(errors.load(), 0);
+  const auto parallel = SearchAllConcurrently(**index, b->queries, p, 4);
   ExpectSame(serial, parallel);
 }
 

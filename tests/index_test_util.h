@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/dataset.h"
@@ -34,6 +35,25 @@ inline std::vector<std::vector<SearchResult>> SearchAll(const Index& index, cons
     const Status s = index.Search(q.row(i), p, &out[i], nullptr);
     EXPECT_TRUE(s.ok()) << s.ToString();
   }
+  return out;
+}
+
+// SearchAll on `threads` threads (queries interleaved); failed searches fail the test.
+inline std::vector<std::vector<SearchResult>> SearchAllConcurrently(const Index& index, const FloatMatrix& q,
+                                                                    const SearchParams& p, int threads) {
+  std::vector<std::vector<SearchResult>> out(q.rows);
+  std::vector<Status> errors(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (uint64_t i = t; i < q.rows; i += threads) {
+        const Status s = index.Search(q.row(i), p, &out[i], nullptr);
+        if (!s.ok()) errors[t] = s;
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (const Status& s : errors) EXPECT_TRUE(s.ok()) << s.ToString();
   return out;
 }
 

@@ -36,29 +36,17 @@ class HnswIndex : public Index {
 
   static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& o) {
     Env* env = o.env ? o.env : DefaultEnv();
-    VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
-    VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
-    if (m.params["type"] != "hnsw") return Status::NotSupported(dir + ": index type '" + m.params["type"] + "'");
     std::unique_ptr<HnswIndex> x(new HnswIndex());
     IndexInfo& info = x->info_;
-    info.type = "hnsw";
-    VX_ASSIGN_OR_RETURN(info.metric, ParseMetric(m.params["metric"]));
-    VX_ASSIGN_OR_RETURN(info.storage, ParseElementType(m.params["storage"]));
-    info.quant = m.params["quant"];
-    VX_ASSIGN_OR_RETURN(info.count, ManifestNumber(m, "count", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
+    VX_ASSIGN_OR_RETURN(Manifest m, OpenIndexManifest(env, dir, "hnsw", &info));
     VX_ASSIGN_OR_RETURN(const uint64_t mm, ManifestNumber(m, "m", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t efc, ManifestNumber(m, "ef_construction", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t ps, ManifestNumber(m, "page_size", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t entry, ManifestNumber(m, "entry", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t max_level, ManifestNumber(m, "max_level", dir));
-    if (dim == 0 || dim > 65536 || mm < 2 || mm > 100 || entry >= info.count || !ValidatePageSize(ps).ok()) {
-      return Status::Corruption(dir + "/MANIFEST: parameters out of range");
-    }
-    info.dim = static_cast<uint32_t>(dim);
+    if (mm < 2 || mm > 100 || entry >= info.count) return Status::Corruption(dir + "/MANIFEST: m or entry out of range");
+    const uint64_t ps = info.page_size, dim = info.dim;
     info.m = static_cast<uint32_t>(mm);
     info.ef_construction = static_cast<uint32_t>(efc);
-    info.page_size = ps;
     info.max_level = static_cast<uint32_t>(max_level);
     x->entry_ = static_cast<uint32_t>(entry);
     x->layout_ = Layout{ps, static_cast<uint32_t>(4 * (1 + 2 * mm)), 0};

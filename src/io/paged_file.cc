@@ -55,4 +55,22 @@ Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, c
   return Status::Corruption(dir + "/MANIFEST: no file '" + name + "'");
 }
 
+Result<Manifest> OpenIndexManifest(Env* env, const std::string& dir, const std::string& type, IndexInfo* info) {
+  VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
+  VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
+  if (m.params["type"] != type) return Status::NotSupported(dir + ": index type '" + m.params["type"] + "', not " + type);
+  info->type = type;
+  VX_ASSIGN_OR_RETURN(info->metric, ParseMetric(m.params["metric"]));
+  VX_ASSIGN_OR_RETURN(info->storage, ParseElementType(m.params["storage"]));
+  info->quant = m.params["quant"];
+  VX_ASSIGN_OR_RETURN(info->count, ManifestNumber(m, "count", dir));
+  VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
+  VX_ASSIGN_OR_RETURN(info->page_size, ManifestNumber(m, "page_size", dir));
+  if (info->count == 0 || dim == 0 || dim > 65536 || !ValidatePageSize(info->page_size).ok()) {
+    return Status::Corruption(dir + "/MANIFEST: count, dim or page_size out of range");
+  }
+  info->dim = static_cast<uint32_t>(dim);
+  return m;
+}
+
 }  // namespace vx

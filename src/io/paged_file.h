@@ -3,7 +3,9 @@
 //   - PagedFileHeader: the payload of page 0 of a paged file;
 //   - WriteWholeFile / ReadWholeFile: small files held in RAM, the read
 //     checked against the manifest's checksum;
-//   - ManifestNumber: a numeric manifest parameter, Corruption if absent.
+//   - ManifestNumber: a numeric manifest parameter, Corruption if absent;
+//   - OpenIndexManifest: the manifest checks and parameters every index
+//     type shares.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/page.h"
+#include "vx/index.h"
 
 namespace vx {
 
@@ -55,5 +58,9 @@ Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t wa
 Result<uint64_t> ManifestNumber(const Manifest& m, const std::string& key, const std::string& dir);
 // The manifest entry for `name`, Corruption if the manifest lists none.
 Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir);
+// Reads dir/MANIFEST, checks every file's size and head checksum and that the
+// index is of `type`, and fills info's type, metric, storage, quant, count,
+// dim and page_size (Corruption when out of range).
+Result<Manifest> OpenIndexManifest(Env* env, const std::string& dir, const std::string& type, IndexInfo* info);
 
 }  // namespace vx

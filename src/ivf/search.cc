@@ -34,29 +34,18 @@ class IvfIndex : public Index {
 
   static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& o) {
     Env* env = o.env ? o.env : DefaultEnv();
-    VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
-    VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
-    if (m.params["type"] != "ivf") return Status::NotSupported(dir + ": index type '" + m.params["type"] + "'");
     std::unique_ptr<IvfIndex> x(new IvfIndex());
     IndexInfo& info = x->info_;
-    info.type = "ivf";
-    VX_ASSIGN_OR_RETURN(info.metric, ParseMetric(m.params["metric"]));
-    VX_ASSIGN_OR_RETURN(info.storage, ParseElementType(m.params["storage"]));
-    info.quant = m.params["quant"];
-    VX_ASSIGN_OR_RETURN(info.count, ManifestNumber(m, "count", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
+    VX_ASSIGN_OR_RETURN(Manifest m, OpenIndexManifest(env, dir, "ivf", &info));
     VX_ASSIGN_OR_RETURN(const uint64_t lists, ManifestNumber(m, "lists", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t replicas, ManifestNumber(m, "replicas", dir));
     VX_ASSIGN_OR_RETURN(info.entries, ManifestNumber(m, "entries", dir));
-    VX_ASSIGN_OR_RETURN(const uint64_t ps, ManifestNumber(m, "page_size", dir));
-    if (dim == 0 || dim > 65536 || lists == 0 || lists > info.count || replicas > 8 || info.entries < info.count ||
-        !ValidatePageSize(ps).ok()) {
-      return Status::Corruption(dir + "/MANIFEST: parameters out of range");
+    if (lists == 0 || lists > info.count || replicas > 8 || info.entries < info.count) {
+      return Status::Corruption(dir + "/MANIFEST: lists, replicas or entries out of range");
     }
-    info.dim = static_cast<uint32_t>(dim);
+    const uint64_t ps = info.page_size, dim = info.dim;
     info.lists = static_cast<uint32_t>(lists);
     info.replicas = static_cast<uint32_t>(replicas);
-    info.page_size = ps;
     VX_ASSIGN_OR_RETURN(x->vlayout_, VectorLayout::Make(ps, info.dim, info.storage));
     if (x->vlayout_.page_size != ps) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
 
