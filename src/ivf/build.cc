@@ -104,7 +104,8 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   }
   const uint64_t block = std::clamp<uint64_t>((budget / 4) / row_bytes, kMinBlock, 65536);
   uint64_t sample_rows = std::min<uint64_t>(n, std::max<uint64_t>(64 * uint64_t{lists}, 65536));
-  sample_rows = std::min<uint64_t>(sample_rows, (budget / 2 - fixed) / (uint64_t{dim} * 4));
+  // A sample row: our copy, k-means' copy and its per-point bookkeeping.
+  sample_rows = std::min<uint64_t>(sample_rows, (budget / 2 - fixed) / (uint64_t{dim} * 8 + 104));
   if (sample_rows < lists) {
     return Status::ResourceExhausted("the build memory budget of " + std::to_string(budget >> 20) + " MB holds a training sample of " +
                                      std::to_string(sample_rows) + " rows, fewer than the " + std::to_string(lists) +
@@ -137,13 +138,13 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   }
 
   // 2. Centroids and quantizer.
-  progress(0, 1, "train");
   KMeansParams kp;
   kp.k = lists;
   kp.seed = o.seed;
   kp.max_train_points = sample_rows;
   kp.threads = o.threads;
   kp.balanced = true;
+  kp.progress = [&](uint32_t done, uint32_t total) { progress(done, total, "k-means"); };
   VX_ASSIGN_OR_RETURN(KMeansResult km, KMeans(sample.data(), sample_rows, dim, kp));
   std::vector<float> centroids = std::move(km.centroids);
   TrainParams tp;
@@ -151,7 +152,6 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   tp.seed = o.seed;
   VX_RETURN_IF_ERROR(quantizer->Train(sample.data(), sample_rows, tp));
   std::vector<float>().swap(sample);
-  progress(1, 1, "train");
 
   // 3. Assignment pass: entries [u32 list][u32 row][code] to the spill file.
   const size_t cs = quantizer->code_size();

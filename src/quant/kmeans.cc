@@ -17,6 +17,7 @@ namespace {
 
 constexpr uint64_t kRowBlock = 1024;   // rows per task
 constexpr uint32_t kCentroidTile = 1024;
+constexpr uint32_t kClusterBlock = 16;  // clusters per update task
 
 double SquaredDistance(const float* a, const float* b, uint32_t d) {
   double s = 0;
@@ -158,9 +159,8 @@ Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const K
   // 2-3. Lloyd iterations.
   std::vector<int32_t> assign(m);
   std::vector<float> dist(m);
-  const uint64_t blocks = (m + kRowBlock - 1) / kRowBlock;
-  std::vector<double> sums(blocks * p.k * dim);
-  std::vector<uint64_t> counts(blocks * p.k);
+  std::vector<uint64_t> start(p.k + 1), cursor(p.k), members(m);
+  std::vector<double> cluster_obj(p.k);
   const uint32_t top = p.balanced ? std::min<uint32_t>(8, p.k) : 1;
   std::vector<int32_t> cand(p.balanced ? m * top : 0);
   std::vector<float> cand_dist(cand.size());
@@ -173,35 +173,35 @@ Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const K
     } else {
       AssignNearest(x.data(), m, out.centroids.data(), p.k, dim, p.threads, assign.data(), dist.data());
     }
-    // Exact objective of this assignment, in double.
-    std::vector<double> block_obj(blocks, 0.0);
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(counts.begin(), counts.end(), 0);
-    ParallelFor(blocks, p.threads, [&](size_t b) {
-      const uint64_t r0 = b * kRowBlock, r1 = std::min<uint64_t>(m, r0 + kRowBlock);
-      double* s = sums.data() + b * p.k * dim;
-      for (uint64_t i = r0; i < r1; ++i) {
-        const float* xi = x.data() + i * dim;
-        block_obj[b] += SquaredDistance(xi, out.centroids.data() + uint64_t(assign[i]) * dim, dim);
-        ++counts[b * p.k + assign[i]];
-        for (uint32_t j = 0; j < dim; ++j) s[uint64_t(assign[i]) * dim + j] += xi[j];
+    // Objective (exact, in double) and update, per cluster over its members
+    // in index order: the result depends only on the seed, not on the
+    // thread count, and the scratch is O(n + k * dim), not O(blocks * k * dim).
+    std::fill(start.begin(), start.end(), 0);
+    for (uint64_t i = 0; i < m; ++i) ++start[assign[i] + 1];
+    for (uint32_t c = 0; c < p.k; ++c) start[c + 1] += start[c];
+    std::copy(start.begin(), start.end() - 1, cursor.begin());
+    for (uint64_t i = 0; i < m; ++i) members[cursor[assign[i]]++] = i;
+    std::vector<uint64_t> count(p.k);
+    ParallelFor((p.k + kClusterBlock - 1) / kClusterBlock, p.threads, [&](size_t b) {
+      std::vector<double> acc(dim);
+      const uint32_t c1 = std::min<uint32_t>(p.k, static_cast<uint32_t>((b + 1) * kClusterBlock));
+      for (uint32_t c = static_cast<uint32_t>(b * kClusterBlock); c < c1; ++c) {
+        float* centroid = out.centroids.data() + uint64_t{c} * dim;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        double obj = 0;
+        for (uint64_t at = start[c]; at < start[c + 1]; ++at) {
+          const float* xi = x.data() + members[at] * dim;
+          obj += SquaredDistance(xi, centroid, dim);
+          for (uint32_t j = 0; j < dim; ++j) acc[j] += xi[j];
+        }
+        cluster_obj[c] = obj;
+        count[c] = start[c + 1] - start[c];
+        if (count[c] == 0) continue;
+        for (uint32_t j = 0; j < dim; ++j) centroid[j] = static_cast<float>(acc[j] / count[c]);
       }
     });
-    out.objective.push_back(std::accumulate(block_obj.begin(), block_obj.end(), 0.0));
-    // Update: reduce the block sums in block order (deterministic).
-    std::vector<uint64_t> count(p.k, 0);
-    std::vector<double> total(uint64_t{p.k} * dim, 0.0);
-    for (uint64_t b = 0; b < blocks; ++b) {
-      for (uint32_t c = 0; c < p.k; ++c) count[c] += counts[b * p.k + c];
-      const double* s = sums.data() + b * p.k * dim;
-      for (uint64_t j = 0; j < uint64_t{p.k} * dim; ++j) total[j] += s[j];
-    }
-    for (uint32_t c = 0; c < p.k; ++c) {
-      if (count[c] == 0) continue;
-      for (uint32_t j = 0; j < dim; ++j) {
-        out.centroids[uint64_t{c} * dim + j] = static_cast<float>(total[uint64_t{c} * dim + j] / count[c]);
-      }
-    }
+    out.objective.push_back(std::accumulate(cluster_obj.begin(), cluster_obj.end(), 0.0));
+    if (p.progress) p.progress(it + 1, p.iterations);
     // Empty clusters: a copy of the largest cluster's centroid, nudged. The
     // original stays, so no point's nearest distance can grow.
     for (uint32_t c = 0; c < p.k; ++c) {

@@ -3,8 +3,9 @@
 //   1. Seeding: k-means++ on a sample of at most 32*k points (seeded RNG).
 //   2. Lloyd iterations on at most `max_train_points` sampled points: the
 //      assignment step uses OpenBLAS sgemm in row blocks on all threads; the
-//      update step sums per fixed row block and reduces in block order, so
-//      the result depends only on the seed, not on the thread count.
+//      update step groups points by cluster and sums each cluster's members
+//      in index order (clusters in parallel), so the result depends only on
+//      the seed, not on the thread count. Scratch: O(n + k * dim).
 //   3. An empty cluster is re-seeded next to the largest one's centroid
 //      (which stays), so the objective never rises.
 //   4. Optionally (balanced), every assignment caps each cluster at
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "vx/status.h"
@@ -27,6 +29,8 @@ struct KMeansParams {
   uint64_t seed = 1234;
   uint64_t max_train_points = 256 * 256;  // sample size for Lloyd iterations
   int threads = 0;                        // 0: all cores
+  // Called after each iteration with (done, iterations). Optional.
+  std::function<void(uint32_t, uint32_t)> progress;
   bool balanced = false;
   float balance_factor = 1.2f;  // max cluster size = factor * n / k (balanced only)
 };

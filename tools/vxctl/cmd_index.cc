@@ -143,7 +143,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
         if (phase != p) {
           if (bar) bar->Finish();
           phase = p;
-          bar = std::make_unique<Progress>(std::string("build ") + p, total, "vectors");
+          bar = std::make_unique<Progress>(std::string("build ") + p, total, phase == "k-means" ? "iterations" : "vectors");
         }
         bar->Update(done);
       };
