@@ -7,6 +7,9 @@
 # threads, and each engine's QPS at the smallest ef_search reaching 0.95.
 #
 #   perf/hnsw_vs_peers.sh [COUNT] [DIM]          (defaults 200000 128)
+#   env: VX_BENCH_DIR (default /tmp/vx-bench-hnsw), VX_EFS (default
+#        10,20,40,80,160), VX_REUSE=1 (serve an index already built there
+#        instead of rebuilding it; its build time is then not printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}; d=${2:-128}
@@ -17,18 +20,21 @@ base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
 [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
 echo "data: $n x $d (generated, seed 11), 1000 queries, k=10, l2, m=16, ef_construction=64, 2 build threads"
 echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
-rm -rf "$work/idx"
-/usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 2>&1 | grep -E "vx build|built"
+efs=${VX_EFS:-10,20,40,80,160}
+if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
+  rm -rf "$work/idx"
+  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 2>&1 | grep -E "vx build|built"
+fi
 mem=$(( ($(stat -c %s "$work/idx/graph") + $(stat -c %s "$work/idx/vectors")) / 1048576 + 16 ))
-$vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep ef_search=10,20,40,80,160 --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
-/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" <<'PY'
+$vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
+/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" <<'PY'
 import sys, time, json, resource, numpy as np
 def fbin(p):
     n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))
 xb, xq = fbin(sys.argv[1]), fbin(sys.argv[2])
 a = np.fromfile(sys.argv[3], dtype=np.int32); gt = a.reshape(-1, a[0] + 1)[:, 1:11]
 def recall(I): return np.mean([len(set(I[i, :10]) & set(gt[i])) / 10 for i in range(len(xq))])
-efs = [10, 20, 40, 80, 160]
+efs = [int(e) for e in sys.argv[5].split(",")]
 best = {}
 vx = json.load(open(sys.argv[4]))["rows"]
 for t in (1, 2):

@@ -247,6 +247,15 @@ TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
   std::ifstream f(dir / "b.json");
   const std::string json((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_NE(json.find("\"probes\": 12"), std::string::npos) << json;
+  // Warming the pool with other queries; of another dimension, refused.
+  CliRun warm = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                      " --sweep probes=4 --warmup --warmup-queries " + dir / "b.fbin");
+  EXPECT_EQ(warm.status, 0) << warm.output;
+  ASSERT_EQ(Vxctl("gen --dim 8 --count 10 --out " + dir / "w8.fbin").status, 0);
+  CliRun warm8 = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                       " --sweep probes=4 --warmup --warmup-queries " + dir / "w8.fbin");
+  EXPECT_EQ(warm8.status, 1);
+  EXPECT_NE(warm8.output.find("warm-up queries and queries differ in dimension"), std::string::npos) << warm8.output;
   // ef_search is an HNSW knob: sweeping it over an IVF index is refused.
   CliRun wrong = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep ef_search=10");
   EXPECT_EQ(wrong.status, 1);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -313,7 +314,9 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       return vx::Status::InvalidArgument(o.dir + " is an " + index->info().type + " index: sweep " + (ivf ? "probes" : "ef_search"));
     }
     if (o.warmup) {  // one untimed pass at the largest value fills the pool
-      VX_RETURN_IF_ERROR(RunQueries(*index, q, with(*std::max_element(o.values.begin(), o.values.end())), threads).status());
+      const vx::FloatMatrix& wq = o.warmup_queries ? *o.warmup_queries : q;
+      if (wq.dim != q.dim) return vx::Status::InvalidArgument("warm-up queries and queries differ in dimension");
+      VX_RETURN_IF_ERROR(RunQueries(*index, wq, with(*std::max_element(o.values.begin(), o.values.end())), threads).status());
     }
     uint32_t best = 0;
     for (uint32_t v : o.values) {
@@ -344,6 +347,7 @@ void AddBench(CLI::App& app, RunFn* run) {
     double target = 0.95;
     uint32_t k = 10, beam = 4, rerank = 0, ef_search = 40, probes = 1;
     bool warmup = false;
+    std::string warmup_queries;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "The tuning table (ef_search or probes): recall, latency, QPS and reads per setting");
@@ -360,6 +364,8 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_option("--probes", a->probes, "IVF: probes when sweeping something else")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--rerank", a->rerank, "Rerank candidates (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
   cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep");
+  cmd->add_option("--warmup-queries", a->warmup_queries,
+                  "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
   cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
   cmd->callback([run, a] {
@@ -392,7 +398,13 @@ void AddBench(CLI::App& app, RunFn* run) {
       sp.rerank = a->rerank;
       sp.ef_search = a->ef_search;
       sp.probes = a->probes;
-      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, sp, a->warmup};
+      std::optional<vx::FloatMatrix> wq;
+      if (!a->warmup_queries.empty()) {
+        auto r = vx::ReadAllFloat(a->warmup_queries);
+        if (!r.ok()) return Fail(r.status());
+        wq = std::move(*r);
+      }
+      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, sp, a->warmup, wq ? &*wq : nullptr};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {
