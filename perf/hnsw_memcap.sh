@@ -2,6 +2,8 @@
 # vx's HNSW served from SSD under a memory cap of 1/4 of the index's size on
 # disk (memcap counts the page cache): the ef_search table on 1 and 2
 # threads with recall@10, p50/p99 latency, SSD reads and round trips per query.
+# The pool is warmed with 10,000 random base vectors, not with the measured
+# queries, so their own pages are not pre-read.
 #
 #   perf/hnsw_memcap.sh [COUNT] [DIM]          (defaults 5000000 128)
 #   env: VX_BENCH_DIR (default /tmp/vx-bench-hnsw5m), VX_EFS (default
@@ -17,6 +19,14 @@ memcap=../shared/tools/memcap
 base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
 [ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
 [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
+warm=$work/warm10k.fbin
+[ -f "$warm" ] || /usr/bin/python3 - "$base" "$warm" <<'PY'
+import sys, numpy as np
+n, d = np.fromfile(sys.argv[1], dtype=np.uint32, count=2)
+b = np.memmap(sys.argv[1], dtype=np.float32, mode="r", offset=8, shape=(int(n), int(d)))
+w = np.ascontiguousarray(b[np.sort(np.random.default_rng(7).choice(int(n), 10000, replace=False))])
+open(sys.argv[2], "wb").write(np.array(w.shape, dtype=np.uint32).tobytes() + w.tobytes())
+PY
 echo "data: $n x $d f32 (generated, seed 11), 1000 queries, k=10, l2"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $($vxctl version | sed -n 2p)"
 if [ ! -f "$work/idx/MANIFEST" ]; then
@@ -27,7 +37,7 @@ $vxctl info "$work/idx" | sed -n 1,5p
 index_mb=$(( $(du -b -c "$work"/idx/* | tail -1 | cut -f1) / 1048576 ))
 resident_mb=$(( ($(stat -c %s "$work/idx/codes") + $(stat -c %s "$work/idx/ids") + $(stat -c %s "$work/idx/upper")) / 1048576 ))
 cap_mb=$(( index_mb / 4 ))
-pool_mb=$(( cap_mb - resident_mb - 96 ))  # the rest: binary, libraries, queries, ground truth, scratch
+pool_mb=$(( cap_mb - resident_mb - 160 ))  # the rest: binary, libraries, queries, ground truth, scratch
 echo "index on disk: $index_mb MiB; memcap $cap_mb MiB (1/4); always resident $resident_mb MiB; buffer pool $pool_mb MiB; beam $beam"
 $memcap "$cap_mb" $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 \
-  --memory "$pool_mb" --beam "$beam" --warmup --json "$work/vx_memcap.json"
+  --memory "$pool_mb" --beam "$beam" --warmup --warmup-queries "$warm" --json "$work/vx_memcap.json"

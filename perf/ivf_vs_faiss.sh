@@ -7,7 +7,8 @@
 #
 #   perf/ivf_vs_faiss.sh [COUNT] [DIM]          (defaults 5000000 128)
 #   env: VX_BENCH_DIR (default /tmp/vx-bench-ivf), VX_REPLICAS (default 1),
-#        VX_PROBES (default 1,2,4,8,16,32,64,128)
+#        VX_PROBES (default 1,2,4,8,16,32,64,128), VX_QUANT (default auto),
+#        VX_PEERS=0 (vx only, no FAISS)
 # Needs root for memcap (../shared/tools/memcap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,18 +20,27 @@ memcap=../shared/tools/memcap
 base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
 [ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
 [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
+warm=$work/warm10k.fbin  # warm-up: 10,000 random base vectors, not the measured queries
+[ -f "$warm" ] || /usr/bin/python3 - "$base" "$warm" <<'PY'
+import sys, numpy as np
+n, d = np.fromfile(sys.argv[1], dtype=np.uint32, count=2)
+b = np.memmap(sys.argv[1], dtype=np.float32, mode="r", offset=8, shape=(int(n), int(d)))
+w = np.ascontiguousarray(b[np.sort(np.random.default_rng(7).choice(int(n), 10000, replace=False))])
+open(sys.argv[2], "wb").write(np.array(w.shape, dtype=np.uint32).tobytes() + w.tobytes())
+PY
 echo "data: $n x $d f32 (generated, seed 11), 1000 queries, k=10, l2"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $($vxctl version | sed -n 2p)"
 rm -rf "$work/idx"
 /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --type ivf --base "$base" --out "$work/idx" \
-  --replicas "$replicas" --threads "$(nproc)" 2>&1 | grep -E "vx build|built"
+  --replicas "$replicas" --quant "${VX_QUANT:-auto}" --threads "$(nproc)" 2>&1 | grep -E "vx build|built"
 $vxctl info "$work/idx" | sed -n 1,5p
 index_mb=$(( ($(stat -c %s "$work/idx/lists") + $(stat -c %s "$work/idx/vectors")) / 1048576 ))
 cap_mb=$(( index_mb / 8 ))
 pool_mb=$(( cap_mb * 3 / 4 ))  # the rest: the process itself (binary, libraries, queries, scratch)
 echo "index on disk: $index_mb MiB; memcap $cap_mb MiB (1/8); buffer pool $pool_mb MiB"
 $memcap "$cap_mb" $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "probes=$probes" --threads 1,2 \
-  --memory "$pool_mb" --warmup --json "$work/vx.json"
+  --memory "$pool_mb" --warmup --warmup-queries "$warm" --json "$work/vx.json"
+[ "${VX_PEERS:-1}" = 1 ] || exit 0
 lists=$($vxctl info "$work/idx" | sed -n 's/.*lists \([0-9]*\) .*/\1/p')
 /usr/bin/python3 - "$base" "$q" "$gt" "$lists" "$probes" <<'PY'
 import sys, time, resource, numpy as np, faiss
