@@ -67,9 +67,10 @@ Result<QueryDistance> QueryDistance::Make(Metric metric, ElementType stored, con
                                           size_t dim, const KernelTable& kernels) {
   if (dim == 0) return Status::InvalidArgument("query dimension is 0");
   QueryDistance d;
-  d.q_.assign(q, q + dim);
+  d.q_ = q;
+  d.dim_ = dim;
   double norm_sq = 0;
-  for (float v : d.q_) norm_sq += static_cast<double>(v) * v;
+  for (size_t i = 0; i < dim; ++i) norm_sq += static_cast<double>(q[i]) * q[i];
   if (metric == Metric::kCosine) {
     if (norm_sq == 0) return Status::InvalidArgument("cosine distance of a zero query vector");
     d.q_inv_norm_ = static_cast<float>(1.0 / std::sqrt(norm_sq));

@@ -40,23 +40,23 @@ const KernelTable* KernelTableFor(Isa isa);
 // The table in use: the best supported ISA, capped by VX_KERNELS.
 const KernelTable& ActiveKernels();
 
-// A prepared query: a copy of the query vector and its norm, bound to the
-// kernels for (metric, stored type). Cheap to build once per query.
+// A prepared query: the query vector (not copied: it must outlive this
+// object) and its norm, bound to the kernels for (metric, stored type).
+// Allocates nothing; cheap to build once per query.
 class QueryDistance {
  public:
   // InvalidArgument if dim is 0 or the metric is cosine and q is zero.
   static Result<QueryDistance> Make(Metric metric, ElementType stored, const float* q,
                                     size_t dim, const KernelTable& kernels = ActiveKernels());
 
-  float operator()(const void* x) const { return one_(q_.data(), q_inv_norm_, x, q_.size()); }
-  void Many(const void* base, size_t n, float* out) const {
-    many_(q_.data(), q_inv_norm_, base, q_.size(), n, out);
-  }
-  size_t dim() const { return q_.size(); }
+  float operator()(const void* x) const { return one_(q_, q_inv_norm_, x, dim_); }
+  void Many(const void* base, size_t n, float* out) const { many_(q_, q_inv_norm_, base, dim_, n, out); }
+  size_t dim() const { return dim_; }
 
  private:
   QueryDistance() = default;
-  std::vector<float> q_;
+  const float* q_ = nullptr;
+  size_t dim_ = 0;
   float q_inv_norm_ = 0;
   OneFn one_ = nullptr;
   ManyFn many_ = nullptr;

@@ -49,6 +49,17 @@ class TopK {
     std::sort_heap(heap_.begin(), heap_.end());
     return std::move(heap_);
   }
+  // The kept neighbours, nearest first, in place (for a TopK reused across
+  // queries: no allocation). Push again only after Reset.
+  const std::vector<Neighbor>& Sorted() {
+    std::sort_heap(heap_.begin(), heap_.end());
+    return heap_;
+  }
+  // Empties the heap and sets a new k, keeping the storage.
+  void Reset(size_t k) {
+    k_ = k;
+    heap_.clear();
+  }
 
  private:
   size_t k_;

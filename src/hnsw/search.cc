@@ -22,6 +22,7 @@
 #include "io/manifest.h"
 #include "io/page.h"
 #include "io/paged_file.h"
+#include "io/index_pages.h"
 #include "io/vector_file.h"
 #include "hnsw/hnsw.h"
 #include "quant/quantizer.h"
@@ -75,15 +76,7 @@ class HnswIndex : public Index {
     VX_RETURN_IF_ERROR(x->LoadUpper(upper, dir));
     info.resident_bytes = x->codes_.size() + x->ids_.size() * 4 + x->upper_.size() * 4 + x->upper_index_.size() * 24;
 
-    // Paged files through the buffer pool, O_DIRECT.
-    VX_ASSIGN_OR_RETURN(x->graph_file_, env->OpenFile(dir + "/graph", OpenOptions{.direct = true}));
-    VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
-    BufferPoolOptions po;
-    po.page_size = ps;
-    po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, ps), std::max<uint64_t>(o.vector_cache_bytes, ps)};
-    VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
-    VX_ASSIGN_OR_RETURN(x->graph_id_, x->pool_->AddFile(x->graph_file_.get(), PageClass::kGraph, PageType::kGraph));
-    VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
+    VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, dir, "graph", PageType::kGraph, ps, o));
     x->dir_ = dir;
     return std::unique_ptr<Index>(std::move(x));
   }
@@ -95,8 +88,7 @@ class HnswIndex : public Index {
     const uint32_t ef = std::max(p.ef_search, p.k);
     const uint32_t beam = std::max<uint32_t>(1, p.beam);
     SearchStats local;
-    // Per-thread buffers, reused: a query allocates nothing once warm, except
-    // QueryDistance's copy of the query and the top-k heap.
+    // Per-thread buffers, reused: a query allocates nothing once warm.
     Scratch& x = ThreadScratch();
     x.visited.Reset(info_.count, this);
     VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
@@ -104,14 +96,6 @@ class HnswIndex : public Index {
     auto score = [&](uint32_t v) {
       ++local.codes_scored;
       return quantizer_->Score(x.pq, reinterpret_cast<const uint8_t*>(codes_.data()) + uint64_t{v} * cs);
-    };
-    auto pin = [&](uint64_t* pages, uint64_t* reads) -> Status {
-      PinStats ps;
-      VX_RETURN_IF_ERROR(pool_->PinBatch(x.refs, &x.pages, &ps));
-      *pages += ps.pages;
-      *reads += ps.reads;
-      local.round_trips += ps.round_trips;
-      return Status::Ok();
     };
 
     // 1. Upper layers.
@@ -147,10 +131,10 @@ class HnswIndex : public Index {
       }
       if (x.step.empty()) break;
       x.refs.clear();
-      for (const Candidate& c : x.step) x.refs.push_back(PageRef{graph_id_, PageNo{layout_.GraphPage(c.id)}});
+      for (const Candidate& c : x.step) x.refs.push_back(pages_->StructurePage(layout_.GraphPage(c.id)));
       std::sort(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
       x.refs.erase(std::unique(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), x.refs.end());
-      VX_RETURN_IF_ERROR(pin(&local.graph_pages, &local.graph_reads));
+      VX_RETURN_IF_ERROR(pages_->PinStructure(x.refs, &x.pages, &local));
       for (const Candidate& c : x.step) {
         const uint64_t page = layout_.GraphPage(c.id);
         const size_t idx = std::lower_bound(x.refs.begin(), x.refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) - x.refs.begin();
@@ -187,24 +171,17 @@ class HnswIndex : public Index {
       x.pages.clear();
     }
 
-    // 3. Rerank the nearest `rerank` by exact distance, vector pages in page
-    // order, pinned in chunks of at most a quarter of the vector pool
-    // (usually one chunk: one round trip).
+    // 3. Rerank the nearest `rerank` by exact distance.
     std::sort(best.begin(), best.end());
     const uint32_t rerank = std::min<uint32_t>(p.rerank ? std::max(p.rerank, p.k) : ef, static_cast<uint32_t>(best.size()));
     best.resize(rerank);
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
     x.slots.clear();
     for (const Candidate& c : best) x.slots.push_back(c.id);
-    TopK top(p.k);
-    PinStats vs;
-    Status st = ForEachStoredVector(*pool_, vector_id_, vlayout_, x.slots, pool_->CapacityPages(PageClass::kVector) / 4,
-                                    x.vectors, &vs, [&](uint64_t node, const uint8_t* v) { top.Push(exact(v), ids_[node]); });
-    local.vector_pages += vs.pages;
-    local.vector_reads += vs.reads;
-    local.round_trips += vs.round_trips;
-    VX_RETURN_IF_ERROR(st);
-    for (const Neighbor& nb : top.TakeSorted()) out->push_back(SearchResult{nb.id, nb.dist});
+    x.top.Reset(p.k);
+    VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.slots, x.refs, x.pages, &local,
+                                            [&](uint64_t node, const uint8_t* v) { x.top.Push(exact(v), ids_[node]); }));
+    for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
     if (stats) stats->Add(local);
     return Status::Ok();
   }
@@ -236,7 +213,7 @@ class HnswIndex : public Index {
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     std::vector<uint64_t> slots;
-    VectorVisitScratch vectors;
+    TopK top{1};
   };
   static Scratch& ThreadScratch() {
     thread_local Scratch s;
@@ -292,9 +269,7 @@ class HnswIndex : public Index {
   std::vector<uint32_t> ids_;
   std::vector<uint32_t> upper_;
   std::unordered_map<uint32_t, UpperEntry> upper_index_;
-  std::unique_ptr<File> graph_file_, vector_file_;
-  std::unique_ptr<BufferPool> pool_;
-  FileId graph_id_{}, vector_id_{};
+  std::unique_ptr<IndexPages> pages_;
 };
 
 }  // namespace

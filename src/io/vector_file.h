@@ -2,20 +2,14 @@
 // or f16) on vector pages, page 0 a PagedFileHeader, then `per_page` vectors
 // a page. Slot i is the i-th vector written.
 //
-// VectorFileWriter streams rows in; ForEachStoredVector pins the pages of a
-// set of slots through the buffer pool in page order, in chunks (each chunk's
-// misses are one batch), and hands each slot's stored bytes to a callback:
-// the rerank step of a search.
+// VectorFileWriter streams rows in; IndexPages::VisitVectors (io/index_pages.h)
+// reads them back for the rerank step of a search.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
-#include <vector>
 
-#include "io/buffer_pool.h"
 #include "io/paged_file.h"
 #include "vx/types.h"
 
@@ -50,50 +44,5 @@ class VectorFileWriter {
   uint64_t count_, written_ = 0;
   PageWriter writer_;
 };
-
-// Reusable buffers for ForEachStoredVector (one per searching thread).
-struct VectorVisitScratch {
-  std::vector<uint64_t> slots;
-  std::vector<PageRef> refs;
-  std::vector<PageHandle> pages;
-};
-
-// Calls fn(slot, stored bytes) for each slot (any order, duplicates allowed),
-// pinning pages in chunks of at most `chunk_pages`. Counts into *stats.
-template <class Fn>
-Status ForEachStoredVector(BufferPool& pool, FileId file, const VectorLayout& layout, std::span<const uint64_t> slots,
-                           size_t chunk_pages, VectorVisitScratch& x, PinStats* stats, Fn&& fn) {
-  x.slots.assign(slots.begin(), slots.end());
-  std::sort(x.slots.begin(), x.slots.end());
-  chunk_pages = std::max<size_t>(1, chunk_pages);
-  for (size_t begin = 0; begin < x.slots.size();) {
-    x.refs.clear();
-    size_t end = begin;
-    for (; end < x.slots.size(); ++end) {
-      const PageRef r{file, PageNo{layout.Page(x.slots[end])}};
-      if (x.refs.empty() || !(x.refs.back().page == r.page)) {
-        if (x.refs.size() == chunk_pages) break;
-        x.refs.push_back(r);
-      }
-    }
-    PinStats ps;
-    Status s = pool.PinBatch(x.refs, &x.pages, &ps);
-    if (stats) {
-      stats->pages += ps.pages;
-      stats->reads += ps.reads;
-      stats->round_trips += ps.round_trips;
-    }
-    VX_RETURN_IF_ERROR(s);
-    size_t idx = 0;
-    for (size_t i = begin; i < end; ++i) {
-      const uint64_t page = layout.Page(x.slots[i]);
-      while (x.refs[idx].page.value != page) ++idx;
-      fn(x.slots[i], x.pages[idx].data() + layout.Offset(x.slots[i]));
-    }
-    x.pages.clear();
-    begin = end;
-  }
-  return Status::Ok();
-}
 
 }  // namespace vx

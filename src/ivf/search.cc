@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
-#include <unordered_set>
 
 #include "core/distance.h"
 #include "core/topk.h"
@@ -20,6 +19,7 @@
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/paged_file.h"
+#include "io/index_pages.h"
 #include "io/vector_file.h"
 #include "ivf/ivf.h"
 #include "ivf/layout.h"
@@ -83,15 +83,7 @@ class IvfIndex : public Index {
     if (total != info.entries) return Status::Corruption(dir + "/directory: entries do not add up to the manifest's");
     info.resident_bytes = x->centroids_.size() * 4 + x->extents_.size() * sizeof(ListExtent);
 
-    // Paged files through the buffer pool, O_DIRECT.
-    VX_ASSIGN_OR_RETURN(x->lists_file_, env->OpenFile(dir + "/lists", OpenOptions{.direct = true}));
-    VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
-    BufferPoolOptions po;
-    po.page_size = ps;
-    po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, ps), std::max<uint64_t>(o.vector_cache_bytes, ps)};
-    VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
-    VX_ASSIGN_OR_RETURN(x->lists_id_, x->pool_->AddFile(x->lists_file_.get(), PageClass::kGraph, PageType::kList));
-    VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
+    VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, dir, "lists", PageType::kList, ps, o));
     x->dir_ = dir;
     return std::unique_ptr<Index>(std::move(x));
   }
@@ -131,9 +123,9 @@ class IvfIndex : public Index {
     std::sort(x.order.begin(), x.order.end(), [&](uint32_t a, uint32_t b) { return extents_[a].first_page < extents_[b].first_page; });
 
     // 2. Scan the probed lists' pages by code.
-    TopK candidates(rerank);
-    x.seen.clear();
-    const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kGraph) / 4);
+    x.candidates.Reset(rerank);
+    if (info_.replicas > 0) x.seen.Begin(info_.count, this);
+    const size_t chunk = std::max<size_t>(1, pages_->CapacityPages(PageClass::kGraph) / 4);
     size_t li = 0;
     uint32_t next_page_in_list = 0;
     while (li < x.order.size()) {
@@ -146,16 +138,11 @@ class IvfIndex : public Index {
           next_page_in_list = 0;
           continue;
         }
-        x.refs.push_back(PageRef{lists_id_, PageNo{e.first_page + next_page_in_list++}});
+        x.refs.push_back(pages_->StructurePage(e.first_page + next_page_in_list++));
         x.ref_list.push_back(x.order[li]);
       }
       if (x.refs.empty()) break;
-      PinStats ps;
-      Status s = pool_->PinBatch(x.refs, &x.pages, &ps);
-      local.graph_pages += ps.pages;
-      local.graph_reads += ps.reads;
-      local.round_trips += ps.round_trips;
-      VX_RETURN_IF_ERROR(s);
+      VX_RETURN_IF_ERROR(pages_->PinStructure(x.refs, &x.pages, &local));
       for (size_t i = 0; i < x.refs.size(); ++i) {
         const uint8_t* page = x.pages[i].data();
         uint32_t count, list;
@@ -172,7 +159,7 @@ class IvfIndex : public Index {
         local.codes_scored += count;
         const uint8_t* rows = page + llayout_.RowsOffset();
         for (uint32_t j = 0; j < count; ++j) {
-          if (!(x.scores[j] <= candidates.threshold())) continue;
+          if (!(x.scores[j] <= x.candidates.threshold())) continue;
           uint32_t row;
           std::memcpy(&row, rows + 4 * j, 4);
           if (row >= info_.count) {
@@ -181,8 +168,8 @@ class IvfIndex : public Index {
           }
           // A replica has the same code, so the same score: skip it if its
           // first copy was already offered.
-          if (info_.replicas > 0 && !x.seen.insert(row).second) continue;
-          candidates.Push(x.scores[j], row);
+          if (info_.replicas > 0 && !x.seen.Insert(row)) continue;
+          x.candidates.Push(x.scores[j], row);
         }
       }
       x.pages.clear();
@@ -191,30 +178,49 @@ class IvfIndex : public Index {
     // 3. Rerank by exact distance.
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, dim));
     x.slots.clear();
-    for (const Neighbor& c : candidates.TakeSorted()) x.slots.push_back(static_cast<uint64_t>(c.id));
-    TopK top(p.k);
-    PinStats vs;
-    Status st = ForEachStoredVector(*pool_, vector_id_, vlayout_, x.slots, pool_->CapacityPages(PageClass::kVector) / 4,
-                                    x.vectors, &vs, [&](uint64_t row, const uint8_t* v) { top.Push(exact(v), static_cast<int64_t>(row)); });
-    local.vector_pages += vs.pages;
-    local.vector_reads += vs.reads;
-    local.round_trips += vs.round_trips;
-    VX_RETURN_IF_ERROR(st);
-    for (const Neighbor& nb : top.TakeSorted()) out->push_back(SearchResult{nb.id, nb.dist});
+    for (const Neighbor& c : x.candidates.Sorted()) x.slots.push_back(static_cast<uint64_t>(c.id));
+    x.top.Reset(p.k);
+    VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.slots, x.refs, x.pages, &local, [&](uint64_t row, const uint8_t* v) {
+      x.top.Push(exact(v), static_cast<int64_t>(row));
+    }));
+    for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
     if (stats) stats->Add(local);
     return Status::Ok();
   }
 
  private:
+  // Rows offered to the candidate heap in this query (replicas > 0 only):
+  // a per-thread bitmap over the rows, cleared by the rows it set.
+  struct SeenRows {
+    const void* owner = nullptr;
+    std::vector<uint64_t> bits;
+    std::vector<uint32_t> set;
+    void Begin(uint64_t n, const void* index) {
+      if (owner != index || bits.size() != (n + 63) / 64) {
+        bits.assign((n + 63) / 64, 0);
+        owner = index;
+      } else {
+        for (uint32_t r : set) bits[r >> 6] &= ~(uint64_t{1} << (r & 63));
+      }
+      set.clear();
+    }
+    bool Insert(uint32_t r) {
+      const uint64_t mask = uint64_t{1} << (r & 63);
+      if (bits[r >> 6] & mask) return false;
+      bits[r >> 6] |= mask;
+      set.push_back(r);
+      return true;
+    }
+  };
   struct Scratch {
     PreparedQuery pq;
     std::vector<float> unit, centroid_dist, scores;
     std::vector<uint32_t> order, ref_list;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
-    std::unordered_set<uint32_t> seen;
+    SeenRows seen;
     std::vector<uint64_t> slots;
-    VectorVisitScratch vectors;
+    TopK candidates{1}, top{1};
   };
   static Scratch& ThreadScratch() {
     thread_local Scratch s;
@@ -228,9 +234,7 @@ class IvfIndex : public Index {
   std::unique_ptr<Quantizer> quantizer_;
   std::vector<float> centroids_;
   std::vector<ListExtent> extents_;
-  std::unique_ptr<File> lists_file_, vector_file_;
-  std::unique_ptr<BufferPool> pool_;
-  FileId lists_id_{}, vector_id_{};
+  std::unique_ptr<IndexPages> pages_;
 };
 
 }  // namespace

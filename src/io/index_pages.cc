@@ -1,0 +1,33 @@
+#include "io/index_pages.h"
+
+namespace vx {
+
+Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& dir, const std::string& structure_name,
+                                                     PageType structure_type, size_t page_size, const IndexOptions& o) {
+  std::unique_ptr<IndexPages> x(new IndexPages());
+  VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(dir + "/" + structure_name, OpenOptions{.direct = true}));
+  VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
+  BufferPoolOptions po;
+  po.page_size = page_size;
+  po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, page_size), std::max<uint64_t>(o.vector_cache_bytes, page_size)};
+  VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
+  VX_ASSIGN_OR_RETURN(x->structure_id_, x->pool_->AddFile(x->structure_file_.get(), PageClass::kGraph, structure_type));
+  VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
+  return x;
+}
+
+Status IndexPages::Pin(std::span<const PageRef> refs, std::vector<PageHandle>* out, uint64_t* pages, uint64_t* reads,
+                       SearchStats* stats) const {
+  PinStats ps;
+  Status s = pool_->PinBatch(refs, out, &ps);
+  *pages += ps.pages;
+  *reads += ps.reads;
+  stats->round_trips += ps.round_trips;
+  return s;
+}
+
+Status IndexPages::PinStructure(std::span<const PageRef> refs, std::vector<PageHandle>* out, SearchStats* stats) const {
+  return Pin(refs, out, &stats->graph_pages, &stats->graph_reads, stats);
+}
+
+}  // namespace vx

@@ -1,0 +1,76 @@
+// The two paged files of an opened index, behind one buffer pool: the
+// structure file (HNSW graph pages, IVF list pages; the pool's graph class)
+// and the vectors file (vector class). Both index types pin through it, so
+// the per-query page and read counters are kept in one place.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/buffer_pool.h"
+#include "io/env.h"
+#include "io/vector_file.h"
+#include "vx/index.h"
+
+namespace vx {
+
+class IndexPages {
+ public:
+  // Opens dir/structure_name and dir/vectors with O_DIRECT; a pool of page
+  // size `page_size` with the budgets of `o` (each at least one page).
+  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& dir, const std::string& structure_name,
+                                                  PageType structure_type, size_t page_size, const IndexOptions& o);
+
+  size_t CapacityPages(PageClass c) const { return pool_->CapacityPages(c); }
+
+  // Pins structure pages `refs` (page numbers of the structure file) into
+  // *out as one batch; counts into stats->graph_*, round_trips.
+  Status PinStructure(std::span<const PageRef> refs, std::vector<PageHandle>* out, SearchStats* stats) const;
+  PageRef StructurePage(uint64_t page) const { return PageRef{structure_id_, PageNo{page}}; }
+
+  // Calls fn(slot, stored bytes) for each of `slots` (sorted here, in place;
+  // duplicates allowed), pinning vector pages in page order in chunks of a
+  // quarter of the vector pool (usually one chunk: one round trip). Counts
+  // into stats->vector_*, round_trips.
+  template <class Fn>
+  Status VisitVectors(const VectorLayout& layout, std::vector<uint64_t>& slots, std::vector<PageRef>& refs,
+                      std::vector<PageHandle>& pages, SearchStats* stats, Fn&& fn) const {
+    std::sort(slots.begin(), slots.end());
+    const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kVector) / 4);
+    for (size_t begin = 0; begin < slots.size();) {
+      refs.clear();
+      size_t end = begin;
+      for (; end < slots.size(); ++end) {
+        const PageRef r{vector_id_, PageNo{layout.Page(slots[end])}};
+        if (refs.empty() || !(refs.back().page == r.page)) {
+          if (refs.size() == chunk) break;
+          refs.push_back(r);
+        }
+      }
+      VX_RETURN_IF_ERROR(Pin(refs, &pages, &stats->vector_pages, &stats->vector_reads, stats));
+      size_t idx = 0;
+      for (size_t i = begin; i < end; ++i) {
+        const uint64_t page = layout.Page(slots[i]);
+        while (refs[idx].page.value != page) ++idx;
+        fn(slots[i], pages[idx].data() + layout.Offset(slots[i]));
+      }
+      pages.clear();
+      begin = end;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  IndexPages() = default;
+  Status Pin(std::span<const PageRef> refs, std::vector<PageHandle>* out, uint64_t* pages, uint64_t* reads,
+             SearchStats* stats) const;
+
+  std::unique_ptr<File> structure_file_, vector_file_;
+  std::unique_ptr<BufferPool> pool_;
+  FileId structure_id_{}, vector_id_{};
+};
+
+}  // namespace vx
