@@ -92,6 +92,15 @@ vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, ui
   return vx::Index::Open(dir, io);
 }
 
+// The search knobs query and bench share, bound straight into a SearchParams.
+void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
+  cmd->add_option("--k", sp->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
+  cmd->add_option("--ef-search", sp->ef_search, "HNSW: candidate list size (pgvector's hnsw.ef_search)")->capture_default_str()->check(CLI::Range(1u, 10000u));
+  cmd->add_option("--beam", sp->beam, "HNSW: nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
+  cmd->add_option("--probes", sp->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
+  cmd->add_option("--rerank", sp->rerank, "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
+}
+
 }  // namespace
 
 void AddBuild(CLI::App& app, RunFn* run) {
@@ -162,7 +171,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
 void AddQuery(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir, queries, out, gt;
-    uint32_t k = 10, ef_search = 40, rerank = 0, beam = 4, probes = 1;
+    vx::SearchParams sp;
     int threads = 1;
     uint64_t memory_mb = 64;
     bool json = false;
@@ -171,11 +180,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
   auto* cmd = app.add_subcommand("query", "Search an index with a query file");
   cmd->add_option("dir", a->dir, "Index directory")->required();
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
-  cmd->add_option("--k", a->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--ef-search", a->ef_search, "Candidate list size (pgvector's hnsw.ef_search)")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--rerank", a->rerank, "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
-  cmd->add_option("--beam", a->beam, "HNSW: nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
-  cmd->add_option("--probes", a->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
+  AddSearchOptions(cmd, &a->sp);
   cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--out", a->out, "Write result ids (.ivecs)");
@@ -190,12 +195,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
       if (q->dim != (*index)->info().dim) {
         return Fail(vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
       }
-      vx::SearchParams sp;
-      sp.k = a->k;
-      sp.ef_search = a->ef_search;
-      sp.rerank = a->rerank;
-      sp.beam = a->beam;
-      sp.probes = a->probes;
+      const vx::SearchParams& sp = a->sp;
       const bool ivf = (*index)->info().type == "ivf";
       auto run = RunQueries(**index, *q, sp, a->threads);
       if (!run.ok()) return Fail(run.status());
@@ -207,20 +207,20 @@ void AddQuery(CLI::App& app, RunFn* run) {
       if (!a->gt.empty()) {
         auto gt = vx::ReadAllIds(a->gt);
         if (!gt.ok()) return Fail(gt.status());
-        if (gt->rows != q->rows || gt->dim < a->k) return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
-        recall = RecallAt(*run, *gt, a->k);
+        if (gt->rows != q->rows || gt->dim < a->sp.k) return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
+        recall = RecallAt(*run, *gt, a->sp.k);
       }
       if (!a->out.empty()) {
-        std::vector<int32_t> ids(q->rows * a->k, -1);
+        std::vector<int32_t> ids(q->rows * a->sp.k, -1);
         for (uint64_t i = 0; i < q->rows; ++i) {
-          for (size_t j = 0; j < results[i].size(); ++j) ids[i * a->k + j] = static_cast<int32_t>(results[i][j].id);
+          for (size_t j = 0; j < results[i].size(); ++j) ids[i * a->sp.k + j] = static_cast<int32_t>(results[i][j].id);
         }
-        vx::Status s = vx::WriteMatrix(a->out, vx::DType::kI32, a->k, ids.data(), q->rows);
+        vx::Status s = vx::WriteMatrix(a->out, vx::DType::kI32, a->sp.k, ids.data(), q->rows);
         if (!s.ok()) return Fail(s);
       }
       const double nq = double(q->rows);
-      nlohmann::json j = {{"index", a->dir}, {"type", (*index)->info().type}, {"queries", q->rows}, {"k", a->k},
-                          {"rerank", a->rerank ? a->rerank : ivf ? vx::kIvfDefaultRerank : a->ef_search}, {"threads", a->threads},
+      nlohmann::json j = {{"index", a->dir}, {"type", (*index)->info().type}, {"queries", q->rows}, {"k", a->sp.k},
+                          {"rerank", a->sp.rerank ? a->sp.rerank : ivf ? vx::kIvfDefaultRerank : a->sp.ef_search}, {"threads", a->threads},
                           {"memory_mb", a->memory_mb}, {"qps", nq / secs}, {"latency_us_p50", pct(0.5)},
                           {"latency_us_p95", pct(0.95)}, {"latency_us_p99", pct(0.99)},
                           {"ssd_reads_per_query", (total.graph_reads + total.vector_reads) / nq},
@@ -230,19 +230,19 @@ void AddQuery(CLI::App& app, RunFn* run) {
                           {"vector_hit_ratio", total.vector_pages ? 1.0 - double(total.vector_reads) / total.vector_pages : 0.0},
                           {"codes_scored_per_query", total.codes_scored / nq}, {"peak_rss_mb", PeakRssMb()}};
       if (ivf) {
-        j["probes"] = a->probes;
+        j["probes"] = a->sp.probes;
       } else {
-        j["ef_search"] = a->ef_search;
-        j["beam"] = a->beam;
+        j["ef_search"] = a->sp.ef_search;
+        j["beam"] = a->sp.beam;
       }
-      if (recall >= 0) j[fmt::format("recall@{}", a->k)] = recall;
+      if (recall >= 0) j[fmt::format("recall@{}", a->sp.k)] = recall;
       if (a->json) {
         fmt::print("{}\n", j.dump(2));
         return 0;
       }
-      fmt::print("queries {}  k {}  {} {}  threads {}  pool {} MB\n", q->rows, a->k, ivf ? "probes" : "ef_search",
-                 ivf ? a->probes : a->ef_search, a->threads, a->memory_mb);
-      if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->k, recall);
+      fmt::print("queries {}  k {}  {} {}  threads {}  pool {} MB\n", q->rows, a->sp.k, ivf ? "probes" : "ef_search",
+                 ivf ? a->sp.probes : a->sp.ef_search, a->threads, a->memory_mb);
+      if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->sp.k, recall);
       fmt::print("QPS                {:.0f}\n", nq / secs);
       fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
       fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n", (total.graph_reads + total.vector_reads) / nq,
@@ -345,7 +345,7 @@ void AddBench(CLI::App& app, RunFn* run) {
     std::vector<int> threads = {1};
     uint64_t memory_mb = 64;
     double target = 0.95;
-    uint32_t k = 10, beam = 4, rerank = 0, ef_search = 40, probes = 1;
+    vx::SearchParams sp;
     bool warmup = false;
     std::string warmup_queries;
   };
@@ -358,11 +358,7 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_option("--threads", a->threads, "Thread counts (list)")->delimiter(',')->check(CLI::Range(1, 256));
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--k", a->k, "k")->capture_default_str()->check(CLI::Range(1u, 1000u));
-  cmd->add_option("--beam", a->beam, "HNSW: beam width")->capture_default_str()->check(CLI::Range(1u, 256u));
-  cmd->add_option("--ef-search", a->ef_search, "HNSW: ef_search when sweeping something else")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--probes", a->probes, "IVF: probes when sweeping something else")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
-  cmd->add_option("--rerank", a->rerank, "Rerank candidates (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
+  AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
   cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep");
   cmd->add_option("--warmup-queries", a->warmup_queries,
                   "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
@@ -392,24 +388,18 @@ void AddBench(CLI::App& app, RunFn* run) {
       auto gt = vx::ReadAllIds(a->gt);
       if (!gt.ok()) return Fail(gt.status());
       nlohmann::json rows = nlohmann::json::array();
-      vx::SearchParams sp;
-      sp.k = a->k;
-      sp.beam = a->beam;
-      sp.rerank = a->rerank;
-      sp.ef_search = a->ef_search;
-      sp.probes = a->probes;
       std::optional<vx::FloatMatrix> wq;
       if (!a->warmup_queries.empty()) {
         auto r = vx::ReadAllFloat(a->warmup_queries);
         if (!r.ok()) return Fail(r.status());
         wq = std::move(*r);
       }
-      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, sp, a->warmup, wq ? &*wq : nullptr};
+      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, a->sp, a->warmup, wq ? &*wq : nullptr};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {
         std::ofstream f(a->json);
-        f << nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->k}, {"rows", rows}}.dump(2) << "\n";
+        f << nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->sp.k}, {"rows", rows}}.dump(2) << "\n";
         if (!f) return Fail(vx::Status::IOError(a->json + ": write failed"));
       }
       if (!a->plot.empty()) {
@@ -428,7 +418,7 @@ void AddBench(CLI::App& app, RunFn* run) {
         auto y = [&](double qps) { return H - B - (std::log(qps) - std::log(qmin)) / (std::log(qmax) - std::log(qmin)) * (H - B - 20); };
         std::string svg = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' font-size='12'>\n", W, H);
         svg += fmt::format("<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='black'/><line x1='{}' y1='20' x2='{}' y2='{}' stroke='black'/>\n", L, H - B, W - 20, H - B, L, L, H - B);
-        svg += fmt::format("<text x='{}' y='{}'>recall@{} ({:.3f} .. {:.3f})</text>\n", W / 2 - 60, H - 15, a->k, rmin, rmax);
+        svg += fmt::format("<text x='{}' y='{}'>recall@{} ({:.3f} .. {:.3f})</text>\n", W / 2 - 60, H - 15, a->sp.k, rmin, rmax);
         svg += fmt::format("<text x='5' y='15'>QPS (log, {:.0f} .. {:.0f})</text>\n", qmin, qmax);
         const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
         size_t line = 0;
