@@ -8,7 +8,8 @@
 #   perf/ivf_vs_faiss.sh [COUNT] [DIM]          (defaults 5000000 128)
 #   env: VX_BENCH_DIR (default /tmp/vx-bench-ivf), VX_REPLICAS (default 1),
 #        VX_PROBES (default 1,2,4,8,16,32,64,128), VX_QUANT (default auto),
-#        VX_PEERS=0 (vx only, no FAISS)
+#        VX_PEERS=0 (vx only, no FAISS), VX_REUSE=1 (keep an index already built
+#        in VX_BENCH_DIR)
 # Needs root for memcap (../shared/tools/memcap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +31,13 @@ open(sys.argv[2], "wb").write(np.array(w.shape, dtype=np.uint32).tobytes() + w.t
 PY
 echo "data: $n x $d f32 (generated, seed 11), 1000 queries, k=10, l2"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $($vxctl version | sed -n 2p)"
-rm -rf "$work/idx"
-/usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --type ivf --base "$base" --out "$work/idx" \
-  --replicas "$replicas" --quant "${VX_QUANT:-auto}" --threads "$(nproc)" 2>&1 | grep -E "vx build|built"
+if [ "${VX_REUSE:-0}" = 1 ] && [ -f "$work/idx/MANIFEST" ]; then
+  echo "vx build: reusing $work/idx"
+else
+  rm -rf "$work/idx"
+  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --type ivf --base "$base" --out "$work/idx" \
+    --replicas "$replicas" --quant "${VX_QUANT:-auto}" --threads "$(nproc)" 2>&1 | grep -E "vx build|built"
+fi
 $vxctl info "$work/idx" | sed -n 1,5p
 index_mb=$(( ($(stat -c %s "$work/idx/lists") + $(stat -c %s "$work/idx/vectors")) / 1048576 ))
 cap_mb=$(( index_mb / 8 ))
@@ -42,7 +47,7 @@ $memcap "$cap_mb" $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "pr
   --memory "$pool_mb" --warmup --warmup-queries "$warm" --json "$work/vx.json"
 [ "${VX_PEERS:-1}" = 1 ] || exit 0
 lists=$($vxctl info "$work/idx" | sed -n 's/.*lists \([0-9]*\) .*/\1/p')
-/usr/bin/python3 - "$base" "$q" "$gt" "$lists" "$probes" <<'PY'
+/usr/bin/python3 - "$base" "$q" "$gt" "$lists" "$probes" "$work/idx/centroids" <<'PY'
 import sys, time, resource, numpy as np, faiss
 def fbin(p):
     n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))
@@ -54,12 +59,22 @@ def recall(I): return np.mean([len(set(I[i, :10]) & set(gt[i])) / 10 for i in ra
 rng = np.random.default_rng(11)
 sample = xb[rng.choice(len(xb), min(len(xb), max(64 * lists, 65536)), replace=False)]
 faiss.omp_set_num_threads(2)
+# IVFFlat-vxlists: IVFFlat over vx's own centroids (each row in the list of
+# its nearest, no replicas), which separates vx's partition from its codes.
+vx_centroids = np.fromfile(sys.argv[6], dtype=np.float32).reshape(lists, xb.shape[1])
 for name, make in (("IVFFlat", lambda qz: faiss.IndexIVFFlat(qz, xb.shape[1], lists)),
+                   ("IVFFlat-vxlists", lambda qz: faiss.IndexIVFFlat(qz, xb.shape[1], lists)),
                    ("IVFPQ32", lambda qz: faiss.IndexIVFPQ(qz, xb.shape[1], lists, xb.shape[1] // 4, 8))):
     faiss.omp_set_num_threads(2)
     qz = faiss.IndexFlatL2(xb.shape[1]); idx = make(qz)
-    t0 = time.time(); idx.train(sample); idx.add(xb)
-    print(f"faiss {name} build (train on {len(sample)}, add {len(xb)}): {time.time()-t0:.1f} s, process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB")
+    t0 = time.time()
+    if name.endswith("vxlists"):
+        qz.add(vx_centroids); idx.is_trained = True
+    else:
+        idx.train(sample)
+    idx.add(xb)
+    trained = "vx's centroids" if name.endswith("vxlists") else f"train on {len(sample)}"
+    print(f"faiss {name} build ({trained}, add {len(xb)}): {time.time()-t0:.1f} s, process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB")
     for t in (1, 2):
         faiss.omp_set_num_threads(t)
         for p in probes:

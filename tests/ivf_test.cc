@@ -111,6 +111,32 @@ TEST(Ivf, SiftsmallRecallNeverFallsAsProbesRise) {
   EXPECT_GE(prev, 0.98) << "all lists scanned, top 100 by sq8 codes reranked";
 }
 
+// The default rerank depth is max(100, 25 x probes): deeper scans rerank
+// more, so raising probes keeps raising recall instead of levelling off at
+// what the top 100 by code hold.
+TEST(Ivf, DefaultRerankGrowsWithProbes) {
+  SearchParams p;
+  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 100u);
+  p.probes = 12;
+  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 300u);
+  p.k = 500;
+  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 500u);
+  p.k = 10;
+  p.rerank = 40;
+  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 40u);
+
+  auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "pq:1", 24));  // coarse codes: ranking by them misses much
+  auto index = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(index.ok());
+  SearchParams deep;
+  deep.probes = 24;  // every list: only the rerank depth limits recall
+  const auto by_default = SearchAll(**index, b->queries, deep);
+  deep.rerank = 600;
+  ExpectSame(by_default, SearchAll(**index, b->queries, deep));
+  deep.rerank = 100;
+  EXPECT_GT(Recall(by_default, b->gt, 10), Recall(SearchAll(**index, b->queries, deep), b->gt, 10) + 0.02);
+}
+
 TEST(Ivf, TinyPoolGivesTheSameResultsAsAFullyCachedOne) {
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "pq:8", 24, 1));
   IndexOptions big;

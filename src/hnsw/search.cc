@@ -173,7 +173,7 @@ class HnswIndex : public Index {
 
     // 3. Rerank the nearest `rerank` by exact distance.
     std::sort(best.begin(), best.end());
-    const uint32_t rerank = std::min<uint32_t>(p.rerank ? std::max(p.rerank, p.k) : ef, static_cast<uint32_t>(best.size()));
+    const uint32_t rerank = std::min<uint32_t>(RerankDepth(IndexType::kHnsw, p), static_cast<uint32_t>(best.size()));
     best.resize(rerank);
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
     x.slots.clear();

@@ -93,7 +93,9 @@ class IvfIndex : public Index {
     out->clear();
     if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
     const uint32_t probes = std::clamp<uint32_t>(p.probes, 1, info_.lists);
-    const uint32_t rerank = std::max(p.rerank ? p.rerank : kIvfDefaultRerank, p.k);
+    SearchParams clamped = p;
+    clamped.probes = probes;
+    const uint32_t rerank = RerankDepth(IndexType::kIvf, clamped);
     const uint32_t dim = info_.dim;
     SearchStats local;
     Scratch& x = ThreadScratch();

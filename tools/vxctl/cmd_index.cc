@@ -92,13 +92,20 @@ vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, ui
   return vx::Index::Open(dir, io);
 }
 
+// The rerank depth a search of this index uses with these parameters.
+uint32_t RerankDepth(const vx::IndexInfo& info, vx::SearchParams p) {
+  const bool ivf = info.type == "ivf";
+  if (ivf) p.probes = std::min(p.probes, info.lists);
+  return vx::RerankDepth(ivf ? vx::IndexType::kIvf : vx::IndexType::kHnsw, p);
+}
+
 // The search knobs query and bench share, bound straight into a SearchParams.
 void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
   cmd->add_option("--k", sp->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
   cmd->add_option("--ef-search", sp->ef_search, "HNSW: candidate list size (pgvector's hnsw.ef_search)")->capture_default_str()->check(CLI::Range(1u, 10000u));
   cmd->add_option("--beam", sp->beam, "HNSW: nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
   cmd->add_option("--probes", sp->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
-  cmd->add_option("--rerank", sp->rerank, "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: 100)")->capture_default_str();
+  cmd->add_option("--rerank", sp->rerank, "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: max(100, 25 x probes))")->capture_default_str();
 }
 
 }  // namespace
@@ -220,7 +227,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
       }
       const double nq = double(q->rows);
       nlohmann::json j = {{"index", a->dir}, {"type", (*index)->info().type}, {"queries", q->rows}, {"k", a->sp.k},
-                          {"rerank", a->sp.rerank ? a->sp.rerank : ivf ? vx::kIvfDefaultRerank : a->sp.ef_search}, {"threads", a->threads},
+                          {"rerank", RerankDepth((*index)->info(), a->sp)}, {"threads", a->threads},
                           {"memory_mb", a->memory_mb}, {"qps", nq / secs}, {"latency_us_p50", pct(0.5)},
                           {"latency_us_p95", pct(0.95)}, {"latency_us_p99", pct(0.99)},
                           {"ssd_reads_per_query", (total.graph_reads + total.vector_reads) / nq},
@@ -303,7 +310,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     (o.knob == "probes" ? p.probes : p.ef_search) = v;
     return p;
   };
-  fmt::print("{:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "recall@" + std::to_string(k),
+  fmt::print("{:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "rerank", "recall@" + std::to_string(k),
              "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "index hit");
   for (int threads : o.threads) {
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
@@ -313,10 +320,16 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     if (ivf != (o.knob == "probes")) {
       return vx::Status::InvalidArgument(o.dir + " is an " + index->info().type + " index: sweep " + (ivf ? "probes" : "ef_search"));
     }
-    if (o.warmup) {  // one untimed pass at the largest value fills the pool
+    if (o.warmup) {  // one untimed pass fills the pool
       const vx::FloatMatrix& wq = o.warmup_queries ? *o.warmup_queries : q;
       if (wq.dim != q.dim) return vx::Status::InvalidArgument("warm-up queries and queries differ in dimension");
-      VX_RETURN_IF_ERROR(RunQueries(*index, wq, with(*std::max_element(o.values.begin(), o.values.end())), threads).status());
+      // At the largest value, to touch the most structure pages, but reranking
+      // only as deep as the smallest value does: IVF's default rerank grows
+      // with probes, and a warm-up of thousands of queries at probes 128
+      // would spend its time on rerank reads of vector pages.
+      vx::SearchParams wp = with(*std::max_element(o.values.begin(), o.values.end()));
+      wp.rerank = RerankDepth(index->info(), with(*std::min_element(o.values.begin(), o.values.end())));
+      VX_RETURN_IF_ERROR(RunQueries(*index, wq, wp, threads).status());
     }
     uint32_t best = 0;
     for (uint32_t v : o.values) {
@@ -324,10 +337,11 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       const double recall = RecallAt(r, gt, k);
       const vx::SearchStats& s = r.stats;
       const double hit = s.graph_pages ? 1.0 - double(s.graph_reads) / s.graph_pages : 0.0;
-      fmt::print("{:>8} {:>9} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v, recall, r.Qps(),
+      const uint32_t rerank = RerankDepth(index->info(), with(v));
+      fmt::print("{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v, rerank, recall, r.Qps(),
                  r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.graph_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
       if (!best && recall >= o.target) best = v;
-      rows->push_back({{"threads", threads}, {o.knob, v}, {"recall", recall}, {"qps", r.Qps()},
+      rows->push_back({{"threads", threads}, {o.knob, v}, {"rerank", rerank}, {"recall", recall}, {"qps", r.Qps()},
                        {"latency_us_p50", r.Pct(0.5)}, {"latency_us_p99", r.Pct(0.99)},
                        {"reads_per_query", r.PerQuery(s.graph_reads + s.vector_reads)},
                        {"bytes_read_per_query", r.PerQuery(s.graph_reads + s.vector_reads) * index->info().page_size},
@@ -359,7 +373,7 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
-  cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep");
+  cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep (at the largest swept value, reranking as the smallest does)");
   cmd->add_option("--warmup-queries", a->warmup_queries,
                   "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
