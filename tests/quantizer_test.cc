@@ -173,19 +173,62 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"f16", Metric::kL2}, Case{"f16", Metric::kInnerProduct}, Case{"f16", Metric::kCosine},
                       Case{"sq8", Metric::kL2}, Case{"sq8", Metric::kInnerProduct}, Case{"sq8", Metric::kCosine},
                       Case{"pq:16", Metric::kL2}, Case{"pq:16", Metric::kInnerProduct}, Case{"pq:8", Metric::kCosine},
+                      // Uneven subspaces: 64 = 16 x 3 + 8 x 2, and 4 x 13 + 12 (an m % 4 tail).
+                      Case{"pq:24", Metric::kL2}, Case{"pq:5", Metric::kInnerProduct},
                       Case{"rabitq", Metric::kL2}, Case{"rabitq", Metric::kInnerProduct},
-                      Case{"rabitq", Metric::kCosine}),
+                      Case{"rabitq", Metric::kCosine}, Case{"rabitq:2", Metric::kL2},
+                      Case{"rabitq:4", Metric::kInnerProduct}, Case{"rabitq:8", Metric::kCosine}),
     Name);
+
+// Extended RaBitQ: each added bit per dimension makes the estimates closer
+// to the exact distances (mean absolute error over query-row pairs).
+TEST(Quantizer, RaBitQErrorShrinksWithEveryBit) {
+  constexpr uint32_t kDim = 48;
+  SynthParams p;
+  p.dim = kDim;
+  p.clusters = 8;
+  SyntheticGenerator gen(p);
+  std::vector<float> base(3000 * kDim), queries(10 * kDim);
+  gen.Generate(SyntheticGenerator::kBaseStream, 0, 3000, base.data());
+  gen.Generate(SyntheticGenerator::kQueryStream, 0, 10, queries.data());
+  double prev = INFINITY;
+  for (uint32_t bits = 1; bits <= 8; ++bits) {
+    QuantSpec spec;
+    spec.kind = QuantKind::kRaBitQ;
+    spec.bits = bits;
+    auto q = Quantizer::Create(spec, Metric::kL2, kDim);
+    ASSERT_TRUE(q.ok());
+    ASSERT_TRUE((*q)->Train(base.data(), 3000, TrainParams{}).ok());
+    std::vector<uint8_t> codes(3000 * (*q)->code_size());
+    ASSERT_TRUE((*q)->Encode(base.data(), 3000, codes.data()).ok());
+    double err = 0;
+    PreparedQuery pq;
+    for (int qi = 0; qi < 10; ++qi) {
+      ASSERT_TRUE((*q)->Prepare(queries.data() + qi * kDim, &pq).ok());
+      for (size_t i = 0; i < 3000; ++i) {
+        const double exact = testing::ReferenceDistance(Metric::kL2, queries.data() + qi * kDim, base.data() + i * kDim, kDim);
+        err += std::fabs((*q)->Score(pq, codes.data() + i * (*q)->code_size()) - exact);
+      }
+    }
+    err /= 30000;
+    EXPECT_LT(err, prev * 0.8) << "rabitq:" << bits << " is not clearly better than rabitq:" << bits - 1;
+    prev = err;
+  }
+}
 
 TEST(QuantSpec, ParsesAndRejects) {
   EXPECT_EQ(ParseQuantSpec("pq:32")->pq_m, 32u);
   EXPECT_EQ(ParseQuantSpec("rabitq")->ToString(), "rabitq");
-  EXPECT_EQ(ParseQuantSpec("rabitq:4").status().code(), StatusCode::kNotSupported);
-  for (const char* bad : {"pq", "pq:", "pq:x", "sq4", "f16:2", ""}) {
+  EXPECT_EQ(ParseQuantSpec("rabitq:1")->ToString(), "rabitq");
+  EXPECT_EQ(ParseQuantSpec("rabitq:4")->ToString(), "rabitq:4");
+  EXPECT_EQ(Quantizer::Create(*ParseQuantSpec("rabitq:4"), Metric::kL2, 60).value()->code_size(), 64 * 4 / 8 + 12u);
+  for (const char* bad : {"pq", "pq:", "pq:x", "sq4", "f16:2", "", "rabitq:0", "rabitq:9"}) {
     EXPECT_EQ(ParseQuantSpec(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
-  auto q = Quantizer::Create(*ParseQuantSpec("pq:7"), Metric::kL2, 64);
-  EXPECT_NE(q.status().message().find("divisible by 7"), std::string::npos);
+  EXPECT_TRUE(Quantizer::Create(*ParseQuantSpec("pq:7"), Metric::kL2, 64).ok());
+  EXPECT_EQ(Quantizer::Create(*ParseQuantSpec("pq:64"), Metric::kL2, 64).value()->code_size(), 64u);
+  auto q = Quantizer::Create(*ParseQuantSpec("pq:65"), Metric::kL2, 64);
+  EXPECT_NE(q.status().message().find("must number 1 to 64"), std::string::npos) << q.status().ToString();
 }
 
 TEST(Quantizer, CosineRejectsZeroVectors) {
@@ -213,7 +256,8 @@ TEST(QuantizerShared, SiftsmallRecall) {
     const char* spec;
     double codes_only, reranked;
   };
-  for (Want w : {Want{"f16", 0.99, 0.99}, Want{"sq8", 0.9, 0.99}, Want{"pq:32", 0.6, 0.99}, Want{"rabitq", 0.4, 0.97}}) {
+  for (Want w : {Want{"f16", 0.99, 0.99}, Want{"sq8", 0.9, 0.99}, Want{"pq:32", 0.6, 0.99}, Want{"pq:24", 0.5, 0.99},
+                 Want{"rabitq", 0.4, 0.97}, Want{"rabitq:4", 0.8, 0.99}}) {
     auto q = Quantizer::Create(*ParseQuantSpec(w.spec), Metric::kL2, 128);
     ASSERT_TRUE((*q)->Train(base->data.data(), base->rows, TrainParams{}).ok());
     std::vector<uint8_t> codes(base->rows * (*q)->code_size());

@@ -65,13 +65,12 @@ Result<QuantSpec> ParseQuantSpec(std::string_view text) {
   } else if (name == "rabitq") {
     s.kind = QuantKind::kRaBitQ;
     s.bits = colon == std::string_view::npos ? 1 : arg;
-    if (s.bits != 1) {
-      return Status::NotSupported("rabitq:" + std::to_string(s.bits) +
-                                  ": extended RaBitQ (2-8 bits) is not implemented; use rabitq (1 bit)");
+    if (s.bits < 1 || s.bits > 8) {
+      return Status::InvalidArgument("rabitq:" + std::to_string(s.bits) + ": bits per dimension must be 1 to 8");
     }
   } else {
     return Status::InvalidArgument("unknown quantizer '" + std::string(text) +
-                                   "' (expected f16, sq8, pq:M or rabitq)");
+                                   "' (expected f16, sq8, pq:M, rabitq or rabitq:B)");
   }
   return s;
 }
@@ -82,13 +81,13 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metr
     case QuantKind::kF16: return internal::NewF16(spec, metric, dim);
     case QuantKind::kSQ8: return internal::NewSQ8(spec, metric, dim);
     case QuantKind::kPQ:
-      if (spec.pq_m == 0 || dim % spec.pq_m != 0) {
-        return Status::InvalidArgument("pq:" + std::to_string(spec.pq_m) + " needs a dimension divisible by " +
-                                       std::to_string(spec.pq_m) + "; the vectors have " + std::to_string(dim));
+      if (spec.pq_m == 0 || spec.pq_m > dim) {
+        return Status::InvalidArgument("pq:" + std::to_string(spec.pq_m) + ": the subspaces must number 1 to " +
+                                       std::to_string(dim) + " (one per dimension at most) for these vectors");
       }
       return internal::NewPQ(spec, metric, dim);
     case QuantKind::kRaBitQ:
-      if (spec.bits != 1) return Status::NotSupported("extended RaBitQ is not implemented");
+      if (spec.bits < 1 || spec.bits > 8) return Status::InvalidArgument("rabitq: bits per dimension must be 1 to 8");
       return internal::NewRaBitQ(spec, metric, dim);
   }
   return Status::InvalidArgument("unknown quantizer kind");

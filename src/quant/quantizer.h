@@ -3,8 +3,9 @@
 //   f16      halfvec, 2 bytes per dimension
 //   sq8      per-dimension ranges, 1 byte per dimension (+4 bytes for l2)
 //   pq:M     M subspaces x 8 bits, k-means codebooks, lookup-table scoring
-//   rabitq   1 bit per dimension after a random rotation, with an unbiased
-//            distance estimator and a per-candidate error bound
+//   rabitq:B B bits per dimension (1 by default; 2-8: extended RaBitQ) after
+//            a random rotation, with an unbiased distance estimator and a
+//            per-candidate error bound
 //
 // Estimates use the metric semantics of vx/types.h (l2 squared, ip negated,
 // cosine 1 - cos). Cosine normalises vectors and queries and is scored as ip.
@@ -32,10 +33,10 @@ enum class QuantKind : uint8_t { kF16 = 1, kSQ8 = 2, kPQ = 3, kRaBitQ = 4 };
 struct QuantSpec {
   QuantKind kind = QuantKind::kSQ8;
   uint32_t pq_m = 0;  // pq: subspaces
-  uint32_t bits = 1;  // rabitq: bits per dimension (1)
-  std::string ToString() const;  // "f16", "sq8", "pq:16", "rabitq"
+  uint32_t bits = 1;  // rabitq: bits per dimension (1-8)
+  std::string ToString() const;  // "f16", "sq8", "pq:16", "rabitq", "rabitq:4"
 };
-// Parses "f16", "sq8", "pq:M", "rabitq" or "rabitq:1".
+// Parses "f16", "sq8", "pq:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
 Result<QuantSpec> ParseQuantSpec(std::string_view text);
 
 // Per-query state built by Prepare: a transformed query or lookup tables.

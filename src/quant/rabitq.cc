@@ -1,20 +1,25 @@
-// RaBitQ (Gao & Long, SIGMOD 2024), one bit per dimension.
+// RaBitQ (Gao & Long, SIGMOD 2024) with B bits per dimension; B > 1 is
+// extended RaBitQ (Gao et al., SIGMOD 2025), in a simplified form.
 //
 // Training: c = the sample mean; P = a random orthogonal D' x D' matrix
 // (D' = dim rounded up to a multiple of 8; Gram-Schmidt on a Gaussian matrix).
-// Encoding x: r = x - c, o = r/|r|, o' = P o; bit i = [o'_i > 0]. The code also
-// keeps |r| and <o_bar, o> = sum|o'_i| / sqrt(D'), where o_bar = (2b - 1)/sqrt(D')
-// is the quantized unit vector.
-// Estimator: for a unit vector u, <o, u> ~ <o_bar, P u> / <o_bar, o> (unbiased),
-// with |error| <= eps0 * sqrt((1 - <o_bar,o>^2) / <o_bar,o>^2) / sqrt(D' - 1)
-// with high probability (eps0 = 3; see kEps0). Then
+// Encoding x: r = x - c, o = r/|r|, o' = P o. Each o'_i becomes a level
+// k_i in [0, 2^B) of a uniform grid centred on 0, u_i = k_i + 1/2 - 2^(B-1),
+// at the grid scale (searched per vector) that maximises <u/|u|, o'>. B = 1
+// is the sign bit. o_bar = u/|u| is the quantized unit vector. The code keeps
+// the levels as B bit planes, |r|, <o_bar, o'> and (B > 1) 1/|u|.
+// Estimator: for a unit vector v, <o, v> ~ <o_bar, P v> / <o_bar, o'>
+// (unbiased), with |error| <= eps0 * sqrt((1 - <o_bar,o'>^2) / <o_bar,o'>^2) /
+// sqrt(D' - 1) with high probability (eps0 = 3; see kEps0). Then
 //   l2: |x - q|^2 = |r|^2 + |q - c|^2 - 2 |r| |q - c| <o, (q - c)/|q - c|>
 //   ip: <q, x>   = <q, c> + |r| |q| <o, q/|q|>
-// <o_bar, P u> is summed with byte lookup tables: for each group of 8
-// dimensions, a 256-entry table of (2/sqrt(D')) * sum of the rotated query's
-// components whose bits are set, plus a constant -(1/sqrt(D')) sum P u.
+// <u, P v> = sum_b 2^b <plane_b, P v> + (1/2 - 2^(B-1)) sum_i (P v)_i, and each
+// plane's dot product is summed with byte lookup tables: for each group of 8
+// dimensions, a 256-entry table of the sums of the rotated query's components
+// whose bits are set.
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -32,27 +37,24 @@ constexpr float kEps0 = 3.0f;
 class RaBitQQuantizer : public Quantizer {
  public:
   RaBitQQuantizer(const QuantSpec& spec, Metric metric, uint32_t dim)
-      : Quantizer(spec, metric, dim), dp_((dim + 7) / 8 * 8) {}
-  size_t code_size() const override { return dp_ / 8 + 8; }
+      : Quantizer(spec, metric, dim), dp_((dim + 7) / 8 * 8), bits_(spec.bits),
+        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))) {}
+  size_t code_size() const override { return FactorsAt() + (bits_ > 1 ? 12 : 8); }
 
   void Decode(const uint8_t* code, float* out) const override {
-    float norm;
-    std::memcpy(&norm, code + dp_ / 8, 4);
-    const float unit = 1.0f / std::sqrt(static_cast<float>(dp_));
+    const Factors f = ReadFactors(code);
+    std::vector<float> o_bar(dp_);
+    for (uint32_t i = 0; i < dp_; ++i) o_bar[i] = (static_cast<float>(Level(code, i)) + offset_) * f.inv_unorm;
     for (uint32_t j = 0; j < dim_; ++j) {
       double s = 0;  // P^T o_bar
-      for (uint32_t i = 0; i < dp_; ++i) {
-        const float b = (code[i / 8] >> (i % 8)) & 1 ? unit : -unit;
-        s += double{rotation_[uint64_t{i} * dp_ + j]} * b;
-      }
-      out[j] = center_[j] + norm * static_cast<float>(s);
+      for (uint32_t i = 0; i < dp_; ++i) s += double{rotation_[uint64_t{i} * dp_ + j]} * o_bar[i];
+      out[j] = center_[j] + f.norm * static_cast<float>(s);
     }
   }
 
   float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
-    float norm, ip_oo;
-    std::memcpy(&norm, code + dp_ / 8, 4);
-    std::memcpy(&ip_oo, code + dp_ / 8 + 4, 4);
+    const Factors f = ReadFactors(code);
+    const float norm = f.norm, ip_oo = f.ip_oo;
     const float err = kEps0 * std::sqrt(std::max(0.0f, 1.0f - ip_oo * ip_oo) / (ip_oo * ip_oo)) /
                       std::sqrt(static_cast<float>(dp_ - 1));
     const float scale = inner_metric() == Metric::kL2 ? 2.0f * norm * q.scale : norm * q.scale;
@@ -97,28 +99,71 @@ class RaBitQQuantizer : public Quantizer {
   }
 
   void DoEncode(const float* x, uint8_t* code) const override {
-    std::vector<float> o(dim_), rot(dp_);
+    std::vector<float> o(dim_), rot(dp_, 0.0f);
+    std::vector<uint8_t> levels(dp_);
     double norm = 0;
     for (uint32_t j = 0; j < dim_; ++j) {
       o[j] = x[j] - center_[j];
       norm += double{o[j]} * o[j];
     }
     norm = std::sqrt(norm);
-    std::memset(code, 0, dp_ / 8);
-    float ip_oo = 1.0f;
     if (norm > 0) {
       for (float& v : o) v = static_cast<float>(v / norm);
       Rotate(o.data(), rot.data());
-      double abs_sum = 0;
-      for (uint32_t i = 0; i < dp_; ++i) {
-        if (rot[i] > 0) code[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
-        abs_sum += std::fabs(rot[i]);
-      }
-      ip_oo = static_cast<float>(abs_sum / std::sqrt(static_cast<double>(dp_)));
     }
-    const float n = static_cast<float>(norm);
-    std::memcpy(code + dp_ / 8, &n, 4);
-    std::memcpy(code + dp_ / 8 + 4, &ip_oo, 4);
+    const double cos = ChooseLevels(rot.data(), levels.data());
+    std::memset(code, 0, FactorsAt());
+    double u_sq = 0;
+    for (uint32_t i = 0; i < dp_; ++i) {
+      for (uint32_t b = 0; b < bits_; ++b) {
+        if ((levels[i] >> b) & 1) code[b * (dp_ / 8) + i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+      }
+      u_sq += std::pow(levels[i] + double{offset_}, 2);
+    }
+    // A zero residual: any unit o_bar estimates <o, v> = 0 exactly (|r| = 0).
+    const float f[3] = {static_cast<float>(norm), norm > 0 ? static_cast<float>(cos) : 1.0f,
+                        static_cast<float>(1.0 / std::sqrt(u_sq))};
+    std::memcpy(code + FactorsAt(), f, bits_ > 1 ? 12 : 8);
+  }
+
+  // The levels k_i of the unit vector o' (dp_ components) at the grid scale
+  // that maximises <u/|u|, o'>; returns that cosine. B = 1: the sign bits
+  // (every scale gives them). B > 1: the scale t maps o'_i to level
+  // floor(t o'_i + 2^(B-1)), clamped; t is searched on a grid from a quarter
+  // of the scale at which the largest |o'_i| reaches the top level to twice
+  // it, then refined around the best point.
+  double ChooseLevels(const float* o, uint8_t* levels) const {
+    const int top = (1 << bits_) - 1;
+    const float half = static_cast<float>(1u << (bits_ - 1));
+    auto at = [&](double t, uint8_t* out) {
+      double dot = 0, u_sq = 0;
+      for (uint32_t i = 0; i < dp_; ++i) {
+        const int k = std::clamp(static_cast<int>(std::floor(t * o[i] + half)), 0, top);
+        if (out) out[i] = static_cast<uint8_t>(k);
+        const double u = k + double{offset_};
+        dot += u * o[i];
+        u_sq += u * u;
+      }
+      return dot / std::sqrt(u_sq);
+    };
+    float max_abs = 0;
+    for (uint32_t i = 0; i < dp_; ++i) max_abs = std::max(max_abs, std::fabs(o[i]));
+    if (bits_ == 1 || max_abs == 0) return at(1.0, levels);
+    const double t_edge = half / max_abs;
+    double best_t = t_edge, best = -2;
+    constexpr int kSteps = 48;
+    for (int s = 0; s <= kSteps; ++s) {
+      const double t = t_edge * (0.25 + 1.75 * s / kSteps);
+      const double c = at(t, nullptr);
+      if (c > best) best = c, best_t = t;
+    }
+    const double step = t_edge * 1.75 / kSteps;
+    for (int s = -8; s <= 8; ++s) {
+      const double t = best_t + step * s / 8;
+      const double c = at(t, nullptr);
+      if (c > best) best = c, best_t = t;
+    }
+    return at(best_t, levels);
   }
 
   void DoPrepare(const float* q, PreparedQuery* out) const override {
@@ -139,15 +184,14 @@ class RaBitQQuantizer : public Quantizer {
     if (norm == 0) return;
     for (float& v : u) v = static_cast<float>(v / norm);
     Rotate(u.data(), rot.data());
-    const float unit = 1.0f / std::sqrt(static_cast<float>(dp_));
     double sum = 0;
     for (uint32_t i = 0; i < dp_; ++i) sum += rot[i];
-    out->bias = static_cast<float>(-sum * unit);
+    out->bias = static_cast<float>(offset_ * sum);
     for (uint32_t g = 0; g < groups; ++g) {
       float* t = out->table.data() + uint64_t{g} * 256;
       for (uint32_t v = 1; v < 256; ++v) {
         const uint32_t low = static_cast<uint32_t>(__builtin_ctz(v));
-        t[v] = t[v & (v - 1)] + 2.0f * unit * rot[g * 8 + low];
+        t[v] = t[v & (v - 1)] + rot[g * 8 + low];
       }
     }
   }
@@ -155,14 +199,17 @@ class RaBitQQuantizer : public Quantizer {
   float DoScore(const PreparedQuery& q, const uint8_t* code) const override {
     const uint32_t groups = dp_ / 8;
     const float* t = q.table.data();
-    float s = q.bias;
-    for (uint32_t g = 0; g < groups; ++g) s += t[g * 256 + code[g]];
-    float norm, ip_oo;
-    std::memcpy(&norm, code + groups, 4);
-    std::memcpy(&ip_oo, code + groups + 4, 4);
-    const float est = s / ip_oo;  // <o, u>
-    if (inner_metric() == Metric::kL2) return norm * norm + q.extra - 2.0f * norm * q.scale * est;
-    return -(q.extra + norm * q.scale * est);
+    float u_dot = 0;  // <levels, P v>, plane by plane
+    for (uint32_t b = 0; b < bits_; ++b) {
+      const uint8_t* plane = code + b * groups;
+      float s = 0;
+      for (uint32_t g = 0; g < groups; ++g) s += t[g * 256 + plane[g]];
+      u_dot += s * static_cast<float>(1u << b);
+    }
+    const Factors f = ReadFactors(code);
+    const float est = (u_dot + q.bias) * f.inv_unorm / f.ip_oo;  // <o, v>
+    if (inner_metric() == Metric::kL2) return f.norm * f.norm + q.extra - 2.0f * f.norm * q.scale * est;
+    return -(q.extra + f.norm * q.scale * est);
   }
 
   void WriteBody(ByteWriter& w) const override {
@@ -175,7 +222,29 @@ class RaBitQQuantizer : public Quantizer {
   }
 
  private:
+  struct Factors {
+    float norm;       // |r|
+    float ip_oo;      // <o_bar, o'>
+    float inv_unorm;  // 1/|u|; for B = 1, |u| = sqrt(D')/2 is not stored
+  };
+  size_t FactorsAt() const { return size_t{bits_} * dp_ / 8; }
+  Factors ReadFactors(const uint8_t* code) const {
+    Factors f;
+    std::memcpy(&f.norm, code + FactorsAt(), 4);
+    std::memcpy(&f.ip_oo, code + FactorsAt() + 4, 4);
+    if (bits_ > 1) std::memcpy(&f.inv_unorm, code + FactorsAt() + 8, 4);
+    else f.inv_unorm = 2.0f / std::sqrt(static_cast<float>(dp_));
+    return f;
+  }
+  uint32_t Level(const uint8_t* code, uint32_t i) const {
+    uint32_t k = 0;
+    for (uint32_t b = 0; b < bits_; ++b) k |= ((code[b * (dp_ / 8) + i / 8] >> (i % 8)) & 1u) << b;
+    return k;
+  }
+
   uint32_t dp_;
+  uint32_t bits_;
+  float offset_;  // 1/2 - 2^(B-1): level k stands for k + offset_
   std::vector<float> center_;    // dim
   std::vector<float> rotation_;  // dp x dp, row-major; only the first dim columns meet data
 };
