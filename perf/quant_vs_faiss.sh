@@ -2,7 +2,8 @@
 # Every vx quantizer (vxctl quant-eval) and FAISS IndexPQ (Debian's
 # python3-faiss) at the same code size, on the same data, in the same run:
 # bytes per vector, recall@10 by codes alone and after reranking 50 and 100,
-# codes scored (with top-10 selection) per second per core.
+# codes scored (with top-10 selection) per second per core; RaBitQ at 1, 2
+# and 4 bits beside vx's PQ at equal bytes.
 #
 #   perf/quant_vs_faiss.sh BASE QUERIES GT [PQ_M]        (PQ_M default 16)
 #   perf/quant_vs_faiss.sh gen1m                          generated 1M x 128
@@ -21,7 +22,19 @@ fi
 echo "data: $base"
 echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
 printf "%-10s %6s %10s %10s %10s %14s\n" quantizer bytes r@10codes r@10rr50 r@10rr100 Mcodes/s/core
-for q in f16 sq8 pq:$m pq:$((m * 2)) rabitq; do
+# RaBitQ at 1, 2 and 4 bits, each beside PQ with the same bytes per vector
+# (PQ takes any M up to dim): B bits x ceil(dim/8)*8 / 8 + 8 bytes of factors
+# (+4 for B > 1).
+dim=$(/usr/bin/python3 -c "import sys, numpy as np; p = sys.argv[1]
+print(int(np.fromfile(p, dtype=np.uint32, count=2)[1]) if p.endswith('.fbin') else int(np.fromfile(p, dtype=np.int32, count=1)[0]))" "$base")
+rabitq_bytes() { echo $(( $1 * ((dim + 7) / 8 * 8) / 8 + ($1 > 1 ? 12 : 8) )); }
+equal=""
+for b in 1 2 4; do
+  rb=$(rabitq_bytes $b)
+  equal="$equal rabitq:$b"
+  [ "$rb" -le "$dim" ] && equal="$equal pq:$rb"
+done
+for q in f16 sq8 pq:$m pq:$((m * 2)) $equal; do
   $vxctl quant-eval --base "$base" --queries "$queries" --gt "$gt" --quant "$q" --rerank 50,100 --json |
     /usr/bin/python3 -c "$(cat <<'PY'
 import json, sys

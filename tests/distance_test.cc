@@ -124,32 +124,6 @@ TEST_P(DistanceTest, MatchesDoubleReferenceOverAwkwardDimensions) {
   }
 }
 
-// PQ lookup sums: every ISA adds each code's terms in subspace order, so
-// the results equal the plain loop's exactly, for any m (the SIMD kernels
-// have a path for m % 4 != 0 and for m < 4) and any n (lane tails).
-TEST_P(DistanceTest, LutSumEqualsThePlainLoopExactly) {
-  const KernelTable* table = KernelTableFor(GetParam());
-  if (table == nullptr) GTEST_SKIP() << IsaName(GetParam()) << " is not supported by this CPU";
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<float> value(-3.0f, 5.0f);
-  for (size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 24, 32, 33, 64}) {
-    std::vector<float> lut(m * 256);
-    for (float& v : lut) v = value(rng);
-    for (size_t n : {0, 1, 7, 8, 15, 16, 17, 37, 100}) {
-      std::vector<uint8_t> codes(n * m);  // exactly n codes, no slack after them
-      for (uint8_t& c : codes) c = static_cast<uint8_t>(rng());
-      std::vector<float> out(n + 1, -1.0f);
-      table->lut_sum(lut.data(), codes.data(), m, n, out.data());
-      for (size_t i = 0; i < n; ++i) {
-        float want = 0;
-        for (size_t s = 0; s < m; ++s) want += lut[s * 256 + codes[i * m + s]];
-        ASSERT_EQ(out[i], want) << IsaName(GetParam()) << " m=" << m << " n=" << n << " code " << i;
-      }
-      EXPECT_EQ(out[n], -1.0f) << "wrote past n";
-    }
-  }
-}
-
 INSTANTIATE_TEST_SUITE_P(AllIsas, DistanceTest,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const auto& info) { return std::string(IsaName(info.param)); });

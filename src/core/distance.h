@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <vector>
 
 #include "vx/status.h"
@@ -30,16 +29,10 @@ using OneFn = float (*)(const float* q, float q_inv_norm, const void* x, size_t 
 using ManyFn = void (*)(const float* q, float q_inv_norm, const void* base, size_t dim,
                         size_t n, float* out);
 
-// Sums of table lookups, one per code (PQ scoring): out[i] = the sum over
-// s < m of table[s * 256 + codes[i * m + s]], added in s order on every ISA,
-// so all ISAs give the same floats.
-using LutSumFn = void (*)(const float* table, const uint8_t* codes, size_t m, size_t n, float* out);
-
 struct KernelTable {
   Isa isa;
   OneFn one[3][4];    // [Metric][ElementType]
   ManyFn many[3][4];  // [Metric][ElementType]
-  LutSumFn lut_sum;
 };
 
 // The table of `isa`, or nullptr when this CPU cannot run it.

@@ -94,37 +94,6 @@ void DotNorm(const float* q, const T* x, size_t d, float* dot, float* norm_sq) {
 
 #include "core/distance_table.inc"
 
-// Eight codes at a time, lanes = codes. Each 32-bit gather of code bytes
-// fetches four subspaces' indexes per code (a code is m contiguous bytes);
-// the m % 4 tail subspaces each take the top byte of the word ending at
-// their byte, which lies inside the code since m >= 4.
-void LutSum(const float* table, const uint8_t* codes, size_t m, size_t n, float* out) {
-  if (m < 4 || m * 8 > (1u << 30)) return LutSumScalar(table, codes, m, n, out);
-  const int mi = static_cast<int>(m);
-  const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(mi));
-  const __m256i low = _mm256_set1_epi32(0xFF);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const uint8_t* c = codes + i * m;
-    __m256 sum = _mm256_setzero_ps();
-    size_t s = 0;
-    for (; s + 4 <= m; s += 4) {
-      const __m256i w = _mm256_i32gather_epi32(reinterpret_cast<const int*>(c + s), rows, 1);
-      const float* t = table + s * 256;
-      sum = _mm256_add_ps(sum, _mm256_i32gather_ps(t, _mm256_and_si256(w, low), 4));
-      sum = _mm256_add_ps(sum, _mm256_i32gather_ps(t + 256, _mm256_and_si256(_mm256_srli_epi32(w, 8), low), 4));
-      sum = _mm256_add_ps(sum, _mm256_i32gather_ps(t + 512, _mm256_and_si256(_mm256_srli_epi32(w, 16), low), 4));
-      sum = _mm256_add_ps(sum, _mm256_i32gather_ps(t + 768, _mm256_srli_epi32(w, 24), 4));
-    }
-    for (; s < m; ++s) {
-      const __m256i w = _mm256_i32gather_epi32(reinterpret_cast<const int*>(c + s - 3), rows, 1);
-      sum = _mm256_add_ps(sum, _mm256_i32gather_ps(table + s * 256, _mm256_srli_epi32(w, 24), 4));
-    }
-    _mm256_storeu_ps(out + i, sum);
-  }
-  LutSumScalar(table, codes + i * m, m, n - i, out + i);
-}
-
 }  // namespace
 
 const KernelTable* Avx2Table() {

@@ -81,37 +81,6 @@ void DotNorm(const float* q, const T* x, size_t d, float* dot, float* norm_sq) {
 
 #include "core/distance_table.inc"
 
-// Sixteen codes at a time, lanes = codes. Each 32-bit gather of code bytes
-// fetches four subspaces' indexes per code (a code is m contiguous bytes);
-// the m % 4 tail subspaces each take the top byte of the word ending at
-// their byte, which lies inside the code since m >= 4.
-void LutSum(const float* table, const uint8_t* codes, size_t m, size_t n, float* out) {
-  if (m < 4 || m * 16 > (1u << 30)) return LutSumScalar(table, codes, m, n, out);
-  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(static_cast<int>(m)));
-  const __m512i low = _mm512_set1_epi32(0xFF);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const uint8_t* c = codes + i * m;
-    __m512 sum = _mm512_setzero_ps();
-    size_t s = 0;
-    for (; s + 4 <= m; s += 4) {
-      const __m512i w = _mm512_i32gather_epi32(rows, c + s, 1);
-      const float* t = table + s * 256;
-      sum = _mm512_add_ps(sum, _mm512_i32gather_ps(_mm512_and_si512(w, low), t, 4));
-      sum = _mm512_add_ps(sum, _mm512_i32gather_ps(_mm512_and_si512(_mm512_srli_epi32(w, 8), low), t + 256, 4));
-      sum = _mm512_add_ps(sum, _mm512_i32gather_ps(_mm512_and_si512(_mm512_srli_epi32(w, 16), low), t + 512, 4));
-      sum = _mm512_add_ps(sum, _mm512_i32gather_ps(_mm512_srli_epi32(w, 24), t + 768, 4));
-    }
-    for (; s < m; ++s) {
-      const __m512i w = _mm512_i32gather_epi32(rows, c + s - 3, 1);
-      sum = _mm512_add_ps(sum, _mm512_i32gather_ps(_mm512_srli_epi32(w, 24), table + s * 256, 4));
-    }
-    _mm512_storeu_ps(out + i, sum);
-  }
-  LutSumScalar(table, codes + i * m, m, n - i, out + i);
-}
-
 }  // namespace
 
 const KernelTable* Avx512Table() {

@@ -44,10 +44,6 @@ void DotNorm(const float* q, const T* x, size_t d, float* dot, float* norm_sq) {
 
 #include "core/distance_table.inc"
 
-void LutSum(const float* table, const uint8_t* codes, size_t m, size_t n, float* out) {
-  LutSumScalar(table, codes, m, n, out);
-}
-
 }  // namespace
 
 const KernelTable* ScalarTable() {

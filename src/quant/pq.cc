@@ -4,7 +4,7 @@
 // replaced by the index (8 bits) of its nearest of 256 k-means centroids.
 // A query builds an M x 256 table of subvector distances (l2: squared
 // distance; ip: negated dot), and a code's estimate is the sum of its M
-// table entries (the kernel table's LutSum for blocks).
+// table entries.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -95,8 +95,29 @@ class PQQuantizer : public Quantizer {
     return sum;
   }
 
+  // Four codes at a time: independent sums keep the loads in flight; each
+  // code's sum is accumulated in the same order as DoScore (equal results).
+  // (AVX2 and AVX-512 gathers were measured slower than this loop on the
+  // Zen 4 development machine: docs/BENCHMARKS.md.)
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
-    kernels_->lut_sum(q.table.data(), codes, m_, n, out);
+    const float* t = q.table.data();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const uint8_t* c = codes + i * m_;
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (uint32_t s = 0; s < m_; ++s) {
+        const float* ts = t + s * kCentroids;
+        s0 += ts[c[s]];
+        s1 += ts[c[m_ + s]];
+        s2 += ts[c[2 * m_ + s]];
+        s3 += ts[c[3 * m_ + s]];
+      }
+      out[i] = s0;
+      out[i + 1] = s1;
+      out[i + 2] = s2;
+      out[i + 3] = s3;
+    }
+    for (; i < n; ++i) out[i] = DoScore(q, codes + i * m_);
   }
 
   void WriteBody(ByteWriter& w) const override { w.PutVector(codebooks_); }
