@@ -88,36 +88,9 @@ class PQQuantizer : public Quantizer {
     }
   }
 
-  float DoScore(const PreparedQuery& q, const uint8_t* code) const override {
-    const float* t = q.table.data();
-    float sum = 0;
-    for (uint32_t s = 0; s < m_; ++s) sum += t[s * kCentroids + code[s]];
-    return sum;
-  }
-
-  // Four codes at a time: independent sums keep the loads in flight; each
-  // code's sum is accumulated in the same order as DoScore (equal results).
-  // (AVX2 and AVX-512 gathers were measured slower than this loop on the
-  // Zen 4 development machine: docs/BENCHMARKS.md.)
+  float DoScore(const PreparedQuery& q, const uint8_t* code) const override { return LutSum(q.table.data(), code, m_); }
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
-    const float* t = q.table.data();
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const uint8_t* c = codes + i * m_;
-      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (uint32_t s = 0; s < m_; ++s) {
-        const float* ts = t + s * kCentroids;
-        s0 += ts[c[s]];
-        s1 += ts[c[m_ + s]];
-        s2 += ts[c[2 * m_ + s]];
-        s3 += ts[c[3 * m_ + s]];
-      }
-      out[i] = s0;
-      out[i + 1] = s1;
-      out[i + 2] = s2;
-      out[i + 3] = s3;
-    }
-    for (; i < n; ++i) out[i] = DoScore(q, codes + i * m_);
+    LutSums(q.table.data(), codes, m_, m_, n, out);
   }
 
   void WriteBody(ByteWriter& w) const override { w.PutVector(codebooks_); }

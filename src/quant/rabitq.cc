@@ -179,7 +179,7 @@ class RaBitQQuantizer : public Quantizer {
     out->scale = static_cast<float>(norm);
     out->extra = l2 ? static_cast<float>(norm * norm) : static_cast<float>(qc);
     const uint32_t groups = dp_ / 8;
-    out->table.assign(uint64_t{groups} * 256, 0.0f);
+    out->table.assign(uint64_t{bits_} * groups * 256, 0.0f);
     out->bias = 0;
     if (norm == 0) return;
     for (float& v : u) v = static_cast<float>(v / norm);
@@ -187,6 +187,8 @@ class RaBitQQuantizer : public Quantizer {
     double sum = 0;
     for (uint32_t i = 0; i < dp_; ++i) sum += rot[i];
     out->bias = static_cast<float>(offset_ * sum);
+    // Plane b's tables are plane 0's times 2^b, so a code's planes are
+    // scored as one run of bits_ x groups table lookups.
     for (uint32_t g = 0; g < groups; ++g) {
       float* t = out->table.data() + uint64_t{g} * 256;
       for (uint32_t v = 1; v < 256; ++v) {
@@ -194,18 +196,23 @@ class RaBitQQuantizer : public Quantizer {
         t[v] = t[v & (v - 1)] + rot[g * 8 + low];
       }
     }
+    for (uint32_t b = 1; b < bits_; ++b) {
+      const float w = static_cast<float>(1u << b);
+      float* t = out->table.data() + uint64_t{b} * groups * 256;
+      for (uint64_t e = 0; e < uint64_t{groups} * 256; ++e) t[e] = w * out->table[e];
+    }
   }
 
   float DoScore(const PreparedQuery& q, const uint8_t* code) const override {
-    const uint32_t groups = dp_ / 8;
-    const float* t = q.table.data();
-    float u_dot = 0;  // <levels, P v>, plane by plane
-    for (uint32_t b = 0; b < bits_; ++b) {
-      const uint8_t* plane = code + b * groups;
-      float s = 0;
-      for (uint32_t g = 0; g < groups; ++g) s += t[g * 256 + plane[g]];
-      u_dot += s * static_cast<float>(1u << b);
-    }
+    return Estimate(q, code, LutSum(q.table.data(), code, FactorsAt()));
+  }
+  void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
+    const size_t cs = code_size();
+    LutSums(q.table.data(), codes, cs, FactorsAt(), n, out);
+    for (size_t i = 0; i < n; ++i) out[i] = Estimate(q, codes + i * cs, out[i]);
+  }
+  // The distance estimate from u_dot = <levels, P v> (the table sum).
+  float Estimate(const PreparedQuery& q, const uint8_t* code, float u_dot) const {
     const Factors f = ReadFactors(code);
     const float est = (u_dot + q.bias) * f.inv_unorm / f.ip_oo;  // <o, v>
     if (inner_metric() == Metric::kL2) return f.norm * f.norm + q.extra - 2.0f * f.norm * q.scale * est;
