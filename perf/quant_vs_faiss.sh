@@ -3,7 +3,8 @@
 # python3-faiss) at the same code size, on the same data, in the same run:
 # bytes per vector, recall@10 by codes alone and after reranking 50 and 100,
 # codes scored (with top-10 selection) per second per core; RaBitQ at 1, 2
-# and 4 bits beside vx's PQ at equal bytes.
+# and 4 bits beside vx's PQ at equal bytes; pq4 (4-bit fast scan) at the
+# bytes of pq:M and pq:2M.
 #
 #   perf/quant_vs_faiss.sh BASE QUERIES GT [PQ_M]        (PQ_M default 16)
 #   perf/quant_vs_faiss.sh gen1m                          generated 1M x 128
@@ -34,7 +35,8 @@ for b in 1 2 4; do
   equal="$equal rabitq:$b"
   [ "$rb" -le "$dim" ] && equal="$equal pq:$rb"
 done
-for q in f16 sq8 pq:$m pq:$((m * 2)) $equal; do
+# pq4 (4-bit fast scan) at the bytes of pq:M and pq:2M.
+for q in f16 sq8 pq:$m pq:$((m * 2)) pq4:$((m * 2)) pq4:$((m * 4)) $equal; do
   $vxctl quant-eval --base "$base" --queries "$queries" --gt "$gt" --quant "$q" --rerank 50,100 --json |
     /usr/bin/python3 -c "$(cat <<'PY'
 import json, sys

@@ -42,4 +42,13 @@ inline void LutSums(const float* table, const uint8_t* codes, size_t stride, siz
   }
   for (; i < n; ++i) out[i] = LutSum(table, codes + i * stride, m);
 }
+
+// pq4 scores: out[i] = bias + scale x (the sum over the code_size bytes j of
+// code i of lut8[32 j + low nibble] + lut8[32 j + 16 + high nibble]), with
+// 16-byte 8-bit tables, two subspaces a byte. The sum is an integer, so both
+// versions give the same floats. The AVX2 one needs a CPU with AVX2.
+void Pq4Scores(const uint8_t* lut8, const uint8_t* codes, size_t code_size, size_t n, float bias, float scale,
+               float* out);
+void Pq4ScoresAvx2(const uint8_t* lut8, const uint8_t* codes, size_t code_size, size_t n, float bias, float scale,
+                   float* out);
 }  // namespace vx::internal

@@ -1,10 +1,16 @@
 // PQ: the vector is cut into M contiguous subvectors, of ceil(dim/M)
 // components for the first dim % M of them and floor(dim/M) for the rest (so
 // any M up to dim works: pq:24 on 128 dimensions is 8 x 6 + 16 x 5); each is
-// replaced by the index (8 bits) of its nearest of 256 k-means centroids.
-// A query builds an M x 256 table of subvector distances (l2: squared
-// distance; ip: negated dot), and a code's estimate is the sum of its M
-// table entries.
+// replaced by the index of its nearest k-means centroid: 8 bits (pq:M, 256
+// centroids) or 4 bits (pq4:M, 16 centroids, two subspaces a byte, subspace
+// 2j in the low nibble of byte j).
+// A query builds an M x 256 (or M x 16) table of subvector distances (l2:
+// squared distance; ip: negated dot), and a code's estimate is the sum of
+// its M table entries. pq4 scores with 8-bit tables instead ("fast scan"):
+// each subspace's 16 entries become round((t - min_s) / scale) with one
+// scale for the query, and an estimate is bias + scale x (integer sum), so
+// the AVX2 kernel (16-byte shuffles as table lookups) and the scalar one give
+// the same floats.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,31 +22,31 @@
 namespace vx::internal {
 namespace {
 
-constexpr uint32_t kCentroids = 256;
-
 class PQQuantizer : public Quantizer {
  public:
   PQQuantizer(const QuantSpec& spec, Metric metric, uint32_t dim)
-      : Quantizer(spec, metric, dim), m_(spec.pq_m) {
+      : Quantizer(spec, metric, dim), m_(spec.pq_m), four_(spec.kind == QuantKind::kPQ4), k_(four_ ? 16 : 256) {
     for (uint32_t s = 0; s <= m_; ++s) start_.push_back(s * (dim / m_) + std::min(s, dim % m_));
   }
-  size_t code_size() const override { return m_; }
+  size_t code_size() const override { return four_ ? (m_ + 1) / 2 : m_; }
   void Decode(const uint8_t* code, float* out) const override {
-    for (uint32_t s = 0; s < m_; ++s) std::memcpy(out + start_[s], Centroid(s, code[s]), Dsub(s) * sizeof(float));
+    for (uint32_t s = 0; s < m_; ++s) std::memcpy(out + start_[s], Centroid(s, Index(code, s)), Dsub(s) * sizeof(float));
   }
 
  protected:
   uint32_t Dsub(uint32_t s) const { return start_[s + 1] - start_[s]; }
-  // Subspace s's codebook starts at 256 x start_[s] floats.
+  uint32_t Index(const uint8_t* code, uint32_t s) const { return four_ ? (code[s / 2] >> (4 * (s % 2))) & 15u : code[s]; }
+  // Subspace s's codebook starts at k x start_[s] floats.
   const float* Centroid(uint32_t s, uint32_t c) const {
-    return codebooks_.data() + uint64_t{start_[s]} * kCentroids + uint64_t{c} * Dsub(s);
+    return codebooks_.data() + uint64_t{start_[s]} * k_ + uint64_t{c} * Dsub(s);
   }
 
   Status DoTrain(const float* x, uint64_t n, const TrainParams& p) override {
-    if (n < kCentroids) {
-      return Status::InvalidArgument("pq needs at least 256 training vectors, got " + std::to_string(n));
+    if (n < k_) {
+      return Status::InvalidArgument(spec_.ToString() + " needs at least " + std::to_string(k_) +
+                                     " training vectors, got " + std::to_string(n));
     }
-    codebooks_.assign(uint64_t{dim_} * kCentroids, 0.0f);
+    codebooks_.assign(uint64_t{dim_} * k_, 0.0f);
     std::vector<Status> errors(m_);
     // Subspaces are independent: one k-means per task, each single-threaded.
     ParallelFor(m_, p.threads, [&](size_t s) {
@@ -48,7 +54,7 @@ class PQQuantizer : public Quantizer {
       std::vector<float> sub(n * dsub);
       for (uint64_t r = 0; r < n; ++r) std::memcpy(sub.data() + r * dsub, x + r * dim_ + start_[s], dsub * 4);
       KMeansParams kp;
-      kp.k = kCentroids;
+      kp.k = k_;
       kp.iterations = p.kmeans_iterations;
       kp.seed = p.seed + s;
       kp.max_train_points = p.max_train_points;
@@ -58,7 +64,7 @@ class PQQuantizer : public Quantizer {
         errors[s] = km.status();
         return;
       }
-      std::copy(km->centroids.begin(), km->centroids.end(), codebooks_.begin() + uint64_t{start_[s]} * kCentroids);
+      std::copy(km->centroids.begin(), km->centroids.end(), codebooks_.begin() + uint64_t{start_[s]} * k_);
     });
     for (const Status& s : errors) VX_RETURN_IF_ERROR(s);
     return Status::Ok();
@@ -66,43 +72,88 @@ class PQQuantizer : public Quantizer {
 
   void DoEncode(const float* x, uint8_t* code) const override {
     const OneFn l2 = kernels_->one[0][0];
+    if (four_) std::memset(code, 0, code_size());
     for (uint32_t s = 0; s < m_; ++s) {
       float best = INFINITY;
       uint32_t arg = 0;
-      for (uint32_t c = 0; c < kCentroids; ++c) {
+      for (uint32_t c = 0; c < k_; ++c) {
         const float d = l2(x + start_[s], 0, Centroid(s, c), Dsub(s));
         if (d < best) {
           best = d;
           arg = c;
         }
       }
-      code[s] = static_cast<uint8_t>(arg);
+      if (four_) code[s / 2] |= static_cast<uint8_t>(arg << (4 * (s % 2)));
+      else code[s] = static_cast<uint8_t>(arg);
     }
   }
 
   void DoPrepare(const float* q, PreparedQuery* out) const override {
-    out->table.resize(uint64_t{m_} * kCentroids);
+    out->table.resize(uint64_t{m_} * k_);
     const ManyFn many = kernels_->many[static_cast<int>(inner_metric())][0];
     for (uint32_t s = 0; s < m_; ++s) {
-      many(q + start_[s], 0, Centroid(s, 0), Dsub(s), kCentroids, out->table.data() + uint64_t{s} * kCentroids);
+      many(q + start_[s], 0, Centroid(s, 0), Dsub(s), k_, out->table.data() + uint64_t{s} * k_);
     }
+    if (!four_) return;
+    // 8-bit tables, 16 bytes a subspace, padded to an even count with zeros
+    // (a missing odd subspace's nibble is 0 and adds 0).
+    double bias = 0;
+    float range = 0;
+    std::vector<float> mins(m_);
+    for (uint32_t s = 0; s < m_; ++s) {
+      const float* t = out->table.data() + s * 16;
+      mins[s] = *std::min_element(t, t + 16);
+      range = std::max(range, *std::max_element(t, t + 16) - mins[s]);
+      bias += mins[s];
+    }
+    const float scale = range > 0 ? range / 255.0f : 1.0f;
+    out->lut8.assign(uint64_t{(m_ + 1) / 2 * 2} * 16, 0);
+    for (uint32_t s = 0; s < m_; ++s) {
+      for (uint32_t c = 0; c < 16; ++c) {
+        const float v = std::round((out->table[s * 16 + c] - mins[s]) / scale);
+        out->lut8[s * 16 + c] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
+      }
+    }
+    out->bias = static_cast<float>(bias);
+    out->scale = scale;
   }
 
-  float DoScore(const PreparedQuery& q, const uint8_t* code) const override { return LutSum(q.table.data(), code, m_); }
+  float DoScore(const PreparedQuery& q, const uint8_t* code) const override {
+    if (!four_) return LutSum(q.table.data(), code, m_);
+    float out;
+    Pq4Scores(q.lut8.data(), code, code_size(), 1, q.bias, q.scale, &out);
+    return out;
+  }
+
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
-    LutSums(q.table.data(), codes, m_, m_, n, out);
+    if (!four_) return LutSums(q.table.data(), codes, m_, m_, n, out);
+    if (kernels_->isa >= Isa::kAvx2) Pq4ScoresAvx2(q.lut8.data(), codes, code_size(), n, q.bias, q.scale, out);
+    else Pq4Scores(q.lut8.data(), codes, code_size(), n, q.bias, q.scale, out);
   }
 
   void WriteBody(ByteWriter& w) const override { w.PutVector(codebooks_); }
-  Status ReadBody(ByteReader& r) override { return r.GetVector(&codebooks_, uint64_t{dim_} * kCentroids); }
+  Status ReadBody(ByteReader& r) override { return r.GetVector(&codebooks_, uint64_t{dim_} * k_); }
 
  private:
   uint32_t m_;
+  bool four_;
+  uint32_t k_;                    // centroids per subspace: 256 or 16
   std::vector<uint32_t> start_;   // subspace s covers dimensions [start_[s], start_[s + 1])
-  std::vector<float> codebooks_;  // per subspace: 256 x its dimensions
+  std::vector<float> codebooks_;  // per subspace: k x its dimensions
 };
 
 }  // namespace
+
+void Pq4Scores(const uint8_t* lut8, const uint8_t* codes, size_t code_size, size_t n, float bias, float scale,
+               float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* c = codes + i * code_size;
+    uint32_t s = 0;
+    for (size_t j = 0; j < code_size; ++j) s += lut8[32 * j + (c[j] & 15)] + lut8[32 * j + 16 + (c[j] >> 4)];
+    const float product = scale * static_cast<float>(s);
+    out[i] = bias + product;
+  }
+}
 
 std::unique_ptr<Quantizer> NewPQ(const QuantSpec& spec, Metric metric, uint32_t dim) {
   return std::unique_ptr<Quantizer>(new PQQuantizer(spec, metric, dim));

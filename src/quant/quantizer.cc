@@ -38,6 +38,7 @@ std::string QuantSpec::ToString() const {
     case QuantKind::kF16: return "f16";
     case QuantKind::kSQ8: return "sq8";
     case QuantKind::kPQ: return "pq:" + std::to_string(pq_m);
+    case QuantKind::kPQ4: return "pq4:" + std::to_string(pq_m);
     case QuantKind::kRaBitQ: return bits == 1 ? "rabitq" : "rabitq:" + std::to_string(bits);
   }
   return "?";
@@ -59,8 +60,8 @@ Result<QuantSpec> ParseQuantSpec(std::string_view text) {
     s.kind = QuantKind::kF16;
   } else if (name == "sq8" && colon == std::string_view::npos) {
     s.kind = QuantKind::kSQ8;
-  } else if (name == "pq" && arg > 0) {
-    s.kind = QuantKind::kPQ;
+  } else if ((name == "pq" || name == "pq4") && arg > 0) {
+    s.kind = name == "pq" ? QuantKind::kPQ : QuantKind::kPQ4;
     s.pq_m = arg;
   } else if (name == "rabitq") {
     s.kind = QuantKind::kRaBitQ;
@@ -70,7 +71,7 @@ Result<QuantSpec> ParseQuantSpec(std::string_view text) {
     }
   } else {
     return Status::InvalidArgument("unknown quantizer '" + std::string(text) +
-                                   "' (expected f16, sq8, pq:M, rabitq or rabitq:B)");
+                                   "' (expected f16, sq8, pq:M, pq4:M, rabitq or rabitq:B)");
   }
   return s;
 }
@@ -81,8 +82,9 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metr
     case QuantKind::kF16: return internal::NewF16(spec, metric, dim);
     case QuantKind::kSQ8: return internal::NewSQ8(spec, metric, dim);
     case QuantKind::kPQ:
+    case QuantKind::kPQ4:
       if (spec.pq_m == 0 || spec.pq_m > dim) {
-        return Status::InvalidArgument("pq:" + std::to_string(spec.pq_m) + ": the subspaces must number 1 to " +
+        return Status::InvalidArgument(spec.ToString() + ": the subspaces must number 1 to " +
                                        std::to_string(dim) + " (one per dimension at most) for these vectors");
       }
       return internal::NewPQ(spec, metric, dim);
@@ -164,7 +166,7 @@ std::string Quantizer::Serialize() const {
   w.Put(static_cast<uint8_t>(spec_.kind));
   w.Put(static_cast<uint8_t>(metric_));
   w.Put(dim_);
-  w.Put(spec_.kind == QuantKind::kPQ ? spec_.pq_m : spec_.bits);
+  w.Put(spec_.kind == QuantKind::kPQ || spec_.kind == QuantKind::kPQ4 ? spec_.pq_m : spec_.bits);
   w.Put(static_cast<uint64_t>(body.bytes().size()));
   w.Put(Checksum(body.bytes().data(), body.bytes().size()));
   return w.bytes() + body.bytes();
@@ -188,10 +190,10 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Deserialize(std::string_view bytes
   }
   const std::string_view body = bytes.substr(kHeaderBytes);
   if (Checksum(body.data(), body.size()) != sum) return Status::Corruption("quantizer data: checksum mismatch");
-  if (kind < 1 || kind > 4 || metric > 2) return Status::Corruption("quantizer data: unknown kind or metric");
+  if (kind < 1 || kind > 5 || metric > 2) return Status::Corruption("quantizer data: unknown kind or metric");
   QuantSpec spec;
   spec.kind = static_cast<QuantKind>(kind);
-  if (spec.kind == QuantKind::kPQ) spec.pq_m = param; else spec.bits = param;
+  if (spec.kind == QuantKind::kPQ || spec.kind == QuantKind::kPQ4) spec.pq_m = param; else spec.bits = param;
   auto q = Create(spec, static_cast<Metric>(metric), dim);
   if (!q.ok()) return Status::Corruption("quantizer data: " + q.status().message());
   ByteReader r(body);

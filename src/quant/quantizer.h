@@ -3,6 +3,7 @@
 //   f16      halfvec, 2 bytes per dimension
 //   sq8      per-dimension ranges, 1 byte per dimension (+4 bytes for l2)
 //   pq:M     M subspaces x 8 bits, k-means codebooks, lookup-table scoring
+//   pq4:M    M subspaces x 4 bits, scored with 8-bit tables by SIMD shuffles
 //   rabitq:B B bits per dimension (1 by default; 2-8: extended RaBitQ) after
 //            a random rotation, with an unbiased distance estimator and a
 //            per-candidate error bound
@@ -28,21 +29,22 @@
 
 namespace vx {
 
-enum class QuantKind : uint8_t { kF16 = 1, kSQ8 = 2, kPQ = 3, kRaBitQ = 4 };
+enum class QuantKind : uint8_t { kF16 = 1, kSQ8 = 2, kPQ = 3, kRaBitQ = 4, kPQ4 = 5 };
 
 struct QuantSpec {
   QuantKind kind = QuantKind::kSQ8;
-  uint32_t pq_m = 0;  // pq: subspaces
+  uint32_t pq_m = 0;  // pq, pq4: subspaces
   uint32_t bits = 1;  // rabitq: bits per dimension (1-8)
-  std::string ToString() const;  // "f16", "sq8", "pq:16", "rabitq", "rabitq:4"
+  std::string ToString() const;  // "f16", "sq8", "pq:16", "pq4:32", "rabitq", "rabitq:4"
 };
-// Parses "f16", "sq8", "pq:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
+// Parses "f16", "sq8", "pq:M", "pq4:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
 Result<QuantSpec> ParseQuantSpec(std::string_view text);
 
 // Per-query state built by Prepare: a transformed query or lookup tables.
 // Reused across queries to avoid allocation.
 struct PreparedQuery {
   std::vector<float> table;
+  std::vector<uint8_t> lut8;  // pq4: 8-bit lookup tables, 16 bytes a subspace
   float bias = 0;
   float scale = 0;
   float extra = 0;
