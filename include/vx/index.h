@@ -35,7 +35,7 @@ struct BuildOptions {
   uint32_t replicas = 0;  // extra lists a boundary vector may also go to (SPANN's closure rule)
   // Both
   // Codes: HNSW keeps them in RAM, IVF on its list pages.
-  std::string quant = "auto";     // f16 | sq8 | pq:M | rabitq | auto (pq:dim/4, else sq8)
+  std::string quant = "auto";     // f16 | sq8 | pq:M | pq4:M | rabitq[:B] | auto (pq:dim/4, else sq8)
   ElementType storage = ElementType::kF32;  // full vectors on SSD: f32 or f16 (halfvec)
   int threads = 0;                // 0: all cores
   // HNSW holds the base vectors and the graph in memory and refuses, before

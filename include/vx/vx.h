@@ -42,7 +42,7 @@ typedef struct vx_build_options {
   uint32_t ef_construction; /* HNSW, default 64 */
   uint32_t lists;       /* IVF, 0 (default): pgvector's rule */
   uint32_t replicas;    /* IVF, default 0 */
-  const char* quant;    /* "auto" (default), "f16", "sq8", "pq:M", "rabitq[:B]" */
+  const char* quant;    /* "auto" (default), "f16", "sq8", "pq:M", "pq4:M", "rabitq[:B]" */
   const char* storage;  /* "f32" (default) or "f16" */
   int threads;          /* 0 (default): all cores */
   uint64_t build_memory_bytes; /* default 8 GiB */

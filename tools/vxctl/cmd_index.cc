@@ -129,7 +129,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")->capture_default_str()->check(CLI::Range(4u, 1000u));
   cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")->capture_default_str();
   cmd->add_option("--replicas", a->replicas, "IVF: extra lists a boundary vector may join (SPANN closure rule)")->capture_default_str()->check(CLI::Range(0u, 8u));
-  cmd->add_option("--quant", a->quant, "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8) | auto (pq:dim/4)")->capture_default_str();
+  cmd->add_option("--quant", a->quant, "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8) | auto (pq:dim/4)")->capture_default_str();
   cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")->capture_default_str()->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--build-memory", a->build_memory_mb,

@@ -36,7 +36,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
   cmd->add_option("--base", args->base, "Base vectors (loaded whole)")->required();
   cmd->add_option("--queries", args->queries, "Queries")->required();
   cmd->add_option("--gt", args->gt, "Ground-truth ids (.ivecs)")->required();
-  cmd->add_option("--quant", args->quant, "f16 | sq8 | pq:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8)")->required();
+  cmd->add_option("--quant", args->quant, "f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8)")->required();
   cmd->add_option("--metric", args->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
   cmd->add_option("--rerank", args->rerank, "Candidates reranked by exact distance (list)")->delimiter(',')->check(CLI::PositiveNumber);
   cmd->add_option("--k", args->k, "k of recall@k")->capture_default_str()->check(CLI::PositiveNumber);
