@@ -29,6 +29,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
     std::vector<uint32_t> rerank = {50, 100};
     uint32_t k = 10;
     int threads = 0;
+    uint64_t seed = vx::TrainParams{}.seed;
     bool json = false;
   };
   auto args = std::make_shared<Args>();
@@ -41,6 +42,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
   cmd->add_option("--rerank", args->rerank, "Candidates reranked by exact distance (list)")->delimiter(',')->check(CLI::PositiveNumber);
   cmd->add_option("--k", args->k, "k of recall@k")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--threads", args->threads, "Threads for training, encoding and recall (0 = all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", args->seed, "Training seed (k-means sampling and seeding, RaBitQ's rotation)")->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([run, args] {
     *run = [args]() -> int {
@@ -65,6 +67,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       if (!q.ok()) return Fail(q.status());
       vx::TrainParams tp;
       tp.threads = args->threads;
+      tp.seed = args->seed;
       auto t0 = Clock::now();
       vx::Status s = (*q)->Train(base->data.data(), base->rows, tp);
       if (!s.ok()) return Fail(s);
@@ -145,6 +148,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       j["dim"] = d;
       j["bytes_per_vector"] = cs;
       j["train_s"] = train_s;
+      j["seed"] = args->seed;
       j["encode_vectors_per_s"] = base->rows / encode_s;
       j["encode_vectors_per_s_per_core"] = base->rows / encode_s / threads;
       j["codes_scored_per_s_per_core"] = codes_per_s;
