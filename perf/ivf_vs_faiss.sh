@@ -6,7 +6,7 @@
 # recall@10, QPS, latency, reads and bytes read per query, on 1 and 2 threads.
 #
 #   perf/ivf_vs_faiss.sh [COUNT] [DIM]          (defaults 5000000 128)
-#   env: VX_BENCH_DIR (default /tmp/vx-bench-ivf), VX_REPLICAS (default 1),
+#   env: VX_BENCH_DIR (default /tmp/vx-bench-ivf), VX_REPLICAS (default 2),
 #        VX_PROBES (default 1,2,4,8,16,32,64,128), VX_QUANT (default auto),
 #        VX_PEERS=0 (vx only, no FAISS), VX_REUSE=1 (keep an index already built
 #        in VX_BENCH_DIR)
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-5000000}; d=${2:-128}
 work=${VX_BENCH_DIR:-/tmp/vx-bench-ivf}; mkdir -p "$work"
-replicas=${VX_REPLICAS:-1}; probes=${VX_PROBES:-1,2,4,8,16,32,64,128}
+replicas=${VX_REPLICAS:-2}; probes=${VX_PROBES:-1,2,4,8,16,32,64,128}
 vxctl=build/tools/vxctl
 memcap=../shared/tools/memcap
 base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
