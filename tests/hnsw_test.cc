@@ -42,6 +42,13 @@ TEST(Hnsw, SiftsmallRecallAtEf64) {
   p.ef_search = 64;
   const double recall = Recall(SearchAll(**index, *q, p), *gt, 10);
   EXPECT_GE(recall, 0.98);
+  // HNSW reranks ef_search candidates by default, an explicit rerank when
+  // set, never fewer than k.
+  EXPECT_EQ((*index)->RerankDepth(p), 64u);
+  p.rerank = 5;
+  EXPECT_EQ((*index)->RerankDepth(p), 10u);
+  p.rerank = 30;
+  EXPECT_EQ((*index)->RerankDepth(p), 30u);
 }
 
 class HnswMetricTest : public ::testing::TestWithParam<Metric> {};

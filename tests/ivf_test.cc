@@ -128,19 +128,21 @@ TEST(Ivf, SiftsmallRecallNeverFallsAsProbesRise) {
 // more, so raising probes keeps raising recall instead of levelling off at
 // what the top 100 by code hold.
 TEST(Ivf, DefaultRerankGrowsWithProbes) {
-  SearchParams p;
-  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 100u);
-  p.probes = 12;
-  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 300u);
-  p.k = 500;
-  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 500u);
-  p.k = 10;
-  p.rerank = 40;
-  EXPECT_EQ(RerankDepth(IndexType::kIvf, p), 40u);
-
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "pq:1", 24));  // coarse codes: ranking by them misses much
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok());
+  SearchParams p;
+  EXPECT_EQ((*index)->RerankDepth(p), 100u);
+  p.probes = 12;
+  EXPECT_EQ((*index)->RerankDepth(p), 300u);
+  p.probes = 1000;  // clamped to the 24 lists
+  EXPECT_EQ((*index)->RerankDepth(p), 600u);
+  p.k = 700;
+  EXPECT_EQ((*index)->RerankDepth(p), 700u);
+  p.k = 10;
+  p.rerank = 40;
+  EXPECT_EQ((*index)->RerankDepth(p), 40u);
+
   SearchParams deep;
   deep.probes = 24;  // every list: only the rerank depth limits recall
   const auto by_default = SearchAll(**index, b->queries, deep);

@@ -69,19 +69,11 @@ struct IndexOptions {
 
 struct SearchParams {
   uint32_t k = 10;
-  uint32_t rerank = 0;     // candidates reranked by exact distance; 0: the default (see RerankDepth)
+  uint32_t rerank = 0;     // candidates reranked by exact distance; 0: the default (Index::RerankDepth)
   uint32_t ef_search = 40; // HNSW
   uint32_t beam = 4;       // HNSW: graph nodes expanded per step (their missing pages read as one batch)
   uint32_t probes = 1;     // IVF: lists scanned (all their missing pages read as one batch)
 };
-
-// The number of candidates a search reranks: `rerank` when set, else HNSW's
-// ef_search and IVF's max(100, 25 x probes); never fewer than k. IVF's grows
-// with probes because the rows scanned, and so the code rank of the true
-// neighbours, grow with probes: a fixed 100 capped recall at 0.994 from
-// probes 8 on (pq:32, docs/BENCHMARKS.md). `probes` is taken as given; IVF
-// search clamps it to the index's lists first.
-uint32_t RerankDepth(IndexType type, const SearchParams& p);
 
 struct SearchResult {
   int64_t id;      // row index in the base file
@@ -119,6 +111,13 @@ class Index {
   // The k nearest neighbours of `query` (dim floats), nearest first.
   virtual Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
                         SearchStats* stats) const = 0;
+  // The number of candidates a search with `params` reranks: `rerank` when
+  // set, else HNSW's ef_search and IVF's max(100, 25 x probes), probes
+  // clamped to the lists; never fewer than k. IVF's grows with probes because
+  // the rows scanned, and so the code rank of the true neighbours, grow with
+  // probes: a fixed 100 capped recall at 0.994 from probes 8 on (pq:32,
+  // docs/BENCHMARKS.md).
+  virtual uint32_t RerankDepth(const SearchParams& params) const = 0;
 };
 
 }  // namespace vx

@@ -1,7 +1,5 @@
 // vx/index.h: dispatch to the index types by BuildOptions::type and by the
 // manifest's "type" parameter.
-#include <algorithm>
-
 #include "hnsw/hnsw.h"
 #include "io/env.h"
 #include "io/manifest.h"
@@ -16,13 +14,6 @@ Result<IndexType> ParseIndexType(const std::string& s) {
   if (s == "hnsw") return IndexType::kHnsw;
   if (s == "ivf") return IndexType::kIvf;
   return Status::InvalidArgument("unknown index type '" + s + "' (hnsw | ivf)");
-}
-
-uint32_t RerankDepth(IndexType type, const SearchParams& p) {
-  if (p.rerank) return std::max(p.rerank, p.k);
-  if (type == IndexType::kHnsw) return std::max(p.ef_search, p.k);
-  const uint64_t per_probes = 25ull * p.probes;
-  return static_cast<uint32_t>(std::max<uint64_t>({100, per_probes, p.k}));
 }
 
 void SearchStats::Add(const SearchStats& o) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/distance.h"
+#include "core/row_marks.h"
 #include "core/topk.h"
 #include "hnsw/graph.h"
 #include "hnsw/layout.h"
@@ -90,7 +91,7 @@ class HnswIndex : public Index {
     SearchStats local;
     // Per-thread buffers, reused: a query allocates nothing once warm.
     Scratch& x = ThreadScratch();
-    x.visited.Reset(info_.count, this);
+    x.visited.Begin(info_.count);
     VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
     const size_t cs = quantizer_->code_size();
     auto score = [&](uint32_t v) {
@@ -119,7 +120,7 @@ class HnswIndex : public Index {
     std::vector<Candidate>& best = x.best;
     frontier.assign(1, ep);
     best.assign(1, ep);
-    x.visited.Set(ep.id);
+    x.visited.Insert(ep.id);
     while (!frontier.empty()) {
       x.step.clear();
       while (!frontier.empty() && x.step.size() < beam) {
@@ -153,8 +154,7 @@ class HnswIndex : public Index {
             x.pages.clear();
             return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": neighbour id out of range");
           }
-          if (x.visited.Test(v)) continue;
-          x.visited.Set(v);
+          if (!x.visited.Insert(v)) continue;
           const float d = score(v);
           if (best.size() < ef || d < best.front().dist) {
             frontier.push_back({d, v});
@@ -173,7 +173,7 @@ class HnswIndex : public Index {
 
     // 3. Rerank the nearest `rerank` by exact distance.
     std::sort(best.begin(), best.end());
-    const uint32_t rerank = std::min<uint32_t>(RerankDepth(IndexType::kHnsw, p), static_cast<uint32_t>(best.size()));
+    const uint32_t rerank = std::min<uint32_t>(RerankDepth(p), static_cast<uint32_t>(best.size()));
     best.resize(rerank);
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
     x.slots.clear();
@@ -186,28 +186,13 @@ class HnswIndex : public Index {
     return Status::Ok();
   }
 
+  uint32_t RerankDepth(const SearchParams& p) const override {
+    return std::max(p.rerank ? p.rerank : p.ef_search, p.k);
+  }
+
  private:
-  // Per-thread visited marks, sized to the index, reset by a generation tag.
-  struct Visited {
-    const void* owner = nullptr;
-    std::vector<uint32_t> tags;
-    uint32_t tag = 0;
-    void Reset(uint64_t n, const void* index) {
-      if (owner != index || tags.size() != n) {
-        tags.assign(n, 0);
-        owner = index;
-        tag = 0;
-      }
-      if (++tag == 0) {
-        std::fill(tags.begin(), tags.end(), 0);
-        tag = 1;
-      }
-    }
-    bool Test(uint32_t v) const { return tags[v] == tag; }
-    void Set(uint32_t v) { tags[v] = tag; }
-  };
   struct Scratch {
-    Visited visited;
+    RowMarks visited;
     PreparedQuery pq;
     std::vector<Candidate> frontier, best, step;
     std::vector<PageRef> refs;

@@ -14,6 +14,7 @@
 #include <numeric>
 
 #include "core/distance.h"
+#include "core/row_marks.h"
 #include "core/topk.h"
 #include "io/buffer_pool.h"
 #include "io/env.h"
@@ -93,9 +94,7 @@ class IvfIndex : public Index {
     out->clear();
     if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
     const uint32_t probes = std::clamp<uint32_t>(p.probes, 1, info_.lists);
-    SearchParams clamped = p;
-    clamped.probes = probes;
-    const uint32_t rerank = RerankDepth(IndexType::kIvf, clamped);
+    const uint32_t rerank = RerankDepth(p);
     const uint32_t dim = info_.dim;
     SearchStats local;
     Scratch& x = ThreadScratch();
@@ -126,7 +125,7 @@ class IvfIndex : public Index {
 
     // 2. Scan the probed lists' pages by code.
     x.candidates.Reset(rerank);
-    if (info_.replicas > 0) x.seen.Begin(info_.count, this);
+    if (info_.replicas > 0) x.seen.Begin(info_.count);
     const size_t chunk = std::max<size_t>(1, pages_->CapacityPages(PageClass::kGraph) / 4);
     size_t li = 0;
     uint32_t next_page_in_list = 0;
@@ -190,37 +189,20 @@ class IvfIndex : public Index {
     return Status::Ok();
   }
 
+  uint32_t RerankDepth(const SearchParams& p) const override {
+    if (p.rerank) return std::max(p.rerank, p.k);
+    const uint32_t probes = std::clamp<uint32_t>(p.probes, 1, info_.lists);
+    return std::max({100u, 25 * probes, p.k});
+  }
+
  private:
-  // Rows offered to the candidate heap in this query (replicas > 0 only):
-  // a per-thread bitmap over the rows, cleared by the rows it set.
-  struct SeenRows {
-    const void* owner = nullptr;
-    std::vector<uint64_t> bits;
-    std::vector<uint32_t> set;
-    void Begin(uint64_t n, const void* index) {
-      if (owner != index || bits.size() != (n + 63) / 64) {
-        bits.assign((n + 63) / 64, 0);
-        owner = index;
-      } else {
-        for (uint32_t r : set) bits[r >> 6] &= ~(uint64_t{1} << (r & 63));
-      }
-      set.clear();
-    }
-    bool Insert(uint32_t r) {
-      const uint64_t mask = uint64_t{1} << (r & 63);
-      if (bits[r >> 6] & mask) return false;
-      bits[r >> 6] |= mask;
-      set.push_back(r);
-      return true;
-    }
-  };
   struct Scratch {
     PreparedQuery pq;
     std::vector<float> unit, centroid_dist, scores;
     std::vector<uint32_t> order, ref_list;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
-    SeenRows seen;
+    RowMarks seen;  // rows offered to the candidate heap (replicas > 0 only)
     std::vector<uint64_t> slots;
     TopK candidates{1}, top{1};
   };

@@ -97,20 +97,21 @@ class PQQuantizer : public Quantizer {
     if (!four_) return;
     // 8-bit tables, 16 bytes a subspace, padded to an even count with zeros
     // (a missing odd subspace's nibble is 0 and adds 0).
+    auto min_of = [&](uint32_t s) { return *std::min_element(&out->table[s * 16], &out->table[s * 16] + 16); };
     double bias = 0;
     float range = 0;
-    std::vector<float> mins(m_);
     for (uint32_t s = 0; s < m_; ++s) {
       const float* t = out->table.data() + s * 16;
-      mins[s] = *std::min_element(t, t + 16);
-      range = std::max(range, *std::max_element(t, t + 16) - mins[s]);
-      bias += mins[s];
+      const float lo = min_of(s);
+      range = std::max(range, *std::max_element(t, t + 16) - lo);
+      bias += lo;
     }
     const float scale = range > 0 ? range / 255.0f : 1.0f;
-    out->lut8.assign(uint64_t{(m_ + 1) / 2 * 2} * 16, 0);
+    out->lut8.assign(uint64_t{(m_ + 1) / 2 * 2} * 16, 0);  // capacity kept across queries
     for (uint32_t s = 0; s < m_; ++s) {
+      const float lo = min_of(s);
       for (uint32_t c = 0; c < 16; ++c) {
-        const float v = std::round((out->table[s * 16 + c] - mins[s]) / scale);
+        const float v = std::round((out->table[s * 16 + c] - lo) / scale);
         out->lut8[s * 16 + c] = static_cast<uint8_t>(std::clamp(v, 0.0f, 255.0f));
       }
     }

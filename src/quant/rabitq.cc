@@ -38,7 +38,7 @@ class RaBitQQuantizer : public Quantizer {
  public:
   RaBitQQuantizer(const QuantSpec& spec, Metric metric, uint32_t dim)
       : Quantizer(spec, metric, dim), dp_((dim + 7) / 8 * 8), bits_(spec.bits),
-        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))) {}
+        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))), sign_inv_unorm_(2.0f / std::sqrt(static_cast<float>(dp_))) {}
   size_t code_size() const override { return FactorsAt() + (bits_ > 1 ? 12 : 8); }
 
   void Decode(const uint8_t* code, float* out) const override {
@@ -240,7 +240,7 @@ class RaBitQQuantizer : public Quantizer {
     std::memcpy(&f.norm, code + FactorsAt(), 4);
     std::memcpy(&f.ip_oo, code + FactorsAt() + 4, 4);
     if (bits_ > 1) std::memcpy(&f.inv_unorm, code + FactorsAt() + 8, 4);
-    else f.inv_unorm = 2.0f / std::sqrt(static_cast<float>(dp_));
+    else f.inv_unorm = sign_inv_unorm_;
     return f;
   }
   uint32_t Level(const uint8_t* code, uint32_t i) const {
@@ -252,6 +252,7 @@ class RaBitQQuantizer : public Quantizer {
   uint32_t dp_;
   uint32_t bits_;
   float offset_;  // 1/2 - 2^(B-1): level k stands for k + offset_
+  float sign_inv_unorm_;  // B = 1: 1/|u| = 2/sqrt(D') for every code
   std::vector<float> center_;    // dim
   std::vector<float> rotation_;  // dp x dp, row-major; only the first dim columns meet data
 };

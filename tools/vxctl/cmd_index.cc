@@ -92,13 +92,6 @@ vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, ui
   return vx::Index::Open(dir, io);
 }
 
-// The rerank depth a search of this index uses with these parameters.
-uint32_t RerankDepth(const vx::IndexInfo& info, vx::SearchParams p) {
-  const bool ivf = info.type == "ivf";
-  if (ivf) p.probes = std::min(p.probes, info.lists);
-  return vx::RerankDepth(ivf ? vx::IndexType::kIvf : vx::IndexType::kHnsw, p);
-}
-
 // The search knobs query and bench share, bound straight into a SearchParams.
 void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
   cmd->add_option("--k", sp->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
@@ -227,7 +220,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
       }
       const double nq = double(q->rows);
       nlohmann::json j = {{"index", a->dir}, {"type", (*index)->info().type}, {"queries", q->rows}, {"k", a->sp.k},
-                          {"rerank", RerankDepth((*index)->info(), a->sp)}, {"threads", a->threads},
+                          {"rerank", (*index)->RerankDepth(a->sp)}, {"threads", a->threads},
                           {"memory_mb", a->memory_mb}, {"qps", nq / secs}, {"latency_us_p50", pct(0.5)},
                           {"latency_us_p95", pct(0.95)}, {"latency_us_p99", pct(0.99)},
                           {"ssd_reads_per_query", (total.graph_reads + total.vector_reads) / nq},
@@ -328,7 +321,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       // with probes, and a warm-up of thousands of queries at probes 128
       // would spend its time on rerank reads of vector pages.
       vx::SearchParams wp = with(*std::max_element(o.values.begin(), o.values.end()));
-      wp.rerank = RerankDepth(index->info(), with(*std::min_element(o.values.begin(), o.values.end())));
+      wp.rerank = index->RerankDepth(with(*std::min_element(o.values.begin(), o.values.end())));
       VX_RETURN_IF_ERROR(RunQueries(*index, wq, wp, threads).status());
     }
     uint32_t best = 0;
@@ -337,7 +330,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       const double recall = RecallAt(r, gt, k);
       const vx::SearchStats& s = r.stats;
       const double hit = s.graph_pages ? 1.0 - double(s.graph_reads) / s.graph_pages : 0.0;
-      const uint32_t rerank = RerankDepth(index->info(), with(v));
+      const uint32_t rerank = index->RerankDepth(with(v));
       fmt::print("{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v, rerank, recall, r.Qps(),
                  r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.graph_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
       if (!best && recall >= o.target) best = v;
