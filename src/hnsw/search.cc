@@ -2,7 +2,7 @@
 //
 // Search (one query):
 //   1. Prepare the quantizer's query state; descend the upper layers (RAM)
-//      greedily by code distance.
+//      by code distance, keeping kUpperEf candidates on each.
 //   2. Layer 0: a best-first beam search by code distance. Each step takes up
 //      to `beam` of the nearest unexpanded candidates, pins all their graph
 //      pages in one batch (the misses are one io_uring submission), and
@@ -32,6 +32,8 @@
 namespace vx::hnsw {
 namespace {
 
+constexpr size_t kUpperEf = 40;  // candidates kept on each upper layer
+
 class HnswIndex : public Index {
  public:
   const IndexInfo& info() const override { return info_; }
@@ -51,14 +53,16 @@ class HnswIndex : public Index {
     info.ef_construction = static_cast<uint32_t>(efc);
     info.max_level = static_cast<uint32_t>(max_level);
     x->entry_ = static_cast<uint32_t>(entry);
-    x->layout_ = Layout{ps, static_cast<uint32_t>(4 * (1 + 2 * mm)), 0};
-    x->layout_.nodes_per_page = static_cast<uint32_t>((ps - kPageHeaderSize) / x->layout_.record_bytes);
+    const auto records = m.params.find("graph_records");
+    if (records == m.params.end() || records->second != "varint") {
+      return Status::Corruption(dir + "/MANIFEST: graph records are not varint-packed: an index written by an older vx; rebuild it");
+    }
     VX_ASSIGN_OR_RETURN(x->vlayout_, VectorLayout::Make(ps, info.dim, info.storage));
     if (x->vlayout_.page_size != ps) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
 
     std::map<std::string, ManifestFile> files;
     for (const ManifestFile& f : m.files) files[f.name] = f;
-    for (const char* name : {"graph", "vectors", "upper", "codes", "quantizer", "ids"}) {
+    for (const char* name : {"graph", "graph_pages", "vectors", "upper", "codes", "quantizer", "ids"}) {
       if (!files.count(name)) return Status::Corruption(dir + "/MANIFEST: no file '" + std::string(name) + "'");
     }
     info.graph_bytes = files["graph"].size;
@@ -73,9 +77,19 @@ class HnswIndex : public Index {
     if (ids.size() != info.count * 4) return Status::Corruption(dir + "/ids: wrong size");
     x->ids_.resize(info.count);
     std::memcpy(x->ids_.data(), ids.data(), ids.size());
+    VX_ASSIGN_OR_RETURN(std::string first, ReadWholeFile(env, dir + "/graph_pages", files["graph_pages"].checksum));
+    std::vector<uint32_t> first_node(first.size() / 4);
+    std::memcpy(first_node.data(), first.data(), first_node.size() * 4);
+    if (first.size() % 4 != 0 || first_node.empty() || first_node[0] != 0 || first_node.back() >= info.count ||
+        std::adjacent_find(first_node.begin(), first_node.end(), std::greater_equal<>()) != first_node.end() ||
+        (first_node.size() + 1) * ps != info.graph_bytes) {
+      return Status::Corruption(dir + "/graph_pages: does not describe the graph file's pages");
+    }
+    x->graph_map_ = GraphPageMap(std::move(first_node));
     VX_ASSIGN_OR_RETURN(std::string upper, ReadWholeFile(env, dir + "/upper", files["upper"].checksum));
     VX_RETURN_IF_ERROR(x->LoadUpper(upper, dir));
-    info.resident_bytes = x->codes_.size() + x->ids_.size() * 4 + x->upper_.size() * 4 + x->upper_index_.size() * 24;
+    info.resident_bytes = x->codes_.size() + x->ids_.size() * 4 + x->upper_.size() * 4 + x->upper_index_.size() * 24 +
+                          x->graph_map_.pages() * 4;
 
     VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, dir, "graph", PageType::kGraph, ps, o));
     x->dir_ = dir;
@@ -99,28 +113,53 @@ class HnswIndex : public Index {
       return quantizer_->Score(x.pq, reinterpret_cast<const uint8_t*>(codes_.data()) + uint64_t{v} * cs);
     };
 
-    // 1. Upper layers.
-    Candidate ep{score(entry_), entry_};
+    // Offers node v to the search: scored by code, kept when among the
+    // `limit` nearest found (best: max-heap), then queued for expansion
+    // (frontier: min-heap).
+    std::vector<Candidate>& frontier = x.frontier;
+    std::vector<Candidate>& best = x.best;
+    auto offer = [&](uint32_t v, size_t limit) {
+      if (!x.visited.Insert(v)) return;
+      const float d = score(v);
+      if (best.size() >= limit && d >= best.front().dist) return;
+      frontier.push_back({d, v});
+      std::push_heap(frontier.begin(), frontier.end(), std::greater<>());
+      best.push_back({d, v});
+      std::push_heap(best.begin(), best.end());
+      if (best.size() > limit) {
+        std::pop_heap(best.begin(), best.end());
+        best.pop_back();
+      }
+    };
+    auto restart_from_best = [&] {
+      frontier = best;
+      std::make_heap(frontier.begin(), frontier.end(), std::greater<>());
+    };
+
+    // 1. Upper layers (RAM): a best-first search keeping kUpperEf candidates
+    // on each, from the last layer's. The paper's greedy descent (one
+    // candidate) strands queries of clustered data far from their neighbours:
+    // on a 5M set of 1,024 clusters it held layer-0 recall at 0.72 for ef 80.
+    best.clear();
+    frontier.clear();
+    offer(entry_, kUpperEf);
     for (uint32_t l = info_.max_level; l >= 1; --l) {
-      for (bool moved = true; moved;) {
-        moved = false;
-        for (uint32_t v : UpperNeighbors(ep.id, l)) {
-          const float d = score(v);
-          if (d < ep.dist) {
-            ep = {d, v};
-            moved = true;
-          }
-        }
+      restart_from_best();
+      while (!frontier.empty()) {
+        std::pop_heap(frontier.begin(), frontier.end(), std::greater<>());
+        const Candidate c = frontier.back();
+        frontier.pop_back();
+        if (best.size() >= kUpperEf && c.dist > best.front().dist) break;
+        for (uint32_t v : UpperNeighbors(c.id, l)) offer(v, kUpperEf);
       }
     }
 
-    // 2. Layer 0 beam search. frontier: min-heap of unexpanded candidates;
-    // best: max-heap of the ef nearest found.
-    std::vector<Candidate>& frontier = x.frontier;
-    std::vector<Candidate>& best = x.best;
-    frontier.assign(1, ep);
-    best.assign(1, ep);
-    x.visited.Insert(ep.id);
+    // 2. Layer 0 beam search from the upper layers' candidates.
+    while (best.size() > ef) {
+      std::pop_heap(best.begin(), best.end());
+      best.pop_back();
+    }
+    restart_from_best();
     while (!frontier.empty()) {
       x.step.clear();
       while (!frontier.empty() && x.step.size() < beam) {
@@ -132,41 +171,22 @@ class HnswIndex : public Index {
       }
       if (x.step.empty()) break;
       x.refs.clear();
-      for (const Candidate& c : x.step) x.refs.push_back(pages_->StructurePage(layout_.GraphPage(c.id)));
+      for (const Candidate& c : x.step) x.refs.push_back(pages_->StructurePage(graph_map_.Page(c.id)));
       std::sort(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
       x.refs.erase(std::unique(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), x.refs.end());
       VX_RETURN_IF_ERROR(pages_->PinStructure(x.refs, &x.pages, &local));
       for (const Candidate& c : x.step) {
-        const uint64_t page = layout_.GraphPage(c.id);
+        const uint64_t page = graph_map_.Page(c.id);
         const size_t idx = std::lower_bound(x.refs.begin(), x.refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) - x.refs.begin();
-        const uint8_t* rec = x.pages[idx].data() + layout_.GraphOffset(c.id);
+        const uint8_t *rec, *end;
         uint32_t cnt;
-        std::memcpy(&cnt, rec, 4);
-        if (cnt > 2 * info_.m) {
+        if (!graph_map_.Record(c.id, x.pages[idx].payload(), info_.page_size - kPageHeaderSize, &rec, &end) ||
+            !DecodeNeighbors(c.id, rec, end, 2 * info_.m, static_cast<uint32_t>(info_.count), x.neighbors, &cnt)) {
           x.pages.clear();
           return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": node " + std::to_string(c.id) +
-                                    " has " + std::to_string(cnt) + " neighbours, more than 2m");
+                                    "'s neighbour record is malformed");
         }
-        for (uint32_t i = 0; i < cnt; ++i) {
-          uint32_t v;
-          std::memcpy(&v, rec + 4 + 4 * i, 4);
-          if (v >= info_.count) {
-            x.pages.clear();
-            return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": neighbour id out of range");
-          }
-          if (!x.visited.Insert(v)) continue;
-          const float d = score(v);
-          if (best.size() < ef || d < best.front().dist) {
-            frontier.push_back({d, v});
-            std::push_heap(frontier.begin(), frontier.end(), std::greater<>());
-            best.push_back({d, v});
-            std::push_heap(best.begin(), best.end());
-            if (best.size() > ef) {
-              std::pop_heap(best.begin(), best.end());
-              best.pop_back();
-            }
-          }
-        }
+        for (uint32_t i = 0; i < cnt; ++i) offer(x.neighbors[i], ef);
       }
       x.pages.clear();
     }
@@ -198,6 +218,7 @@ class HnswIndex : public Index {
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     std::vector<uint64_t> slots;
+    uint32_t neighbors[2 * 100];  // a decoded layer-0 list (m <= 100)
     TopK top{1};
   };
   static Scratch& ThreadScratch() {
@@ -246,7 +267,7 @@ class HnswIndex : public Index {
   };
   std::string dir_;
   IndexInfo info_;
-  Layout layout_{};
+  GraphPageMap graph_map_;
   VectorLayout vlayout_{};
   uint32_t entry_ = 0;
   std::unique_ptr<Quantizer> quantizer_;

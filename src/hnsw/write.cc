@@ -1,5 +1,6 @@
 // BuildIndex: read the base, build the graph, renumber for page locality,
 // write every file, then commit the manifest (the index appears atomically).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -139,22 +140,36 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
 
   // 5. Files, written under a fresh directory then committed by the manifest.
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
-  Layout lay{page_size, 4 * (1 + 2 * o.m), 0};
-  lay.nodes_per_page = static_cast<uint32_t>((page_size - kPageHeaderSize) / lay.record_bytes);
+  std::vector<uint32_t> first_node;  // of each graph page
   {
     VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/graph", OpenOptions{.write = true, .create = true, .truncate = true}));
     PageWriter w(f.get(), page_size, PageType::kGraph);
-    VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kGraph), n64, lay.record_bytes, lay.nodes_per_page, 0, 0}));
+    VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kGraph), n64, 0, 0, 0, 0}));
+    GraphPagePacker packer(page_size - kPageHeaderSize);
+    std::vector<uint32_t> sorted;
+    std::vector<uint8_t> rec;
     for (uint32_t v = 0; v < n; ++v) {
       auto nb = graph.Neighbors(v, 0);
-      uint8_t* rec = w.page() + lay.GraphOffset(v);
-      const uint32_t cnt = static_cast<uint32_t>(nb.size());
-      std::memcpy(rec, &cnt, 4);
-      std::memcpy(rec + 4, nb.data(), nb.size() * 4);
-      if ((v + 1) % lay.nodes_per_page == 0 || v + 1 == n) VX_RETURN_IF_ERROR(w.Emit());
+      sorted.assign(nb.begin(), nb.end());
+      std::sort(sorted.begin(), sorted.end());
+      rec.clear();
+      EncodeNeighbors(v, sorted, &rec);
+      if (!packer.Fits(rec.size())) {
+        if (packer.empty()) {
+          return Status::InvalidArgument("node " + std::to_string(v) + "'s neighbour list (" + std::to_string(rec.size()) +
+                                         " bytes) does not fit a " + std::to_string(page_size) + "-byte page; use a larger page size or a smaller m");
+        }
+        packer.Finish(w.page() + kPageHeaderSize);
+        VX_RETURN_IF_ERROR(w.Emit());
+      }
+      if (packer.empty()) first_node.push_back(v);
+      packer.Add(rec);
     }
+    packer.Finish(w.page() + kPageHeaderSize);
+    VX_RETURN_IF_ERROR(w.Emit());
     VX_RETURN_IF_ERROR(f->Sync());
   }
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/graph_pages", first_node.data(), first_node.size() * 4));
   {
     VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, dir + "/vectors", vl, n64));
     for (uint32_t v = 0; v < n; ++v) {
@@ -198,8 +213,9 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
               {"entry", std::to_string(graph.entry())},
               {"max_level", std::to_string(graph.max_level())},
               {"reorder", o.reorder ? "bfs" : "none"},
+              {"graph_records", "varint"},
               {"source", base_path}};
-  for (const char* name : {"graph", "vectors", "upper", "codes", "quantizer", "ids"}) {
+  for (const char* name : {"graph", "graph_pages", "vectors", "upper", "codes", "quantizer", "ids"}) {
     VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env, dir, name));
     m.files.push_back(std::move(f));
   }

@@ -1,0 +1,109 @@
+#include "hnsw/layout.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/check.h"
+
+namespace vx::hnsw {
+namespace {
+
+void PutVarint(uint64_t v, std::vector<uint8_t>* out) {
+  for (; v >= 0x80; v >>= 7) out->push_back(static_cast<uint8_t>(v | 0x80));
+  out->push_back(static_cast<uint8_t>(v));
+}
+
+// At most 5 bytes (ids are 32-bit, zigzag 33); false past `end` or longer.
+inline bool GetVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  uint64_t x = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (p == end) return false;
+    const uint8_t b = *p++;
+    x |= uint64_t{b & 0x7Fu} << shift;
+    if (b < 0x80) {
+      *v = x;
+      return true;
+    }
+  }
+  return false;
+}
+
+uint16_t Load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+}  // namespace
+
+void EncodeNeighbors(uint32_t node, std::span<const uint32_t> sorted, std::vector<uint8_t>* out) {
+  int64_t prev = node;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const int64_t d = int64_t{sorted[i]} - prev;
+    VX_CHECK(i == 0 || d > 0);
+    PutVarint(i == 0 ? static_cast<uint64_t>(d >= 0 ? 2 * d : -2 * d - 1) : static_cast<uint64_t>(d), out);
+    prev = sorted[i];
+  }
+}
+
+bool DecodeNeighbors(uint32_t node, const uint8_t* rec, const uint8_t* end, uint32_t max, uint32_t count,
+                     uint32_t* out, uint32_t* n) {
+  *n = 0;
+  int64_t prev = node;
+  for (const uint8_t* p = rec; p != end;) {
+    uint64_t v;
+    if (*n == max || !GetVarint(p, end, &v)) return false;
+    int64_t id;
+    if (*n == 0) {
+      id = prev + ((v & 1) ? -static_cast<int64_t>((v + 1) / 2) : static_cast<int64_t>(v / 2));
+    } else {
+      if (v == 0) return false;
+      id = prev + static_cast<int64_t>(v);
+    }
+    if (id < 0 || id >= count) return false;
+    out[(*n)++] = static_cast<uint32_t>(id);
+    prev = id;
+  }
+  return true;
+}
+
+void GraphPagePacker::Add(std::span<const uint8_t> record) {
+  VX_CHECK(Fits(record.size()));
+  records_.insert(records_.end(), record.begin(), record.end());
+  ends_.push_back(static_cast<uint16_t>(records_.size()));
+}
+
+void GraphPagePacker::Finish(uint8_t* payload) {
+  std::memset(payload, 0, capacity_);
+  const uint16_t nodes = static_cast<uint16_t>(ends_.size());
+  const size_t base = 2 + 2 * size_t{nodes};
+  std::memcpy(payload, &nodes, 2);
+  for (size_t i = 0; i < ends_.size(); ++i) {
+    const uint16_t e = static_cast<uint16_t>(base + ends_[i]);
+    std::memcpy(payload + 2 + 2 * i, &e, 2);
+  }
+  std::memcpy(payload + base, records_.data(), records_.size());
+  ends_.clear();
+  records_.clear();
+}
+
+uint64_t GraphPageMap::Page(uint32_t node) const {
+  return static_cast<uint64_t>(std::upper_bound(first_.begin(), first_.end(), node) - first_.begin());
+}
+
+bool GraphPageMap::Record(uint32_t node, const uint8_t* payload, size_t payload_bytes, const uint8_t** rec,
+                          const uint8_t** end) const {
+  const uint64_t page = Page(node);
+  const uint32_t i = node - first_[page - 1];
+  const uint16_t nodes = Load16(payload);
+  const size_t base = 2 + 2 * size_t{nodes};
+  if (i >= nodes || base > payload_bytes) return false;
+  const size_t b = i == 0 ? base : Load16(payload + 2 * i);
+  const size_t e = Load16(payload + 2 + 2 * i);
+  if (b < base || e < b || e > payload_bytes) return false;
+  *rec = payload + b;
+  *end = payload + e;
+  return true;
+}
+
+}  // namespace vx::hnsw
