@@ -262,5 +262,26 @@ TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
   EXPECT_NE(wrong.output.find("sweep probes"), std::string::npos) << wrong.output;
 }
 
+// A warm-up with the measured queries runs at the largest swept ef_search and
+// reranks as deep as it does, so a pool that holds the index serves every
+// row without a read (an in-memory run measures memory, not the SSD).
+TEST(VxctlIndex, WarmupWithTheMeasuredQueriesLeavesNothingToRead) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 128 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
+  ASSERT_EQ(Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --out " + dir / "idx").status, 0);
+  CliRun bench = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                       " --sweep ef_search=10,80 --threads 1 --memory 64 --warmup --json " + dir / "b.json");
+  ASSERT_EQ(bench.status, 0) << bench.output;
+  std::ifstream f(dir / "b.json");
+  const std::string json((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  int rows = 0;
+  for (size_t at = json.find("\"reads_per_query\": "); at != std::string::npos; at = json.find("\"reads_per_query\": ", at + 1)) {
+    EXPECT_EQ(std::stod(json.substr(at + 19)), 0.0) << json;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2) << json;
+}
+
 }  // namespace
 }  // namespace vx

@@ -316,12 +316,14 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     if (o.warmup) {  // one untimed pass fills the pool
       const vx::FloatMatrix& wq = o.warmup_queries ? *o.warmup_queries : q;
       if (wq.dim != q.dim) return vx::Status::InvalidArgument("warm-up queries and queries differ in dimension");
-      // At the largest value, to touch the most structure pages, but reranking
-      // only as deep as the smallest value does: IVF's default rerank grows
-      // with probes, and a warm-up of thousands of queries at probes 128
-      // would spend its time on rerank reads of vector pages.
+      // At the largest value, to touch the most structure pages. With the
+      // measured queries, as deep as that value reranks: the pool then holds
+      // every page the sweep reads, when they fit (an in-memory run). With a
+      // separate warm-up set (thousands of queries modelling a cold start),
+      // only as deep as the smallest value: IVF's rerank grows with probes,
+      // and the warm-up would spend its time on vector-page reads.
       vx::SearchParams wp = with(*std::max_element(o.values.begin(), o.values.end()));
-      wp.rerank = index->RerankDepth(with(*std::min_element(o.values.begin(), o.values.end())));
+      if (o.warmup_queries) wp.rerank = index->RerankDepth(with(*std::min_element(o.values.begin(), o.values.end())));
       VX_RETURN_IF_ERROR(RunQueries(*index, wq, wp, threads).status());
     }
     uint32_t best = 0;
@@ -366,7 +368,7 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
-  cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep (at the largest swept value, reranking as the smallest does)");
+  cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep, at the largest swept value (with --warmup-queries reranking only as deep as the smallest value does)");
   cmd->add_option("--warmup-queries", a->warmup_queries,
                   "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
