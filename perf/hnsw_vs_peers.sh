@@ -10,6 +10,7 @@
 #   env: VX_BENCH_DIR (default /tmp/vx-bench-hnsw), VX_EFS (default
 #        10,20,40,80,160), VX_REUSE=1 (serve an index already built there
 #        instead of rebuilding it; its build time is then not printed),
+#        VX_EFC (ef_construction of all engines, default 64),
 #        VX_FAISS=0 (leave FAISS out: its 5M build takes over 26 minutes on
 #        2 cores)
 set -euo pipefail
@@ -20,16 +21,17 @@ vxctl=build/tools/vxctl
 base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
 [ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
 [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
-echo "data: $n x $d (generated, seed 11), 1000 queries, k=10, l2, m=16, ef_construction=64, 2 build threads"
+efc=${VX_EFC:-64}
+echo "data: $n x $d (generated, seed 11), 1000 queries, k=10, l2, m=16, ef_construction=$efc, 2 build threads"
 echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
 efs=${VX_EFS:-10,20,40,80,160}
 if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
   rm -rf "$work/idx"
-  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 2>&1 | grep -E "vx build|built"
+  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 --ef-construction "$efc" 2>&1 | grep -E "vx build|built"
 fi
 mem=$(( ($(stat -c %s "$work/idx/graph") + $(stat -c %s "$work/idx/vectors")) / 1048576 + 16 ))
 $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
-/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" <<'PY'
+/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" "$efc" <<'PY'
 import sys, time, json, resource, numpy as np
 def fbin(p):
     n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))
@@ -46,7 +48,7 @@ for t in (1, 2):
 import hnswlib
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.time()
-h = hnswlib.Index(space="l2", dim=xb.shape[1]); h.init_index(max_elements=len(xb), M=16, ef_construction=64, random_seed=1)
+h = hnswlib.Index(space="l2", dim=xb.shape[1]); h.init_index(max_elements=len(xb), M=16, ef_construction=int(sys.argv[7]), random_seed=1)
 h.add_items(xb, num_threads=2)
 print(f"hnswlib build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB")
 for t in (1, 2):
@@ -62,7 +64,7 @@ if "faiss" in engines:
   rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
   faiss.omp_set_num_threads(2)
   t0 = time.time()
-  f = faiss.IndexHNSWFlat(xb.shape[1], 16); f.hnsw.efConstruction = 64; f.add(xb)
+  f = faiss.IndexHNSWFlat(xb.shape[1], 16); f.hnsw.efConstruction = int(sys.argv[7]); f.add(xb)
   print(f"faiss build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB")
   for t in (1, 2):
       faiss.omp_set_num_threads(t)
