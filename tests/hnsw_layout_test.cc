@@ -51,7 +51,7 @@ TEST(HnswLayout, RecordsRoundTripAndPackIntoPages) {
     ASSERT_GE(page, 1u);
     ASSERT_LE(page, pages.size());
     const uint8_t *b, *e;
-    ASSERT_TRUE(map.Record(node, pages[page - 1].data(), kPayload, &b, &e)) << node;
+    ASSERT_TRUE(map.Record(node, page, pages[page - 1].data(), kPayload, &b, &e)) << node;
     ASSERT_TRUE(DecodeNeighbors(node, b, e, kMax, kCount, out, &n)) << node;
     EXPECT_EQ(std::vector<uint32_t>(out, out + n), lists[node]) << node;
   }
@@ -86,11 +86,11 @@ TEST(HnswLayout, MalformedRecordsAreRejected) {
   const uint8_t *b, *e;
   page[0] = 2;                     // two records
   page[2] = 6, page[4] = 200;      // ends 6 and 200 > 64
-  EXPECT_TRUE(map.Record(0, page.data(), page.size(), &b, &e));
-  EXPECT_FALSE(map.Record(1, page.data(), page.size(), &b, &e));
+  EXPECT_TRUE(map.Record(0, 1, page.data(), page.size(), &b, &e));
+  EXPECT_FALSE(map.Record(1, 1, page.data(), page.size(), &b, &e));
   page[4] = 5;                     // second record ends before it starts
-  EXPECT_FALSE(map.Record(1, page.data(), page.size(), &b, &e));
-  EXPECT_FALSE(map.Record(2, page.data(), page.size(), &b, &e));  // not on the page
+  EXPECT_FALSE(map.Record(1, 1, page.data(), page.size(), &b, &e));
+  EXPECT_FALSE(map.Record(2, 1, page.data(), page.size(), &b, &e));  // not on the page
 }
 
 }  // namespace

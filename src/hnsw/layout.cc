@@ -74,7 +74,6 @@ void GraphPagePacker::Add(std::span<const uint8_t> record) {
 }
 
 void GraphPagePacker::Finish(uint8_t* payload) {
-  std::memset(payload, 0, capacity_);
   const uint16_t nodes = static_cast<uint16_t>(ends_.size());
   const size_t base = 2 + 2 * size_t{nodes};
   std::memcpy(payload, &nodes, 2);
@@ -91,9 +90,8 @@ uint64_t GraphPageMap::Page(uint32_t node) const {
   return static_cast<uint64_t>(std::upper_bound(first_.begin(), first_.end(), node) - first_.begin());
 }
 
-bool GraphPageMap::Record(uint32_t node, const uint8_t* payload, size_t payload_bytes, const uint8_t** rec,
-                          const uint8_t** end) const {
-  const uint64_t page = Page(node);
+bool GraphPageMap::Record(uint32_t node, uint64_t page, const uint8_t* payload, size_t payload_bytes,
+                          const uint8_t** rec, const uint8_t** end) const {
   const uint32_t i = node - first_[page - 1];
   const uint16_t nodes = Load16(payload);
   const size_t base = 2 + 2 * size_t{nodes};

@@ -27,6 +27,8 @@
 
 namespace vx::hnsw {
 
+inline constexpr uint32_t kMaxM = 100;  // pgvector's bound on m: a layer-0 list holds at most 2 * kMaxM
+
 // Appends the record of `node` (ids ascending and distinct) to *out.
 void EncodeNeighbors(uint32_t node, std::span<const uint32_t> sorted, std::vector<uint8_t>* out);
 
@@ -44,7 +46,8 @@ class GraphPagePacker {
   bool Fits(size_t bytes) const { return 2 + 2 * (ends_.size() + 1) + records_.size() + bytes <= capacity_; }
   bool empty() const { return ends_.empty(); }
   void Add(std::span<const uint8_t> record);
-  // Writes the page payload (capacity bytes, zero-padded) and starts a new page.
+  // Writes the page payload into `payload` (capacity bytes, already zeroed)
+  // and starts a new page.
   void Finish(uint8_t* payload);
 
  private:
@@ -54,16 +57,17 @@ class GraphPagePacker {
 };
 
 // Finds a node's record: the page from the first-node table, the record from
-// the page's end table. Returns false when the page's tables are malformed.
+// the page's end table.
 class GraphPageMap {
  public:
   GraphPageMap() = default;
   explicit GraphPageMap(std::vector<uint32_t> first_node) : first_(std::move(first_node)) {}
   size_t pages() const { return first_.size(); }
-  const std::vector<uint32_t>& first_nodes() const { return first_; }
   // File page (1-based: page 0 is the header) holding `node`.
   uint64_t Page(uint32_t node) const;
-  bool Record(uint32_t node, const uint8_t* payload, size_t payload_bytes, const uint8_t** rec,
+  // The record of `node` on its page `page` (= Page(node)), whose payload is
+  // given; false when the page's end table is malformed.
+  bool Record(uint32_t node, uint64_t page, const uint8_t* payload, size_t payload_bytes, const uint8_t** rec,
               const uint8_t** end) const;
 
  private:

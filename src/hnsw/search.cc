@@ -47,7 +47,7 @@ class HnswIndex : public Index {
     VX_ASSIGN_OR_RETURN(const uint64_t efc, ManifestNumber(m, "ef_construction", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t entry, ManifestNumber(m, "entry", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t max_level, ManifestNumber(m, "max_level", dir));
-    if (mm < 2 || mm > 100 || entry >= info.count) return Status::Corruption(dir + "/MANIFEST: m or entry out of range");
+    if (mm < 2 || mm > kMaxM || entry >= info.count) return Status::Corruption(dir + "/MANIFEST: m or entry out of range");
     const uint64_t ps = info.page_size, dim = info.dim;
     info.m = static_cast<uint32_t>(mm);
     info.ef_construction = static_cast<uint32_t>(efc);
@@ -167,23 +167,22 @@ class HnswIndex : public Index {
         if (best.size() >= ef && c.dist > best.front().dist) break;
         std::pop_heap(frontier.begin(), frontier.end(), std::greater<>());
         frontier.pop_back();
-        x.step.push_back(c);
+        x.step.emplace_back(c.id, graph_map_.Page(c.id));
       }
       if (x.step.empty()) break;
       x.refs.clear();
-      for (const Candidate& c : x.step) x.refs.push_back(pages_->StructurePage(graph_map_.Page(c.id)));
+      for (const auto& [node, page] : x.step) x.refs.push_back(pages_->StructurePage(page));
       std::sort(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
       x.refs.erase(std::unique(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), x.refs.end());
       VX_RETURN_IF_ERROR(pages_->PinStructure(x.refs, &x.pages, &local));
-      for (const Candidate& c : x.step) {
-        const uint64_t page = graph_map_.Page(c.id);
+      for (const auto& [node, page] : x.step) {
         const size_t idx = std::lower_bound(x.refs.begin(), x.refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) - x.refs.begin();
         const uint8_t *rec, *end;
         uint32_t cnt;
-        if (!graph_map_.Record(c.id, x.pages[idx].payload(), info_.page_size - kPageHeaderSize, &rec, &end) ||
-            !DecodeNeighbors(c.id, rec, end, 2 * info_.m, static_cast<uint32_t>(info_.count), x.neighbors, &cnt)) {
+        if (!graph_map_.Record(node, page, x.pages[idx].payload(), info_.page_size - kPageHeaderSize, &rec, &end) ||
+            !DecodeNeighbors(node, rec, end, 2 * info_.m, static_cast<uint32_t>(info_.count), x.neighbors, &cnt)) {
           x.pages.clear();
-          return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": node " + std::to_string(c.id) +
+          return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": node " + std::to_string(node) +
                                     "'s neighbour record is malformed");
         }
         for (uint32_t i = 0; i < cnt; ++i) offer(x.neighbors[i], ef);
@@ -214,11 +213,12 @@ class HnswIndex : public Index {
   struct Scratch {
     RowMarks visited;
     PreparedQuery pq;
-    std::vector<Candidate> frontier, best, step;
+    std::vector<Candidate> frontier, best;
+    std::vector<std::pair<uint32_t, uint64_t>> step;  // nodes expanded this step and their graph pages
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     std::vector<uint64_t> slots;
-    uint32_t neighbors[2 * 100];  // a decoded layer-0 list (m <= 100)
+    uint32_t neighbors[2 * kMaxM];  // a decoded layer-0 list
     TopK top{1};
   };
   static Scratch& ThreadScratch() {

@@ -49,7 +49,9 @@ std::vector<uint32_t> BfsOrder(const Graph& g) {
 
 Status Build(const std::string& base_path, const std::string& dir, const BuildOptions& o) {
   Env* env = o.env ? o.env : DefaultEnv();
-  if (o.m < 2 || o.m > 100) return Status::InvalidArgument("m must be in 2..100 (pgvector's range), not " + std::to_string(o.m));
+  if (o.m < 2 || o.m > kMaxM) {
+    return Status::InvalidArgument("m must be in 2.." + std::to_string(kMaxM) + " (pgvector's range), not " + std::to_string(o.m));
+  }
   if (o.ef_construction < 4 || o.ef_construction > 1000) {
     return Status::InvalidArgument("ef_construction must be in 4..1000, not " + std::to_string(o.ef_construction));
   }
