@@ -12,7 +12,10 @@
 #        instead of rebuilding it; its build time is then not printed),
 #        VX_EFC (ef_construction of all engines, default 64),
 #        VX_FAISS=0 (leave FAISS out: its 5M build takes over 26 minutes on
-#        2 cores)
+#        2 cores), VX_PEER_CACHE=1 (save each peer's index in VX_BENCH_DIR
+#        after building it, and load it instead of building when it is
+#        there; the build line then repeats the figures of the run that
+#        built it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}; d=${2:-128}
@@ -31,14 +34,26 @@ if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
 fi
 mem=$(( ($(stat -c %s "$work/idx/graph") + $(stat -c %s "$work/idx/vectors")) / 1048576 + 16 ))
 $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
-/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" "$efc" <<'PY'
-import sys, time, json, resource, numpy as np
+/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" "$efc" "${VX_PEER_CACHE:-0}" "$work" <<'PY'
+import os, sys, time, json, resource, numpy as np
 def fbin(p):
     n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))
 xb, xq = fbin(sys.argv[1]), fbin(sys.argv[2])
 a = np.fromfile(sys.argv[3], dtype=np.int32); gt = a.reshape(-1, a[0] + 1)[:, 1:11]
 def recall(I): return np.mean([len(set(I[i, :10]) & set(gt[i])) / 10 for i in range(len(xq))])
 efs = [int(e) for e in sys.argv[5].split(",")]
+cache = sys.argv[8] == "1"
+def cached(name):
+    """(index path, earlier build line or None) of a peer's saved index."""
+    path = os.path.join(sys.argv[9], f"{name}_{len(xb)}_m16_efc{sys.argv[7]}")
+    line = open(path + ".build").read().strip() if cache and os.path.exists(path + ".build") else None
+    return path, line
+def built(path, line):
+    """Prints a peer's build line; with the cache, records it beside the saved
+    index (written last: an interrupted save leaves no usable cache entry)."""
+    print(line)
+    if cache:
+        open(path + ".build", "w").write(line + "\n")
 best = {}
 vx = json.load(open(sys.argv[4]))["rows"]
 for t in (1, 2):
@@ -46,11 +61,18 @@ for t in (1, 2):
     best[("vx", t)] = (rows[0]["ef_search"], rows[0]["recall"], rows[0]["qps"]) if rows else None
 
 import hnswlib
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.time()
-h = hnswlib.Index(space="l2", dim=xb.shape[1]); h.init_index(max_elements=len(xb), M=16, ef_construction=int(sys.argv[7]), random_seed=1)
-h.add_items(xb, num_threads=2)
-print(f"hnswlib build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB")
+h = hnswlib.Index(space="l2", dim=xb.shape[1])
+path, line = cached("hnswlib")
+if line:
+    h.load_index(path + ".bin", max_elements=len(xb)); print(line + " (built by an earlier run, loaded)")
+else:
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.time()
+    h.init_index(max_elements=len(xb), M=16, ef_construction=int(sys.argv[7]), random_seed=1)
+    h.add_items(xb, num_threads=2)
+    line = f"hnswlib build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB"
+    if cache: h.save_index(path + ".bin")
+    built(path, line)
 for t in (1, 2):
     for ef in efs:
         h.set_ef(ef); t0 = time.time(); I, _ = h.knn_query(xq, k=10, num_threads=t); dt = time.time() - t0
@@ -61,11 +83,17 @@ del h
 engines = ("vx", "hnswlib", "faiss") if sys.argv[6] == "1" else ("vx", "hnswlib")
 if "faiss" in engines:
   import faiss
-  rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-  faiss.omp_set_num_threads(2)
-  t0 = time.time()
-  f = faiss.IndexHNSWFlat(xb.shape[1], 16); f.hnsw.efConstruction = int(sys.argv[7]); f.add(xb)
-  print(f"faiss build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB")
+  path, line = cached("faiss")
+  if line:
+      f = faiss.read_index(path + ".index"); print(line + " (built by an earlier run, loaded)")
+  else:
+      rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+      faiss.omp_set_num_threads(2)
+      t0 = time.time()
+      f = faiss.IndexHNSWFlat(xb.shape[1], 16); f.hnsw.efConstruction = int(sys.argv[7]); f.add(xb)
+      line = f"faiss build: {time.time()-t0:.1f} s, peak RSS growth {(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-rss0)/1024:.0f} MB"
+      if cache: faiss.write_index(f, path + ".index")
+      built(path, line)
   for t in (1, 2):
       faiss.omp_set_num_threads(t)
       for ef in efs:

@@ -29,7 +29,9 @@ class FaultEnvTest : public EnvTest {
     auto f = fault_->OpenFile(Path(name), OpenOptions{.write = true, .create = true, .truncate = true});
     ASSERT_TRUE(f.ok());
     ASSERT_TRUE((*f)->Write(0, content.data(), content.size()).ok());
-    if (sync) ASSERT_TRUE((*f)->Sync().ok());
+    if (sync) {
+      ASSERT_TRUE((*f)->Sync().ok());
+    }
   }
   std::unique_ptr<FaultEnv> fault_;
 };

@@ -124,7 +124,7 @@ Result<BufferPool::Frame*> BufferPool::ClaimFrame(ClassState& cls) {
       std::lock_guard lock(shard.mu);
       if (f.key.load(std::memory_order_relaxed) != key || f.pins.load(std::memory_order_acquire) != 0) continue;
       if (!f.state.compare_exchange_strong(st, kLoading, std::memory_order_acq_rel)) continue;
-      shard.map.erase(key);
+      shard.map.Erase(key);
       cls.evictions.fetch_add(1, std::memory_order_relaxed);
       return &f;
     }
@@ -140,9 +140,9 @@ BufferPool::Frame* BufferPool::TryPinResident(PageRef ref) {
   const uint64_t key = Key(ref);
   Shard& shard = ShardOf(key);
   std::lock_guard lock(shard.mu);
-  auto it = shard.map.find(key);
-  if (it == shard.map.end() || it->second->state.load(std::memory_order_acquire) != kReady) return nullptr;
-  Frame* f = it->second;
+  Frame** found = shard.map.Find(key);
+  if (found == nullptr || (*found)->state.load(std::memory_order_acquire) != kReady) return nullptr;
+  Frame* f = *found;
   f->pins.fetch_add(1, std::memory_order_acquire);
   f->referenced.store(true, std::memory_order_relaxed);
   ++shard.hits[static_cast<size_t>(files_[ref.file.value].cls)];
@@ -202,7 +202,7 @@ uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const Pa
         {
           Shard& shard = ShardOf(Key(refs[k]));
           std::lock_guard lock(shard.mu);
-          shard.map.erase(Key(refs[k]));
+          shard.map.Erase(Key(refs[k]));
         }
         f.error = std::move(s);
         f.state.store(kError, std::memory_order_release);
@@ -235,8 +235,8 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
     Frame* frame = nullptr;
     {
       std::lock_guard lock(shard.mu);
-      if (auto it = shard.map.find(key); it != shard.map.end()) {
-        frame = it->second;
+      if (Frame** found = shard.map.Find(key)) {
+        frame = *found;
         frame->pins.fetch_add(1, std::memory_order_acquire);
         if (frame->state.load(std::memory_order_acquire) == kReady) ++shard.hits[class_index];
         else cls.misses.fetch_add(1, std::memory_order_relaxed);  // waits for an in-flight read
@@ -257,14 +257,14 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
     Frame* mine = *claimed;
     {
       std::lock_guard lock(shard.mu);
-      if (auto it = shard.map.find(key); it != shard.map.end()) {
-        frame = it->second;  // another thread got there first: share its read
+      if (Frame** found = shard.map.Find(key)) {
+        frame = *found;  // another thread got there first: share its read
         frame->pins.fetch_add(1, std::memory_order_acquire);
       } else {
         mine->key.store(key, std::memory_order_relaxed);
         mine->referenced.store(false, std::memory_order_relaxed);
         mine->pins.store(1, std::memory_order_relaxed);
-        shard.map.emplace(key, mine);
+        shard.map.Insert(key, mine);
       }
     }
     if (frame != nullptr) {

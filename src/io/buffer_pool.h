@@ -32,9 +32,9 @@
 #include <mutex>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "core/flat_map.h"
 #include "io/env.h"
 #include "io/page.h"
 
@@ -137,7 +137,7 @@ class BufferPool {
   // Cache-line aligned so that threads on different shards share nothing.
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    std::unordered_map<uint64_t, Frame*> map;  // page key -> frame
+    FlatMap<uint64_t, Frame*> map;  // page key -> frame
     std::array<uint64_t, kNumPageClasses> hits{};  // under mu: no shared counter on the hit path
   };
   struct FileEntry {
