@@ -16,6 +16,8 @@
 #        after building it, and load it instead of building when it is
 #        there; the build line then repeats the figures of the run that
 #        built it)
+# Needs: a release build in build/ and `apt-get install python3-hnswlib
+# python3-faiss python3-numpy`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}; d=${2:-128}

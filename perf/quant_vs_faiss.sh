@@ -8,6 +8,11 @@
 #
 #   perf/quant_vs_faiss.sh BASE QUERIES GT [PQ_M]        (PQ_M default 16)
 #   perf/quant_vs_faiss.sh gen1m                          generated 1M x 128
+#   env: VX_SEEDS=1,2,3,4 (also train vx's pq:M and FAISS's IndexPQ M once
+#        per training seed and print those rows: one seed's recall is one
+#        draw, so gaps smaller than the spread over seeds are not gaps)
+# Needs: a release build in build/ and `apt-get install python3-faiss
+# python3-numpy`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vxctl=build/tools/vxctl
@@ -46,7 +51,17 @@ print("%-10s %6d %10.4f %10.4f %10.4f %14.1f" % (j["quant"], j["bytes_per_vector
 PY
 )"
 done
-/usr/bin/python3 - "$base" "$queries" "$gt" "$m" <<'PY'
+for seed in ${VX_SEEDS//,/ }; do
+  $vxctl quant-eval --base "$base" --queries "$queries" --gt "$gt" --quant "pq:$m" --rerank 50,100 --seed "$seed" --json |
+    /usr/bin/python3 -c "$(cat <<'PY'
+import json, sys
+j = json.load(sys.stdin)
+print("%-10s %6d %10.4f %10.4f %10.4f %14s" % (j["quant"] + " s" + sys.argv[1], j["bytes_per_vector"], j["recall@10_codes"],
+      j["recall@10_rerank50"], j["recall@10_rerank100"], "-"))
+PY
+)" "$seed"
+done
+/usr/bin/python3 - "$base" "$queries" "$gt" "$m" "${VX_SEEDS:-}" <<'PY'
 import sys, time, numpy as np, faiss
 def load(p):
     if p.endswith(".fbin"):
@@ -58,24 +73,35 @@ def load(p):
     raise SystemExit("unsupported " + p)
 xb, xq, gt = load(sys.argv[1]), load(sys.argv[2]), load(sys.argv[3])[:, :10]
 def recall(I): return np.mean([len(set(I[i, :10]) & set(gt[i])) / 10 for i in range(len(xq))])
-for m in (int(sys.argv[4]), 2 * int(sys.argv[4])):
+def trained(m, seed=None):
     index = faiss.IndexPQ(xb.shape[1], m, 8)
-    rng = np.random.default_rng(1)
+    if seed is not None: index.pq.cp.seed = seed  # k-means sampling and seeding (FAISS's default: 1234)
+    rng = np.random.default_rng(1 if seed is None else seed)
     train = xb if len(xb) <= 100000 else xb[rng.choice(len(xb), 100000, replace=False)]
     index.train(train); index.add(xb)
-    faiss.omp_set_num_threads(1)
-    timed, t0 = 0, time.time()
-    while time.time() - t0 < 1.0:  # at least a second of scoring, as vx
-        index.search(xq, 10); timed += len(xq)
-    dt = time.time() - t0
+    return index
+def recalls(index):
+    """recall@10 by codes, after reranking 50 and after reranking 100."""
     faiss.omp_set_num_threads(2)
     _, I = index.search(xq, 10)
-    out = []
+    out = [recall(I)]
     for R in (50, 100):
         _, C = index.search(xq, R)
         rr = np.empty((len(xq), 10), dtype=np.int64)
         for i in range(len(xq)):
             d = ((xb[C[i]] - xq[i]) ** 2).sum(1); rr[i] = C[i][np.argsort(d, kind="stable")[:10]]
         out.append(recall(rr))
-    print(f"{'faiss pq:'+str(m):<10} {m:6d} {recall(I):10.4f} {out[0]:10.4f} {out[1]:10.4f} {timed*len(xb)/dt/1e6:14.1f}")
+    return out
+for m in (int(sys.argv[4]), 2 * int(sys.argv[4])):
+    index = trained(m)
+    faiss.omp_set_num_threads(1)
+    timed, t0 = 0, time.time()
+    while time.time() - t0 < 1.0:  # at least a second of scoring, as vx
+        index.search(xq, 10); timed += len(xq)
+    dt = time.time() - t0
+    r = recalls(index)
+    print(f"{'faiss pq:'+str(m):<10} {m:6d} {r[0]:10.4f} {r[1]:10.4f} {r[2]:10.4f} {timed*len(xb)/dt/1e6:14.1f}")
+for seed in [int(s) for s in sys.argv[5].split(",") if s]:
+    m = int(sys.argv[4]); r = recalls(trained(m, seed))
+    print(f"{'faiss pq:'+str(m)+' s'+str(seed):<10} {m:6d} {r[0]:10.4f} {r[1]:10.4f} {r[2]:10.4f} {'-':>14}")
 PY
