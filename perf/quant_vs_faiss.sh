@@ -40,27 +40,22 @@ for b in 1 2 4; do
   equal="$equal rabitq:$b"
   [ "$rb" -le "$dim" ] && equal="$equal pq:$rb"
 done
-# pq4 (4-bit fast scan) at the bytes of pq:M and pq:2M.
-for q in f16 sq8 pq:$m pq:$((m * 2)) pq4:$((m * 2)) pq4:$((m * 4)) $equal; do
-  $vxctl quant-eval --base "$base" --queries "$queries" --gt "$gt" --quant "$q" --rerank 50,100 --json |
+# One vx row: quant-eval QUANT, its name followed by SUFFIX; further
+# arguments go to quant-eval.
+vx_row() {
+  local q=$1 suffix=$2; shift 2
+  $vxctl quant-eval --base "$base" --queries "$queries" --gt "$gt" --quant "$q" --rerank 50,100 --json "$@" |
     /usr/bin/python3 -c "$(cat <<'PY'
 import json, sys
 j = json.load(sys.stdin)
-print("%-10s %6d %10.4f %10.4f %10.4f %14.1f" % (j["quant"], j["bytes_per_vector"], j["recall@10_codes"],
+print("%-10s %6d %10.4f %10.4f %10.4f %14.1f" % (j["quant"] + sys.argv[1], j["bytes_per_vector"], j["recall@10_codes"],
       j["recall@10_rerank50"], j["recall@10_rerank100"], j["codes_scored_per_s_per_core"] / 1e6))
 PY
-)"
-done
-for seed in ${VX_SEEDS//,/ }; do
-  $vxctl quant-eval --base "$base" --queries "$queries" --gt "$gt" --quant "pq:$m" --rerank 50,100 --seed "$seed" --json |
-    /usr/bin/python3 -c "$(cat <<'PY'
-import json, sys
-j = json.load(sys.stdin)
-print("%-10s %6d %10.4f %10.4f %10.4f %14s" % (j["quant"] + " s" + sys.argv[1], j["bytes_per_vector"], j["recall@10_codes"],
-      j["recall@10_rerank50"], j["recall@10_rerank100"], "-"))
-PY
-)" "$seed"
-done
+)" "$suffix"
+}
+# pq4 (4-bit fast scan) at the bytes of pq:M and pq:2M.
+for q in f16 sq8 pq:$m pq:$((m * 2)) pq4:$((m * 2)) pq4:$((m * 4)) $equal; do vx_row "$q" ""; done
+for seed in ${VX_SEEDS//,/ }; do vx_row "pq:$m" " s$seed" --seed "$seed"; done
 /usr/bin/python3 - "$base" "$queries" "$gt" "$m" "${VX_SEEDS:-}" <<'PY'
 import sys, time, numpy as np, faiss
 def load(p):

@@ -110,6 +110,8 @@ class HnswIndex : public Index {
     VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
     const size_t cs = quantizer_->code_size();
     const auto* codes = reinterpret_cast<const uint8_t*>(codes_.data());
+    // An offer holds at most 2m nodes: a layer-0 list (an upper one has m).
+    if (x.block.size() < 2 * info_.m * cs) x.block.resize(2 * info_.m * cs);
 
     // Offers the unvisited nodes of `ids` to the search: each is scored by
     // code, kept when among the `limit` nearest found (best: max-heap), then
@@ -127,7 +129,6 @@ class HnswIndex : public Index {
         x.fresh[n++] = v;
       }
       if (n == 0) return;
-      if (x.block.size() < n * cs) x.block.resize(2 * info_.m * cs);
       for (size_t i = 0; i < n; ++i) std::memcpy(x.block.data() + i * cs, codes + uint64_t{x.fresh[i]} * cs, cs);
       quantizer_->ScoreBlock(x.pq, x.block.data(), n, x.dists);
       local.codes_scored += n;
