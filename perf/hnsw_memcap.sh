@@ -3,7 +3,9 @@
 # disk (memcap counts the page cache): the ef_search table on 1 and 2
 # threads with recall@10, p50/p99 latency, SSD reads and round trips per query.
 # The pool is warmed with 10,000 random base vectors, not with the measured
-# queries, so their own pages are not pre-read.
+# queries, so their own pages are not pre-read. Then a cold start at
+# ef_search 80 on one thread: a fresh process with nothing warmed, and one
+# with `--prewarm` (the graph read into the pool first).
 #
 #   perf/hnsw_memcap.sh [COUNT] [DIM]          (defaults 5000000 128)
 #   env: VX_BENCH_DIR (default /tmp/vx-bench-hnsw5m), VX_EFS (default
@@ -41,3 +43,7 @@ pool_mb=$(( cap_mb - resident_mb - 160 ))  # the rest: binary, libraries, querie
 echo "index on disk: $index_mb MiB; memcap $cap_mb MiB (1/4); always resident $resident_mb MiB; buffer pool $pool_mb MiB; beam $beam"
 $memcap "$cap_mb" $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 \
   --memory "$pool_mb" --beam "$beam" --warmup --warmup-queries "$warm" --json "$work/vx_memcap.json"
+for prewarm in "" --prewarm; do
+  echo "cold start${prewarm:+ with $prewarm}, ef_search 80, 1 thread:"
+  $memcap "$cap_mb" $vxctl query "$work/idx" --queries "$q" --gt "$gt" --ef-search 80 --memory "$pool_mb" --beam "$beam" $prewarm
+done

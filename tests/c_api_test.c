@@ -143,10 +143,14 @@ int main(void) {
   index = vx_open(hnsw, 0, 0, &err);
   CHECK(index != NULL, "open hnsw: %s", err.message);
   if (index) {
+    uint64_t pages = 0;
+    CHECK(vx_prewarm(index, &pages, &err) == VX_OK && pages > 0, "prewarm: %llu pages, %s", (unsigned long long)pages,
+          err.message);
     const double r = Recall(index, NULL);
     CHECK(r >= 0.9, "hnsw recall %.3f", r);
     vx_close(index);
   }
+  CHECK(vx_prewarm(NULL, NULL, &err) == VX_INVALID_ARGUMENT, "prewarm of NULL accepted");
 
   /* Errors: codes and messages, no output, no exit. */
   o.metric = "euclid";

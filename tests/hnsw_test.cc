@@ -1,6 +1,7 @@
 // The disk-resident HNSW index end to end: build, open, search.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -153,6 +154,72 @@ TEST(Hnsw, OpenNamesAMissingOrDamagedFile) {
   r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("graph: listed in the manifest but missing"), std::string::npos) << r.status().ToString();
+}
+
+TEST(Hnsw, PrewarmFillsThePool) {
+  SearchParams p;
+  p.ef_search = 64;
+  ExpectPrewarmFillsThePool(*BuildSynthetic(Metric::kL2, "sq8"), p);
+}
+
+// Prewarm beside searches on a pool smaller than the graph: every search
+// and every prewarm succeeds, with the serial results (run under TSan too).
+TEST(Hnsw, ConcurrentPrewarmAndSearches) {
+  auto b = BuildSynthetic(Metric::kL2, "sq8");
+  IndexOptions io;
+  io.graph_cache_bytes = io.vector_cache_bytes = 32 * 4096;
+  auto index = Index::Open(b->index(), io);
+  ASSERT_TRUE(index.ok());
+  SearchParams p;
+  p.ef_search = 32;
+  const auto serial = SearchAll(**index, b->queries, p);
+  std::vector<Status> prewarms;
+  std::thread prewarm([&] {
+    for (int i = 0; i < 5; ++i) prewarms.push_back((*index)->Prewarm().status());
+  });
+  const auto parallel = SearchAllConcurrently(**index, b->queries, p, 3);
+  prewarm.join();
+  ExpectSame(serial, parallel);
+  for (const Status& s : prewarms) EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+// An upper file that passes its checksum but says something impossible (a
+// writer's bug, or damage from before the checksum was taken) fails Open.
+TEST(Hnsw, OpenChecksTheUpperLayersContent) {
+  auto b = BuildSynthetic(Metric::kL2, "sq8");
+  const std::string upper = ReadFileBytes(b->index() + "/upper");
+  std::vector<uint32_t> w(upper.size() / 4);
+  std::memcpy(w.data(), upper.data(), upper.size());
+  ASSERT_GT(w[0], 1u) << "the test needs nodes above layer 0";
+  // The first node's record: id, level count L, then L counted lists.
+  uint64_t end = 3;
+  for (uint32_t l = 0; l < w[2]; ++l) end += 1 + w[end];
+  const std::vector<uint32_t> first(w.begin() + 1, w.begin() + end);
+  ASSERT_GT(first[2], 0u) << "the first node needs a level-1 neighbour";
+  const auto bytes = [](const std::vector<uint32_t>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); };
+
+  RewriteIndexFile(b->index(), "upper", upper);  // unchanged: the helper alone breaks nothing
+  EXPECT_TRUE(Index::Open(b->index(), IndexOptions{}).ok());
+
+  std::vector<uint32_t> twice = w;
+  twice[0] += 1;
+  twice.insert(twice.end(), first.begin(), first.end());
+  std::vector<uint32_t> out_of_range = w;
+  out_of_range[4] = 6000;  // the first level-1 neighbour; the set has 6000 nodes
+  std::vector<uint32_t> trailing = w;
+  trailing.push_back(0);
+  const std::pair<std::vector<uint32_t>, std::string> cases[] = {
+      {twice, "node " + std::to_string(first[0]) + " listed twice"},
+      {out_of_range, "neighbour id out of range"},
+      {trailing, "trailing data"},
+  };
+  for (const auto& [words, message] : cases) {
+    RewriteIndexFile(b->index(), "upper", bytes(words));
+    auto r = Index::Open(b->index(), IndexOptions{});
+    ASSERT_FALSE(r.ok()) << message;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(b->index() + "/upper: " + message), std::string::npos) << r.status().ToString();
+  }
 }
 
 TEST(Hnsw, BuildRefusesBadParametersAndAnOverBudgetBuild) {

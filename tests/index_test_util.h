@@ -1,11 +1,13 @@
 // Helpers shared by the index tests (HNSW, IVF): a generated set with exact
-// ground truth, search-all, recall, result comparison, byte flipping.
+// ground truth, search-all, recall, result comparison, byte flipping, file
+// rewriting.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +16,8 @@
 #include "core/dataset.h"
 #include "core/exact_search.h"
 #include "core/synth.h"
+#include "io/env.h"
+#include "io/manifest.h"
 #include "test_util.h"
 #include "vx/index.h"
 
@@ -110,6 +114,75 @@ inline void FlipByte(const std::string& path, uint64_t offset) {
   f.get(c);
   f.seekp(static_cast<std::streamoff>(offset));
   f.put(static_cast<char>(c ^ 0x20));
+}
+
+// Index::Prewarm: with a pool that holds the structure file (graph or
+// lists) it reads every structure page, after which searches with `p` read
+// none; with a pool of 8 pages it reads 8; results are an unwarmed index's;
+// a damaged page makes it fail with Corruption naming the page.
+inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
+  IndexOptions big;
+  big.graph_cache_bytes = big.vector_cache_bytes = 64 << 20;
+  auto cold = Index::Open(b.index(), big);
+  ASSERT_TRUE(cold.ok()) << cold.status().ToString();
+  const auto want = SearchAll(**cold, b.queries, p);
+  const IndexInfo& info = (*cold)->info();
+  const uint64_t structure_pages = info.graph_bytes / info.page_size - 1;  // less the file header
+  ASSERT_GT(structure_pages, 8u);
+
+  auto warm = Index::Open(b.index(), big);
+  ASSERT_TRUE(warm.ok());
+  auto pages = (*warm)->Prewarm();
+  ASSERT_TRUE(pages.ok()) << pages.status().ToString();
+  EXPECT_EQ(*pages, structure_pages);
+  SearchStats stats;
+  std::vector<std::vector<SearchResult>> got(b.queries.rows);
+  for (uint64_t i = 0; i < b.queries.rows; ++i) ASSERT_TRUE((*warm)->Search(b.queries.row(i), p, &got[i], &stats).ok());
+  EXPECT_GT(stats.graph_pages, 0u);
+  EXPECT_EQ(stats.graph_reads, 0u) << "a search after a full prewarm read structure pages";
+  ExpectSame(want, got);
+
+  IndexOptions small = big;
+  small.graph_cache_bytes = 8 * info.page_size;
+  auto part = Index::Open(b.index(), small);
+  ASSERT_TRUE(part.ok());
+  pages = (*part)->Prewarm();
+  ASSERT_TRUE(pages.ok()) << pages.status().ToString();
+  EXPECT_EQ(*pages, 8u);
+  ExpectSame(want, SearchAll(**part, b.queries, p));
+
+  // The last page: past the head checksum (first 64 KiB) that Open checks.
+  const std::string file = b.index() + (info.type == "ivf" ? "/lists" : "/graph");
+  ASSERT_GT(info.graph_bytes, (64u << 10) + info.page_size);
+  FlipByte(file, info.graph_bytes - 100);
+  auto damaged = Index::Open(b.index(), big);
+  ASSERT_TRUE(damaged.ok()) << damaged.status().ToString();
+  pages = (*damaged)->Prewarm();
+  ASSERT_FALSE(pages.ok());
+  EXPECT_EQ(pages.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(pages.status().message().find(file + " page " + std::to_string(structure_pages)), std::string::npos)
+      << pages.status().ToString();
+}
+
+// Replaces dir/name with `bytes` and records its new size and checksums in
+// the manifest, as a writer would: a test of what Open checks beyond
+// checksums (a well-formed file with wrong content).
+inline void RewriteIndexFile(const std::string& dir, const std::string& name, const std::string& bytes) {
+  std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
+  auto m = ReadManifest(DefaultEnv(), dir);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  auto described = DescribeFile(DefaultEnv(), dir, name);
+  ASSERT_TRUE(described.ok()) << described.status().ToString();
+  for (ManifestFile& f : m->files) {
+    if (f.name == name) f = *described;
+  }
+  const Status s = WriteManifest(DefaultEnv(), dir, *m);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+inline std::string ReadFileBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 }  // namespace vx

@@ -168,6 +168,12 @@ TEST(Ivf, TinyPoolGivesTheSameResultsAsAFullyCachedOne) {
   EXPECT_GE(Recall(want, b->gt, 10), 0.8);
 }
 
+TEST(Ivf, PrewarmFillsThePool) {
+  SearchParams p;
+  p.probes = 8;
+  ExpectPrewarmFillsThePool(*BuildSyntheticIndex(Ivf(Metric::kL2, "f16", 8)), p);  // 64 B codes: many list pages
+}
+
 TEST(Ivf, ConcurrentSearchesAgreeWithSerial) {
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "sq8", 16, 1));
   IndexOptions io;

@@ -133,6 +133,12 @@ TEST(Vxctl, FailedGtLeavesNoOutput) {
 namespace vx {
 namespace {
 
+double JsonNumber(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return -1;
+  return std::stod(json.substr(at + key.size() + 4));
+}
+
 TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   testing::TempDir dir;
   ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
@@ -149,13 +155,19 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   CliRun r = Vxctl("recall --results " + dir / "res.ivecs" + " --gt " + dir / "gt.ivecs" + " --k 10");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("recall@10: "), std::string::npos);
+  // --prewarm reads the whole graph (it fits the default pool): the queries read none of it.
+  CliRun warm = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --prewarm --json");
+  ASSERT_EQ(warm.status, 0) << warm.output;
+  EXPECT_NE(warm.output.find("\"prewarm\": \"prewarmed "), std::string::npos) << warm.output;
+  EXPECT_EQ(JsonNumber(warm.output, "graph_reads_per_query"), 0.0) << warm.output;
   CliRun info = Vxctl("info " + dir / "idx");
   EXPECT_EQ(info.status, 0);
   EXPECT_NE(info.output.find("3000 vectors x 16 dims"), std::string::npos) << info.output;
   CliRun bench = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
-                       " --sweep ef_search=10,80 --json " + dir / "b.json" + " --plot " + dir / "b.svg");
+                       " --sweep ef_search=10,80 --prewarm --json " + dir / "b.json" + " --plot " + dir / "b.svg");
   EXPECT_EQ(bench.status, 0) << bench.output;
   EXPECT_NE(bench.output.find("smallest ef_search"), std::string::npos) << bench.output;
+  EXPECT_NE(bench.output.find("threads 1: prewarmed "), std::string::npos) << bench.output;
   EXPECT_TRUE(testing::Exists(dir / "b.svg"));
   EXPECT_EQ(Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep m=3").status, 2);
   EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
@@ -166,12 +178,6 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
 
 namespace vx {
 namespace {
-
-double JsonNumber(const std::string& json, const std::string& key) {
-  const size_t at = json.find("\"" + key + "\": ");
-  if (at == std::string::npos) return -1;
-  return std::stod(json.substr(at + key.size() + 4));
-}
 
 // Larger than RAM, for real: an index more than 4x the memory cap (page
 // cache included, via ../shared/tools/memcap) is queried under that cap and

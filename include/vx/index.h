@@ -118,6 +118,14 @@ class Index {
   // probes: a fixed 100 capped recall at 0.994 from probes 8 on (pq:32,
   // docs/BENCHMARKS.md).
   virtual uint32_t RerankDepth(const SearchParams& params) const = 0;
+  // Reads the structure pages (HNSW graph, IVF lists) into the buffer pool,
+  // as many as graph_cache_bytes holds, from the file's start on (HNSW's
+  // node order puts the entry point's neighbourhood first), in batches of
+  // up to 256 pages: pgvector's pg_prewarm for the index, so that the first
+  // queries after an open do not each pay a round trip per graph step.
+  // Returns the structure pages it left in the pool (read now or found
+  // there). May run while searches run.
+  virtual Result<uint64_t> Prewarm() const = 0;
 };
 
 }  // namespace vx

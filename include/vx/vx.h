@@ -72,6 +72,11 @@ vx_code vx_build(const char* base_path, const char* dir, const vx_build_options*
 vx_index* vx_open(const char* dir, uint64_t structure_cache_bytes, uint64_t vector_cache_bytes, vx_error* err);
 void vx_close(vx_index* index); /* NULL is allowed */
 
+/* Reads the structure pages (HNSW graph, IVF lists) into the buffer pool, as
+ * many as structure_cache_bytes holds, as pg_prewarm does for pgvector; sets
+ * *pages (may be NULL) to the pages it left in the pool. */
+vx_code vx_prewarm(const vx_index* index, uint64_t* pages, vx_error* err);
+
 uint32_t vx_index_dim(const vx_index* index);
 uint64_t vx_index_count(const vx_index* index);
 

@@ -114,6 +114,16 @@ vx_index* vx_open(const char* dir, uint64_t structure_cache_bytes, uint64_t vect
 
 void vx_close(vx_index* index) { delete index; }
 
+vx_code vx_prewarm(const vx_index* index, uint64_t* pages, vx_error* err) {
+  if (pages) *pages = 0;
+  return Guard(err, [&]() -> vx::Status {
+    if (!index) return Missing("index");
+    VX_ASSIGN_OR_RETURN(const uint64_t n, index->index->Prewarm());
+    if (pages) *pages = n;
+    return vx::Status::Ok();
+  });
+}
+
 uint32_t vx_index_dim(const vx_index* index) { return index ? index->index->info().dim : 0; }
 uint64_t vx_index_count(const vx_index* index) { return index ? index->index->info().count : 0; }
 

@@ -223,6 +223,8 @@ class HnswIndex : public Index {
     return std::max(p.rerank ? p.rerank : p.ef_search, p.k);
   }
 
+  Result<uint64_t> Prewarm() const override { return pages_->PrewarmStructure(); }
+
  private:
   struct Scratch {
     RowMarks visited;

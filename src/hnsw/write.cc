@@ -66,8 +66,7 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   if (n64 >= UINT32_MAX) return Status::InvalidArgument(base_path + ": more than 2^32 - 1 vectors");
   const uint32_t n = static_cast<uint32_t>(n64);
 
-  std::string quant = o.quant;
-  if (quant == "auto") quant = dim % 4 == 0 ? "pq:" + std::to_string(dim / 4) : "sq8";
+  const std::string quant = ResolveAutoQuant(o.quant, dim);
   VX_ASSIGN_OR_RETURN(const QuantSpec spec, ParseQuantSpec(quant));
   VX_ASSIGN_OR_RETURN(auto quantizer, Quantizer::Create(spec, o.metric, dim));
 

@@ -79,8 +79,7 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   if (lists > n) {
     return Status::InvalidArgument(std::to_string(lists) + " lists for " + std::to_string(n) + " vectors: lists must not exceed rows");
   }
-  std::string quant = o.quant;
-  if (quant == "auto") quant = dim % 4 == 0 ? "pq:" + std::to_string(dim / 4) : "sq8";
+  const std::string quant = ResolveAutoQuant(o.quant, dim);
   VX_ASSIGN_OR_RETURN(const QuantSpec spec, ParseQuantSpec(quant));
   VX_ASSIGN_OR_RETURN(auto quantizer, Quantizer::Create(spec, o.metric, dim));
   VX_ASSIGN_OR_RETURN(const VectorLayout vl, VectorLayout::Make(o.page_size, dim, o.storage));

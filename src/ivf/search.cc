@@ -195,6 +195,8 @@ class IvfIndex : public Index {
     return std::max({100u, 25 * probes, p.k});
   }
 
+  Result<uint64_t> Prewarm() const override { return pages_->PrewarmStructure(); }
+
  private:
   struct Scratch {
     PreparedQuery pq;

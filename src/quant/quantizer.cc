@@ -76,6 +76,11 @@ Result<QuantSpec> ParseQuantSpec(std::string_view text) {
   return s;
 }
 
+std::string ResolveAutoQuant(std::string_view text, uint32_t dim) {
+  if (text != "auto") return std::string(text);
+  return dim % 4 == 0 ? "pq:" + std::to_string(dim / 4) : "sq8";
+}
+
 Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metric metric, uint32_t dim) {
   if (dim == 0) return Status::InvalidArgument("quantizer: dimension 0");
   switch (spec.kind) {

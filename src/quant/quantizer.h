@@ -40,6 +40,10 @@ struct QuantSpec {
 // Parses "f16", "sq8", "pq:M", "pq4:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
 Result<QuantSpec> ParseQuantSpec(std::string_view text);
 
+// The index builders' default, "auto": pq:dim/4 (a byte per 4 dimensions)
+// where 4 divides dim, else sq8. Any other text is returned as it is.
+std::string ResolveAutoQuant(std::string_view text, uint32_t dim);
+
 // Per-query state built by Prepare: a transformed query or lookup tables.
 // Reused across queries to avoid allocation.
 struct PreparedQuery {

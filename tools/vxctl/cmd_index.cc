@@ -70,6 +70,16 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
   return run;
 }
 
+// --prewarm: Index::Prewarm, timed. "prewarmed N graph pages (M MB) in S s".
+vx::Result<std::string> Prewarm(const vx::Index& index) {
+  const auto t0 = Clock::now();
+  VX_ASSIGN_OR_RETURN(const uint64_t pages, index.Prewarm());
+  return fmt::format("prewarmed {} {} pages ({:.0f} MB) in {:.2f} s", pages, index.info().type == "ivf" ? "list" : "graph",
+                     double(pages * index.info().page_size) / (1 << 20), std::chrono::duration<double>(Clock::now() - t0).count());
+}
+constexpr char kPrewarmHelp[] =
+    "Read the graph (IVF: list) pages into the pool before the queries, as many as it holds, in batches (pgvector's pg_prewarm)";
+
 double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   uint64_t hits = 0;
   for (uint64_t i = 0; i < run.results.size(); ++i) {
@@ -174,7 +184,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
     vx::SearchParams sp;
     int threads = 1;
     uint64_t memory_mb = 64;
-    bool json = false;
+    bool json = false, prewarm = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("query", "Search an index with a query file");
@@ -185,11 +195,18 @@ void AddQuery(CLI::App& app, RunFn* run) {
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--out", a->out, "Write result ids (.ivecs)");
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
+  cmd->add_flag("--prewarm", a->prewarm, kPrewarmHelp);
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([run, a] {
     *run = [a]() -> int {
       auto index = OpenWithMemory(a->dir, a->memory_mb);
       if (!index.ok()) return Fail(index.status());
+      std::string prewarmed;
+      if (a->prewarm) {
+        auto r = Prewarm(**index);
+        if (!r.ok()) return Fail(r.status());
+        prewarmed = *r;
+      }
       auto q = vx::ReadAllFloat(a->queries);
       if (!q.ok()) return Fail(q.status());
       if (q->dim != (*index)->info().dim) {
@@ -236,12 +253,14 @@ void AddQuery(CLI::App& app, RunFn* run) {
         j["beam"] = a->sp.beam;
       }
       if (recall >= 0) j[fmt::format("recall@{}", a->sp.k)] = recall;
+      if (a->prewarm) j["prewarm"] = prewarmed;
       if (a->json) {
         fmt::print("{}\n", j.dump(2));
         return 0;
       }
       fmt::print("queries {}  k {}  {} {}  threads {}  pool {} MB\n", q->rows, a->sp.k, ivf ? "probes" : "ef_search",
                  ivf ? a->sp.probes : a->sp.ef_search, a->threads, a->memory_mb);
+      if (a->prewarm) fmt::print("{}\n", prewarmed);
       if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->sp.k, recall);
       fmt::print("QPS                {:.0f}\n", nq / secs);
       fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
@@ -313,6 +332,10 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     if (ivf != (o.knob == "probes")) {
       return vx::Status::InvalidArgument(o.dir + " is an " + index->info().type + " index: sweep " + (ivf ? "probes" : "ef_search"));
     }
+    if (o.prewarm) {
+      VX_ASSIGN_OR_RETURN(const std::string line, Prewarm(*index));
+      fmt::print("threads {}: {}\n", threads, line);
+    }
     if (o.warmup) {  // one untimed pass fills the pool
       const vx::FloatMatrix& wq = o.warmup_queries ? *o.warmup_queries : q;
       if (wq.dim != q.dim) return vx::Status::InvalidArgument("warm-up queries and queries differ in dimension");
@@ -355,7 +378,7 @@ void AddBench(CLI::App& app, RunFn* run) {
     uint64_t memory_mb = 64;
     double target = 0.95;
     vx::SearchParams sp;
-    bool warmup = false;
+    bool warmup = false, prewarm = false;
     std::string warmup_queries;
   };
   auto a = std::make_shared<Args>();
@@ -371,6 +394,7 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep, at the largest swept value (with --warmup-queries reranking only as deep as the smallest value does)");
   cmd->add_option("--warmup-queries", a->warmup_queries,
                   "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
+  cmd->add_flag("--prewarm", a->prewarm, std::string(kPrewarmHelp) + ", before each thread count's sweep (and its --warmup)");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
   cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
   cmd->callback([run, a] {
@@ -403,7 +427,7 @@ void AddBench(CLI::App& app, RunFn* run) {
         if (!r.ok()) return Fail(r.status());
         wq = std::move(*r);
       }
-      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, a->sp, a->warmup, wq ? &*wq : nullptr};
+      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, a->sp, a->warmup, wq ? &*wq : nullptr, a->prewarm};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {

@@ -32,6 +32,7 @@ struct SweepOptions {
   vx::SearchParams params;       // everything else
   bool warmup = false;           // one untimed pass (at the largest value) before each thread count
   const vx::FloatMatrix* warmup_queries = nullptr;  // that pass's queries (nullptr: the measured ones)
+  bool prewarm = false;          // Index::Prewarm before each thread count (before the warm-up pass)
 };
 vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, const vx::IdMatrix& gt,
                  nlohmann::json* rows);
