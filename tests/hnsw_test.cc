@@ -4,7 +4,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "core/dataset.h"
 #include "core/exact_search.h"
@@ -100,16 +99,9 @@ TEST(Hnsw, ReopenGivesTheSameResults) {
 }
 
 TEST(Hnsw, ConcurrentSearchesAgreeWithSerial) {
-  auto b = BuildSynthetic(Metric::kL2, "sq8");
-  IndexOptions io;
-  io.graph_cache_bytes = io.vector_cache_bytes = 64 * 4096;
-  auto index = Index::Open(b->index(), io);
-  ASSERT_TRUE(index.ok());
   SearchParams p;
   p.ef_search = 32;
-  const auto serial = SearchAll(**index, b->queries, p);
-  const auto parallel = SearchAllConcurrently(**index, b->queries, p, 4);
-  ExpectSame(serial, parallel);
+  ExpectConcurrentSearchesAgreeWithSerial(*BuildSynthetic(Metric::kL2, "sq8"), p);
 }
 
 TEST(Hnsw, CorruptGraphOrVectorPageIsCorruption) {
@@ -160,27 +152,6 @@ TEST(Hnsw, PrewarmFillsThePool) {
   SearchParams p;
   p.ef_search = 64;
   ExpectPrewarmFillsThePool(*BuildSynthetic(Metric::kL2, "sq8"), p);
-}
-
-// Prewarm beside searches on a pool smaller than the graph: every search
-// and every prewarm succeeds, with the serial results (run under TSan too).
-TEST(Hnsw, ConcurrentPrewarmAndSearches) {
-  auto b = BuildSynthetic(Metric::kL2, "sq8");
-  IndexOptions io;
-  io.graph_cache_bytes = io.vector_cache_bytes = 32 * 4096;
-  auto index = Index::Open(b->index(), io);
-  ASSERT_TRUE(index.ok());
-  SearchParams p;
-  p.ef_search = 32;
-  const auto serial = SearchAll(**index, b->queries, p);
-  std::vector<Status> prewarms;
-  std::thread prewarm([&] {
-    for (int i = 0; i < 5; ++i) prewarms.push_back((*index)->Prewarm().status());
-  });
-  const auto parallel = SearchAllConcurrently(**index, b->queries, p, 3);
-  prewarm.join();
-  ExpectSame(serial, parallel);
-  for (const Status& s : prewarms) EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 // An upper file that passes its checksum but says something impossible (a

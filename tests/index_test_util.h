@@ -116,6 +116,29 @@ inline void FlipByte(const std::string& path, uint64_t offset) {
   f.put(static_cast<char>(c ^ 0x20));
 }
 
+// Searches on 4 threads agree with serial ones on a pool of 16 pages a
+// class (smaller than the test sets' structure files), first alone, then on
+// 3 threads beside one that prewarms 5 times, each prewarm succeeding. The
+// index tests' concurrency check, run under TSan too.
+inline void ExpectConcurrentSearchesAgreeWithSerial(const Built& b, const SearchParams& p) {
+  IndexOptions io;
+  io.graph_cache_bytes = io.vector_cache_bytes = 16 * 4096;
+  auto index = Index::Open(b.index(), io);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  ASSERT_GT((*index)->info().graph_bytes, io.graph_cache_bytes) << "prewarm would not evict";
+  const auto serial = SearchAll(**index, b.queries, p);
+  ExpectSame(serial, SearchAllConcurrently(**index, b.queries, p, 4));
+  std::vector<Status> prewarms;
+  std::thread prewarm([&] {
+    for (int i = 0; i < 5; ++i) prewarms.push_back((*index)->Prewarm().status());
+  });
+  const auto beside_prewarm = SearchAllConcurrently(**index, b.queries, p, 3);
+  prewarm.join();
+  ExpectSame(serial, beside_prewarm);
+  ASSERT_EQ(prewarms.size(), 5u);
+  for (const Status& s : prewarms) EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
 // Index::Prewarm: with a pool that holds the structure file (graph or
 // lists) it reads every structure page, after which searches with `p` read
 // none; with a pool of 8 pages it reads 8; results are an unwarmed index's;

@@ -175,16 +175,9 @@ TEST(Ivf, PrewarmFillsThePool) {
 }
 
 TEST(Ivf, ConcurrentSearchesAgreeWithSerial) {
-  auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "sq8", 16, 1));
-  IndexOptions io;
-  io.graph_cache_bytes = io.vector_cache_bytes = 64 * 4096;
-  auto index = Index::Open(b->index(), io);
-  ASSERT_TRUE(index.ok());
   SearchParams p;
   p.probes = 3;
-  const auto serial = SearchAll(**index, b->queries, p);
-  const auto parallel = SearchAllConcurrently(**index, b->queries, p, 4);
-  ExpectSame(serial, parallel);
+  ExpectConcurrentSearchesAgreeWithSerial(*BuildSyntheticIndex(Ivf(Metric::kL2, "sq8", 16, 1)), p);
 }
 
 TEST(Ivf, CorruptListPageIsCorruption) {

@@ -223,7 +223,7 @@ class HnswIndex : public Index {
     return std::max(p.rerank ? p.rerank : p.ef_search, p.k);
   }
 
-  Result<uint64_t> Prewarm() const override { return pages_->PrewarmStructure(); }
+  Result<uint64_t> Prewarm() const override { return pages_->PrewarmStructure(info_.graph_bytes / info_.page_size); }
 
  private:
   struct Scratch {

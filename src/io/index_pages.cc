@@ -7,8 +7,6 @@ Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string
   std::unique_ptr<IndexPages> x(new IndexPages());
   VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(dir + "/" + structure_name, OpenOptions{.direct = true}));
   VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
-  VX_ASSIGN_OR_RETURN(const uint64_t structure_bytes, x->structure_file_->Size());
-  x->structure_pages_ = structure_bytes / page_size;
   BufferPoolOptions po;
   po.page_size = page_size;
   po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, page_size), std::max<uint64_t>(o.vector_cache_bytes, page_size)};
@@ -28,9 +26,9 @@ Status IndexPages::Pin(std::span<const PageRef> refs, std::vector<PageHandle>* o
   return s;
 }
 
-Result<uint64_t> IndexPages::PrewarmStructure() const {
+Result<uint64_t> IndexPages::PrewarmStructure(uint64_t file_pages) const {
   const size_t capacity = pool_->CapacityPages(PageClass::kGraph);
-  const uint64_t end = std::min<uint64_t>(structure_pages_, 1 + capacity);
+  const uint64_t end = std::min<uint64_t>(file_pages, 1 + capacity);
   // A quarter of the pool at most, so that searches running alongside still
   // find frames to pin.
   const size_t batch = std::clamp<size_t>(capacity / 4, 1, 256);

@@ -31,11 +31,11 @@ class IndexPages {
   Status PinStructure(std::span<const PageRef> refs, std::vector<PageHandle>* out, SearchStats* stats) const;
   PageRef StructurePage(uint64_t page) const { return PageRef{structure_id_, PageNo{page}}; }
 
-  // Reads structure pages into the pool from page 1 (after the file header)
-  // on, as many as its structure class holds, in batches of up to 256 pages
-  // and a quarter of the class (one round trip each). Returns the pages
-  // pinned.
-  Result<uint64_t> PrewarmStructure() const;
+  // Reads structure pages 1 (after the file header) to file_pages - 1 into
+  // the pool, as many as its structure class holds, in batches of up to 256
+  // pages and a quarter of the class (one round trip each). Returns the
+  // pages pinned.
+  Result<uint64_t> PrewarmStructure(uint64_t file_pages) const;
 
   // Calls fn(slot, stored bytes) for each of `slots` (sorted here, in place;
   // duplicates allowed), pinning vector pages in page order in chunks of a
@@ -77,7 +77,6 @@ class IndexPages {
   std::unique_ptr<File> structure_file_, vector_file_;
   std::unique_ptr<BufferPool> pool_;
   FileId structure_id_{}, vector_id_{};
-  uint64_t structure_pages_ = 0;  // the structure file's pages, header included
 };
 
 }  // namespace vx

@@ -195,7 +195,7 @@ class IvfIndex : public Index {
     return std::max({100u, 25 * probes, p.k});
   }
 
-  Result<uint64_t> Prewarm() const override { return pages_->PrewarmStructure(); }
+  Result<uint64_t> Prewarm() const override { return pages_->PrewarmStructure(info_.graph_bytes / info_.page_size); }
 
  private:
   struct Scratch {
