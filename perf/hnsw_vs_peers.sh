@@ -35,7 +35,7 @@ if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
   rm -rf "$work/idx"
   /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 --ef-construction "$efc" 2>&1 | grep -E "vx build|built"
 fi
-mem=$(( ($(stat -c %s "$work/idx/graph") + $(stat -c %s "$work/idx/vectors")) / 1048576 + 16 ))
+mem=$(( ($(stat -c %s "$work"/idx/gen-*/graph) + $(stat -c %s "$work"/idx/gen-*/vectors)) / 1048576 + 16 ))
 $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
 /usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" "$efc" "${VX_PEER_CACHE:-0}" "$work" <<'PY'
 import os, sys, time, json, resource, numpy as np

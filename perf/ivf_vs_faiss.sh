@@ -39,7 +39,7 @@ else
     --replicas "$replicas" --quant "${VX_QUANT:-auto}" --threads "$(nproc)" 2>&1 | grep -E "vx build|built"
 fi
 $vxctl info "$work/idx" | sed -n 1,5p
-index_mb=$(( ($(stat -c %s "$work/idx/lists") + $(stat -c %s "$work/idx/vectors")) / 1048576 ))
+index_mb=$(( ($(stat -c %s "$work"/idx/gen-*/lists) + $(stat -c %s "$work"/idx/gen-*/vectors)) / 1048576 ))
 cap_mb=$(( index_mb / 8 ))
 pool_mb=$(( cap_mb * 3 / 4 ))  # the rest: the process itself (binary, libraries, queries, scratch)
 echo "index on disk: $index_mb MiB; memcap $cap_mb MiB (1/8); buffer pool $pool_mb MiB"
@@ -47,7 +47,7 @@ $memcap "$cap_mb" $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "pr
   --memory "$pool_mb" --warmup --warmup-queries "$warm" --json "$work/vx.json"
 [ "${VX_PEERS:-1}" = 1 ] || exit 0
 lists=$($vxctl info "$work/idx" | sed -n 's/.*lists \([0-9]*\) .*/\1/p')
-/usr/bin/python3 - "$base" "$q" "$gt" "$lists" "$probes" "$work/idx/centroids" <<'PY'
+/usr/bin/python3 - "$base" "$q" "$gt" "$lists" "$probes" "$work"/idx/gen-*/centroids <<'PY'
 import sys, time, resource, numpy as np, faiss
 def fbin(p):
     n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))

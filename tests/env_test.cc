@@ -91,6 +91,36 @@ TEST_P(EnvTest, AllocateTruncateRenameDeleteList) {
   ASSERT_TRUE(env_->DeleteFile(Path("d")).ok());
   EXPECT_FALSE(env_->FileExists(Path("d")));
   EXPECT_EQ(env_->DeleteFile(Path("d")).code(), StatusCode::kNotFound);
+
+  // A subdirectory is listed by its name and deleted once empty.
+  ASSERT_TRUE(env_->CreateDir(Path("sub")).ok());
+  ASSERT_TRUE(env_->OpenFile(Path("sub") + "/x", OpenOptions{.create = true}).ok());
+  ASSERT_TRUE(env_->OpenFile(Path("sub") + "/y", OpenOptions{.create = true}).ok());
+  names = env_->ListDir(dir_.path());
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::vector<std::string>{"sub"});
+  EXPECT_FALSE(env_->DeleteDir(Path("sub")).ok()) << "not empty";
+  ASSERT_TRUE(env_->DeleteFile(Path("sub") + "/x").ok());
+  ASSERT_TRUE(env_->DeleteFile(Path("sub") + "/y").ok());
+  ASSERT_TRUE(env_->DeleteDir(Path("sub")).ok());
+  names = env_->ListDir(dir_.path());
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty());
+}
+
+TEST_P(EnvTest, LockFileIsExclusiveUntilReleased) {
+  auto first = env_->LockFile(Path("LOCK"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(env_->FileExists(Path("LOCK")));
+  auto second = env_->LockFile(Path("LOCK"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kBusy);
+  EXPECT_NE(second.status().message().find(Path("LOCK")), std::string::npos) << second.status().ToString();
+  auto other = env_->LockFile(Path("OTHER"));
+  EXPECT_TRUE(other.ok()) << "another path is another lock";
+  first->reset();
+  auto third = env_->LockFile(Path("LOCK"));
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
 }
 
 TEST_P(EnvTest, ConcurrentBatchedReadersOnOneFile) {

@@ -115,6 +115,33 @@ TEST_P(FaultEnvTest, SyncedRenameSurvivesCrash) {
   EXPECT_EQ(ReadAll("b"), "A");
 }
 
+TEST_P(FaultEnvTest, PowerCutStopsEveryWriteUntilTheCrash) {
+  Put("a", "0123456789", true);
+  ASSERT_TRUE(fault_->SyncDir(dir_.path()).ok());
+  EXPECT_EQ(fault_->BytesWritten(), 10u);
+  fault_->CutPowerAfterWrites(15);
+  auto f = fault_->OpenFile(Path("a"), OpenOptions{.write = true});
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Write(0, "abcde", 5).ok());  // 15 bytes: still powered
+  const Status cut = (*f)->Write(5, "f", 1);
+  EXPECT_EQ(cut.code(), StatusCode::kIOError);
+  EXPECT_NE(cut.message().find("power cut"), std::string::npos) << cut.ToString();
+  EXPECT_EQ(ReadAll("a"), "abcde56789") << "the failed write reached the file";
+  // Nothing reaches the disk any more, and nothing is made durable.
+  EXPECT_FALSE((*f)->Sync().ok());
+  EXPECT_FALSE(fault_->OpenFile(Path("b"), OpenOptions{.create = true}).ok());
+  EXPECT_FALSE(fault_->RenameFile(Path("a"), Path("c")).ok());
+  EXPECT_FALSE(fault_->DeleteFile(Path("a")).ok());
+  EXPECT_FALSE(fault_->CreateDir(Path("d")).ok());
+  EXPECT_FALSE(fault_->SyncDir(dir_.path()).ok());
+  EXPECT_TRUE(fault_->OpenFile(Path("a"), OpenOptions{}).ok()) << "reads still work";
+
+  ASSERT_TRUE(fault_->SimulateCrash().ok());
+  EXPECT_EQ(ReadAll("a"), "0123456789");
+  Put("b", "after", true);  // power is back
+  EXPECT_EQ(ReadAll("b"), "after");
+}
+
 VX_INSTANTIATE_ENV_TEST(FaultEnvTest);
 
 }  // namespace

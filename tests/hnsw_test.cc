@@ -109,7 +109,7 @@ TEST(Hnsw, CorruptGraphOrVectorPageIsCorruption) {
     auto b = BuildSynthetic(Metric::kL2, "sq8");
     // Damage every page past the first 64 KiB (the part the manifest's head
     // checksum covers at open; damage there fails Open, tested below).
-    const std::string path = b->index() + "/" + file;
+    const std::string path = b->file(file);
     const uint64_t size = std::filesystem::file_size(path);
     ASSERT_GT(size, 80u << 10);
     for (uint64_t off = (64 << 10) + 100; off < size; off += 4096) FlipByte(path, off);
@@ -133,19 +133,38 @@ TEST(Hnsw, CorruptGraphOrVectorPageIsCorruption) {
 
 TEST(Hnsw, OpenNamesAMissingOrDamagedFile) {
   auto b = BuildSynthetic(Metric::kL2, "sq8");
-  FlipByte(b->index() + "/codes", 10);
+  FlipByte(b->file("codes"), 10);
   auto r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("codes"), std::string::npos) << r.status().ToString();
-  FlipByte(b->index() + "/codes", 10);  // restore
-  FlipByte(b->index() + "/graph", 5000);  // within the head
+  FlipByte(b->file("codes"), 10);  // restore
+  FlipByte(b->file("graph"), 5000);  // within the head
   r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("graph: head checksum mismatch"), std::string::npos) << r.status().ToString();
-  std::filesystem::remove(b->index() + "/graph");
+  std::filesystem::remove(b->file("graph"));
   r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("graph: listed in the manifest but missing"), std::string::npos) << r.status().ToString();
+}
+
+TEST(Hnsw, MemoryBudgetIsSplitBetweenThePageClasses) {
+  auto b = BuildSynthetic(Metric::kL2, "sq8");
+  auto index = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(index.ok());
+  const uint64_t graph = (*index)->info().graph_bytes;
+  // Room for the whole graph: it gets it, vectors the rest.
+  auto o = IndexOptionsForMemory(b->index(), 10 * graph);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->graph_cache_bytes, graph);
+  EXPECT_EQ(o->vector_cache_bytes, 9 * graph);
+  // Less: the graph class gets 3/4.
+  o = IndexOptionsForMemory(b->index(), graph);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->graph_cache_bytes, graph * 3 / 4);
+  EXPECT_EQ(o->vector_cache_bytes, graph - graph * 3 / 4);
+  o = IndexOptionsForMemory(b->dir / "missing", graph);
+  EXPECT_EQ(o.status().code(), StatusCode::kNotFound) << o.status().ToString();
 }
 
 TEST(Hnsw, PrewarmFillsThePool) {
@@ -158,7 +177,7 @@ TEST(Hnsw, PrewarmFillsThePool) {
 // writer's bug, or damage from before the checksum was taken) fails Open.
 TEST(Hnsw, OpenChecksTheUpperLayersContent) {
   auto b = BuildSynthetic(Metric::kL2, "sq8");
-  const std::string upper = ReadFileBytes(b->index() + "/upper");
+  const std::string upper = ReadFileBytes(b->file("upper"));
   std::vector<uint32_t> w(upper.size() / 4);
   std::memcpy(w.data(), upper.data(), upper.size());
   ASSERT_GT(w[0], 1u) << "the test needs nodes above layer 0";
@@ -189,7 +208,7 @@ TEST(Hnsw, OpenChecksTheUpperLayersContent) {
     auto r = Index::Open(b->index(), IndexOptions{});
     ASSERT_FALSE(r.ok()) << message;
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
-    EXPECT_NE(r.status().message().find(b->index() + "/upper: " + message), std::string::npos) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(b->file("upper") + ": " + message), std::string::npos) << r.status().ToString();
   }
 }
 

@@ -72,6 +72,13 @@ inline void ExpectSame(const std::vector<std::vector<SearchResult>>& a, const st
   }
 }
 
+// Where file `name` of the committed generation of the index in `dir` lives.
+inline std::string IndexFile(const std::string& dir, const std::string& name) {
+  auto m = ReadManifest(DefaultEnv(), dir);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? m->FilePath(dir, name) : dir + "/" + name;
+}
+
 // A small generated set with exact ground truth, built once per metric.
 struct Built {
   TempDir dir;
@@ -79,6 +86,7 @@ struct Built {
   IdMatrix gt;                 // exact top-10 ids
   std::vector<float> gt_dist;  // and their distances
   std::string index() const { return dir / "index"; }
+  std::string file(const std::string& name) const { return IndexFile(index(), name); }
 };
 
 // 6000 x 32 from the Gaussian-mixture generator, 50 queries, exact top-10
@@ -175,7 +183,7 @@ inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
   ExpectSame(want, SearchAll(**part, b.queries, p));
 
   // The last page: past the head checksum (first 64 KiB) that Open checks.
-  const std::string file = b.index() + (info.type == "ivf" ? "/lists" : "/graph");
+  const std::string file = b.file(info.type == "ivf" ? "lists" : "graph");
   ASSERT_GT(info.graph_bytes, (64u << 10) + info.page_size);
   FlipByte(file, info.graph_bytes - 100);
   auto damaged = Index::Open(b.index(), big);
@@ -191,10 +199,10 @@ inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
 // the manifest, as a writer would: a test of what Open checks beyond
 // checksums (a well-formed file with wrong content).
 inline void RewriteIndexFile(const std::string& dir, const std::string& name, const std::string& bytes) {
-  std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
   auto m = ReadManifest(DefaultEnv(), dir);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
-  auto described = DescribeFile(DefaultEnv(), dir, name);
+  std::ofstream(m->FilePath(dir, name), std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
+  auto described = DescribeFile(DefaultEnv(), GenerationDir(dir, m->generation), name);
   ASSERT_TRUE(described.ok()) << described.status().ToString();
   for (ManifestFile& f : m->files) {
     if (f.name == name) f = *described;

@@ -182,7 +182,7 @@ TEST(Ivf, ConcurrentSearchesAgreeWithSerial) {
 
 TEST(Ivf, CorruptListPageIsCorruption) {
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "f16", 8));  // 64 B codes: lists span many pages
-  const std::string path = b->index() + "/lists";
+  const std::string path = b->file("lists");
   const uint64_t size = std::filesystem::file_size(path);
   ASSERT_GT(size, 80u << 10);
   // Past the first 64 KiB (the head checksum, checked at open).
@@ -201,12 +201,12 @@ TEST(Ivf, CorruptListPageIsCorruption) {
 TEST(Ivf, OpenNamesADamagedDirectoryOrCentroids) {
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "sq8", 8));
   for (const char* file : {"directory", "centroids", "quantizer"}) {
-    FlipByte(b->index() + "/" + file, 3);
+    FlipByte(b->file(file), 3);
     auto r = Index::Open(b->index(), IndexOptions{});
     ASSERT_FALSE(r.ok()) << file;
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
     EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status().ToString();
-    FlipByte(b->index() + "/" + file, 3);  // restore
+    FlipByte(b->file(file), 3);  // restore
   }
   EXPECT_TRUE(Index::Open(b->index(), IndexOptions{}).ok());
 }
@@ -223,7 +223,7 @@ TEST(Ivf, StreamedBuildOfABaseLargerThanTheBudget) {
   ASSERT_TRUE(testing::Exists(b->index() + "/MANIFEST"));
   EXPECT_GT(calls["assign"], 1) << "the base should be read in several blocks";
   EXPECT_GT(calls["write lists"], 1) << "the lists should be gathered in several passes";
-  EXPECT_FALSE(testing::Exists(b->index() + "/entries.tmp")) << "the spill file is removed";
+  EXPECT_FALSE(testing::Exists(b->file("entries.tmp"))) << "the spill file is removed";
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   SearchParams p;

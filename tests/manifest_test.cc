@@ -12,28 +12,32 @@ namespace {
 
 class ManifestTest : public testing::EnvTest {
  protected:
-  void Put(Env* env, const std::string& name, const std::string& content) {
-    auto f = env->OpenFile(Path(name), OpenOptions{.write = true, .create = true, .truncate = true});
+  // A file of generation 1, the one the checks below are about.
+  std::string File(const std::string& name) const { return GenerationDir(dir_.path(), 1) + "/" + name; }
+  void Put(Env* env, const std::string& path, const std::string& content) {
+    auto f = env->OpenFile(path, OpenOptions{.write = true, .create = true, .truncate = true});
     ASSERT_TRUE(f.ok());
     ASSERT_TRUE((*f)->Write(0, content.data(), content.size()).ok());
     ASSERT_TRUE((*f)->Sync().ok());
   }
-  Manifest Make(Env* env, uint64_t generation) {
+  // Writes generation `generation`'s files and returns its manifest, uncommitted.
+  Manifest Stage(Env* env, uint64_t generation) {
+    const std::string gen_dir = GenerationDir(dir_.path(), generation);
+    EXPECT_TRUE(env->CreateDir(gen_dir).ok());
+    Put(env, gen_dir + "/graph", std::string(100000, 'g'));
+    Put(env, gen_dir + "/vectors", "vvvv");
+    EXPECT_TRUE(env->SyncDir(gen_dir).ok());
     Manifest m;
     m.generation = generation;
     m.params = {{"type", "hnsw"}, {"m", "16"}};
     for (const char* name : {"graph", "vectors"}) {
-      auto d = DescribeFile(env, dir_.path(), name);
+      auto d = DescribeFile(env, gen_dir, name);
       EXPECT_TRUE(d.ok()) << d.status().ToString();
       m.files.push_back(*d);
     }
     return m;
   }
-  void Commit(Env* env, uint64_t generation) {
-    Put(env, "graph", std::string(100000, 'g'));
-    Put(env, "vectors", "vvvv");
-    ASSERT_TRUE(WriteManifest(env, dir_.path(), Make(env, generation)).ok());
-  }
+  void Commit(Env* env, uint64_t generation) { ASSERT_TRUE(WriteManifest(env, dir_.path(), Stage(env, generation)).ok()); }
   Status Check(bool full = false) {
     auto m = ReadManifest(env_.get(), dir_.path());
     if (!m.ok()) return m.status();
@@ -63,26 +67,26 @@ TEST_P(ManifestTest, NoManifestIsNotAnIndex) {
 
 TEST_P(ManifestTest, MissingTruncatedGrownOrMismatchedFilesAreNamed) {
   Commit(env_.get(), 1);
-  ASSERT_TRUE(env_->DeleteFile(Path("vectors")).ok());
+  ASSERT_TRUE(env_->DeleteFile(File("vectors")).ok());
   Status s = Check();
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   EXPECT_NE(s.message().find("vectors: listed in the manifest but missing"), std::string::npos) << s.message();
 
-  Put(env_.get(), "vectors", "vvvv");
-  Put(env_.get(), "graph", std::string(99999, 'g'));
+  Put(env_.get(), File("vectors"), "vvvv");
+  Put(env_.get(), File("graph"), std::string(99999, 'g'));
   s = Check();
   EXPECT_NE(s.message().find("graph: truncated: 99999 bytes, the manifest says 100000"), std::string::npos) << s.message();
 
-  Put(env_.get(), "graph", std::string(100001, 'g'));
+  Put(env_.get(), File("graph"), std::string(100001, 'g'));
   s = Check();
   EXPECT_NE(s.message().find("graph: 100001 bytes, the manifest says 100000"), std::string::npos) << s.message();
 
-  Put(env_.get(), "graph", "G" + std::string(99999, 'g'));
+  Put(env_.get(), File("graph"), "G" + std::string(99999, 'g'));
   s = Check();
   EXPECT_NE(s.message().find("graph: head checksum mismatch"), std::string::npos) << s.message();
 
   // A change past the head is caught by the full check only.
-  Put(env_.get(), "graph", std::string(99999, 'g') + "G");
+  Put(env_.get(), File("graph"), std::string(99999, 'g') + "G");
   EXPECT_TRUE(Check(false).ok());
   s = Check(true);
   EXPECT_NE(s.message().find("graph: content checksum mismatch"), std::string::npos) << s.message();
@@ -107,11 +111,26 @@ TEST_P(ManifestTest, DamagedManifestIsCorruption) {
   EXPECT_NE(Check().message().find("truncated header"), std::string::npos);
 }
 
+TEST_P(ManifestTest, OtherFormatVersionsAreRefusedSayingWhatToDo) {
+  Commit(env_.get(), 1);
+  auto f = env_->OpenFile(Path("MANIFEST"), OpenOptions{.write = true});
+  ASSERT_TRUE(f.ok());
+  const uint16_t older = kManifestVersion - 1, newer = kManifestVersion + 1;
+  ASSERT_TRUE((*f)->Write(4, &older, 2).ok());
+  Status s = Check();
+  EXPECT_EQ(s.code(), StatusCode::kNotSupported);
+  EXPECT_NE(s.message().find("written by an older vx; rebuild the index"), std::string::npos) << s.message();
+  ASSERT_TRUE((*f)->Write(4, &newer, 2).ok());
+  s = Check();
+  EXPECT_EQ(s.code(), StatusCode::kNotSupported);
+  EXPECT_NE(s.message().find("this build reads version " + std::to_string(kManifestVersion)), std::string::npos) << s.message();
+}
+
 TEST_P(ManifestTest, EnospcDuringCommitLeavesTheOldManifest) {
   Commit(env_.get(), 1);
   FaultEnv fault(env_.get());
   fault.FailWritesAfter("MANIFEST", 0);
-  const Status s = WriteManifest(&fault, dir_.path(), Make(&fault, 2));
+  const Status s = WriteManifest(&fault, dir_.path(), Stage(&fault, 2));
   EXPECT_EQ(s.code(), StatusCode::kNoSpace);
   auto m = ReadManifest(env_.get(), dir_.path());
   ASSERT_TRUE(m.ok());
@@ -122,7 +141,7 @@ TEST_P(ManifestTest, TornWriteDuringCommitLeavesTheOldManifest) {
   Commit(env_.get(), 1);
   FaultEnv fault(env_.get());
   fault.TearNextWrite("MANIFEST", 20);
-  EXPECT_FALSE(WriteManifest(&fault, dir_.path(), Make(&fault, 2)).ok());
+  EXPECT_FALSE(WriteManifest(&fault, dir_.path(), Stage(&fault, 2)).ok());
   auto m = ReadManifest(env_.get(), dir_.path());
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->generation, 1u);
@@ -145,8 +164,9 @@ TEST_P(ManifestTest, CrashAtEachStepOfACommitLeavesOldOrNew) {
     bool cut = false;
   } cut(env_.get());
   Commit(&cut, 1);  // a durable generation 1 as seen by `cut`
+  const Manifest next = Stage(&cut, 2);
   cut.cut = true;
-  EXPECT_FALSE(WriteManifest(&cut, dir_.path(), Make(&cut, 2)).ok());
+  EXPECT_FALSE(WriteManifest(&cut, dir_.path(), next).ok());
   EXPECT_EQ(ReadManifest(env_.get(), dir_.path())->generation, 2u);  // visible before the crash...
   ASSERT_TRUE(cut.SimulateCrash().ok());
   auto m = ReadManifest(env_.get(), dir_.path());

@@ -197,7 +197,7 @@ TEST(VxctlIndex, QueryUnderAMemoryCapFourTimesSmallerThanTheIndex) {
   ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
   CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant rabitq");
   ASSERT_EQ(build.status, 0) << build.output;
-  const uint64_t index_bytes = std::filesystem::file_size(dir / "idx/graph") + std::filesystem::file_size(dir / "idx/vectors");
+  const uint64_t index_bytes = std::filesystem::file_size(dir / "idx/gen-1/graph") + std::filesystem::file_size(dir / "idx/gen-1/vectors");
   const uint64_t cap_mb = index_bytes / 4 / (1 << 20);
   ASSERT_GE(index_bytes, 4 * (cap_mb << 20));
   const std::string query = std::string(VXCTL_PATH) + " query " + dir / "idx" + " --queries " + dir / "q.fbin" +

@@ -103,8 +103,17 @@ struct IndexInfo {
   uint64_t resident_bytes = 0;                 // always in RAM (HNSW: codes, upper layers, ids; IVF: centroids, list directory)
 };
 
+// Options whose buffer pool budgets add up to `memory_bytes`, split between
+// the page classes of the index in `dir`: the structure class (HNSW graph,
+// IVF lists) gets what its whole file needs, up to 3/4, since searches
+// revisit it; vector pages, read about once per query, get the rest.
+Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env = nullptr);
+
 class Index {
  public:
+  // Opens the index's committed generation. An index stays usable while a
+  // build replaces it in `dir` (it keeps the files it opened); open it again
+  // to serve the new generation.
   static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options);
   virtual ~Index() = default;
   virtual const IndexInfo& info() const = 0;

@@ -21,6 +21,7 @@ enum class StatusCode {
   kNoSpace,          // ENOSPC / EDQUOT
   kNotSupported,     // valid, but not implemented or not available here
   kResourceExhausted,  // a memory or size budget would be exceeded
+  kBusy,             // held by another writer (a build is writing the index directory)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -38,6 +39,7 @@ class [[nodiscard]] Status {
   static Status ResourceExhausted(std::string msg) {
     return {StatusCode::kResourceExhausted, std::move(msg)};
   }
+  static Status Busy(std::string msg) { return {StatusCode::kBusy, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

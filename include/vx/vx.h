@@ -27,7 +27,8 @@ typedef enum vx_code {
   VX_IO_ERROR = 4,         /* the OS reported an I/O failure */
   VX_NO_SPACE = 5,         /* ENOSPC / EDQUOT */
   VX_NOT_SUPPORTED = 6,
-  VX_RESOURCE_EXHAUSTED = 7 /* a memory or size budget would be exceeded */
+  VX_RESOURCE_EXHAUSTED = 7, /* a memory or size budget would be exceeded */
+  VX_BUSY = 8                /* held by another writer (a build is writing the index directory) */
 } vx_code;
 
 typedef struct vx_error {

@@ -21,7 +21,8 @@ namespace {
 
 static_assert(VX_RESOURCE_EXHAUSTED == static_cast<int>(vx::StatusCode::kResourceExhausted) &&
               VX_CORRUPTION == static_cast<int>(vx::StatusCode::kCorruption) &&
-              VX_IO_ERROR == static_cast<int>(vx::StatusCode::kIOError));
+              VX_IO_ERROR == static_cast<int>(vx::StatusCode::kIOError) &&
+              VX_BUSY == static_cast<int>(vx::StatusCode::kBusy));
 
 vx_code Report(const vx::Status& s, vx_error* err) {
   const vx_code code = static_cast<vx_code>(s.code());

@@ -1,5 +1,7 @@
 // vx/index.h: dispatch to the index types by BuildOptions::type and by the
 // manifest's "type" parameter.
+#include <algorithm>
+
 #include "hnsw/hnsw.h"
 #include "io/env.h"
 #include "io/manifest.h"
@@ -31,11 +33,35 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
   Env* env = options.env ? options.env : DefaultEnv();
-  VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
-  const std::string type = m.params["type"];
-  if (type == "hnsw") return hnsw::Open(dir, options);
-  if (type == "ivf") return ivf::Open(dir, options);
-  return Status::NotSupported(dir + ": index type '" + type + "' is not one this build of vx knows (hnsw | ivf)");
+  // A build that commits between our reading the manifest and opening its
+  // files deletes them: then the manifest names a newer generation, which
+  // is the one to open. A rebuild is minutes; three tries are plenty.
+  for (int attempt = 1;; ++attempt) {
+    VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
+    const auto type = m.params.find("type");
+    const std::string name = type == m.params.end() ? "" : type->second;
+    Result<std::unique_ptr<Index>> index =
+        name == "hnsw" ? hnsw::Open(dir, m, options)
+        : name == "ivf" ? ivf::Open(dir, m, options)
+                        : Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (hnsw | ivf)");
+    if (index.ok() || attempt == 3) return index;
+    auto now = ReadManifest(env, dir);
+    if (!now.ok() || now->generation == m.generation) return index;
+  }
+}
+
+Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env) {
+  if (env == nullptr) env = DefaultEnv();
+  VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
+  uint64_t structure = 0;
+  for (const ManifestFile& f : m.files) {
+    if (f.name == "graph" || f.name == "lists") structure = f.size;
+  }
+  IndexOptions o;
+  o.env = env;
+  o.graph_cache_bytes = std::min(structure, memory_bytes * 3 / 4);
+  o.vector_cache_bytes = memory_bytes - o.graph_cache_bytes;
+  return o;
 }
 
 }  // namespace vx

@@ -17,6 +17,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kNoSpace: return "No space";
     case StatusCode::kNotSupported: return "Not supported";
     case StatusCode::kResourceExhausted: return "Resource exhausted";
+    case StatusCode::kBusy: return "Busy";
   }
   return "Unknown";
 }

@@ -4,11 +4,13 @@
 #include <memory>
 #include <string>
 
+#include "io/manifest.h"
 #include "vx/index.h"
 
 namespace vx::hnsw {
 
 Status Build(const std::string& base_path, const std::string& dir, const BuildOptions& options);
-Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options);
+// Opens the index in `dir` that `manifest` (read from it) describes.
+Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& manifest, const IndexOptions& options);
 
 }  // namespace vx::hnsw

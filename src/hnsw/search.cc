@@ -39,11 +39,11 @@ class HnswIndex : public Index {
  public:
   const IndexInfo& info() const override { return info_; }
 
-  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& o) {
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& m, const IndexOptions& o) {
     Env* env = o.env ? o.env : DefaultEnv();
     std::unique_ptr<HnswIndex> x(new HnswIndex());
     IndexInfo& info = x->info_;
-    VX_ASSIGN_OR_RETURN(Manifest m, OpenIndexManifest(env, dir, "hnsw", &info));
+    VX_RETURN_IF_ERROR(CheckIndexManifest(env, dir, m, "hnsw", &info));
     VX_ASSIGN_OR_RETURN(const uint64_t mm, ManifestNumber(m, "m", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t efc, ManifestNumber(m, "ef_construction", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t entry, ManifestNumber(m, "entry", dir));
@@ -54,10 +54,6 @@ class HnswIndex : public Index {
     info.ef_construction = static_cast<uint32_t>(efc);
     info.max_level = static_cast<uint32_t>(max_level);
     x->entry_ = static_cast<uint32_t>(entry);
-    const auto records = m.params.find("graph_records");
-    if (records == m.params.end() || records->second != "varint") {
-      return Status::Corruption(dir + "/MANIFEST: graph records are not varint-packed: an index written by an older vx; rebuild it");
-    }
     VX_ASSIGN_OR_RETURN(x->vlayout_, VectorLayout::Make(ps, info.dim, info.storage));
     if (x->vlayout_.page_size != ps) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
 
@@ -69,31 +65,31 @@ class HnswIndex : public Index {
     info.graph_bytes = files["graph"].size;
     info.vector_bytes = files["vectors"].size;
     // RAM-resident parts, verified whole.
-    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadWholeFile(env, dir + "/quantizer", files["quantizer"].checksum));
+    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadWholeFile(env, m.FilePath(dir, "quantizer"), files["quantizer"].checksum));
     VX_ASSIGN_OR_RETURN(x->quantizer_, Quantizer::Deserialize(qbytes));
-    if (x->quantizer_->dim() != dim) return Status::Corruption(dir + "/quantizer: dimension differs from the manifest");
-    VX_ASSIGN_OR_RETURN(x->codes_, ReadWholeFile(env, dir + "/codes", files["codes"].checksum));
-    if (x->codes_.size() != info.count * x->quantizer_->code_size()) return Status::Corruption(dir + "/codes: wrong size");
-    VX_ASSIGN_OR_RETURN(std::string ids, ReadWholeFile(env, dir + "/ids", files["ids"].checksum));
-    if (ids.size() != info.count * 4) return Status::Corruption(dir + "/ids: wrong size");
+    if (x->quantizer_->dim() != dim) return Status::Corruption(m.FilePath(dir, "quantizer") + ": dimension differs from the manifest");
+    VX_ASSIGN_OR_RETURN(x->codes_, ReadWholeFile(env, m.FilePath(dir, "codes"), files["codes"].checksum));
+    if (x->codes_.size() != info.count * x->quantizer_->code_size()) return Status::Corruption(m.FilePath(dir, "codes") + ": wrong size");
+    VX_ASSIGN_OR_RETURN(std::string ids, ReadWholeFile(env, m.FilePath(dir, "ids"), files["ids"].checksum));
+    if (ids.size() != info.count * 4) return Status::Corruption(m.FilePath(dir, "ids") + ": wrong size");
     x->ids_.resize(info.count);
     std::memcpy(x->ids_.data(), ids.data(), ids.size());
-    VX_ASSIGN_OR_RETURN(std::string first, ReadWholeFile(env, dir + "/graph_pages", files["graph_pages"].checksum));
+    VX_ASSIGN_OR_RETURN(std::string first, ReadWholeFile(env, m.FilePath(dir, "graph_pages"), files["graph_pages"].checksum));
     std::vector<uint32_t> first_node(first.size() / 4);
     std::memcpy(first_node.data(), first.data(), first_node.size() * 4);
     if (first.size() % 4 != 0 || first_node.empty() || first_node[0] != 0 || first_node.back() >= info.count ||
         std::adjacent_find(first_node.begin(), first_node.end(), std::greater_equal<>()) != first_node.end() ||
         (first_node.size() + 1) * ps != info.graph_bytes) {
-      return Status::Corruption(dir + "/graph_pages: does not describe the graph file's pages");
+      return Status::Corruption(m.FilePath(dir, "graph_pages") + ": does not describe the graph file's pages");
     }
     x->graph_map_ = GraphPageMap(std::move(first_node));
-    VX_ASSIGN_OR_RETURN(std::string upper, ReadWholeFile(env, dir + "/upper", files["upper"].checksum));
-    VX_RETURN_IF_ERROR(x->LoadUpper(upper, dir));
+    VX_ASSIGN_OR_RETURN(std::string upper, ReadWholeFile(env, m.FilePath(dir, "upper"), files["upper"].checksum));
+    VX_RETURN_IF_ERROR(x->LoadUpper(upper, m.FilePath(dir, "upper")));
     info.resident_bytes = x->codes_.size() + x->ids_.size() * 4 + x->upper_.size() * 4 + x->upper_lists_.memory_bytes() +
                           x->graph_map_.pages() * 4;
 
-    VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, dir, "graph", PageType::kGraph, ps, o));
-    x->dir_ = dir;
+    x->graph_path_ = m.FilePath(dir, "graph");
+    VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, x->graph_path_, m.FilePath(dir, "vectors"), PageType::kGraph, ps, o));
     return std::unique_ptr<Index>(std::move(x));
   }
 
@@ -196,7 +192,7 @@ class HnswIndex : public Index {
         if (!graph_map_.Record(node, page, x.pages[idx].payload(), info_.page_size - kPageHeaderSize, &rec, &end) ||
             !DecodeNeighbors(node, rec, end, 2 * info_.m, static_cast<uint32_t>(info_.count), x.neighbors, &cnt)) {
           x.pages.clear();
-          return Status::Corruption(dir_ + "/graph page " + std::to_string(page) + ": node " + std::to_string(node) +
+          return Status::Corruption(graph_path_ + " page " + std::to_string(page) + ": node " + std::to_string(node) +
                                     "'s neighbour record is malformed");
         }
         offer({x.neighbors, cnt}, ef);
@@ -253,8 +249,7 @@ class HnswIndex : public Index {
     return {upper_.data() + off + 1, upper_[off]};
   }
 
-  Status LoadUpper(const std::string& bytes, const std::string& dir) {
-    const std::string where = dir + "/upper";
+  Status LoadUpper(const std::string& bytes, const std::string& where) {
     if (bytes.size() % 4 != 0 || bytes.size() < 4) return Status::Corruption(where + ": malformed");
     upper_.resize(bytes.size() / 4);
     std::memcpy(upper_.data(), bytes.data(), bytes.size());
@@ -281,7 +276,7 @@ class HnswIndex : public Index {
     return Status::Ok();
   }
 
-  std::string dir_;
+  std::string graph_path_;
   IndexInfo info_;
   GraphPageMap graph_map_;
   VectorLayout vlayout_{};
@@ -298,8 +293,8 @@ class HnswIndex : public Index {
 
 }  // namespace
 
-Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options) {
-  return HnswIndex::Open(dir, options);
+Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& manifest, const IndexOptions& options) {
+  return HnswIndex::Open(dir, manifest, options);
 }
 
 }  // namespace vx::hnsw

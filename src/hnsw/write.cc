@@ -1,5 +1,6 @@
 // BuildIndex: read the base, build the graph, renumber for page locality,
-// write every file, then commit the manifest (the index appears atomically).
+// write every file as a new generation, then commit the manifest (the index
+// appears, or replaces the one in `dir`, atomically).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -81,6 +82,9 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   }
   VX_ASSIGN_OR_RETURN(const VectorLayout vl, VectorLayout::Make(o.page_size, dim, o.storage));
   const size_t page_size = vl.page_size;
+  // Locks the directory now, so that a second build is refused before it
+  // spends minutes on a graph it could not write.
+  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(env, dir));
 
   // 1. Read the base (cosine: unit vectors; scored as ip inside the graph).
   std::vector<float> data(n64 * dim);
@@ -139,11 +143,10 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
     }
   }
 
-  // 5. Files, written under a fresh directory then committed by the manifest.
-  VX_RETURN_IF_ERROR(env->CreateDir(dir));
+  // 5. Files, written as a new generation, then committed by the manifest.
   std::vector<uint32_t> first_node;  // of each graph page
   {
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/graph", OpenOptions{.write = true, .create = true, .truncate = true}));
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(gen->Path("graph"), OpenOptions{.write = true, .create = true, .truncate = true}));
     PageWriter w(f.get(), page_size, PageType::kGraph);
     VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kGraph), n64, 0, 0, 0, 0}));
     GraphPagePacker packer(page_size - kPageHeaderSize);
@@ -170,9 +173,9 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
     VX_RETURN_IF_ERROR(w.Emit());
     VX_RETURN_IF_ERROR(f->Sync());
   }
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/graph_pages", first_node.data(), first_node.size() * 4));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("graph_pages"), first_node.data(), first_node.size() * 4));
   {
-    VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, dir + "/vectors", vl, n64));
+    VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, gen->Path("vectors"), vl, n64));
     for (uint32_t v = 0; v < n; ++v) {
       VX_RETURN_IF_ERROR(w->Append(data.data() + uint64_t{ids[v]} * dim, 1));
       if (o.progress && (v + 1) % 65536 == 0) o.progress(v + 1, n, "write");
@@ -193,34 +196,27 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
         up.insert(up.end(), nb.begin(), nb.end());
       }
     }
-    VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/upper", up.data(), up.size() * 4));
+    VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("upper"), up.data(), up.size() * 4));
   }
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/codes", codes.data(), codes.size()));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("codes"), codes.data(), codes.size()));
   const std::string qbytes = quantizer->Serialize();
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/quantizer", qbytes.data(), qbytes.size()));
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/ids", ids.data(), ids.size() * 4));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("quantizer"), qbytes.data(), qbytes.size()));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("ids"), ids.data(), ids.size() * 4));
 
-  Manifest m;
-  if (auto old = ReadManifest(env, dir); old.ok()) m.generation = old->generation + 1;
-  m.params = {{"type", "hnsw"},
-              {"metric", MetricName(o.metric)},
-              {"dim", std::to_string(dim)},
-              {"count", std::to_string(n64)},
-              {"m", std::to_string(o.m)},
-              {"ef_construction", std::to_string(o.ef_construction)},
-              {"quant", spec.ToString()},
-              {"storage", ElementTypeName(o.storage)},
-              {"page_size", std::to_string(page_size)},
-              {"entry", std::to_string(graph.entry())},
-              {"max_level", std::to_string(graph.max_level())},
-              {"reorder", o.reorder ? "bfs" : "none"},
-              {"graph_records", "varint"},
-              {"source", base_path}};
-  for (const char* name : {"graph", "graph_pages", "vectors", "upper", "codes", "quantizer", "ids"}) {
-    VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env, dir, name));
-    m.files.push_back(std::move(f));
-  }
-  return WriteManifest(env, dir, m);
+  return gen->Commit({{"type", "hnsw"},
+                      {"metric", MetricName(o.metric)},
+                      {"dim", std::to_string(dim)},
+                      {"count", std::to_string(n64)},
+                      {"m", std::to_string(o.m)},
+                      {"ef_construction", std::to_string(o.ef_construction)},
+                      {"quant", spec.ToString()},
+                      {"storage", ElementTypeName(o.storage)},
+                      {"page_size", std::to_string(page_size)},
+                      {"entry", std::to_string(graph.entry())},
+                      {"max_level", std::to_string(graph.max_level())},
+                      {"reorder", o.reorder ? "bfs" : "none"},
+                      {"source", base_path}},
+                     {"graph", "graph_pages", "vectors", "upper", "codes", "quantizer", "ids"});
 }
 
 }  // namespace vx::hnsw

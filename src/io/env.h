@@ -76,6 +76,12 @@ class File {
   bool direct_;
 };
 
+// An exclusive lock on a file, held until destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -84,10 +90,15 @@ class Env {
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status DeleteFile(const std::string& path) = 0;
   virtual Status CreateDir(const std::string& path) = 0;  // OK if it exists
+  virtual Status DeleteDir(const std::string& path) = 0;  // must be empty
   // Makes creations, renames and deletions in `dir` durable (fsync of the directory).
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual bool FileExists(const std::string& path) = 0;
+  // Names of the files and directories in `dir`.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  // Takes an exclusive lock on `path` (created if missing) without waiting;
+  // Busy if another holder, in this process or another, has it (flock).
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
   // Which backend serves reads, e.g. "io_uring", or "pread (io_uring unavailable: ...)".
   virtual std::string Describe() const = 0;
 };

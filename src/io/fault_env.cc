@@ -45,22 +45,25 @@ class FaultFile : public File {
     Status s = env_->BeforeWrite(path_, &allowed, &torn);
     if (allowed > 0) {
       VX_RETURN_IF_ERROR(base_->Write(offset, buf, allowed));
-      env_->AfterWrite(path_);
+      env_->AfterWrite(path_, allowed);
     }
     if (torn) return Status::IOError(path_ + ": injected torn write at offset " + std::to_string(offset));
     return s;
   }
   Status Sync() override {
+    VX_RETURN_IF_ERROR(env_->PowerCheck(path_ + ": sync"));
     VX_RETURN_IF_ERROR(base_->Sync());
     return env_->AfterSync(path_, base_.get());
   }
   Result<uint64_t> Size() override { return base_->Size(); }
   Status Allocate(uint64_t size) override {
-    env_->AfterWrite(path_);
+    VX_RETURN_IF_ERROR(env_->PowerCheck(path_ + ": allocate"));
+    env_->AfterWrite(path_, 0);
     return base_->Allocate(size);
   }
   Status Truncate(uint64_t size) override {
-    env_->AfterWrite(path_);
+    VX_RETURN_IF_ERROR(env_->PowerCheck(path_ + ": truncate"));
+    env_->AfterWrite(path_, 0);
     return base_->Truncate(size);
   }
 
@@ -85,8 +88,14 @@ void FaultEnv::TearNextWrite(std::string filter, size_t keep_bytes) {
   std::lock_guard l(mu_);
   tears_.push_back({std::move(filter), keep_bytes, Status::Ok()});
 }
+void FaultEnv::CutPowerAfterWrites(uint64_t bytes) {
+  std::lock_guard l(mu_);
+  power_budget_ = bytes;
+}
 void FaultEnv::ClearFaults() {
   std::lock_guard l(mu_);
+  power_budget_.reset();
+  power_cut_ = false;
   read_failures_.clear();
   short_reads_.clear();
   write_failures_.clear();
@@ -101,6 +110,16 @@ uint64_t FaultEnv::ReadCount(const std::string& filter) const {
     if (Matches(filter, path)) n += count;
   }
   return n;
+}
+
+uint64_t FaultEnv::BytesWritten() const {
+  std::lock_guard l(mu_);
+  return bytes_written_;
+}
+
+Status FaultEnv::PowerCheck(const std::string& what) const {
+  std::lock_guard l(mu_);
+  return power_cut_ ? Status::IOError(what + ": injected power cut") : Status::Ok();
 }
 
 Status FaultEnv::BeforeRead(const std::string& path, size_t* n) {
@@ -120,6 +139,11 @@ Status FaultEnv::BeforeRead(const std::string& path, size_t* n) {
 
 Status FaultEnv::BeforeWrite(const std::string& path, size_t* n, bool* torn) {
   std::lock_guard l(mu_);
+  if (power_budget_ && (power_cut_ || bytes_written_ + *n > *power_budget_)) {
+    power_cut_ = true;
+    *n = 0;
+    return Status::IOError(path + ": injected power cut");
+  }
   for (size_t i = 0; i < tears_.size(); ++i) {
     if (Matches(tears_[i].filter, path)) {
       *n = std::min<size_t>(*n, tears_[i].budget);
@@ -154,6 +178,7 @@ Status FaultEnv::AfterSync(const std::string& path, File* file) {
 }
 
 Result<std::unique_ptr<File>> FaultEnv::OpenFile(const std::string& path, const OpenOptions& opts) {
+  if (opts.write || opts.create || opts.truncate) VX_RETURN_IF_ERROR(PowerCheck(path + ": open for writing"));
   const bool existed = base_->FileExists(path);
   VX_ASSIGN_OR_RETURN(auto file, base_->OpenFile(path, opts));
   {
@@ -165,6 +190,7 @@ Result<std::unique_ptr<File>> FaultEnv::OpenFile(const std::string& path, const 
 }
 
 Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
+  VX_RETURN_IF_ERROR(PowerCheck("rename " + from));
   std::lock_guard l(mu_);
   PendingRename p{from, to, std::nullopt};
   if (auto it = durable_.find(to); it != durable_.end()) p.displaced = it->second;
@@ -182,6 +208,7 @@ Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
 }
 
 Status FaultEnv::DeleteFile(const std::string& path) {
+  VX_RETURN_IF_ERROR(PowerCheck("delete " + path));
   std::lock_guard l(mu_);
   VX_RETURN_IF_ERROR(base_->DeleteFile(path));
   durable_.erase(path);
@@ -190,7 +217,18 @@ Status FaultEnv::DeleteFile(const std::string& path) {
   return Status::Ok();
 }
 
+Status FaultEnv::CreateDir(const std::string& path) {
+  VX_RETURN_IF_ERROR(PowerCheck("mkdir " + path));
+  return base_->CreateDir(path);
+}
+
+Status FaultEnv::DeleteDir(const std::string& path) {
+  VX_RETURN_IF_ERROR(PowerCheck("rmdir " + path));
+  return base_->DeleteDir(path);
+}
+
 Status FaultEnv::SyncDir(const std::string& dir) {
+  VX_RETURN_IF_ERROR(PowerCheck(dir + ": fsync"));
   VX_RETURN_IF_ERROR(base_->SyncDir(dir));
   std::lock_guard l(mu_);
   std::erase_if(undurable_creates_, [&](const std::string& p) { return DirName(p) == dir; });
@@ -234,6 +272,8 @@ Status FaultEnv::SimulateCrash() {
     VX_RETURN_IF_ERROR(WriteWhole(p, d == durable_.end() ? std::vector<uint8_t>{} : d->second));
   }
   dirty_.clear();
+  power_budget_.reset();
+  power_cut_ = false;
   return Status::Ok();
 }
 

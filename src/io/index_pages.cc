@@ -2,11 +2,11 @@
 
 namespace vx {
 
-Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& dir, const std::string& structure_name,
+Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& structure_path, const std::string& vectors_path,
                                                      PageType structure_type, size_t page_size, const IndexOptions& o) {
   std::unique_ptr<IndexPages> x(new IndexPages());
-  VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(dir + "/" + structure_name, OpenOptions{.direct = true}));
-  VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(dir + "/vectors", OpenOptions{.direct = true}));
+  VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(structure_path, OpenOptions{.direct = true}));
+  VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(vectors_path, OpenOptions{.direct = true}));
   BufferPoolOptions po;
   po.page_size = page_size;
   po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, page_size), std::max<uint64_t>(o.vector_cache_bytes, page_size)};

@@ -19,9 +19,9 @@ namespace vx {
 
 class IndexPages {
  public:
-  // Opens dir/structure_name and dir/vectors with O_DIRECT; a pool of page
-  // size `page_size` with the budgets of `o` (each at least one page).
-  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& dir, const std::string& structure_name,
+  // Opens the two files with O_DIRECT; a pool of page size `page_size` with
+  // the budgets of `o` (each at least one page).
+  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& structure_path, const std::string& vectors_path,
                                                   PageType structure_type, size_t page_size, const IndexOptions& o);
 
   size_t CapacityPages(PageClass c) const { return pool_->CapacityPages(c); }

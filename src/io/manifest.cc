@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "io/page.h"
 
@@ -22,7 +24,29 @@ Result<std::vector<uint8_t>> ReadWhole(File* f, uint64_t offset, uint64_t n) {
   return buf;
 }
 
+// Deletes a generation's directory and its files (it has no subdirectories).
+Status DeleteGeneration(Env* env, const std::string& gen_dir) {
+  VX_ASSIGN_OR_RETURN(const std::vector<std::string> names, env->ListDir(gen_dir));
+  for (const std::string& name : names) VX_RETURN_IF_ERROR(env->DeleteFile(gen_dir + "/" + name));
+  return env->DeleteDir(gen_dir);
+}
+
+// The N of a directory entry named gen-N, or nullopt.
+std::optional<uint64_t> GenerationOf(const std::string& name) {
+  if (name.size() < 5 || name.compare(0, 4, "gen-") != 0 || name.size() > 24) return std::nullopt;
+  uint64_t n = 0;
+  for (size_t i = 4; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  return n;
+}
+
 }  // namespace
+
+std::string GenerationDir(const std::string& dir, uint64_t generation) {
+  return dir + "/gen-" + std::to_string(generation);
+}
 
 Result<ManifestFile> DescribeFile(Env* env, const std::string& dir, const std::string& name) {
   const std::string path = dir + "/" + name;
@@ -103,7 +127,11 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
   std::memcpy(&len, header.data() + 8, 8);
   std::memcpy(&sum, header.data() + 16, 8);
   if (magic != kManifestMagic) return Status::Corruption(path + ": bad magic (not a vx manifest)");
-  if (version != kManifestVersion) {
+  if (version < kManifestVersion) {
+    return Status::NotSupported(path + ": manifest format version " + std::to_string(version) +
+                                ", written by an older vx; rebuild the index");
+  }
+  if (version > kManifestVersion) {
     return Status::NotSupported(path + ": manifest format version " + std::to_string(version) +
                                 " (this build reads version " + std::to_string(kManifestVersion) + ")");
   }
@@ -131,7 +159,7 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
 
 Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bool full) {
   for (const ManifestFile& want : manifest.files) {
-    const std::string path = dir + "/" + want.name;
+    const std::string path = manifest.FilePath(dir, want.name);
     if (!env->FileExists(path)) return Status::Corruption(path + ": listed in the manifest but missing");
     VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
     VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
@@ -144,13 +172,55 @@ Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bo
                                 std::to_string(want.size) + " (a file from another index version?)");
     }
     if (full) {
-      VX_ASSIGN_OR_RETURN(const ManifestFile have, DescribeFile(env, dir, want.name));
+      VX_ASSIGN_OR_RETURN(const ManifestFile have, DescribeFile(env, GenerationDir(dir, manifest.generation), want.name));
       if (have.checksum != want.checksum) return Status::Corruption(path + ": content checksum mismatch");
     } else {
       VX_ASSIGN_OR_RETURN(auto head, ReadWhole(f.get(), 0, std::min<uint64_t>(size, kHeadBytes)));
       if (Checksum(head.data(), head.size()) != want.head_checksum) {
         return Status::Corruption(path + ": head checksum mismatch (a file from another index version?)");
       }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir) {
+  VX_RETURN_IF_ERROR(env->CreateDir(dir));
+  auto lock = env->LockFile(dir + "/LOCK");
+  if (!lock.ok()) {
+    if (lock.status().code() != StatusCode::kBusy) return lock.status();
+    return Status::Busy(dir + ": another build is writing this index directory (" + lock.status().message() + ")");
+  }
+  uint64_t last = 0;
+  if (auto m = ReadManifest(env, dir); m.ok()) last = m->generation;
+  VX_ASSIGN_OR_RETURN(const std::vector<std::string> names, env->ListDir(dir));
+  for (const std::string& name : names) last = std::max(last, GenerationOf(name).value_or(0));
+  std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(*lock), last + 1));
+  VX_RETURN_IF_ERROR(env->CreateDir(w->gen_dir_));
+  return w;
+}
+
+GenerationWriter::~GenerationWriter() {
+  if (!committed_) static_cast<void>(DeleteGeneration(env_, gen_dir_));  // best effort: the build already failed
+}
+
+Status GenerationWriter::Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files) {
+  VX_RETURN_IF_ERROR(env_->SyncDir(gen_dir_));
+  Manifest m;
+  m.generation = generation_;
+  m.params = std::move(params);
+  for (const std::string& name : files) {
+    VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env_, gen_dir_, name));
+    m.files.push_back(std::move(f));
+  }
+  VX_RETURN_IF_ERROR(WriteManifest(env_, dir_, m));
+  committed_ = true;
+  // The new generation is durable: the old ones may go. An index opened on
+  // one keeps reading its open files; a failure here leaves only garbage.
+  if (auto names = env_->ListDir(dir_); names.ok()) {
+    for (const std::string& name : *names) {
+      const auto g = GenerationOf(name);
+      if (g && *g != generation_) static_cast<void>(DeleteGeneration(env_, dir_ + "/" + name));
     }
   }
   return Status::Ok();

@@ -1,8 +1,10 @@
 // MANIFEST: the index directory's table of contents. It names every file of
-// the current index version with its size and checksums, and the index
+// the current index generation with its size and checksums, and the index
 // parameters. It is replaced atomically (write MANIFEST.tmp, fsync, rename
 // over MANIFEST, fsync the directory), so a crash leaves the old or the new
-// manifest, never a mix. Format in docs/format.md.
+// manifest, never a mix. A generation's files live in their own directory,
+// dir/gen-N, so a rebuild writes beside the index it replaces. Format in
+// docs/format.md.
 #pragma once
 
 #include <cstdint>
@@ -16,20 +18,28 @@ namespace vx {
 
 inline constexpr char kManifestName[] = "MANIFEST";
 inline constexpr uint32_t kManifestMagic = 0x464D5856;  // "VXMF"
-inline constexpr uint16_t kManifestVersion = 1;
+// 2: files in the generation's directory (1: beside the manifest).
+inline constexpr uint16_t kManifestVersion = 2;
 
 struct ManifestFile {
-  std::string name;            // relative to the index directory
+  std::string name;            // relative to the generation's directory
   uint64_t size = 0;
   uint64_t head_checksum = 0;  // XXH3 of the first min(size, 64 KiB): checked at open
   uint64_t checksum = 0;       // XXH3 of the whole file: checked by a full verify
   friend bool operator==(const ManifestFile&, const ManifestFile&) = default;
 };
 
+// dir/gen-N: where generation N's files live.
+std::string GenerationDir(const std::string& dir, uint64_t generation);
+
 struct Manifest {
-  uint64_t generation = 0;  // incremented by each commit
+  uint64_t generation = 0;  // 1 for the first build, then one more per commit
   std::map<std::string, std::string> params;
   std::vector<ManifestFile> files;
+  // Where this generation's file `name` lives.
+  std::string FilePath(const std::string& dir, const std::string& name) const {
+    return GenerationDir(dir, generation) + "/" + name;
+  }
 };
 
 // Size and checksums of dir/name as it is now.
@@ -40,6 +50,38 @@ Status WriteManifest(Env* env, const std::string& dir, const Manifest& manifest)
 
 // Reads and checks dir/MANIFEST (magic, version, checksum, well-formed body).
 Result<Manifest> ReadManifest(Env* env, const std::string& dir);
+
+// Writes the next generation of the index in `dir` beside the committed
+// one, which stays whole and servable (an index opened on it keeps its open
+// files) until Commit replaces it:
+//   Begin   locks dir/LOCK (Busy while another build holds it), takes N =
+//           1 + the highest generation that the manifest or a gen-N
+//           directory names (a crashed build's is never reused), and
+//           creates dir/gen-N;
+//   Path    where the builder writes, and fsyncs, each file;
+//   Commit  fsyncs the generation's directory, records the files in a new
+//           manifest, commits it, then deletes every other generation's
+//           directory (a failed delete is retried by the next commit).
+// Destroyed without a commit (the build failed), it deletes dir/gen-N. The
+// lock is released on destruction.
+class GenerationWriter {
+ public:
+  static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir);
+  ~GenerationWriter();
+  std::string Path(const std::string& name) const { return gen_dir_ + "/" + name; }
+  Status Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files);
+
+ private:
+  GenerationWriter(Env* env, std::string dir, std::unique_ptr<FileLock> lock, uint64_t generation)
+      : env_(env), dir_(std::move(dir)), lock_(std::move(lock)), generation_(generation),
+        gen_dir_(GenerationDir(dir_, generation)) {}
+  Env* env_;
+  std::string dir_;
+  std::unique_ptr<FileLock> lock_;
+  uint64_t generation_;
+  std::string gen_dir_;
+  bool committed_ = false;
+};
 
 // Checks that every listed file exists with its recorded size and head
 // checksum (and whole-file checksum if `full`). The error names the file and

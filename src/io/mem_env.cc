@@ -1,8 +1,9 @@
 // An in-memory Env for tests: files are byte vectors in a map, directories
-// are implied by paths. Same contract as the POSIX Env (env.h).
+// are implied by paths (a directory exists while a file below it does). Same contract as the POSIX Env (env.h).
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "io/env.h"
@@ -81,6 +82,14 @@ class MemEnv : public Env {
     return Status::Ok();
   }
   Status CreateDir(const std::string&) override { return Status::Ok(); }
+  Status DeleteDir(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    const std::string prefix = path + "/";
+    for (const auto& [name, data] : files_) {
+      if (name.compare(0, prefix.size(), prefix) == 0) return Status::IOError("rmdir " + path + ": Directory not empty");
+    }
+    return Status::Ok();
+  }
   Status SyncDir(const std::string&) override { return Status::Ok(); }
   bool FileExists(const std::string& path) override {
     std::lock_guard lock(mu_);
@@ -91,17 +100,34 @@ class MemEnv : public Env {
     std::vector<std::string> names;
     const std::string prefix = dir + "/";
     for (const auto& [path, data] : files_) {
-      if (path.compare(0, prefix.size(), prefix) == 0 && path.find('/', prefix.size()) == std::string::npos) {
-        names.push_back(path.substr(prefix.size()));
-      }
+      if (path.compare(0, prefix.size(), prefix) != 0) continue;
+      // A file below a subdirectory names the (implied) subdirectory.
+      std::string name = path.substr(prefix.size(), path.find('/', prefix.size()) - prefix.size());
+      if (names.empty() || names.back() != name) names.push_back(std::move(name));
     }
     return names;
+  }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    struct MemLock : FileLock {
+      MemLock(MemEnv* e, std::string p) : env(e), path(std::move(p)) {}
+      ~MemLock() override {
+        std::lock_guard lock(env->mu_);
+        env->locked_.erase(path);
+      }
+      MemEnv* env;
+      std::string path;
+    };
+    std::lock_guard lock(mu_);
+    if (!locked_.insert(path).second) return Status::Busy(path + ": locked by another writer");
+    if (!files_.count(path)) files_.emplace(path, std::make_shared<MemData>());
+    return std::unique_ptr<FileLock>(new MemLock(this, path));
   }
   std::string Describe() const override { return "memory"; }
 
  private:
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<MemData>> files_;
+  std::set<std::string> locked_;
 };
 
 }  // namespace

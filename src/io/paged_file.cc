@@ -55,14 +55,17 @@ Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, c
   return Status::Corruption(dir + "/MANIFEST: no file '" + name + "'");
 }
 
-Result<Manifest> OpenIndexManifest(Env* env, const std::string& dir, const std::string& type, IndexInfo* info) {
-  VX_ASSIGN_OR_RETURN(Manifest m, ReadManifest(env, dir));
+Status CheckIndexManifest(Env* env, const std::string& dir, const Manifest& m, const std::string& type, IndexInfo* info) {
   VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
-  if (m.params["type"] != type) return Status::NotSupported(dir + ": index type '" + m.params["type"] + "', not " + type);
+  auto param = [&](const char* key) {
+    auto it = m.params.find(key);
+    return it == m.params.end() ? std::string() : it->second;
+  };
+  if (param("type") != type) return Status::NotSupported(dir + ": index type '" + param("type") + "', not " + type);
   info->type = type;
-  VX_ASSIGN_OR_RETURN(info->metric, ParseMetric(m.params["metric"]));
-  VX_ASSIGN_OR_RETURN(info->storage, ParseElementType(m.params["storage"]));
-  info->quant = m.params["quant"];
+  VX_ASSIGN_OR_RETURN(info->metric, ParseMetric(param("metric")));
+  VX_ASSIGN_OR_RETURN(info->storage, ParseElementType(param("storage")));
+  info->quant = param("quant");
   VX_ASSIGN_OR_RETURN(info->count, ManifestNumber(m, "count", dir));
   VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
   VX_ASSIGN_OR_RETURN(info->page_size, ManifestNumber(m, "page_size", dir));
@@ -70,7 +73,7 @@ Result<Manifest> OpenIndexManifest(Env* env, const std::string& dir, const std::
     return Status::Corruption(dir + "/MANIFEST: count, dim or page_size out of range");
   }
   info->dim = static_cast<uint32_t>(dim);
-  return m;
+  return Status::Ok();
 }
 
 }  // namespace vx

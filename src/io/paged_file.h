@@ -4,7 +4,7 @@
 //   - WriteWholeFile / ReadWholeFile: small files held in RAM, the read
 //     checked against the manifest's checksum;
 //   - ManifestNumber: a numeric manifest parameter, Corruption if absent;
-//   - OpenIndexManifest: the manifest checks and parameters every index
+//   - CheckIndexManifest: the manifest checks and parameters every index
 //     type shares.
 #pragma once
 
@@ -58,9 +58,9 @@ Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t wa
 Result<uint64_t> ManifestNumber(const Manifest& m, const std::string& key, const std::string& dir);
 // The manifest entry for `name`, Corruption if the manifest lists none.
 Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir);
-// Reads dir/MANIFEST, checks every file's size and head checksum and that the
-// index is of `type`, and fills info's type, metric, storage, quant, count,
-// dim and page_size (Corruption when out of range).
-Result<Manifest> OpenIndexManifest(Env* env, const std::string& dir, const std::string& type, IndexInfo* info);
+// Checks every file's size and head checksum and that the index in `dir`,
+// described by `m`, is of `type`; fills info's type, metric, storage, quant,
+// count, dim and page_size (Corruption when out of range).
+Status CheckIndexManifest(Env* env, const std::string& dir, const Manifest& m, const std::string& type, IndexInfo* info);
 
 }  // namespace vx

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,6 +146,11 @@ class PosixEnv : public Env {
     return Status::Ok();
   }
 
+  Status DeleteDir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) return ErrnoStatus("rmdir " + path, errno);
+    return Status::Ok();
+  }
+
   Status SyncDir(const std::string& dir) override {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(dir, errno);
@@ -154,6 +160,20 @@ class PosixEnv : public Env {
   }
 
   bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    struct PosixLock : FileLock {
+      explicit PosixLock(FileDescriptor f) : fd(std::move(f)) {}
+      FileDescriptor fd;  // closing it releases the flock
+    };
+    FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return ErrnoStatus("lock " + path, errno);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) return Status::Busy(path + ": locked by another writer");
+      return ErrnoStatus("lock " + path, errno);
+    }
+    return std::unique_ptr<FileLock>(new PosixLock(std::move(fd)));
+  }
 
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());

@@ -7,7 +7,8 @@
 //      the block, and append (list, row, code) entries to a spill file.
 //   4. Write the lists file list by list: each pass over the spill file
 //      gathers the lists whose entries fit the budget, in list order.
-//   5. Commit the manifest.
+//   5. Commit the manifest (the files are a new generation, written beside
+//      any index already in `dir`).
 // Memory: the sample, one block and one gathering pass are each sized from
 // --build-memory; the build refuses only if the centroids and a minimal block
 // do not fit.
@@ -113,13 +114,13 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   auto progress = [&](uint64_t d, uint64_t t, const char* phase) {
     if (o.progress) o.progress(d, t, phase);
   };
-  VX_RETURN_IF_ERROR(env->CreateDir(dir));
+  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(env, dir));
 
   // 1. Vectors file and reservoir sample.
   std::vector<float> sample(sample_rows * dim);
   std::vector<float> rows(block * dim);
   {
-    VX_ASSIGN_OR_RETURN(auto vw, VectorFileWriter::Create(env, dir + "/vectors", vl, n));
+    VX_ASSIGN_OR_RETURN(auto vw, VectorFileWriter::Create(env, gen->Path("vectors"), vl, n));
     std::mt19937_64 rng(o.seed);
     for (uint64_t done = 0; done < n;) {
       VX_ASSIGN_OR_RETURN(const size_t got, ReadBlock(*reader, block, o.metric, rows.data()));
@@ -155,7 +156,7 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   // 3. Assignment pass: entries [u32 list][u32 row][code] to the spill file.
   const size_t cs = quantizer->code_size();
   const size_t entry_bytes = 8 + cs;
-  const std::string spill_path = dir + "/entries.tmp";
+  const std::string spill_path = gen->Path("entries.tmp");
   std::vector<uint64_t> counts(lists, 0);
   uint64_t entries = 0;
   {
@@ -205,7 +206,7 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   }
   {
     VX_ASSIGN_OR_RETURN(auto spill, env->OpenFile(spill_path, OpenOptions{}));
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(dir + "/lists", OpenOptions{.write = true, .create = true, .truncate = true}));
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(gen->Path("lists"), OpenOptions{.write = true, .create = true, .truncate = true}));
     PageWriter w(f.get(), vl.page_size, PageType::kList);
     VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kLists), entries,
                                      static_cast<uint32_t>(4 + cs), ll.per_page, dim, 0}));
@@ -262,29 +263,23 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
     VX_RETURN_IF_ERROR(f->Sync());
   }
   VX_RETURN_IF_ERROR(env->DeleteFile(spill_path));
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/centroids", centroids.data(), centroids.size() * 4));
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/directory", extents.data(), extents.size() * sizeof(ListExtent)));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("centroids"), centroids.data(), centroids.size() * 4));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("directory"), extents.data(), extents.size() * sizeof(ListExtent)));
   const std::string qbytes = quantizer->Serialize();
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, dir + "/quantizer", qbytes.data(), qbytes.size()));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen->Path("quantizer"), qbytes.data(), qbytes.size()));
 
-  Manifest m;
-  if (auto old = ReadManifest(env, dir); old.ok()) m.generation = old->generation + 1;
-  m.params = {{"type", "ivf"},
-              {"metric", MetricName(o.metric)},
-              {"dim", std::to_string(dim)},
-              {"count", std::to_string(n)},
-              {"lists", std::to_string(lists)},
-              {"replicas", std::to_string(top - 1)},
-              {"entries", std::to_string(entries)},
-              {"quant", spec.ToString()},
-              {"storage", ElementTypeName(o.storage)},
-              {"page_size", std::to_string(vl.page_size)},
-              {"source", base_path}};
-  for (const char* name : {"lists", "vectors", "centroids", "directory", "quantizer"}) {
-    VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env, dir, name));
-    m.files.push_back(std::move(f));
-  }
-  return WriteManifest(env, dir, m);
+  return gen->Commit({{"type", "ivf"},
+                      {"metric", MetricName(o.metric)},
+                      {"dim", std::to_string(dim)},
+                      {"count", std::to_string(n)},
+                      {"lists", std::to_string(lists)},
+                      {"replicas", std::to_string(top - 1)},
+                      {"entries", std::to_string(entries)},
+                      {"quant", spec.ToString()},
+                      {"storage", ElementTypeName(o.storage)},
+                      {"page_size", std::to_string(vl.page_size)},
+                      {"source", base_path}},
+                     {"lists", "vectors", "centroids", "directory", "quantizer"});
 }
 
 }  // namespace vx::ivf

@@ -33,11 +33,11 @@ class IvfIndex : public Index {
  public:
   const IndexInfo& info() const override { return info_; }
 
-  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& o) {
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& m, const IndexOptions& o) {
     Env* env = o.env ? o.env : DefaultEnv();
     std::unique_ptr<IvfIndex> x(new IvfIndex());
     IndexInfo& info = x->info_;
-    VX_ASSIGN_OR_RETURN(Manifest m, OpenIndexManifest(env, dir, "ivf", &info));
+    VX_RETURN_IF_ERROR(CheckIndexManifest(env, dir, m, "ivf", &info));
     VX_ASSIGN_OR_RETURN(const uint64_t lists, ManifestNumber(m, "lists", dir));
     VX_ASSIGN_OR_RETURN(const uint64_t replicas, ManifestNumber(m, "replicas", dir));
     VX_ASSIGN_OR_RETURN(info.entries, ManifestNumber(m, "entries", dir));
@@ -59,17 +59,17 @@ class IvfIndex : public Index {
     info.vector_bytes = vectors_file.size;
 
     // RAM-resident parts, verified whole.
-    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadWholeFile(env, dir + "/quantizer", quantizer_file.checksum));
+    VX_ASSIGN_OR_RETURN(std::string qbytes, ReadWholeFile(env, m.FilePath(dir, "quantizer"), quantizer_file.checksum));
     VX_ASSIGN_OR_RETURN(x->quantizer_, Quantizer::Deserialize(qbytes));
-    if (x->quantizer_->dim() != dim) return Status::Corruption(dir + "/quantizer: dimension differs from the manifest");
+    if (x->quantizer_->dim() != dim) return Status::Corruption(m.FilePath(dir, "quantizer") + ": dimension differs from the manifest");
     x->llayout_ = ListLayout::Make(ps, x->quantizer_->code_size());
-    if (x->llayout_.per_page == 0) return Status::Corruption(dir + "/quantizer: code larger than a list page");
-    VX_ASSIGN_OR_RETURN(std::string c, ReadWholeFile(env, dir + "/centroids", centroids_file.checksum));
-    if (c.size() != lists * dim * 4) return Status::Corruption(dir + "/centroids: wrong size");
+    if (x->llayout_.per_page == 0) return Status::Corruption(m.FilePath(dir, "quantizer") + ": code larger than a list page");
+    VX_ASSIGN_OR_RETURN(std::string c, ReadWholeFile(env, m.FilePath(dir, "centroids"), centroids_file.checksum));
+    if (c.size() != lists * dim * 4) return Status::Corruption(m.FilePath(dir, "centroids") + ": wrong size");
     x->centroids_.resize(lists * dim);
     std::memcpy(x->centroids_.data(), c.data(), c.size());
-    VX_ASSIGN_OR_RETURN(std::string d, ReadWholeFile(env, dir + "/directory", directory_file.checksum));
-    if (d.size() != lists * sizeof(ListExtent)) return Status::Corruption(dir + "/directory: wrong size");
+    VX_ASSIGN_OR_RETURN(std::string d, ReadWholeFile(env, m.FilePath(dir, "directory"), directory_file.checksum));
+    if (d.size() != lists * sizeof(ListExtent)) return Status::Corruption(m.FilePath(dir, "directory") + ": wrong size");
     x->extents_.resize(lists);
     std::memcpy(x->extents_.data(), d.data(), d.size());
     const uint64_t file_pages = lists_file.size / ps;
@@ -77,15 +77,15 @@ class IvfIndex : public Index {
     for (uint64_t l = 0; l < lists; ++l) {
       const ListExtent& e = x->extents_[l];
       if (e.first_page == 0 || e.first_page + e.pages > file_pages || e.pages != x->llayout_.PagesFor(e.count)) {
-        return Status::Corruption(dir + "/directory: list " + std::to_string(l) + " lies outside the lists file");
+        return Status::Corruption(m.FilePath(dir, "directory") + ": list " + std::to_string(l) + " lies outside the lists file");
       }
       total += e.count;
     }
-    if (total != info.entries) return Status::Corruption(dir + "/directory: entries do not add up to the manifest's");
+    if (total != info.entries) return Status::Corruption(m.FilePath(dir, "directory") + ": entries do not add up to the manifest's");
     info.resident_bytes = x->centroids_.size() * 4 + x->extents_.size() * sizeof(ListExtent);
 
-    VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, dir, "lists", PageType::kList, ps, o));
-    x->dir_ = dir;
+    x->lists_path_ = m.FilePath(dir, "lists");
+    VX_ASSIGN_OR_RETURN(x->pages_, IndexPages::Open(env, x->lists_path_, m.FilePath(dir, "vectors"), PageType::kList, ps, o));
     return std::unique_ptr<Index>(std::move(x));
   }
 
@@ -151,7 +151,7 @@ class IvfIndex : public Index {
         std::memcpy(&list, page + kPageHeaderSize + 4, 4);
         if (list != x.ref_list[i] || count == 0 || count > llayout_.per_page) {
           x.pages.clear();
-          return Status::Corruption(dir_ + "/lists page " + std::to_string(x.refs[i].page.value) + ": header says list " +
+          return Status::Corruption(lists_path_ + " page " + std::to_string(x.refs[i].page.value) + ": header says list " +
                                     std::to_string(list) + " with " + std::to_string(count) + " entries; expected list " +
                                     std::to_string(x.ref_list[i]));
         }
@@ -165,7 +165,7 @@ class IvfIndex : public Index {
           std::memcpy(&row, rows + 4 * j, 4);
           if (row >= info_.count) {
             x.pages.clear();
-            return Status::Corruption(dir_ + "/lists page " + std::to_string(x.refs[i].page.value) + ": row out of range");
+            return Status::Corruption(lists_path_ + " page " + std::to_string(x.refs[i].page.value) + ": row out of range");
           }
           // A replica has the same code, so the same score: skip it if its
           // first copy was already offered.
@@ -213,7 +213,7 @@ class IvfIndex : public Index {
     return s;
   }
 
-  std::string dir_;
+  std::string lists_path_;
   IndexInfo info_;
   VectorLayout vlayout_{};
   ListLayout llayout_{};
@@ -225,8 +225,8 @@ class IvfIndex : public Index {
 
 }  // namespace
 
-Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options) {
-  return IvfIndex::Open(dir, options);
+Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& manifest, const IndexOptions& options) {
+  return IvfIndex::Open(dir, manifest, options);
 }
 
 }  // namespace vx::ivf

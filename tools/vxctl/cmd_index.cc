@@ -6,7 +6,6 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -88,17 +87,8 @@ double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   return double(hits) / (double(run.results.size()) * k);
 }
 
-// Splits --memory between the page classes: the structure class (HNSW graph,
-// IVF lists) gets what the whole structure file needs, up to 3/4 (searches
-// revisit it); vector pages, read about once per query, get the rest.
 vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb) {
-  const uint64_t total = memory_mb << 20;
-  std::error_code ec;
-  const bool ivf = std::filesystem::exists(dir + "/lists", ec);
-  const uint64_t graph = std::filesystem::file_size(dir + (ivf ? "/lists" : "/graph"), ec);
-  vx::IndexOptions io;
-  io.graph_cache_bytes = ec ? total * 3 / 4 : std::min(graph, total * 3 / 4);
-  io.vector_cache_bytes = total - io.graph_cache_bytes;
+  VX_ASSIGN_OR_RETURN(const vx::IndexOptions io, vx::IndexOptionsForMemory(dir, memory_mb << 20));
   return vx::Index::Open(dir, io);
 }
 
@@ -127,7 +117,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw", "ivf"}));
   cmd->add_option("--base", a->base, "Base vectors")->required();
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
-  cmd->add_option("--out", a->out, "Index directory")->required();
+  cmd->add_option("--out", a->out, "Index directory; an index already there is replaced at the end, and serves until then")->required();
   cmd->add_option("--m", a->m, "Links per node (2m on layer 0)")->capture_default_str()->check(CLI::Range(2u, 100u));
   cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")->capture_default_str()->check(CLI::Range(4u, 1000u));
   cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")->capture_default_str();
