@@ -148,6 +148,14 @@ TEST(Hnsw, OpenNamesAMissingOrDamagedFile) {
   EXPECT_NE(r.status().message().find("graph: listed in the manifest but missing"), std::string::npos) << r.status().ToString();
 }
 
+TEST(Hnsw, TheErrorBoundPrunesTheRerank) {
+  BuildOptions o;
+  o.threads = 2;
+  SearchParams p;
+  p.ef_search = 400;  // all 400 candidates reranked without a bound
+  ExpectTheErrorBoundPrunesTheRerank(o, p, 0.998);
+}
+
 TEST(Hnsw, MemoryBudgetIsSplitBetweenThePageClasses) {
   auto b = BuildSynthetic(Metric::kL2, "sq8");
   auto index = Index::Open(b->index(), IndexOptions{});

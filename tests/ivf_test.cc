@@ -9,6 +9,7 @@
 #include "index_test_util.h"
 #include "io/fault_env.h"
 #include "ivf/layout.h"
+#include "quant/quantizer.h"
 #include "test_util.h"
 #include "vx/index.h"
 
@@ -77,6 +78,55 @@ TEST_P(IvfMetricTest, AllProbesAndFullRerankEqualExactSearch) {
       }
     }
   }
+}
+
+// Every row scanned and 3000 reranked without a bound; with it, the exact
+// answer from a few hundred.
+TEST(Ivf, TheErrorBoundPrunesTheRerank) {
+  SearchParams p;
+  p.probes = 16;
+  p.rerank = 3000;
+  ExpectTheErrorBoundPrunesTheRerank(Ivf(Metric::kL2, "", 16), p, 1.0);
+}
+
+// Every row scanned, none kept out of the rerank by its depth: the rerank
+// reads exactly the rows whose lower bound (estimate - error bound) is not
+// above the 10th smallest upper bound, counted here from the index's own
+// quantizer over every row.
+TEST(Ivf, TheRerankReadsExactlyTheRowsTheBoundCannotRuleOut) {
+  auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "rabitq:2", 4));
+  auto quantizer = Quantizer::Deserialize(ReadFileBytes(b->file("quantizer")));
+  ASSERT_TRUE(quantizer.ok()) << quantizer.status().ToString();
+  auto reader = VectorReader::Open(b->dir / "base.fbin");
+  ASSERT_TRUE(reader.ok());
+  std::vector<float> base(6000 * 32);
+  ASSERT_TRUE((*reader)->ReadFloat(6000, base.data()).ok());
+  const size_t cs = (*quantizer)->code_size();
+  std::vector<uint8_t> codes(6000 * cs);
+  ASSERT_TRUE((*quantizer)->Encode(base.data(), 6000, codes.data(), 1).ok());
+  uint64_t expected = 0;
+  std::vector<float> est(6000), upper(6000);
+  for (uint64_t i = 0; i < b->queries.rows; ++i) {
+    PreparedQuery pq;
+    ASSERT_TRUE((*quantizer)->Prepare(b->queries.row(i), &pq).ok());
+    (*quantizer)->ScoreBlock(pq, codes.data(), 6000, est.data());
+    for (size_t r = 0; r < 6000; ++r) upper[r] = est[r] + (*quantizer)->ErrorBound(pq, codes.data() + r * cs);
+    std::vector<float> sorted = upper;
+    std::nth_element(sorted.begin(), sorted.begin() + 9, sorted.end());
+    for (size_t r = 0; r < 6000; ++r) expected += est[r] - (upper[r] - est[r]) <= sorted[9];
+  }
+  ASSERT_LT(expected, 6000u * b->queries.rows / 4) << "a bound this loose tests little";
+
+  auto index = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  SearchParams p;
+  p.probes = 4;
+  p.rerank = 6000;
+  SearchStats stats;
+  std::vector<std::vector<SearchResult>> got(b->queries.rows);
+  for (uint64_t i = 0; i < b->queries.rows; ++i) ASSERT_TRUE((*index)->Search(b->queries.row(i), p, &got[i], &stats).ok());
+  EXPECT_EQ(stats.vectors_reranked, expected);
+  ExpectExact(*b, got);
 }
 
 // List pages of 4-bit fast-scan codes: scored by the SIMD block kernel page

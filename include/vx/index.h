@@ -86,6 +86,9 @@ struct SearchStats {
   uint64_t vector_pages = 0, vector_reads = 0;
   uint64_t round_trips = 0;                     // read submissions waited on
   uint64_t codes_scored = 0;
+  // Candidates whose full vectors were read and compared: at most the rerank
+  // depth, fewer where the codes' error bound (RaBitQ) ruled some out.
+  uint64_t vectors_reranked = 0;
   void Add(const SearchStats& o);
 };
 
@@ -122,7 +125,9 @@ class Index {
                         SearchStats* stats) const = 0;
   // The number of candidates a search with `params` reranks: `rerank` when
   // set, else HNSW's ef_search and IVF's max(100, 25 x probes), probes
-  // clamped to the lists; never fewer than k. IVF's grows with probes because
+  // clamped to the lists; never fewer than k. Under codes with an error
+  // bound (RaBitQ) the candidates it rules out of the k nearest are not
+  // read (SearchStats::vectors_reranked counts those that are). IVF's grows with probes because
   // the rows scanned, and so the code rank of the true neighbours, grow with
   // probes: a fixed 100 capped recall at 0.994 from probes 8 on (pq:32,
   // docs/BENCHMARKS.md).

@@ -25,6 +25,7 @@ void SearchStats::Add(const SearchStats& o) {
   vector_reads += o.vector_reads;
   round_trips += o.round_trips;
   codes_scored += o.codes_scored;
+  vectors_reranked += o.vectors_reranked;
 }
 
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options) {

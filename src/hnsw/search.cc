@@ -204,9 +204,26 @@ class HnswIndex : public Index {
     std::sort(best.begin(), best.end());
     const uint32_t rerank = std::min<uint32_t>(RerankDepth(p), static_cast<uint32_t>(best.size()));
     best.resize(rerank);
+    // With an error bound (RaBitQ), a candidate whose lower bound is above
+    // the k-th smallest upper bound is not among the k nearest (with the
+    // bound's probability): its vector is not read.
+    if (quantizer_->has_error_bound()) {
+      x.bounds.clear();
+      x.upper_k.Reset(p.k);
+      for (const Candidate& c : best) {
+        x.bounds.push_back(quantizer_->ErrorBound(x.pq, codes + uint64_t{c.id} * cs));
+        x.upper_k.Push(c.dist + x.bounds.back(), c.id);
+      }
+      size_t kept = 0;
+      for (size_t i = 0; i < best.size(); ++i) {
+        if (best[i].dist - x.bounds[i] <= x.upper_k.threshold()) best[kept++] = best[i];
+      }
+      best.resize(kept);
+    }
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
     x.slots.clear();
     for (const Candidate& c : best) x.slots.push_back(c.id);
+    local.vectors_reranked += x.slots.size();
     x.top.Reset(p.k);
     VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.slots, x.refs, x.pages, &local,
                                             [&](uint64_t node, const uint8_t* v) { x.top.Push(exact(v), ids_[node]); }));
@@ -230,6 +247,8 @@ class HnswIndex : public Index {
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     std::vector<uint64_t> slots;
+    std::vector<float> bounds;  // of the rerank candidates
+    TopK upper_k{1};            // the k smallest upper bounds (estimate + error bound)
     uint32_t neighbors[2 * kMaxM];  // a decoded layer-0 list
     uint32_t fresh[2 * kMaxM];      // its unvisited nodes,
     float dists[2 * kMaxM];         // their code distances,

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "core/distance.h"
@@ -123,8 +124,12 @@ class IvfIndex : public Index {
     x.order.resize(probes);
     std::sort(x.order.begin(), x.order.end(), [&](uint32_t a, uint32_t b) { return extents_[a].first_page < extents_[b].first_page; });
 
-    // 2. Scan the probed lists' pages by code.
+    // 2. Scan the probed lists' pages by code. A candidate enters the heap
+    // as (estimate, its index in x.admitted).
     x.candidates.Reset(rerank);
+    x.admitted.clear();
+    const bool bounded = quantizer_->has_error_bound();
+    x.upper_k.Reset(p.k);
     if (info_.replicas > 0) x.seen.Begin(info_.count);
     const size_t chunk = std::max<size_t>(1, pages_->CapacityPages(PageClass::kGraph) / 4);
     size_t li = 0;
@@ -170,16 +175,30 @@ class IvfIndex : public Index {
           // A replica has the same code, so the same score: skip it if its
           // first copy was already offered.
           if (info_.replicas > 0 && !x.seen.Insert(row)) continue;
-          x.candidates.Push(x.scores[j], row);
+          float lower = -std::numeric_limits<float>::infinity();
+          if (bounded) {
+            const float bound = quantizer_->ErrorBound(x.pq, page + llayout_.CodesOffset() + j * quantizer_->code_size());
+            x.upper_k.Push(x.scores[j] + bound, row);
+            lower = x.scores[j] - bound;
+            if (lower > x.upper_k.threshold()) continue;
+          }
+          x.candidates.Push(x.scores[j], static_cast<int64_t>(x.admitted.size()));
+          x.admitted.push_back({row, lower});
         }
       }
       x.pages.clear();
     }
 
-    // 3. Rerank by exact distance.
+    // 3. Rerank by exact distance. With an error bound (RaBitQ), a candidate
+    // whose lower bound is above the k-th smallest upper bound is not among
+    // the k nearest (with the bound's probability): its vector is not read.
     VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, dim));
     x.slots.clear();
-    for (const Neighbor& c : x.candidates.Sorted()) x.slots.push_back(static_cast<uint64_t>(c.id));
+    for (const Neighbor& c : x.candidates.Sorted()) {
+      const auto& a = x.admitted[static_cast<size_t>(c.id)];
+      if (a.lower <= x.upper_k.threshold()) x.slots.push_back(a.row);
+    }
+    local.vectors_reranked += x.slots.size();
     x.top.Reset(p.k);
     VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.slots, x.refs, x.pages, &local, [&](uint64_t row, const uint8_t* v) {
       x.top.Push(exact(v), static_cast<int64_t>(row));
@@ -206,7 +225,13 @@ class IvfIndex : public Index {
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     RowMarks seen;  // rows offered to the candidate heap (replicas > 0 only)
     std::vector<uint64_t> slots;
+    struct Admitted {
+      uint32_t row;
+      float lower;  // estimate less its error bound; -inf without one
+    };
+    std::vector<Admitted> admitted;  // offered to the candidate heap, in order
     TopK candidates{1}, top{1};
+    TopK upper_k{1};  // the k smallest upper bounds (estimate + error bound)
   };
   static Scratch& ThreadScratch() {
     thread_local Scratch s;

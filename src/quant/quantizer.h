@@ -87,7 +87,9 @@ class Quantizer {
   float Score(const PreparedQuery& q, const uint8_t* code) const;
   // Scores n codes stored contiguously.
   void ScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const;
-  // An estimate and a bound on its error that holds with high probability
+  // Whether ErrorBound bounds the estimate's error (RaBitQ).
+  virtual bool has_error_bound() const { return false; }
+  // A bound on |Score - exact distance| that holds with high probability
   // (RaBitQ); +inf for quantizers without one.
   virtual float ErrorBound(const PreparedQuery& q, const uint8_t* code) const {
     return std::numeric_limits<float>::infinity();

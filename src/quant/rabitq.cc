@@ -52,6 +52,7 @@ class RaBitQQuantizer : public Quantizer {
     }
   }
 
+  bool has_error_bound() const override { return true; }
   float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
     const Factors f = ReadFactors(code);
     const float norm = f.norm, ip_oo = f.ip_oo;

@@ -235,7 +235,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
                           {"round_trips_per_query", total.round_trips / nq},
                           {"graph_hit_ratio", total.graph_pages ? 1.0 - double(total.graph_reads) / total.graph_pages : 0.0},
                           {"vector_hit_ratio", total.vector_pages ? 1.0 - double(total.vector_reads) / total.vector_pages : 0.0},
-                          {"codes_scored_per_query", total.codes_scored / nq}, {"peak_rss_mb", PeakRssMb()}};
+                          {"codes_scored_per_query", total.codes_scored / nq},
+                          {"reranked_per_query", total.vectors_reranked / nq}, {"peak_rss_mb", PeakRssMb()}};
       if (ivf) {
         j["probes"] = a->sp.probes;
       } else {
@@ -257,6 +258,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
       fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n", (total.graph_reads + total.vector_reads) / nq,
                  ivf ? "list" : "graph", total.graph_reads / nq, total.vector_reads / nq);
       fmt::print("round trips/query  {:.2f}\n", total.round_trips / nq);
+      fmt::print("reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq, (*index)->RerankDepth(a->sp));
       fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph", j["graph_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
       fmt::print("peak RSS           {:.0f} MB\n", PeakRssMb());
       return 0;
@@ -352,6 +354,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       rows->push_back({{"threads", threads}, {o.knob, v}, {"rerank", rerank}, {"recall", recall}, {"qps", r.Qps()},
                        {"latency_us_p50", r.Pct(0.5)}, {"latency_us_p99", r.Pct(0.99)},
                        {"reads_per_query", r.PerQuery(s.graph_reads + s.vector_reads)},
+                       {"vector_reads_per_query", r.PerQuery(s.vector_reads)}, {"reranked_per_query", r.PerQuery(s.vectors_reranked)},
                        {"bytes_read_per_query", r.PerQuery(s.graph_reads + s.vector_reads) * index->info().page_size},
                        {"round_trips_per_query", r.PerQuery(s.round_trips)}, {"graph_hit_ratio", hit}});
     }
