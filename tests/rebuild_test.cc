@@ -158,6 +158,29 @@ TEST_P(RebuildTest, PowerCutAnywhereInARebuildLeavesTheOldIndex) {
   ExpectSame(new_results_, Results(old_->index()));
 }
 
+// The commit's last step, the directory fsync, fails after the rename made
+// the new manifest visible: the build reports the error, and the generation
+// the manifest names keeps its files (it opens with the new results).
+TEST_P(RebuildTest, CommitFailingAfterItsRenameKeepsTheGenerationItNames) {
+  class FailIndexDirSync : public FaultEnv {
+   public:
+    FailIndexDirSync(std::string dir) : FaultEnv(DefaultEnv()), dir_(std::move(dir)) {}
+    Status SyncDir(const std::string& dir) override {
+      if (dir == dir_) return Status::IOError(dir + ": fsync: injected EIO");
+      return FaultEnv::SyncDir(dir);
+    }
+
+   private:
+    std::string dir_;
+  } env(old_->index());
+  BuildOptions o = o_;
+  o.env = &env;
+  const Status s = BuildIndex(new_base_, old_->index(), o);
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("injected EIO"), std::string::npos) << s.ToString();
+  ExpectSame(new_results_, Results(old_->index()));
+}
+
 // A second build into a directory that a build is writing is refused with
 // Busy, and leaves the index alone.
 TEST_P(RebuildTest, SecondBuildIntoTheSameDirectoryIsBusy) {

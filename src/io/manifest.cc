@@ -201,7 +201,11 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
 }
 
 GenerationWriter::~GenerationWriter() {
-  if (!committed_) static_cast<void>(DeleteGeneration(env_, gen_dir_));  // best effort: the build already failed
+  if (committed_) return;
+  // A commit that failed after its rename (the directory fsync) left the
+  // manifest naming this generation: its files must stay.
+  if (auto m = ReadManifest(env_, dir_); m.ok() && m->generation == generation_) return;
+  static_cast<void>(DeleteGeneration(env_, gen_dir_));  // best effort: the build already failed
 }
 
 Status GenerationWriter::Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files) {

@@ -62,7 +62,8 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir);
 //   Commit  fsyncs the generation's directory, records the files in a new
 //           manifest, commits it, then deletes every other generation's
 //           directory (a failed delete is retried by the next commit).
-// Destroyed without a commit (the build failed), it deletes dir/gen-N. The
+// Destroyed without a commit (the build failed), it deletes dir/gen-N,
+// unless the manifest names it (a commit that failed after its rename). The
 // lock is released on destruction.
 class GenerationWriter {
  public:
