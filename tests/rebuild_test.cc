@@ -101,6 +101,32 @@ TEST_P(RebuildTest, ConcurrentSearchesOfAnOpenIndexServeTheOldGenerationThroughA
   ExpectSame(new_results_, SearchAll(**reopened, old_->queries, p_));
 }
 
+// An index opened while a rebuild is writing (here: as it creates its
+// quantizer file, after the graph or lists and the vectors) is the old
+// one, with the old results.
+TEST_P(RebuildTest, OpenDuringARebuildGetsTheOldGeneration) {
+  class OpenOnQuantizerCreate : public FaultEnv {
+   public:
+    explicit OpenOnQuantizerCreate(std::function<void()> open) : FaultEnv(DefaultEnv()), open_(std::move(open)) {}
+    Result<std::unique_ptr<File>> OpenFile(const std::string& path, const OpenOptions& opts) override {
+      if (!fired_ && opts.create && path.find("/gen-2/quantizer") != std::string::npos) {
+        fired_ = true;
+        open_();
+      }
+      return FaultEnv::OpenFile(path, opts);
+    }
+    bool fired_ = false;
+
+   private:
+    std::function<void()> open_;
+  } env([&] { ExpectSame(old_results_, Results(old_->index())); });
+  BuildOptions o = o_;
+  o.env = &env;
+  ASSERT_TRUE(BuildIndex(new_base_, old_->index(), o).ok());
+  EXPECT_TRUE(env.fired_);
+  ExpectSame(new_results_, Results(old_->index()));
+}
+
 // ENOSPC part way through the rebuild: the error is returned, the old index
 // serves as before, and the failed generation's files are gone.
 TEST_P(RebuildTest, FailedRebuildLeavesTheOldIndex) {

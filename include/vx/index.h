@@ -124,13 +124,13 @@ class Index {
   virtual Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
                         SearchStats* stats) const = 0;
   // The number of candidates a search with `params` reranks: `rerank` when
-  // set, else HNSW's ef_search and IVF's max(100, 25 x probes), probes
-  // clamped to the lists; never fewer than k. Under codes with an error
-  // bound (RaBitQ) the candidates it rules out of the k nearest are not
-  // read (SearchStats::vectors_reranked counts those that are). IVF's grows with probes because
-  // the rows scanned, and so the code rank of the true neighbours, grow with
-  // probes: a fixed 100 capped recall at 0.994 from probes 8 on (pq:32,
-  // docs/BENCHMARKS.md).
+  // set, else HNSW's ef_search and IVF's max(100, 25 x probes), probes clamped
+  // to the lists; never fewer than k. Under codes with an error bound (RaBitQ)
+  // the candidates it rules out of the k nearest are not read
+  // (SearchStats::vectors_reranked counts those that are). IVF's grows with
+  // probes because the rows scanned, and so the code rank of the true
+  // neighbours, grow with probes: a fixed 100 capped recall at 0.994 from
+  // probes 8 on (pq:32, docs/BENCHMARKS.md).
   virtual uint32_t RerankDepth(const SearchParams& params) const = 0;
   // Reads the structure pages (HNSW graph, IVF lists) into the buffer pool,
   // as many as graph_cache_bytes holds, from the file's start on (HNSW's

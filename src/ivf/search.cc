@@ -161,7 +161,8 @@ class IvfIndex : public Index {
                                     std::to_string(x.ref_list[i]));
         }
         x.scores.resize(count);
-        quantizer_->ScoreBlock(x.pq, page + llayout_.CodesOffset(), count, x.scores.data());
+        const uint8_t* codes = page + llayout_.CodesOffset();
+        quantizer_->ScoreBlock(x.pq, codes, count, x.scores.data());
         local.codes_scored += count;
         const uint8_t* rows = page + llayout_.RowsOffset();
         for (uint32_t j = 0; j < count; ++j) {
@@ -177,7 +178,7 @@ class IvfIndex : public Index {
           if (info_.replicas > 0 && !x.seen.Insert(row)) continue;
           float lower = -std::numeric_limits<float>::infinity();
           if (bounded) {
-            const float bound = quantizer_->ErrorBound(x.pq, page + llayout_.CodesOffset() + j * quantizer_->code_size());
+            const float bound = quantizer_->ErrorBound(x.pq, codes + j * llayout_.code_size);
             x.upper_k.Push(x.scores[j] + bound, row);
             lower = x.scores[j] - bound;
             if (lower > x.upper_k.threshold()) continue;

@@ -38,7 +38,8 @@ class RaBitQQuantizer : public Quantizer {
  public:
   RaBitQQuantizer(const QuantSpec& spec, Metric metric, uint32_t dim)
       : Quantizer(spec, metric, dim), dp_((dim + 7) / 8 * 8), bits_(spec.bits),
-        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))), sign_inv_unorm_(2.0f / std::sqrt(static_cast<float>(dp_))) {}
+        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))), sign_inv_unorm_(2.0f / std::sqrt(static_cast<float>(dp_))),
+        eps_scale_(kEps0 / std::sqrt(static_cast<float>(dp_ - 1))) {}
   size_t code_size() const override { return FactorsAt() + (bits_ > 1 ? 12 : 8); }
 
   void Decode(const uint8_t* code, float* out) const override {
@@ -56,8 +57,7 @@ class RaBitQQuantizer : public Quantizer {
   float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
     const Factors f = ReadFactors(code);
     const float norm = f.norm, ip_oo = f.ip_oo;
-    const float err = kEps0 * std::sqrt(std::max(0.0f, 1.0f - ip_oo * ip_oo) / (ip_oo * ip_oo)) /
-                      std::sqrt(static_cast<float>(dp_ - 1));
+    const float err = eps_scale_ * std::sqrt(std::max(0.0f, 1.0f - ip_oo * ip_oo) / (ip_oo * ip_oo));
     const float scale = inner_metric() == Metric::kL2 ? 2.0f * norm * q.scale : norm * q.scale;
     return scale * err;
   }
@@ -254,6 +254,7 @@ class RaBitQQuantizer : public Quantizer {
   uint32_t bits_;
   float offset_;  // 1/2 - 2^(B-1): level k stands for k + offset_
   float sign_inv_unorm_;  // B = 1: 1/|u| = 2/sqrt(D') for every code
+  float eps_scale_;       // eps0 / sqrt(D' - 1), the bound's constant factor
   std::vector<float> center_;    // dim
   std::vector<float> rotation_;  // dp x dp, row-major; only the first dim columns meet data
 };
