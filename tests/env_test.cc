@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <numeric>
 
 #include "io_test_util.h"
@@ -11,6 +12,7 @@
 namespace vx {
 namespace {
 
+using testing::Backend;
 using testing::EnvTest;
 
 std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
@@ -121,6 +123,25 @@ TEST_P(EnvTest, LockFileIsExclusiveUntilReleased) {
   first->reset();
   auto third = env_->LockFile(Path("LOCK"));
   EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
+// FreeSpace agrees with what the standard library reads of the same file
+// system (other writers may move it a little in between); memory has no
+// limit. A missing directory is NotFound, named.
+TEST_P(EnvTest, FreeSpaceIsTheFileSystemsAvailableBytes) {
+  auto free = env_->FreeSpace(dir_.path());
+  ASSERT_TRUE(free.ok()) << free.status().ToString();
+  if (GetParam() == Backend::kMemory) {
+    EXPECT_EQ(*free, UINT64_MAX);
+    return;
+  }
+  const uint64_t available = std::filesystem::space(dir_.path()).available;
+  EXPECT_NEAR(static_cast<double>(*free), static_cast<double>(available), 64.0 * (1 << 20));
+  EXPECT_GT(*free, 0u);
+  auto missing = env_->FreeSpace(Path("missing"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(Path("missing")), std::string::npos) << missing.status().ToString();
 }
 
 TEST_P(EnvTest, ConcurrentBatchedReadersOnOneFile) {

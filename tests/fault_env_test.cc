@@ -73,6 +73,22 @@ TEST_P(FaultEnvTest, EnospcAfterBudget) {
   EXPECT_NE(s.message().find("log"), std::string::npos);
 }
 
+TEST_P(FaultEnvTest, SetFreeSpaceOverridesTheBaseUntilCleared) {
+  auto base = env_->FreeSpace(dir_.path());
+  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  fault_->SetFreeSpace(12345);
+  auto set = fault_->FreeSpace(dir_.path());
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(*set, 12345u);
+  fault_->ClearFaults();
+  auto cleared = fault_->FreeSpace(dir_.path());
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_NE(*cleared, 12345u);
+  if (GetParam() == testing::Backend::kMemory) {
+    EXPECT_EQ(*cleared, *base);
+  }
+}
+
 TEST_P(FaultEnvTest, TornWriteKeepsOnlyAPrefix) {
   Put("page", std::string(16, 'a'), true);
   fault_->TearNextWrite("page", 4);

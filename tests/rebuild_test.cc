@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -16,6 +17,25 @@
 
 namespace vx {
 namespace {
+
+// Runs `hook` once, at the first open of a file whose path contains `part`.
+class HookOnFirstOpen : public FaultEnv {
+ public:
+  HookOnFirstOpen(std::string part, std::function<void()> hook)
+      : FaultEnv(DefaultEnv()), part_(std::move(part)), hook_(std::move(hook)) {}
+  Result<std::unique_ptr<File>> OpenFile(const std::string& path, const OpenOptions& opts) override {
+    if (!fired_ && path.find(part_) != std::string::npos) {
+      fired_ = true;
+      hook_();
+    }
+    return FaultEnv::OpenFile(path, opts);
+  }
+  bool fired_ = false;
+
+ private:
+  std::string part_;
+  std::function<void()> hook_;
+};
 
 class RebuildTest : public ::testing::TestWithParam<IndexType> {
  protected:
@@ -105,21 +125,7 @@ TEST_P(RebuildTest, ConcurrentSearchesOfAnOpenIndexServeTheOldGenerationThroughA
 // quantizer file, after the graph or lists and the vectors) is the old
 // one, with the old results.
 TEST_P(RebuildTest, OpenDuringARebuildGetsTheOldGeneration) {
-  class OpenOnQuantizerCreate : public FaultEnv {
-   public:
-    explicit OpenOnQuantizerCreate(std::function<void()> open) : FaultEnv(DefaultEnv()), open_(std::move(open)) {}
-    Result<std::unique_ptr<File>> OpenFile(const std::string& path, const OpenOptions& opts) override {
-      if (!fired_ && opts.create && path.find("/gen-2/quantizer") != std::string::npos) {
-        fired_ = true;
-        open_();
-      }
-      return FaultEnv::OpenFile(path, opts);
-    }
-    bool fired_ = false;
-
-   private:
-    std::function<void()> open_;
-  } env([&] { ExpectSame(old_results_, Results(old_->index())); });
+  HookOnFirstOpen env("/gen-2/quantizer", [&] { ExpectSame(old_results_, Results(old_->index())); });
   BuildOptions o = o_;
   o.env = &env;
   ASSERT_TRUE(BuildIndex(new_base_, old_->index(), o).ok());
@@ -226,27 +232,79 @@ TEST_P(RebuildTest, SecondBuildIntoTheSameDirectoryIsBusy) {
 // An open that read the manifest just before a rebuild committed finds its
 // generation's files deleted: it opens the new generation instead.
 TEST_P(RebuildTest, OpenRacingACommitOpensTheNewGeneration) {
-  class RebuildOnFirstFileOpen : public FaultEnv {
-   public:
-    explicit RebuildOnFirstFileOpen(std::function<void()> rebuild) : FaultEnv(DefaultEnv()), rebuild_(std::move(rebuild)) {}
-    Result<std::unique_ptr<File>> OpenFile(const std::string& path, const OpenOptions& opts) override {
-      if (!fired_ && path.find("/gen-1/") != std::string::npos) {
-        fired_ = true;
-        rebuild_();
-      }
-      return FaultEnv::OpenFile(path, opts);
-    }
-    bool fired_ = false;
-
-   private:
-    std::function<void()> rebuild_;
-  } env([&] {
+  HookOnFirstOpen env("/gen-1/", [&] {
     const Status s = BuildIndex(new_base_, old_->index(), o_);
     EXPECT_TRUE(s.ok()) << s.ToString();
   });
   const auto got = Results(old_->index(), &env);
   EXPECT_TRUE(env.fired_);
   ExpectSame(new_results_, got);
+}
+
+// A disk with less room than the build must write is refused before the
+// build writes a byte (and so before its compute), naming the directory and
+// both figures, and the old index stays. The bound is a lower one: a disk
+// with exactly the room the build writes lets it through.
+TEST_P(RebuildTest, TooLittleFreeSpaceIsRefusedBeforeTheBuildWrites) {
+  uint64_t total = 0;
+  {
+    FaultEnv count(DefaultEnv());
+    BuildOptions o = o_;
+    o.env = &count;
+    ASSERT_TRUE(BuildIndex(new_base_, old_->dir / "measure", o).ok());
+    total = count.BytesWritten();
+  }
+  FaultEnv fault(DefaultEnv());
+  fault.SetFreeSpace(total / 2);
+  BuildOptions o = o_;
+  o.env = &fault;
+  const Status s = BuildIndex(new_base_, old_->index(), o);
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace) << s.ToString();
+  for (const std::string& part : std::vector<std::string>{old_->index() + ": the new index needs at least ", " are free (the current index stays",
+                                 "; free space or build into another directory"}) {
+    EXPECT_NE(s.message().find(part), std::string::npos) << s.ToString();
+  }
+  EXPECT_EQ(fault.BytesWritten(), 0u);
+  EXPECT_EQ(Entries(), (std::vector<std::string>{"LOCK", "MANIFEST", "gen-1"}));
+  ExpectSame(old_results_, Results(old_->index()));
+
+  fault.SetFreeSpace(total);
+  ASSERT_TRUE(BuildIndex(new_base_, old_->index(), o).ok());
+  ExpectSame(new_results_, Results(old_->index()));
+}
+
+// A crashed build's generation directory (here gen-7, with a file in it) is
+// deleted when the next build begins, before that build writes its own
+// (gen-8), so that its space counts for the new build.
+TEST_P(RebuildTest, ACrashedBuildsGenerationIsDeletedWhenTheNextBuildBegins) {
+  const std::filesystem::path crashed = old_->index() + "/gen-7";
+  std::filesystem::create_directory(crashed);
+  std::ofstream(crashed / "vectors") << std::string(100'000, 'x');
+  ASSERT_EQ(std::filesystem::file_size(crashed / "vectors"), 100'000u);
+  bool gone = false;
+  HookOnFirstOpen env("/gen-8/", [&] { gone = !std::filesystem::exists(crashed); });
+  BuildOptions o = o_;
+  o.env = &env;
+  ASSERT_TRUE(BuildIndex(new_base_, old_->index(), o).ok());
+  EXPECT_TRUE(env.fired_) << "the new generation is gen-8, above the crashed one";
+  EXPECT_TRUE(gone);
+  EXPECT_EQ(Entries(), (std::vector<std::string>{"LOCK", "MANIFEST", "gen-8"}));
+  ExpectSame(new_results_, Results(old_->index()));
+}
+
+// A generation directory beside a manifest that cannot be read is kept:
+// without the manifest vx cannot tell it is garbage.
+TEST_P(RebuildTest, BesideADamagedManifestNoGenerationIsDeletedBeforeTheCommit) {
+  const std::string manifest = old_->index() + "/MANIFEST";
+  std::filesystem::resize_file(manifest, std::filesystem::file_size(manifest) - 1);
+  bool kept = false;
+  HookOnFirstOpen env("/gen-2/", [&] { kept = std::filesystem::exists(old_->index() + "/gen-1"); });
+  BuildOptions o = o_;
+  o.env = &env;
+  ASSERT_TRUE(BuildIndex(new_base_, old_->index(), o).ok());
+  EXPECT_TRUE(env.fired_);
+  EXPECT_TRUE(kept);
+  ExpectSame(new_results_, Results(old_->index()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, RebuildTest, ::testing::Values(IndexType::kHnsw, IndexType::kIvf),

@@ -82,9 +82,12 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   }
   VX_ASSIGN_OR_RETURN(const VectorLayout vl, VectorLayout::Make(o.page_size, dim, o.storage));
   const size_t page_size = vl.page_size;
-  // Locks the directory now, so that a second build is refused before it
-  // spends minutes on a graph it could not write.
-  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(env, dir));
+  // Locks the directory and checks the disk now, so that a build that could
+  // not write its files is refused before it spends minutes on the graph.
+  // The files need at least the vectors, the codes, the ids and a graph page
+  // beside the graph file's header.
+  const uint64_t min_bytes = vl.FileBytes(n64) + n64 * (quantizer->code_size() + 4) + 2 * page_size;
+  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(env, dir, min_bytes));
 
   // 1. Read the base (cosine: unit vectors; scored as ip inside the graph).
   std::vector<float> data(n64 * dim);

@@ -99,6 +99,9 @@ class Env {
   // Takes an exclusive lock on `path` (created if missing) without waiting;
   // Busy if another holder, in this process or another, has it (flock).
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+  // Bytes an unprivileged writer may still write on the file system holding
+  // `dir` (statvfs f_bavail).
+  virtual Result<uint64_t> FreeSpace(const std::string& dir) = 0;
   // Which backend serves reads, e.g. "io_uring", or "pread (io_uring unavailable: ...)".
   virtual std::string Describe() const = 0;
 };

@@ -100,7 +100,21 @@ void FaultEnv::ClearFaults() {
   short_reads_.clear();
   write_failures_.clear();
   tears_.clear();
+  free_space_.reset();
   latency_us_ = 0;
+}
+
+void FaultEnv::SetFreeSpace(uint64_t bytes) {
+  std::lock_guard l(mu_);
+  free_space_ = bytes;
+}
+
+Result<uint64_t> FaultEnv::FreeSpace(const std::string& dir) {
+  {
+    std::lock_guard l(mu_);
+    if (free_space_) return *free_space_;
+  }
+  return base_->FreeSpace(dir);
 }
 
 uint64_t FaultEnv::ReadCount(const std::string& filter) const {

@@ -8,6 +8,8 @@
 //   FailWritesAfter  writes fail (ENOSPC by default) once N bytes were written
 //   TearNextWrite  the next write persists only its first K bytes and fails
 //   SetReadLatency every read sleeps first
+//   SetFreeSpace   FreeSpace reports this many bytes (writes are not limited
+//                  by it: FailWritesAfter does that)
 //   CutPowerAfterWrites  once N bytes were written (all files), every write,
 //                  sync, create, rename and delete fails: the process goes on
 //                  but nothing more reaches the disk (a crash mid-write, with
@@ -44,6 +46,7 @@ class FaultEnv : public Env {
   void TearNextWrite(std::string filter, size_t keep_bytes);
   void SetReadLatency(std::chrono::microseconds latency) { latency_us_ = latency.count(); }
   void CutPowerAfterWrites(uint64_t bytes);
+  void SetFreeSpace(uint64_t bytes);
   void ClearFaults();
 
   // Reads (single or batched requests) of files matching `filter` since creation.
@@ -63,6 +66,7 @@ class FaultEnv : public Env {
   bool FileExists(const std::string& path) override { return base_->FileExists(path); }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override { return base_->LockFile(path); }
+  Result<uint64_t> FreeSpace(const std::string& dir) override;
   std::string Describe() const override { return "fault(" + base_->Describe() + ")"; }
 
  private:
@@ -101,6 +105,7 @@ class FaultEnv : public Env {
   uint64_t bytes_written_ = 0;
   std::optional<uint64_t> power_budget_;  // bytes until the cut
   bool power_cut_ = false;
+  std::optional<uint64_t> free_space_;  // unset: the base Env's
   // Crash model.
   std::map<std::string, std::vector<uint8_t>> durable_;  // content at last Sync
   std::set<std::string> dirty_;                          // written since last Sync

@@ -42,6 +42,12 @@ std::optional<uint64_t> GenerationOf(const std::string& name) {
   return n;
 }
 
+// Bytes as MB with one decimal ("0.3 MB"), for messages.
+std::string MegaBytes(uint64_t bytes) {
+  const uint64_t tenths = (bytes * 10 + (1 << 19)) >> 20;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MB";
+}
+
 }  // namespace
 
 std::string GenerationDir(const std::string& dir, uint64_t generation) {
@@ -184,17 +190,36 @@ Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bo
   return Status::Ok();
 }
 
-Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir) {
+Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir, uint64_t min_bytes) {
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
   auto lock = env->LockFile(dir + "/LOCK");
   if (!lock.ok()) {
     if (lock.status().code() != StatusCode::kBusy) return lock.status();
     return Status::Busy(dir + ": another build is writing this index directory (" + lock.status().message() + ")");
   }
-  uint64_t last = 0;
-  if (auto m = ReadManifest(env, dir); m.ok()) last = m->generation;
+  const Result<Manifest> committed = ReadManifest(env, dir);
+  uint64_t last = committed.ok() ? committed->generation : 0;
+  // A generation the manifest does not name is a crashed build's: opens
+  // follow the manifest and the lock is ours, so nothing reads or writes it.
+  // Deleting it now gives its space to this build. Nothing is deleted when
+  // the manifest exists but cannot be read.
+  const bool known = committed.ok() || committed.status().code() == StatusCode::kNotFound;
   VX_ASSIGN_OR_RETURN(const std::vector<std::string> names, env->ListDir(dir));
-  for (const std::string& name : names) last = std::max(last, GenerationOf(name).value_or(0));
+  for (const std::string& name : names) {
+    const std::optional<uint64_t> g = GenerationOf(name);
+    if (!g) continue;
+    last = std::max(last, *g);
+    if (known && !(committed.ok() && *g == committed->generation)) {
+      static_cast<void>(DeleteGeneration(env, dir + "/" + name));  // best effort: the next commit retries
+    }
+  }
+  VX_ASSIGN_OR_RETURN(const uint64_t free, env->FreeSpace(dir));
+  if (free < min_bytes) {
+    return Status::NoSpace(dir + ": the new index needs at least " + MegaBytes(min_bytes) + " on disk and " +
+                           MegaBytes(free) + " are free" +
+                           (committed.ok() ? " (the current index stays until the new one is committed)" : "") +
+                           "; free space or build into another directory");
+  }
   std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(*lock), last + 1));
   VX_RETURN_IF_ERROR(env->CreateDir(w->gen_dir_));
   return w;

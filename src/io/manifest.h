@@ -56,8 +56,11 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir);
 // files) until Commit replaces it:
 //   Begin   locks dir/LOCK (Busy while another build holds it), takes N =
 //           1 + the highest generation that the manifest or a gen-N
-//           directory names (a crashed build's is never reused), and
-//           creates dir/gen-N;
+//           directory names (a crashed build's is never reused), deletes
+//           the directories of crashed builds, refuses with NoSpace when
+//           the file system has fewer than `min_bytes` free (the build's
+//           lower bound, so that it fails before its compute, not after),
+//           and creates dir/gen-N;
 //   Path    where the builder writes, and fsyncs, each file;
 //   Commit  fsyncs the generation's directory, records the files in a new
 //           manifest, commits it, then deletes every other generation's
@@ -67,7 +70,7 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir);
 // lock is released on destruction.
 class GenerationWriter {
  public:
-  static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir);
+  static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir, uint64_t min_bytes);
   ~GenerationWriter();
   std::string Path(const std::string& name) const { return gen_dir_ + "/" + name; }
   Status Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files);

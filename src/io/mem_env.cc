@@ -122,6 +122,8 @@ class MemEnv : public Env {
     if (!files_.count(path)) files_.emplace(path, std::make_shared<MemData>());
     return std::unique_ptr<FileLock>(new MemLock(this, path));
   }
+  // Memory has no capacity limit; FaultEnv::SetFreeSpace stands in for a full disk.
+  Result<uint64_t> FreeSpace(const std::string&) override { return UINT64_MAX; }
   std::string Describe() const override { return "memory"; }
 
  private:

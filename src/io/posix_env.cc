@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -173,6 +174,12 @@ class PosixEnv : public Env {
       return ErrnoStatus("lock " + path, errno);
     }
     return std::unique_ptr<FileLock>(new PosixLock(std::move(fd)));
+  }
+
+  Result<uint64_t> FreeSpace(const std::string& dir) override {
+    struct statvfs st;
+    if (::statvfs(dir.c_str(), &st) != 0) return ErrnoStatus("statvfs " + dir, errno);
+    return uint64_t{st.f_bavail} * st.f_frsize;
   }
 
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {

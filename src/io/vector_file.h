@@ -25,6 +25,8 @@ struct VectorLayout {
   static Result<VectorLayout> Make(size_t page_size, uint32_t dim, ElementType storage);
   uint64_t Page(uint64_t slot) const { return 1 + slot / per_page; }
   size_t Offset(uint64_t slot) const { return kPageHeaderSize + size_t(slot % per_page) * vector_bytes; }
+  // Size of a vectors file of `count` rows: a header page, then the rows' pages.
+  uint64_t FileBytes(uint64_t count) const { return page_size * (1 + (count + per_page - 1) / per_page); }
 };
 
 class VectorFileWriter {
