@@ -53,10 +53,12 @@ struct BuildOptions {
 };
 
 // Builds an index of the vectors in `base_path` into directory `dir`
-// (created if missing). The manifest is committed last, so a crashed build
-// leaves no openable index; rebuilding over an index that is open elsewhere
-// is not supported yet (files are rewritten in place; versioned files are
-// the planned fix).
+// (created if missing). An index already in `dir` is replaced only when the
+// new one's manifest is committed, the build's last step: until then it
+// opens and serves as before, and a failed or crashed build leaves it whole
+// (an index opened before keeps serving it until it is opened again).
+// Busy when another build is writing `dir`; NoSpace, before any compute,
+// when the file system cannot hold the new files beside the old ones.
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
 
 struct IndexOptions {

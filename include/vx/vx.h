@@ -64,7 +64,10 @@ void vx_build_options_init(vx_build_options* options);
 void vx_search_params_init(vx_search_params* params);
 
 /* Builds an index of the vectors in `base_path` (.fbin, .fvecs, ...) into
- * directory `dir`. `options` NULL: the defaults. */
+ * directory `dir`. `options` NULL: the defaults. An index already in `dir`
+ * serves until the new one is committed at the end, and stays whole if the
+ * build fails. VX_BUSY: another build is writing `dir`; VX_NO_SPACE, before
+ * any compute, when the disk cannot hold the new files beside the old. */
 vx_code vx_build(const char* base_path, const char* dir, const vx_build_options* options, vx_error* err);
 
 /* Opens the index in `dir` with buffer pools of the given sizes (0: the C++
