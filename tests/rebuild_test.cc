@@ -76,6 +76,17 @@ class RebuildTest : public ::testing::TestWithParam<IndexType> {
     return names;
   }
 
+  // Bytes a build of the new base writes, measured by building it into a
+  // directory of its own.
+  uint64_t BytesTheRebuildWrites() {
+    FaultEnv count(DefaultEnv());
+    BuildOptions o = o_;
+    o.env = &count;
+    const Status s = BuildIndex(new_base_, old_->dir / "measure", o);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return count.BytesWritten();
+  }
+
   BuildOptions o_;
   SearchParams p_;
   std::unique_ptr<Built> old_;
@@ -152,14 +163,7 @@ TEST_P(RebuildTest, FailedRebuildLeavesTheOldIndex) {
 // results. A rebuild after the last crash succeeds, survives a crash right
 // after its commit, and leaves only its own generation.
 TEST_P(RebuildTest, PowerCutAnywhereInARebuildLeavesTheOldIndex) {
-  uint64_t total = 0;
-  {
-    FaultEnv count(DefaultEnv());
-    BuildOptions o = o_;
-    o.env = &count;
-    ASSERT_TRUE(BuildIndex(new_base_, old_->dir / "measure", o).ok());
-    total = count.BytesWritten();
-  }
+  const uint64_t total = BytesTheRebuildWrites();
   ASSERT_GT(total, 100'000u);
   // The last cut fails the manifest's write, the build's last.
   for (const uint64_t cut : {uint64_t{0}, total / 10, total / 2, total * 9 / 10, total - 1}) {
@@ -246,14 +250,7 @@ TEST_P(RebuildTest, OpenRacingACommitOpensTheNewGeneration) {
 // both figures, and the old index stays. The bound is a lower one: a disk
 // with exactly the room the build writes lets it through.
 TEST_P(RebuildTest, TooLittleFreeSpaceIsRefusedBeforeTheBuildWrites) {
-  uint64_t total = 0;
-  {
-    FaultEnv count(DefaultEnv());
-    BuildOptions o = o_;
-    o.env = &count;
-    ASSERT_TRUE(BuildIndex(new_base_, old_->dir / "measure", o).ok());
-    total = count.BytesWritten();
-  }
+  const uint64_t total = BytesTheRebuildWrites();
   FaultEnv fault(DefaultEnv());
   fault.SetFreeSpace(total / 2);
   BuildOptions o = o_;

@@ -58,7 +58,8 @@ struct BuildOptions {
 // opens and serves as before, and a failed or crashed build leaves it whole
 // (an index opened before keeps serving it until it is opened again).
 // Busy when another build is writing `dir`; NoSpace, before any compute,
-// when the file system cannot hold the new files beside the old ones.
+// when the file system has less free space than a lower bound of what the
+// build writes (the vectors file and the codes at least).
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
 
 struct IndexOptions {

@@ -67,7 +67,8 @@ void vx_search_params_init(vx_search_params* params);
  * directory `dir`. `options` NULL: the defaults. An index already in `dir`
  * serves until the new one is committed at the end, and stays whole if the
  * build fails. VX_BUSY: another build is writing `dir`; VX_NO_SPACE, before
- * any compute, when the disk cannot hold the new files beside the old. */
+ * any compute, when the disk has less free space than a lower bound of what
+ * the build writes (the vectors file and the codes at least). */
 vx_code vx_build(const char* base_path, const char* dir, const vx_build_options* options, vx_error* err);
 
 /* Opens the index in `dir` with buffer pools of the given sizes (0: the C++

@@ -42,12 +42,6 @@ std::optional<uint64_t> GenerationOf(const std::string& name) {
   return n;
 }
 
-// Bytes as MB with one decimal ("0.3 MB"), for messages.
-std::string MegaBytes(uint64_t bytes) {
-  const uint64_t tenths = (bytes * 10 + (1 << 19)) >> 20;
-  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " MB";
-}
-
 }  // namespace
 
 std::string GenerationDir(const std::string& dir, uint64_t generation) {
@@ -198,25 +192,25 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
     return Status::Busy(dir + ": another build is writing this index directory (" + lock.status().message() + ")");
   }
   const Result<Manifest> committed = ReadManifest(env, dir);
-  uint64_t last = committed.ok() ? committed->generation : 0;
+  const uint64_t named = committed.ok() ? committed->generation : 0;  // 0: none (generations start at 1)
   // A generation the manifest does not name is a crashed build's: opens
   // follow the manifest and the lock is ours, so nothing reads or writes it.
   // Deleting it now gives its space to this build. Nothing is deleted when
   // the manifest exists but cannot be read.
   const bool known = committed.ok() || committed.status().code() == StatusCode::kNotFound;
+  uint64_t last = named;
   VX_ASSIGN_OR_RETURN(const std::vector<std::string> names, env->ListDir(dir));
   for (const std::string& name : names) {
     const std::optional<uint64_t> g = GenerationOf(name);
     if (!g) continue;
     last = std::max(last, *g);
-    if (known && !(committed.ok() && *g == committed->generation)) {
-      static_cast<void>(DeleteGeneration(env, dir + "/" + name));  // best effort: the next commit retries
-    }
+    if (known && *g != named) static_cast<void>(DeleteGeneration(env, dir + "/" + name));  // best effort: the next commit retries
   }
   VX_ASSIGN_OR_RETURN(const uint64_t free, env->FreeSpace(dir));
   if (free < min_bytes) {
-    return Status::NoSpace(dir + ": the new index needs at least " + MegaBytes(min_bytes) + " on disk and " +
-                           MegaBytes(free) + " are free" +
+    // MB rounded so that the figures never show enough room.
+    return Status::NoSpace(dir + ": the new index needs at least " + std::to_string((min_bytes + (1 << 20) - 1) >> 20) +
+                           " MB on disk and " + std::to_string(free >> 20) + " MB are free" +
                            (committed.ok() ? " (the current index stays until the new one is committed)" : "") +
                            "; free space or build into another directory");
   }

@@ -116,7 +116,7 @@ Status Build(const std::string& base_path, const std::string& dir, const BuildOp
   };
   // Refused before any compute when the disk cannot hold, at the peak, the
   // vectors, the spill file (an entry per row at least) and the list pages.
-  const uint64_t min_bytes = vl.FileBytes(n) + n * (8 + quantizer->code_size()) + (n + ll.per_page - 1) / ll.per_page * vl.page_size;
+  const uint64_t min_bytes = vl.FileBytes(n) + n * (8 + quantizer->code_size()) + uint64_t{ll.PagesFor(n)} * vl.page_size;
   VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(env, dir, min_bytes));
 
   // 1. Vectors file and reservoir sample.

@@ -117,7 +117,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw", "ivf"}));
   cmd->add_option("--base", a->base, "Base vectors")->required();
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
-  cmd->add_option("--out", a->out, "Index directory; an index already there is replaced at the end, and serves until then. The disk needs room for both; the build is refused at its start if the free space is below the size of its vector file and codes")->required();
+  cmd->add_option("--out", a->out, "Index directory; an index already there is replaced at the end, and serves until then. The disk needs room for both; the build is refused at its start if the free space is below a lower bound of what it writes (its vector file and codes at least)")->required();
   cmd->add_option("--m", a->m, "Links per node (2m on layer 0)")->capture_default_str()->check(CLI::Range(2u, 100u));
   cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")->capture_default_str()->check(CLI::Range(4u, 1000u));
   cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")->capture_default_str();
