@@ -27,7 +27,7 @@ struct Fixture {
     BufferPoolOptions o;
     o.budget_bytes = {kPages * kPage, kPage};
     pool = BufferPool::Create(o).value();
-    id = pool->AddFile(file.get(), PageClass::kGraph, PageType::kGraph).value();
+    id = pool->AddFile(file.get(), PageClass::kStructure, PageType::kGraph).value();
     for (uint64_t p = 0; p < kPages; ++p) (void)pool->Pin(PageRef{id, PageNo{p}}).value();
   }
 };

@@ -38,8 +38,8 @@ bool PayloadOk(const PageHandle& h, uint64_t page) {
 
 class BufferPoolTest : public testing::EnvTest {
  protected:
-  void Open(Env* env, uint64_t graph_pages, uint64_t pool_pages, std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
-    ASSERT_TRUE(WritePagedFile(env_.get(), Path("graph"), graph_pages, PageType::kGraph).ok());
+  void Open(Env* env, uint64_t structure_pages, uint64_t pool_pages, std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
+    ASSERT_TRUE(WritePagedFile(env_.get(), Path("graph"), structure_pages, PageType::kGraph).ok());
     ASSERT_TRUE(WritePagedFile(env_.get(), Path("vectors"), 16, PageType::kVector).ok());
     auto g = env->OpenFile(Path("graph"), OpenOptions{.direct = true});
     auto v = env->OpenFile(Path("vectors"), OpenOptions{.direct = true});
@@ -52,7 +52,7 @@ class BufferPoolTest : public testing::EnvTest {
     auto pool = BufferPool::Create(o);
     ASSERT_TRUE(pool.ok()) << pool.status().ToString();
     pool_ = std::move(pool).value();
-    graph_ = *pool_->AddFile(graph_file_.get(), PageClass::kGraph, PageType::kGraph);
+    graph_ = *pool_->AddFile(graph_file_.get(), PageClass::kStructure, PageType::kGraph);
     vectors_ = *pool_->AddFile(vector_file_.get(), PageClass::kVector, PageType::kVector);
   }
   PageRef G(uint64_t p) const { return PageRef{graph_, PageNo{p}}; }
@@ -71,7 +71,7 @@ TEST_P(BufferPoolTest, PinsVerifiedPagesAndCountsHitsMissesReads) {
       EXPECT_TRUE(PayloadOk(*h, p)) << "page " << p;
     }
   }
-  const PoolStats s = pool_->Stats(PageClass::kGraph);
+  const PoolStats s = pool_->Stats(PageClass::kStructure);
   EXPECT_EQ(s.misses, 8u);
   EXPECT_EQ(s.reads, 8u);
   EXPECT_EQ(s.hits, 16u);
@@ -82,19 +82,19 @@ TEST_P(BufferPoolTest, PinsVerifiedPagesAndCountsHitsMissesReads) {
 
 TEST_P(BufferPoolTest, NeverHoldsMoreThanItsBudget) {
   Open(env_.get(), 64, 5);
-  EXPECT_EQ(pool_->CapacityPages(PageClass::kGraph), 5u);
+  EXPECT_EQ(pool_->CapacityPages(PageClass::kStructure), 5u);
   std::mt19937 rng(3);
   for (int i = 0; i < 500; ++i) {
     const uint64_t p = rng() % 64;
     auto h = pool_->Pin(G(p));
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     ASSERT_TRUE(PayloadOk(*h, p));
-    ASSERT_LE(pool_->ResidentPages(PageClass::kGraph), 5u);
+    ASSERT_LE(pool_->ResidentPages(PageClass::kStructure), 5u);
   }
-  const PoolStats s = pool_->Stats(PageClass::kGraph);
+  const PoolStats s = pool_->Stats(PageClass::kStructure);
   EXPECT_GT(s.evictions, 0u);
   EXPECT_EQ(s.reads, s.misses);
-  EXPECT_EQ(s.reads - s.evictions, pool_->ResidentPages(PageClass::kGraph));
+  EXPECT_EQ(s.reads - s.evictions, pool_->ResidentPages(PageClass::kStructure));
 }
 
 TEST_P(BufferPoolTest, BatchMissesAreOneSubmission) {
@@ -105,7 +105,7 @@ TEST_P(BufferPoolTest, BatchMissesAreOneSubmission) {
   ASSERT_TRUE(pool_->PinBatch(refs, &handles).ok());
   ASSERT_EQ(handles.size(), refs.size());
   for (size_t i = 0; i < refs.size(); ++i) EXPECT_TRUE(PayloadOk(handles[i], refs[i].page.value));
-  const PoolStats s = pool_->Stats(PageClass::kGraph);
+  const PoolStats s = pool_->Stats(PageClass::kStructure);
   EXPECT_EQ(s.batches, 1u);
   EXPECT_EQ(s.reads, 16u);
 }
@@ -117,7 +117,7 @@ TEST_P(BufferPoolTest, HotPageSurvivesAScanOfOneOffPages) {
     ASSERT_TRUE(pool_->Pin(G(p)).ok());  // one-off pages
   }
   // Page 0 was read once: every later pin of it was a hit.
-  EXPECT_EQ(pool_->Stats(PageClass::kGraph).hits, 198u);
+  EXPECT_EQ(pool_->Stats(PageClass::kStructure).hits, 198u);
 }
 
 TEST_P(BufferPoolTest, BudgetBelowOnePageIsRefused) {
@@ -152,7 +152,7 @@ TEST_P(BufferPoolTest, ReadErrorsReachTheCallerAndALaterPinRetries) {
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.status().code(), StatusCode::kIOError);
   EXPECT_NE(h.status().message().find("graph"), std::string::npos) << h.status().ToString();
-  EXPECT_EQ(pool_->ResidentPages(PageClass::kGraph), 0u);
+  EXPECT_EQ(pool_->ResidentPages(PageClass::kStructure), 0u);
   fault.ClearFaults();
   auto again = pool_->Pin(G(3));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
@@ -214,7 +214,7 @@ TEST_P(BufferPoolTest, ReadLatencyHistogramCountsEveryRead) {
   Open(&fault, 8, 8);
   fault.SetReadLatency(std::chrono::milliseconds(3));
   for (uint64_t p = 0; p < 4; ++p) ASSERT_TRUE(pool_->Pin(G(p)).ok());
-  const PoolStats s = pool_->Stats(PageClass::kGraph);
+  const PoolStats s = pool_->Stats(PageClass::kStructure);
   uint64_t counted = 0;
   for (uint64_t c : s.read_latency_us_log2) counted += c;
   EXPECT_EQ(counted, s.reads);
@@ -237,7 +237,7 @@ TEST_P(BufferPoolTest, ConcurrentMissesOfOnePageShareOneRead) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 6);
-  EXPECT_EQ(pool_->Stats(PageClass::kGraph).reads, 1u);
+  EXPECT_EQ(pool_->Stats(PageClass::kStructure).reads, 1u);
   EXPECT_EQ(fault.ReadCount("graph"), 1u);
 }
 
@@ -259,14 +259,14 @@ TEST_P(BufferPoolTest, ConcurrentStressWithAFewFrames) {
           continue;
         }
         wrong += !PayloadOk(*h, p);
-        if (pool_->ResidentPages(PageClass::kGraph) > 4) ++wrong;
+        if (pool_->ResidentPages(PageClass::kStructure) > 4) ++wrong;
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(wrong.load(), 0);
-  const PoolStats s = pool_->Stats(PageClass::kGraph);
+  const PoolStats s = pool_->Stats(PageClass::kStructure);
   EXPECT_EQ(s.hits + s.misses, 8u * 400);
   EXPECT_LE(s.reads, s.misses);
 }
@@ -314,7 +314,7 @@ TEST(BufferPoolCorruption, FlippedBytesInARealFile) {
   BufferPoolOptions o;
   o.budget_bytes = {16 * kPage, kPage};
   auto pool = BufferPool::Create(o);
-  const FileId id = *(*pool)->AddFile(file->get(), PageClass::kGraph, PageType::kGraph);
+  const FileId id = *(*pool)->AddFile(file->get(), PageClass::kStructure, PageType::kGraph);
   for (uint64_t p = 0; p < 10; ++p) {
     auto h = (*pool)->Pin(PageRef{id, PageNo{p}});
     if (p == 7) {

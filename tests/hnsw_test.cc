@@ -32,7 +32,7 @@ TEST(Hnsw, SiftsmallRecallAtEf64) {
   BuildOptions o;
   ASSERT_TRUE(BuildIndex(d + "siftsmall_base.fvecs", dir / "idx", o).ok());
   IndexOptions io;
-  io.graph_cache_bytes = 256 << 10;  // a fraction of the graph
+  io.structure_cache_bytes = 256 << 10;  // a fraction of the graph
   io.vector_cache_bytes = 256 << 10;
   auto index = Index::Open(dir / "idx", io);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
@@ -73,9 +73,9 @@ INSTANTIATE_TEST_SUITE_P(AllMetrics, HnswMetricTest,
 TEST(Hnsw, TinyPoolGivesTheSameResultsAsAFullyCachedOne) {
   auto b = BuildSynthetic(Metric::kL2, "pq:8");
   IndexOptions big;
-  big.graph_cache_bytes = big.vector_cache_bytes = 64 << 20;  // everything fits: in memory
+  big.structure_cache_bytes = big.vector_cache_bytes = 64 << 20;  // everything fits: in memory
   IndexOptions tiny;
-  tiny.graph_cache_bytes = tiny.vector_cache_bytes = 8 * 4096;  // a few pages
+  tiny.structure_cache_bytes = tiny.vector_cache_bytes = 8 * 4096;  // a few pages
   auto a = Index::Open(b->index(), big);
   auto c = Index::Open(b->index(), tiny);
   ASSERT_TRUE(a.ok() && c.ok());
@@ -164,16 +164,16 @@ TEST(Hnsw, MemoryBudgetIsSplitBetweenThePageClasses) {
   auto b = BuildSynthetic(Metric::kL2, "sq8");
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok());
-  const uint64_t graph = (*index)->info().graph_bytes;
+  const uint64_t graph = (*index)->info().structure_bytes;
   // Room for the whole graph: it gets it, vectors the rest.
   auto o = IndexOptionsForMemory(b->index(), 10 * graph);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
-  EXPECT_EQ(o->graph_cache_bytes, graph);
+  EXPECT_EQ(o->structure_cache_bytes, graph);
   EXPECT_EQ(o->vector_cache_bytes, 9 * graph);
   // Less: the graph class gets 3/4.
   o = IndexOptionsForMemory(b->index(), graph);
   ASSERT_TRUE(o.ok());
-  EXPECT_EQ(o->graph_cache_bytes, graph * 3 / 4);
+  EXPECT_EQ(o->structure_cache_bytes, graph * 3 / 4);
   EXPECT_EQ(o->vector_cache_bytes, graph - graph * 3 / 4);
   o = IndexOptionsForMemory(b->dir / "missing", graph);
   EXPECT_EQ(o.status().code(), StatusCode::kNotFound) << o.status().ToString();

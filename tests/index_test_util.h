@@ -28,7 +28,7 @@ using testing::TempDir;
 inline double Recall(const std::vector<std::vector<SearchResult>>& res, const IdMatrix& gt, uint32_t k) {
   uint64_t hits = 0;
   for (uint64_t i = 0; i < res.size(); ++i) {
-    for (const auto& r : res[i]) hits += std::count(gt.row(i), gt.row(i) + k, static_cast<int32_t>(r.id));
+    for (const auto& r : res[i]) hits += std::count(gt.row(i), gt.row(i) + k, r.key);
   }
   return double(hits) / (double(res.size()) * k);
 }
@@ -66,7 +66,7 @@ inline void ExpectSame(const std::vector<std::vector<SearchResult>>& a, const st
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].size(), b[i].size()) << "query " << i;
     for (size_t j = 0; j < a[i].size(); ++j) {
-      EXPECT_EQ(a[i][j].id, b[i][j].id) << "query " << i << " rank " << j;
+      EXPECT_EQ(a[i][j].key, b[i][j].key) << "query " << i << " rank " << j;
       EXPECT_EQ(a[i][j].distance, b[i][j].distance) << "query " << i << " rank " << j;
     }
   }
@@ -130,10 +130,10 @@ inline void FlipByte(const std::string& path, uint64_t offset) {
 // index tests' concurrency check, run under TSan too.
 inline void ExpectConcurrentSearchesAgreeWithSerial(const Built& b, const SearchParams& p) {
   IndexOptions io;
-  io.graph_cache_bytes = io.vector_cache_bytes = 16 * 4096;
+  io.structure_cache_bytes = io.vector_cache_bytes = 16 * 4096;
   auto index = Index::Open(b.index(), io);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
-  ASSERT_GT((*index)->info().graph_bytes, io.graph_cache_bytes) << "prewarm would not evict";
+  ASSERT_GT((*index)->info().structure_bytes, io.structure_cache_bytes) << "prewarm would not evict";
   const auto serial = SearchAll(**index, b.queries, p);
   ExpectSame(serial, SearchAllConcurrently(**index, b.queries, p, 4));
   std::vector<Status> prewarms;
@@ -177,12 +177,12 @@ inline void ExpectTheErrorBoundPrunesTheRerank(BuildOptions o, const SearchParam
 // a damaged page makes it fail with Corruption naming the page.
 inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
   IndexOptions big;
-  big.graph_cache_bytes = big.vector_cache_bytes = 64 << 20;
+  big.structure_cache_bytes = big.vector_cache_bytes = 64 << 20;
   auto cold = Index::Open(b.index(), big);
   ASSERT_TRUE(cold.ok()) << cold.status().ToString();
   const auto want = SearchAll(**cold, b.queries, p);
   const IndexInfo& info = (*cold)->info();
-  const uint64_t structure_pages = info.graph_bytes / info.page_size - 1;  // less the file header
+  const uint64_t structure_pages = info.structure_bytes / info.page_size - 1;  // less the file header
   ASSERT_GT(structure_pages, 8u);
 
   auto warm = Index::Open(b.index(), big);
@@ -193,12 +193,12 @@ inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
   SearchStats stats;
   std::vector<std::vector<SearchResult>> got(b.queries.rows);
   for (uint64_t i = 0; i < b.queries.rows; ++i) ASSERT_TRUE((*warm)->Search(b.queries.row(i), p, &got[i], &stats).ok());
-  EXPECT_GT(stats.graph_pages, 0u);
-  EXPECT_EQ(stats.graph_reads, 0u) << "a search after a full prewarm read structure pages";
+  EXPECT_GT(stats.structure_pages, 0u);
+  EXPECT_EQ(stats.structure_reads, 0u) << "a search after a full prewarm read structure pages";
   ExpectSame(want, got);
 
   IndexOptions small = big;
-  small.graph_cache_bytes = 8 * info.page_size;
+  small.structure_cache_bytes = 8 * info.page_size;
   auto part = Index::Open(b.index(), small);
   ASSERT_TRUE(part.ok());
   pages = (*part)->Prewarm();
@@ -207,9 +207,9 @@ inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
   ExpectSame(want, SearchAll(**part, b.queries, p));
 
   // The last page: past the head checksum (first 64 KiB) that Open checks.
-  const std::string file = b.file(info.type == "ivf" ? "lists" : "graph");
-  ASSERT_GT(info.graph_bytes, (64u << 10) + info.page_size);
-  FlipByte(file, info.graph_bytes - 100);
+  const std::string file = b.file(info.type == IndexType::kIvf ? "lists" : "graph");
+  ASSERT_GT(info.structure_bytes, (64u << 10) + info.page_size);
+  FlipByte(file, info.structure_bytes - 100);
   auto damaged = Index::Open(b.index(), big);
   ASSERT_TRUE(damaged.ok()) << damaged.status().ToString();
   pages = (*damaged)->Prewarm();

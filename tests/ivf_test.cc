@@ -33,7 +33,7 @@ void ExpectExact(const Built& b, const std::vector<std::vector<SearchResult>>& r
   for (uint64_t i = 0; i < res.size(); ++i) {
     ASSERT_EQ(res[i].size(), 10u) << "query " << i;
     for (size_t j = 0; j < 10; ++j) {
-      EXPECT_EQ(res[i][j].id, b.gt.row(i)[j]) << "query " << i << " rank " << j;
+      EXPECT_EQ(res[i][j].key, b.gt.row(i)[j]) << "query " << i << " rank " << j;
       EXPECT_NEAR(res[i][j].distance, b.gt_dist[i * 10 + j], 1e-3 * (1 + std::abs(b.gt_dist[i * 10 + j])));
     }
   }
@@ -57,7 +57,7 @@ TEST_P(IvfMetricTest, AllProbesAndFullRerankEqualExactSearch) {
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   const IndexInfo& info = (*index)->info();
-  EXPECT_EQ(info.type, "ivf");
+  EXPECT_EQ(info.type, IndexType::kIvf);
   EXPECT_EQ(info.lists, 16u);
   EXPECT_EQ(info.replicas, replicas);
   if (replicas) EXPECT_GT(info.entries, info.count) << "the closure rule replicated nothing";
@@ -72,7 +72,7 @@ TEST_P(IvfMetricTest, AllProbesAndFullRerankEqualExactSearch) {
   for (const auto& r : SearchAll(**index, b->queries, p)) {
     std::set<int64_t> ids;
     for (size_t j = 0; j < r.size(); ++j) {
-      EXPECT_TRUE(ids.insert(r[j].id).second) << "row " << r[j].id << " returned twice";
+      EXPECT_TRUE(ids.insert(r[j].key).second) << "row " << r[j].key << " returned twice";
       if (j) {
         EXPECT_LE(r[j - 1].distance, r[j].distance);
       }
@@ -157,7 +157,7 @@ TEST(Ivf, SiftsmallRecallNeverFallsAsProbesRise) {
   BuildOptions o = Ivf(Metric::kL2, "sq8", 0);  // lists by pgvector's rule: 10 for 10k rows
   ASSERT_TRUE(BuildIndex(d + "siftsmall_base.fvecs", dir / "idx", o).ok());
   IndexOptions io;
-  io.graph_cache_bytes = io.vector_cache_bytes = 256 << 10;
+  io.structure_cache_bytes = io.vector_cache_bytes = 256 << 10;
   auto index = Index::Open(dir / "idx", io);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   ASSERT_EQ((*index)->info().lists, 10u);
@@ -205,9 +205,9 @@ TEST(Ivf, DefaultRerankGrowsWithProbes) {
 TEST(Ivf, TinyPoolGivesTheSameResultsAsAFullyCachedOne) {
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "pq:8", 24, 1));
   IndexOptions big;
-  big.graph_cache_bytes = big.vector_cache_bytes = 64 << 20;
+  big.structure_cache_bytes = big.vector_cache_bytes = 64 << 20;
   IndexOptions tiny;
-  tiny.graph_cache_bytes = tiny.vector_cache_bytes = 4 * 4096;  // lists are read in chunks of one page
+  tiny.structure_cache_bytes = tiny.vector_cache_bytes = 4 * 4096;  // lists are read in chunks of one page
   auto a = Index::Open(b->index(), big);
   auto c = Index::Open(b->index(), tiny);
   ASSERT_TRUE(a.ok() && c.ok());

@@ -99,7 +99,7 @@ class RebuildTest : public ::testing::TestWithParam<IndexType> {
 // files the rebuild deletes: every search succeeds with the old results.
 TEST_P(RebuildTest, ConcurrentSearchesOfAnOpenIndexServeTheOldGenerationThroughARebuild) {
   IndexOptions io;
-  io.graph_cache_bytes = io.vector_cache_bytes = 16 * 4096;
+  io.structure_cache_bytes = io.vector_cache_bytes = 16 * 4096;
   auto open = Index::Open(old_->index(), io);
   ASSERT_TRUE(open.ok()) << open.status().ToString();
   ASSERT_EQ(Entries(), (std::vector<std::string>{"LOCK", "MANIFEST", "gen-1"}));

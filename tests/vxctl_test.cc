@@ -159,7 +159,7 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   CliRun warm = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --prewarm --json");
   ASSERT_EQ(warm.status, 0) << warm.output;
   EXPECT_NE(warm.output.find("\"prewarm\": \"prewarmed "), std::string::npos) << warm.output;
-  EXPECT_EQ(JsonNumber(warm.output, "graph_reads_per_query"), 0.0) << warm.output;
+  EXPECT_EQ(JsonNumber(warm.output, "structure_reads_per_query"), 0.0) << warm.output;
   CliRun info = Vxctl("info " + dir / "idx");
   EXPECT_EQ(info.status, 0);
   EXPECT_NE(info.output.find("3000 vectors x 16 dims"), std::string::npos) << info.output;

@@ -1,10 +1,12 @@
-// The public index API: build an index directory from a vector file, open it,
-// search it. Library first: vxctl is a thin layer over this header.
+// The public index API: build an index directory from a vector source (a
+// file, or rows in memory), open it, search it; results are the rows' keys.
+// Library first: vxctl is a thin layer over this header.
 //
 // Thread-safety: an opened Index may be searched from any number of threads
 // at once. Build is single-call (it uses `threads` threads internally).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,6 +23,26 @@ class Env;
 enum class IndexType { kHnsw, kIvf };
 const char* IndexTypeName(IndexType t);  // "hnsw", "ivf"
 Result<IndexType> ParseIndexType(const std::string& s);
+
+// The rows a build reads, in order: a vector file or the caller's memory.
+// Row i gets key keys[i] (BuildOptions::keys), or i when none are given.
+class VectorSource {
+ public:
+  // A vector file (.fvecs .bvecs .fbin .u8bin .i8bin .npy), streamed.
+  static Result<std::unique_ptr<VectorSource>> FromFile(const std::string& path);
+  // `count` rows of `dim` floats at `rows`, borrowed (not copied): they must
+  // stay valid and unchanged until the build returns. NaN and Inf are
+  // refused as they are read, naming the row.
+  static Result<std::unique_ptr<VectorSource>> FromMemory(const float* rows, uint64_t count, uint32_t dim);
+  virtual ~VectorSource() = default;
+  virtual uint64_t count() const = 0;
+  virtual uint32_t dim() const = 0;
+  virtual const std::string& name() const = 0;  // for messages: the path, or "memory"
+  // Reads the next min(max_rows, rows left) rows as floats into `out`;
+  // returns how many (0 at the end).
+  virtual Result<size_t> Read(size_t max_rows, float* out) = 0;
+  virtual Status Rewind() = 0;  // back to row 0
+};
 
 // What a build needs. Defaults are pgvector's (HNSW: m = 16,
 // ef_construction = 64; IVF: lists = rows/1000 up to 1M rows, sqrt(rows) above).
@@ -47,8 +69,16 @@ struct BuildOptions {
   size_t page_size = 4096;        // raised to fit one full vector per page
   bool reorder = true;            // HNSW: renumber nodes in BFS order for page locality
   uint64_t seed = 42;
-  // Called with (done, total, phase) during long phases. Optional.
+  // The key of each row, in source order (distinct); empty: the row number.
+  std::vector<int64_t> keys;
+  // Called with (done, total, phase) through every phase (reading, training
+  // the codes and k-means, graph inserts or list assignment, writing), from
+  // one thread at a time. Optional.
   std::function<void(uint64_t, uint64_t, const char*)> progress;
+  // Set (from any thread) to stop the build: it returns Cancelled at its
+  // next progress point, leaves no file behind, and the index already in
+  // the directory stays as it was. Optional.
+  const std::atomic<bool>* cancel = nullptr;
   Env* env = nullptr;             // nullptr: the default (io_uring or pread) Env
 };
 
@@ -59,13 +89,18 @@ struct BuildOptions {
 // (an index opened before keeps serving it until it is opened again).
 // Busy when another build is writing `dir`; NoSpace, before any compute,
 // when the file system has less free space than a lower bound of what the
-// build writes (the vectors file and the codes at least).
+// build writes (the vectors file and the codes at least); InvalidArgument
+// naming the row when a key repeats; Cancelled when options.cancel was set.
+Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options);
+// The same from the vector file at `base_path`.
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
 
+// The index's structure pages are what a search walks or scans before the
+// rerank: HNSW's graph pages, IVF's list pages. They are one page class of
+// the buffer pool; vector pages are the other.
 struct IndexOptions {
-  // Buffer pool budget for the index's structure pages: HNSW graph pages,
-  // IVF list pages (the pool's "graph" class).
-  uint64_t graph_cache_bytes = 64ull << 20;
+  // Buffer pool budget for structure pages.
+  uint64_t structure_cache_bytes = 64ull << 20;
   uint64_t vector_cache_bytes = 16ull << 20;  // buffer pool budget for vector pages
   Env* env = nullptr;
 };
@@ -79,13 +114,13 @@ struct SearchParams {
 };
 
 struct SearchResult {
-  int64_t id;      // row index in the base file
+  int64_t key;     // the row's key (BuildOptions::keys; by default its row in the source)
   float distance;  // exact distance (vx/types.h semantics)
 };
 
 // Per-query I/O counters.
 struct SearchStats {
-  uint64_t graph_pages = 0, graph_reads = 0;    // structure pages (graph / list) pinned / read from SSD
+  uint64_t structure_pages = 0, structure_reads = 0;  // structure pages pinned / read from SSD
   uint64_t vector_pages = 0, vector_reads = 0;
   uint64_t round_trips = 0;                     // read submissions waited on
   uint64_t codes_scored = 0;
@@ -95,8 +130,17 @@ struct SearchStats {
   void Add(const SearchStats& o);
 };
 
+// A segment of an index: a delta on top of the base generation (inserted
+// rows, tombstones, attributes), committed with the manifest.
+struct SegmentInfo {
+  uint64_t id = 0;
+  std::string kind;
+  uint64_t bytes = 0;  // its files' sizes, summed
+};
+
 struct IndexInfo {
-  std::string type, quant;
+  IndexType type = IndexType::kHnsw;
+  std::string quant;
   Metric metric = Metric::kL2;
   ElementType storage = ElementType::kF32;
   uint64_t count = 0;
@@ -105,14 +149,18 @@ struct IndexInfo {
   uint32_t lists = 0, replicas = 0;                    // IVF
   uint64_t entries = 0;                                // IVF: list entries (count plus replicas)
   size_t page_size = 0;
-  uint64_t graph_bytes = 0, vector_bytes = 0;  // on disk: structure (graph / lists) and vectors files
-  uint64_t resident_bytes = 0;                 // always in RAM (HNSW: codes, upper layers, ids; IVF: centroids, list directory)
+  uint64_t structure_bytes = 0, vector_bytes = 0;  // on disk: structure (graph / lists) and vectors files
+  // Always in RAM (HNSW: codes, upper layers, keys; IVF: centroids, list
+  // directory, keys).
+  uint64_t resident_bytes = 0;
+  uint64_t generation = 0;            // the committed base generation
+  std::vector<SegmentInfo> segments;  // on top of it, oldest first
 };
 
 // Options whose buffer pool budgets add up to `memory_bytes`, split between
-// the page classes of the index in `dir`: the structure class (HNSW graph,
-// IVF lists) gets what its whole file needs, up to 3/4, since searches
-// revisit it; vector pages, read about once per query, get the rest.
+// the page classes of the index in `dir`: the structure class gets what its
+// whole file needs, up to 3/4, since searches revisit it; vector pages, read
+// about once per query, get the rest.
 Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env = nullptr);
 
 class Index {
@@ -123,7 +171,7 @@ class Index {
   static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options);
   virtual ~Index() = default;
   virtual const IndexInfo& info() const = 0;
-  // The k nearest neighbours of `query` (dim floats), nearest first.
+  // The keys of the k nearest neighbours of `query` (dim floats), nearest first.
   virtual Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
                         SearchStats* stats) const = 0;
   // The number of candidates a search with `params` reranks: `rerank` when
@@ -136,13 +184,35 @@ class Index {
   // probes 8 on (pq:32, docs/BENCHMARKS.md).
   virtual uint32_t RerankDepth(const SearchParams& params) const = 0;
   // Reads the structure pages (HNSW graph, IVF lists) into the buffer pool,
-  // as many as graph_cache_bytes holds, from the file's start on (HNSW's
+  // as many as structure_cache_bytes holds, from the file's start on (HNSW's
   // node order puts the entry point's neighbourhood first), in batches of
   // up to 256 pages: pgvector's pg_prewarm for the index, so that the first
   // queries after an open do not each pay a round trip per graph step.
   // Returns the structure pages it left in the pool (read now or found
   // there). May run while searches run.
   virtual Result<uint64_t> Prewarm() const = 0;
+};
+
+// The write interface of an index: rows inserted, deleted and replaced by
+// key after the build, durable through a write-ahead log, folded into
+// segments by Checkpoint and repaired around deleted rows by Vacuum. A write
+// is visible to every search that starts after it returns. Declared here so
+// that the API has its final shape; no index type implements it yet, so
+// there is no way to open one.
+class IndexWriter {
+ public:
+  virtual ~IndexWriter() = default;
+  // n rows: keys[i] gets vectors[i * dim ...]. A key that exists, a key
+  // repeated in the batch, or a NaN component refuses the whole batch.
+  virtual Status Insert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
+  // NotFound naming the first key that does not exist; nothing is deleted.
+  virtual Status Delete(const int64_t* keys, uint64_t n) = 0;
+  // Insert, replacing the rows of keys that exist.
+  virtual Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
+  virtual Status Checkpoint() = 0;
+  virtual Status Vacuum() = 0;
+  // The reader that sees every acknowledged write.
+  virtual const Index& reader() const = 0;
 };
 
 }  // namespace vx

@@ -22,6 +22,7 @@ enum class StatusCode {
   kNotSupported,     // valid, but not implemented or not available here
   kResourceExhausted,  // a memory or size budget would be exceeded
   kBusy,             // held by another writer (a build is writing the index directory)
+  kCancelled,        // the caller asked the operation to stop (a build's cancel flag)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -40,6 +41,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kResourceExhausted, std::move(msg)};
   }
   static Status Busy(std::string msg) { return {StatusCode::kBusy, std::move(msg)}; }
+  static Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

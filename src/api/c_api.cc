@@ -104,7 +104,7 @@ vx_index* vx_open(const char* dir, uint64_t structure_cache_bytes, uint64_t vect
   Guard(err, [&]() -> vx::Status {
     if (!dir) return Missing("dir");
     vx::IndexOptions o;
-    if (structure_cache_bytes) o.graph_cache_bytes = structure_cache_bytes;
+    if (structure_cache_bytes) o.structure_cache_bytes = structure_cache_bytes;
     if (vector_cache_bytes) o.vector_cache_bytes = vector_cache_bytes;
     VX_ASSIGN_OR_RETURN(auto index, vx::Index::Open(dir, o));
     out = new vx_index{std::move(index)};
@@ -142,7 +142,7 @@ vx_code vx_search(const vx_index* index, const float* query, const vx_search_par
     thread_local std::vector<vx::SearchResult> results;
     VX_RETURN_IF_ERROR(index->index->Search(query, p, &results, nullptr));
     for (size_t i = 0; i < results.size(); ++i) {
-      ids[i] = results[i].id;
+      ids[i] = results[i].key;
       if (distances) distances[i] = results[i].distance;
     }
     if (found) *found = static_cast<uint32_t>(results.size());

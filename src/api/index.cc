@@ -1,5 +1,5 @@
-// vx/index.h: dispatch to the index types by BuildOptions::type and by the
-// manifest's "type" parameter.
+// vx/index.h: the table of index types, and dispatch through it by
+// BuildOptions::type and by the manifest's "type" parameter.
 #include <algorithm>
 
 #include "hnsw/hnsw.h"
@@ -9,18 +9,55 @@
 #include "vx/index.h"
 
 namespace vx {
+namespace {
 
-const char* IndexTypeName(IndexType t) { return t == IndexType::kIvf ? "ivf" : "hnsw"; }
+// Every index type, once: its name (in the manifest and on the command
+// line), how to build it and how to open it.
+struct IndexTypeEntry {
+  IndexType type;
+  const char* name;
+  const char* structure_file;  // the paged file of its structure pages
+  Status (*build)(VectorSource&, const std::string&, const BuildOptions&);
+  Result<std::unique_ptr<Index>> (*open)(const std::string&, const Manifest&, const IndexOptions&);
+};
+
+constexpr IndexTypeEntry kIndexTypes[] = {
+    {IndexType::kHnsw, "hnsw", "graph", hnsw::Build, hnsw::Open},
+    {IndexType::kIvf, "ivf", "lists", ivf::Build, ivf::Open},
+};
+
+const IndexTypeEntry& EntryOf(IndexType t) {
+  for (const IndexTypeEntry& e : kIndexTypes) {
+    if (e.type == t) return e;
+  }
+  return kIndexTypes[0];  // unreachable: every IndexType has an entry
+}
+
+const IndexTypeEntry* EntryNamed(const std::string& name) {
+  for (const IndexTypeEntry& e : kIndexTypes) {
+    if (name == e.name) return &e;
+  }
+  return nullptr;
+}
+
+std::string TypeNames() {
+  std::string s;
+  for (const IndexTypeEntry& e : kIndexTypes) s += std::string(s.empty() ? "" : " | ") + e.name;
+  return s;
+}
+
+}  // namespace
+
+const char* IndexTypeName(IndexType t) { return EntryOf(t).name; }
 
 Result<IndexType> ParseIndexType(const std::string& s) {
-  if (s == "hnsw") return IndexType::kHnsw;
-  if (s == "ivf") return IndexType::kIvf;
-  return Status::InvalidArgument("unknown index type '" + s + "' (hnsw | ivf)");
+  if (const IndexTypeEntry* e = EntryNamed(s)) return e->type;
+  return Status::InvalidArgument("unknown index type '" + s + "' (" + TypeNames() + ")");
 }
 
 void SearchStats::Add(const SearchStats& o) {
-  graph_pages += o.graph_pages;
-  graph_reads += o.graph_reads;
+  structure_pages += o.structure_pages;
+  structure_reads += o.structure_reads;
   vector_pages += o.vector_pages;
   vector_reads += o.vector_reads;
   round_trips += o.round_trips;
@@ -28,8 +65,13 @@ void SearchStats::Add(const SearchStats& o) {
   vectors_reranked += o.vectors_reranked;
 }
 
+Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options) {
+  return EntryOf(options.type).build(source, dir, options);
+}
+
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options) {
-  return options.type == IndexType::kIvf ? ivf::Build(base_path, dir, options) : hnsw::Build(base_path, dir, options);
+  VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));
+  return BuildIndex(*source, dir, options);
 }
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
@@ -41,10 +83,11 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
     VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
     const auto type = m.params.find("type");
     const std::string name = type == m.params.end() ? "" : type->second;
-    Result<std::unique_ptr<Index>> index =
-        name == "hnsw" ? hnsw::Open(dir, m, options)
-        : name == "ivf" ? ivf::Open(dir, m, options)
-                        : Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (hnsw | ivf)");
+    const IndexTypeEntry* e = EntryNamed(name);
+    if (e == nullptr) {
+      return Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (" + TypeNames() + ")");
+    }
+    Result<std::unique_ptr<Index>> index = e->open(dir, m, options);
     if (index.ok() || attempt == 3) return index;
     auto now = ReadManifest(env, dir);
     if (!now.ok() || now->generation == m.generation) return index;
@@ -54,14 +97,16 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
 Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env) {
   if (env == nullptr) env = DefaultEnv();
   VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
+  const auto type = m.params.find("type");
+  const IndexTypeEntry* e = EntryNamed(type == m.params.end() ? "" : type->second);
   uint64_t structure = 0;
   for (const ManifestFile& f : m.files) {
-    if (f.name == "graph" || f.name == "lists") structure = f.size;
+    if (e != nullptr && f.name == e->structure_file) structure = f.size;
   }
   IndexOptions o;
   o.env = env;
-  o.graph_cache_bytes = std::min(structure, memory_bytes * 3 / 4);
-  o.vector_cache_bytes = memory_bytes - o.graph_cache_bytes;
+  o.structure_cache_bytes = std::min(structure, memory_bytes * 3 / 4);
+  o.vector_cache_bytes = memory_bytes - o.structure_cache_bytes;
   return o;
 }
 

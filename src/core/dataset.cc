@@ -49,6 +49,7 @@ const char* NpyDescr(DType t) {
     case DType::kU8: return "|u1";
     case DType::kI8: return "|i1";
     case DType::kI32: return "<i4";
+    case DType::kI64: return "<i8";
   }
   return "?";
 }
@@ -77,10 +78,11 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
   else if (descr == "|u1" || descr == "<u1") *dtype = DType::kU8;
   else if (descr == "|i1" || descr == "<i1") *dtype = DType::kI8;
   else if (descr == "<i4") *dtype = DType::kI32;
+  else if (descr == "<i8") *dtype = DType::kI64;
   else {
     return Status::NotSupported(path + ": unsupported npy dtype '" + std::string(descr) +
                                 "' (supported: <f4 float32, <f2 float16, |u1 uint8, |i1 int8, "
-                                "<i4 int32)");
+                                "<i4 int32, <i8 int64)");
   }
   const std::string_view fortran = value_of("'fortran_order'");
   if (fortran.substr(0, 4) == "True") {
@@ -108,6 +110,8 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
     if (digits == 0) return Status::Corruption(path + ": npy shape is malformed");
     dims.push_back(v);
   }
+  // A 1-D array of ids or keys is one per row.
+  if (dims.size() == 1 && (*dtype == DType::kI32 || *dtype == DType::kI64)) dims.push_back(1);
   if (dims.size() != 2) {
     return Status::NotSupported(path + ": npy array has " + std::to_string(dims.size()) +
                                 " dimensions; a 2-D (rows, dim) array is required");
@@ -139,7 +143,8 @@ void ConvertToFloat(DType t, const void* in, size_t n, float* out) {
       for (size_t i = 0; i < n; ++i) out[i] = p[i];
       return;
     }
-    case DType::kI32: break;
+    case DType::kI32:
+    case DType::kI64: break;
   }
   VX_CHECK(false);
 }
@@ -150,6 +155,7 @@ size_t DTypeSize(DType t) {
   switch (t) {
     case DType::kF32:
     case DType::kI32: return 4;
+    case DType::kI64: return 8;
     case DType::kF16: return 2;
     case DType::kU8:
     case DType::kI8: return 1;
@@ -164,6 +170,7 @@ const char* DTypeName(DType t) {
     case DType::kU8: return "uint8";
     case DType::kI8: return "int8";
     case DType::kI32: return "int32";
+    case DType::kI64: return "int64";
   }
   return "?";
 }
@@ -362,8 +369,8 @@ Result<size_t> VectorReader::Read(size_t max_rows, void* out) {
 }
 
 Result<size_t> VectorReader::ReadFloat(size_t max_rows, float* out) {
-  if (info_.dtype == DType::kI32) {
-    return Status::InvalidArgument(path_ + ": holds int32 ids, not vectors");
+  if (info_.dtype == DType::kI32 || info_.dtype == DType::kI64) {
+    return Status::InvalidArgument(path_ + ": holds " + DTypeName(info_.dtype) + " ids, not vectors");
   }
   if (info_.dtype == DType::kF32) return Read(max_rows, out);
   // Narrow types go through a scratch buffer and are widened into `out`.
@@ -404,6 +411,26 @@ Result<IdMatrix> ReadAllIds(const std::string& path) {
   VX_ASSIGN_OR_RETURN(const size_t got, reader->Read(m.rows, m.data.data()));
   VX_CHECK(got == m.rows);
   return m;
+}
+
+Result<std::vector<int64_t>> ReadKeys(const std::string& path) {
+  VX_ASSIGN_OR_RETURN(auto reader, VectorReader::Open(path));
+  const DatasetInfo& info = reader->info();
+  if ((info.dtype != DType::kI32 && info.dtype != DType::kI64) || info.dim != 1) {
+    return Status::InvalidArgument(path + ": a key file holds one int64 (or int32) per row; this one holds " +
+                                   std::to_string(info.dim) + " " + DTypeName(info.dtype) + " values a row");
+  }
+  std::vector<int64_t> keys(info.count);
+  if (info.dtype == DType::kI64) {
+    VX_ASSIGN_OR_RETURN(const size_t got, reader->Read(info.count, keys.data()));
+    VX_CHECK(got == info.count);
+  } else {
+    std::vector<int32_t> narrow(info.count);
+    VX_ASSIGN_OR_RETURN(const size_t got, reader->Read(info.count, narrow.data()));
+    VX_CHECK(got == info.count);
+    std::copy(narrow.begin(), narrow.end(), keys.begin());
+  }
+  return keys;
 }
 
 Result<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& path, DType dtype,

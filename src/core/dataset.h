@@ -25,8 +25,8 @@
 namespace vx {
 
 // The component type of a dataset file: the vector element types plus int32
-// for id files (ground truth, results).
-enum class DType : uint8_t { kF32, kF16, kU8, kI8, kI32 };
+// for id files (ground truth, results) and int64 for key files.
+enum class DType : uint8_t { kF32, kF16, kU8, kI8, kI32, kI64 };
 size_t DTypeSize(DType t);
 const char* DTypeName(DType t);
 
@@ -94,6 +94,10 @@ struct IdMatrix {
   const int32_t* row(uint64_t i) const { return data.data() + i * dim; }
 };
 Result<IdMatrix> ReadAllIds(const std::string& path);
+
+// A file of one int64 key per row: .npy (<i8 or <i4, shape (n,) or (n, 1)),
+// .ibin or .ivecs (dimension 1). InvalidArgument for any other shape.
+Result<std::vector<int64_t>> ReadKeys(const std::string& path);
 
 class VectorWriter {
  public:

@@ -18,6 +18,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kNotSupported: return "Not supported";
     case StatusCode::kResourceExhausted: return "Resource exhausted";
     case StatusCode::kBusy: return "Busy";
+    case StatusCode::kCancelled: return "Cancelled";
   }
   return "Unknown";
 }

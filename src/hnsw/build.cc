@@ -1,258 +1,198 @@
-// HNSW construction. Invariants while inserting in parallel:
-//   * Every node's lists are allocated before any insertion (levels are drawn
-//     up front), so links to a node never race with its allocation.
-//   * A node's lists are read and written only under its stripe lock; a
-//     search copies a list under the lock and then scores without it.
-//   * The entry point and max level change under entry_mu only.
+// The HNSW build:
+//   1. Check the options, the source and the keys; refuse a build whose
+//      vectors and graph exceed the build memory; lock the directory and
+//      check the disk (before any compute).
+//   2. Read the source into RAM (cosine: unit vectors, scored as ip).
+//   3. Build the graph (graph.cc), renumber its nodes in BFS order for page
+//      locality and permute rows, keys and vectors to match.
+//   4. Train the quantizer and encode the codes in node order.
+//   5. Write every file as a new generation, then commit the manifest (the
+//      index appears, or replaces the one in `dir`, atomically).
 #include <algorithm>
-#include <atomic>
-#include <cmath>
-#include <mutex>
-#include <queue>
-#include <random>
-#include <thread>
+#include <cstring>
+#include <deque>
 
-#include "core/check.h"
-#include "core/distance.h"
-#include "core/parallel.h"
 #include "hnsw/graph.h"
+#include "hnsw/hnsw.h"
+#include "hnsw/layout.h"
+#include "index/build.h"
+#include "index/index_base.h"
+#include "index/keys.h"
+#include "io/paged_file.h"
 
 namespace vx::hnsw {
 namespace {
 
-constexpr size_t kStripes = 1 << 16;
-
-class Builder {
- public:
-  Builder(Graph* g, const float* data, uint32_t dim, Metric metric, const GraphParams& p)
-      : g_(g), data_(data), dim_(dim), params_(p), locks_(kStripes),
-        dist_(ActiveKernels().one[static_cast<int>(metric)][static_cast<int>(ElementType::kF32)]) {}
-
-  float Dist(const float* a, uint32_t b) const { return dist_(a, 0, data_ + uint64_t{b} * dim_, dim_); }
-  const float* Vec(uint32_t id) const { return data_ + uint64_t{id} * dim_; }
-  std::mutex& Lock(uint32_t id) { return locks_[id % kStripes]; }
-
-  std::vector<uint32_t> CopyNeighbors(uint32_t node, uint32_t level) {
-    std::lock_guard l(Lock(node));
-    auto s = g_->Neighbors(node, level);
-    return {s.begin(), s.end()};
-  }
-
-  // Beam search on one layer from `entries`; returns up to ef nearest, sorted.
-  std::vector<Candidate> SearchLayer(const float* q, const std::vector<Candidate>& entries, uint32_t ef,
-                                     uint32_t level, std::vector<uint32_t>& visited, uint32_t& tag) {
-    if (++tag == 0) {
-      std::fill(visited.begin(), visited.end(), 0);
-      tag = 1;
-    }
-    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> frontier;
-    std::priority_queue<Candidate> best;
-    for (const Candidate& e : entries) {
-      visited[e.id] = tag;
-      frontier.push(e);
-      best.push(e);
-    }
-    while (best.size() > ef) best.pop();
-    while (!frontier.empty()) {
-      const Candidate c = frontier.top();
-      if (best.size() >= ef && c.dist > best.top().dist) break;
-      frontier.pop();
-      for (uint32_t v : CopyNeighbors(c.id, level)) {
-        if (visited[v] == tag) continue;
-        visited[v] = tag;
-        const float d = Dist(q, v);
-        if (best.size() < ef || d < best.top().dist) {
-          frontier.push({d, v});
-          best.push({d, v});
-          if (best.size() > ef) best.pop();
-        }
+// BFS over layer 0 from the entry: neighbours get nearby ids, so a walk's
+// next nodes tend to sit on pages it already holds.
+std::vector<uint32_t> BfsOrder(const Graph& g) {
+  const uint32_t n = g.size();
+  std::vector<uint32_t> new_id(n, UINT32_MAX);
+  uint32_t next = 0;
+  std::deque<uint32_t> queue = {g.entry()};
+  new_id[g.entry()] = next++;
+  while (!queue.empty()) {
+    const uint32_t v = queue.front();
+    queue.pop_front();
+    for (uint32_t u : g.Neighbors(v, 0)) {
+      if (new_id[u] == UINT32_MAX) {
+        new_id[u] = next++;
+        queue.push_back(u);
       }
     }
-    std::vector<Candidate> out(best.size());
-    for (size_t i = out.size(); i-- > 0;) {
-      out[i] = best.top();
-      best.pop();
-    }
-    return out;
   }
-
-  // The HNSW heuristic: keep a candidate only if it is nearer to the base
-  // than to every neighbour already kept (diversity over pure proximity).
-  std::vector<uint32_t> Select(const std::vector<Candidate>& sorted, uint32_t max) {
-    std::vector<uint32_t> kept;
-    for (const Candidate& c : sorted) {
-      if (kept.size() >= max) break;
-      bool good = true;
-      for (uint32_t r : kept) {
-        if (Dist(Vec(c.id), r) < c.dist) {
-          good = false;
-          break;
-        }
-      }
-      if (good) kept.push_back(c.id);
-    }
-    return kept;
+  for (uint32_t v = 0; v < n; ++v) {
+    if (new_id[v] == UINT32_MAX) new_id[v] = next++;
   }
+  return new_id;
+}
 
-  void Link(uint32_t node, uint32_t level, uint32_t other) {
-    const uint32_t max = level == 0 ? g_->m0() : g_->m();
-    std::lock_guard l(Lock(node));
-    auto cur = g_->Neighbors(node, level);
-    if (std::find(cur.begin(), cur.end(), other) != cur.end()) return;
-    if (cur.size() < max) {
-      std::vector<uint32_t> ids(cur.begin(), cur.end());
-      ids.push_back(other);
-      g_->SetNeighbors(node, level, ids);
-      return;
-    }
-    std::vector<Candidate> cand;
-    cand.reserve(cur.size() + 1);
-    for (uint32_t v : cur) cand.push_back({Dist(Vec(node), v), v});
-    cand.push_back({Dist(Vec(node), other), other});
-    std::sort(cand.begin(), cand.end());
-    g_->SetNeighbors(node, level, Select(cand, max));
+Status CheckOptions(const BuildOptions& o) {
+  if (o.m < 2 || o.m > kMaxM) {
+    return Status::InvalidArgument("m must be in 2.." + std::to_string(kMaxM) + " (pgvector's range), not " + std::to_string(o.m));
   }
-
-  void Insert(uint32_t q, std::vector<uint32_t>& visited, uint32_t& tag) {
-    const float* x = Vec(q);
-    uint32_t entry, top;
-    {
-      std::lock_guard l(entry_mu_);
-      entry = g_->entry();
-      top = g_->max_level();
-    }
-    const uint32_t lq = g_->level(q);
-    Candidate ep{Dist(x, entry), entry};
-    for (uint32_t l = top; l > lq; --l) {  // greedy descent
-      for (bool moved = true; moved;) {
-        moved = false;
-        for (uint32_t v : CopyNeighbors(ep.id, l)) {
-          const float d = Dist(x, v);
-          if (d < ep.dist) {
-            ep = {d, v};
-            moved = true;
-          }
-        }
-      }
-    }
-    std::vector<Candidate> entries = {ep};
-    for (uint32_t l = std::min(lq, top) + 1; l-- > 0;) {
-      std::vector<Candidate> found = SearchLayer(x, entries, params_.ef_construction, l, visited, tag);
-      const std::vector<uint32_t> chosen = Select(found, l == 0 ? g_->m0() : g_->m());
-      {
-        std::lock_guard lock(Lock(q));
-        g_->SetNeighbors(q, l, chosen);
-      }
-      for (uint32_t v : chosen) Link(v, l, q);
-      entries = std::move(found);
-    }
-    if (lq > top) {
-      std::lock_guard l(entry_mu_);
-      if (lq > g_->max_level()) g_->SetEntry(q, lq);
-    }
+  if (o.ef_construction < 4 || o.ef_construction > 1000) {
+    return Status::InvalidArgument("ef_construction must be in 4..1000, not " + std::to_string(o.ef_construction));
   }
+  if (o.ef_construction < 2 * o.m) {
+    return Status::InvalidArgument("ef_construction (" + std::to_string(o.ef_construction) +
+                                   ") must be at least 2 * m (" + std::to_string(2 * o.m) + "), as in pgvector");
+  }
+  return Status::Ok();
+}
 
- private:
-  Graph* g_;
-  const float* data_;
-  uint32_t dim_;
-  GraphParams params_;
-  std::vector<std::mutex> locks_;
-  OneFn dist_;
-  std::mutex entry_mu_;
-};
+// Memory the build holds: vectors, graph, per-thread visited lists, codes.
+Status CheckBuildMemory(const BuildSetup& s, const BuildOptions& o) {
+  const uint64_t n = s.count;
+  const uint64_t need = n * s.dim * 4 + n * (1 + 2 * o.m) * 4 * 2 + n * 4 * 3 + n * s.quantizer->code_size();
+  if (need <= o.build_memory_bytes) return Status::Ok();
+  return Status::ResourceExhausted("the build needs about " + std::to_string(need >> 20) + " MB (" + std::to_string(n) +
+                                   " vectors of " + std::to_string(s.dim) + " dims and the graph), above the build memory budget of " +
+                                   std::to_string(o.build_memory_bytes >> 20) +
+                                   " MB; raise --build-memory (building larger than RAM is not supported yet)");
+}
+
+// All rows of the source, row-major (cosine: unit length).
+Result<std::vector<float>> ReadRows(VectorSource& source, const BuildSetup& s, Metric metric) {
+  std::vector<float> data(s.count * s.dim);
+  VX_RETURN_IF_ERROR(source.Rewind());
+  for (uint64_t done = 0; done < s.count;) {
+    VX_ASSIGN_OR_RETURN(const size_t got, source.Read(std::min<uint64_t>(s.count - done, 1 << 16), data.data() + done * s.dim));
+    if (got == 0) return Status::Corruption(source.name() + ": ended at row " + std::to_string(done) + " of " + std::to_string(s.count));
+    if (metric == Metric::kCosine) VX_RETURN_IF_ERROR(NormalizeRows(data.data() + done * s.dim, got, s.dim, done, source.name()));
+    done += got;
+    VX_RETURN_IF_ERROR(s.progress.Step(done, s.count, "read"));
+  }
+  return data;
+}
+
+// The graph over `data`, renumbered when o.reorder; *row_of[node] is the
+// source row of each node.
+Result<Graph> BuildGraph(const float* data, const BuildSetup& s, const BuildOptions& o, std::vector<uint32_t>* row_of) {
+  const uint32_t n = static_cast<uint32_t>(s.count);
+  GraphParams gp;
+  gp.m = o.m;
+  gp.ef_construction = o.ef_construction;
+  gp.seed = o.seed;
+  gp.threads = o.threads;
+  gp.cancel = o.cancel;
+  gp.progress = [&](uint64_t d, uint64_t t) { s.progress.Report(d, t, "insert"); };
+  const Metric graph_metric = o.metric == Metric::kCosine ? Metric::kInnerProduct : o.metric;
+  Graph graph = Graph::Build(data, n, s.dim, graph_metric, gp);
+  VX_RETURN_IF_ERROR(s.progress.Step(n, n, "insert"));
+  row_of->resize(n);
+  if (!o.reorder) {
+    for (uint32_t i = 0; i < n; ++i) (*row_of)[i] = i;
+    return graph;
+  }
+  const std::vector<uint32_t> new_id = BfsOrder(graph);
+  for (uint32_t i = 0; i < n; ++i) (*row_of)[new_id[i]] = i;
+  return graph.Renumbered(new_id);
+}
+
+// Trains the quantizer on all rows and encodes them in node order.
+Result<std::vector<uint8_t>> EncodeNodes(const float* data, const std::vector<uint32_t>& row_of, BuildSetup& s,
+                                         const BuildOptions& o) {
+  TrainParams tp;
+  tp.threads = o.threads;
+  tp.seed = o.seed;
+  tp.progress = &s.progress;
+  VX_RETURN_IF_ERROR(s.quantizer->Train(data, s.count, tp));
+  const size_t cs = s.quantizer->code_size();
+  const uint32_t n = static_cast<uint32_t>(s.count);
+  std::vector<uint8_t> codes(s.count * cs);
+  std::vector<float> ordered;  // a block of rows in node order
+  constexpr uint32_t kBlock = 65536;
+  for (uint32_t b = 0; b < n; b += kBlock) {
+    const uint32_t cnt = std::min(kBlock, n - b);
+    ordered.resize(uint64_t{cnt} * s.dim);
+    for (uint32_t i = 0; i < cnt; ++i) {
+      std::memcpy(ordered.data() + uint64_t{i} * s.dim, data + uint64_t{row_of[b + i]} * s.dim, s.dim * 4);
+    }
+    VX_RETURN_IF_ERROR(s.quantizer->Encode(ordered.data(), cnt, codes.data() + uint64_t{b} * cs, o.threads));
+    VX_RETURN_IF_ERROR(s.progress.Step(b + cnt, n, "encode"));
+  }
+  return codes;
+}
+
+// Writes the generation's files: graph, graph_pages, vectors, upper, codes,
+// keys, quantizer.
+Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* data, const std::vector<uint32_t>& row_of,
+                  const std::vector<uint8_t>& codes, const BuildSetup& s) {
+  Env* env = s.env;
+  const uint32_t n = graph.size();
+  {
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(gen.Path("graph"), OpenOptions{.write = true, .create = true, .truncate = true}));
+    VX_ASSIGN_OR_RETURN(const GraphPageMap map, WriteGraphFile(f.get(), s.vectors.page_size, graph));
+    const std::vector<uint32_t>& first = map.first_nodes();
+    VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("graph_pages"), first.data(), first.size() * 4));
+  }
+  {
+    VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, gen.Path(kVectorsFile), s.vectors, n));
+    for (uint32_t v = 0; v < n; ++v) {
+      VX_RETURN_IF_ERROR(w->Append(data + uint64_t{row_of[v]} * s.dim, 1));
+      if ((v + 1) % 65536 == 0) VX_RETURN_IF_ERROR(s.progress.Step(v + 1, n, "write"));
+    }
+    VX_RETURN_IF_ERROR(w->Finish());
+  }
+  const std::vector<uint32_t> upper = EncodeUpper(graph);
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("upper"), upper.data(), upper.size() * 4));
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("codes"), codes.data(), codes.size()));
+  std::vector<int64_t> keys(n);
+  for (uint32_t v = 0; v < n; ++v) keys[v] = s.keys[row_of[v]];
+  return WriteSharedFiles(env, gen, keys, *s.quantizer);
+}
 
 }  // namespace
 
-Graph::Graph(uint32_t m, uint32_t entry, uint32_t max_level, std::vector<uint8_t> levels)
-    : m_(m), entry_(entry), max_level_(max_level), level_(std::move(levels)) {
-  const uint64_t n = level_.size();
-  layer0_.assign(n * (1 + m0()), 0);
-  upper_offset_.resize(n + 1);
-  uint64_t off = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    upper_offset_[i] = off;
-    off += uint64_t{level_[i]} * (1 + m_);
-  }
-  upper_offset_[n] = off;
-  upper_.assign(off, 0);
-}
+Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
+  VX_RETURN_IF_ERROR(CheckOptions(o));
+  VX_ASSIGN_OR_RETURN(BuildSetup s, PrepareBuild(source, o));
+  VX_RETURN_IF_ERROR(CheckBuildMemory(s, o));
+  // Locks the directory and checks the disk now, so that a build that could
+  // not write its files is refused before it spends minutes on the graph.
+  // The files need at least the vectors, the codes, the keys and a graph
+  // page beside the graph file's header.
+  const uint64_t min_bytes = s.vectors.FileBytes(s.count) + s.count * (s.quantizer->code_size() + 8) + 2 * s.vectors.page_size;
+  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(s.env, dir, min_bytes));
 
-uint32_t* Graph::List(uint32_t node, uint32_t level, uint32_t** count) {
-  uint32_t* base = level == 0 ? layer0_.data() + uint64_t{node} * (1 + m0())
-                              : upper_.data() + upper_offset_[node] + uint64_t{level - 1} * (1 + m_);
-  *count = base;
-  return base + 1;
-}
+  VX_ASSIGN_OR_RETURN(const std::vector<float> data, ReadRows(source, s, o.metric));
+  std::vector<uint32_t> row_of;
+  VX_ASSIGN_OR_RETURN(const Graph graph, BuildGraph(data.data(), s, o, &row_of));
+  VX_ASSIGN_OR_RETURN(const std::vector<uint8_t> codes, EncodeNodes(data.data(), row_of, s, o));
+  VX_RETURN_IF_ERROR(WriteFiles(*gen, graph, data.data(), row_of, codes, s));
 
-std::span<const uint32_t> Graph::Neighbors(uint32_t node, uint32_t level) const {
-  if (level > level_[node]) return {};
-  uint32_t* count;
-  uint32_t* ids = const_cast<Graph*>(this)->List(node, level, &count);
-  return {ids, *count};
-}
-
-void Graph::SetNeighbors(uint32_t node, uint32_t level, std::span<const uint32_t> ids) {
-  VX_CHECK(level <= level_[node]);
-  VX_CHECK(ids.size() <= (level == 0 ? m0() : m_));
-  uint32_t* count;
-  uint32_t* dst = List(node, level, &count);
-  std::copy(ids.begin(), ids.end(), dst);
-  *count = static_cast<uint32_t>(ids.size());
-}
-
-Graph Graph::Renumbered(const std::vector<uint32_t>& new_id) const {
-  const uint32_t n = size();
-  std::vector<uint8_t> levels(n);
-  for (uint32_t i = 0; i < n; ++i) levels[new_id[i]] = level_[i];
-  Graph g(m_, new_id[entry_], max_level_, std::move(levels));
-  std::vector<uint32_t> ids;
-  for (uint32_t i = 0; i < n; ++i) {
-    for (uint32_t l = 0; l <= level_[i]; ++l) {
-      ids.clear();
-      for (uint32_t v : Neighbors(i, l)) ids.push_back(new_id[v]);
-      g.SetNeighbors(new_id[i], l, ids);
-    }
-  }
-  return g;
-}
-
-Graph Graph::Build(const float* data, uint32_t n, uint32_t dim, Metric metric, const GraphParams& p) {
-  VX_CHECK(n > 0 && p.m >= 2);
-  // Levels up front: floor(-ln(U) * mL), mL = 1/ln(m), capped at 15.
-  std::vector<uint8_t> levels(n);
-  std::mt19937_64 rng(p.seed);
-  const double ml = 1.0 / std::log(static_cast<double>(p.m));
-  for (uint8_t& l : levels) {
-    const double u = 1.0 - std::uniform_real_distribution<double>(0, 1)(rng);
-    l = static_cast<uint8_t>(std::min(15.0, std::floor(-std::log(u) * ml)));
-  }
-  const uint32_t first_level = levels[0];
-  Graph g(p.m, 0, first_level, std::move(levels));
-  Builder b(&g, data, dim, metric, p);
-  // Node 0 is the first entry point; the rest are inserted in parallel,
-  // chunks handed out dynamically, each thread with its own visited list.
-  std::atomic<uint64_t> next{1}, done{1};
-  std::mutex progress_mu;
-  constexpr uint32_t kChunk = 256;
-  auto work = [&] {
-    std::vector<uint32_t> visited(n, 0);
-    uint32_t tag = 0;
-    for (uint64_t first = next.fetch_add(kChunk); first < n; first = next.fetch_add(kChunk)) {
-      const uint64_t last = std::min<uint64_t>(n, first + kChunk);
-      for (uint64_t q = first; q < last; ++q) b.Insert(static_cast<uint32_t>(q), visited, tag);
-      const uint64_t now = done.fetch_add(last - first) + (last - first);
-      if (p.progress) {
-        std::lock_guard l(progress_mu);
-        p.progress(now, n);
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < ResolveThreads(p.threads); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  return g;
+  ManifestParams params;
+  BuiltParams(s, o, "hnsw", kFormat, source).ToManifest(&params);
+  HnswParams hp;
+  hp.m = o.m;
+  hp.ef_construction = o.ef_construction;
+  hp.entry = graph.entry();
+  hp.max_level = graph.max_level();
+  hp.reorder = o.reorder;
+  hp.ToManifest(&params);
+  if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
+  return gen->Commit(std::move(params), {"graph", "graph_pages", kVectorsFile, "upper", "codes", kKeysFile, kQuantizerFile});
 }
 
 }  // namespace vx::hnsw

@@ -7,6 +7,7 @@
 // (layout.h) then puts layer 0 on graph pages and keeps the upper layers in RAM.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -32,6 +33,8 @@ struct GraphParams {
   int threads = 0;
   // Called from one thread at a time with (nodes inserted, total).
   std::function<void(uint64_t, uint64_t)> progress;
+  // Once set, Build stops inserting (the graph it returns is partial).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class Graph {

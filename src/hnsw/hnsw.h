@@ -1,4 +1,4 @@
-// The HNSW index type behind vx/index.h (which dispatches here by type).
+// The HNSW index type, registered in api/index.cc's type table.
 #pragma once
 
 #include <memory>
@@ -9,7 +9,10 @@
 
 namespace vx::hnsw {
 
-Status Build(const std::string& base_path, const std::string& dir, const BuildOptions& options);
+// The HNSW file format version (layout.h), recorded in the manifest.
+inline constexpr uint32_t kFormat = 1;
+
+Status Build(VectorSource& source, const std::string& dir, const BuildOptions& options);
 // Opens the index in `dir` that `manifest` (read from it) describes.
 Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& manifest, const IndexOptions& options);
 

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "hnsw/graph.h"
+#include "io/paged_file.h"
 
 namespace vx::hnsw {
 namespace {
@@ -102,6 +104,93 @@ bool GraphPageMap::Record(uint32_t node, uint64_t page, const uint8_t* payload, 
   *rec = payload + b;
   *end = payload + e;
   return true;
+}
+
+Result<GraphPageMap> GraphPageMap::Decode(const std::string& bytes, uint64_t count, uint64_t file_bytes,
+                                          size_t page_size, const std::string& where) {
+  std::vector<uint32_t> first(bytes.size() / 4);
+  std::memcpy(first.data(), bytes.data(), first.size() * 4);
+  if (bytes.size() % 4 != 0 || first.empty() || first[0] != 0 || first.back() >= count ||
+      std::adjacent_find(first.begin(), first.end(), std::greater_equal<>()) != first.end() ||
+      (first.size() + 1) * page_size != file_bytes) {
+    return Status::Corruption(where + ": does not describe the graph file's pages");
+  }
+  return GraphPageMap(std::move(first));
+}
+
+Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, const Graph& g) {
+  const uint32_t n = g.size();
+  PageWriter w(f, page_size, PageType::kGraph);
+  VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kGraph), n, 0, 0, 0, 0}));
+  GraphPagePacker packer(page_size - kPageHeaderSize);
+  std::vector<uint32_t> first_node, sorted;
+  std::vector<uint8_t> rec;
+  for (uint32_t v = 0; v < n; ++v) {
+    auto nb = g.Neighbors(v, 0);
+    sorted.assign(nb.begin(), nb.end());
+    std::sort(sorted.begin(), sorted.end());
+    rec.clear();
+    EncodeNeighbors(v, sorted, &rec);
+    if (!packer.Fits(rec.size())) {
+      if (packer.empty()) {
+        return Status::InvalidArgument("node " + std::to_string(v) + "'s neighbour list (" + std::to_string(rec.size()) +
+                                       " bytes) does not fit a " + std::to_string(page_size) +
+                                       "-byte page; use a larger page size or a smaller m");
+      }
+      packer.Finish(w.page() + kPageHeaderSize);
+      VX_RETURN_IF_ERROR(w.Emit());
+    }
+    if (packer.empty()) first_node.push_back(v);
+    packer.Add(rec);
+  }
+  packer.Finish(w.page() + kPageHeaderSize);
+  VX_RETURN_IF_ERROR(w.Emit());
+  VX_RETURN_IF_ERROR(f->Sync());
+  return GraphPageMap(std::move(first_node));
+}
+
+std::vector<uint32_t> EncodeUpper(const Graph& g) {
+  std::vector<uint32_t> up = {0};
+  for (uint32_t v = 0; v < g.size(); ++v) {
+    if (g.level(v) == 0) continue;
+    ++up[0];
+    up.push_back(v);
+    up.push_back(g.level(v));
+    for (uint32_t l = 1; l <= g.level(v); ++l) {
+      auto nb = g.Neighbors(v, l);
+      up.push_back(static_cast<uint32_t>(nb.size()));
+      up.insert(up.end(), nb.begin(), nb.end());
+    }
+  }
+  return up;
+}
+
+Status UpperLayers::Decode(const std::string& bytes, uint64_t count, uint32_t m, uint32_t entry, uint32_t max_level,
+                           const std::string& where) {
+  if (bytes.size() % 4 != 0 || bytes.size() < 4) return Status::Corruption(where + ": malformed");
+  words_.resize(bytes.size() / 4);
+  std::memcpy(words_.data(), bytes.data(), bytes.size());
+  uint64_t pos = 1;
+  for (uint32_t i = 0; i < words_[0]; ++i) {
+    if (pos + 2 > words_.size()) return Status::Corruption(where + ": truncated");
+    const uint32_t node = words_[pos], levels = words_[pos + 1];
+    if (node >= count || levels == 0 || levels > 15) return Status::Corruption(where + ": bad node record");
+    pos += 2;
+    if (lists_.Find(node)) return Status::Corruption(where + ": node " + std::to_string(node) + " listed twice");
+    lists_.Insert(node, pos);
+    for (uint32_t l = 0; l < levels; ++l) {
+      if (pos >= words_.size() || words_[pos] > m || pos + 1 + words_[pos] > words_.size()) {
+        return Status::Corruption(where + ": bad neighbour list");
+      }
+      for (uint32_t j = 0; j < words_[pos]; ++j) {
+        if (words_[pos + 1 + j] >= count) return Status::Corruption(where + ": neighbour id out of range");
+      }
+      pos += 1 + words_[pos];
+    }
+  }
+  if (pos != words_.size()) return Status::Corruption(where + ": trailing data");
+  if (max_level > 0 && !lists_.Find(entry)) return Status::Corruption(where + ": entry point missing");
+  return Status::Ok();
 }
 
 }  // namespace vx::hnsw

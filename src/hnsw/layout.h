@@ -6,8 +6,10 @@
 //   upper       the upper layers (RAM at search time)
 //   codes       quantizer codes, n x code_size (RAM)
 //   quantizer   the serialized quantizer (RAM)
-//   ids         u32 per node: the base-file row of each (renumbered) node (RAM)
+//   keys        i64 per node: its key (index/keys.h) (RAM)
 //   MANIFEST    sizes, checksums, parameters
+//
+// Every codec of these files is here, each encoder beside its decoder.
 //
 // A node's record is its neighbour ids sorted and delta-coded as LEB128
 // varints: the first as zigzag(id - node), then each gap to the previous.
@@ -21,9 +23,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "core/flat_map.h"
+#include "io/env.h"
 #include "io/page.h"
+#include "vx/status.h"
 
 namespace vx::hnsw {
 
@@ -62,6 +68,12 @@ class GraphPageMap {
  public:
   GraphPageMap() = default;
   explicit GraphPageMap(std::vector<uint32_t> first_node) : first_(std::move(first_node)) {}
+  // The graph_pages file's bytes (u32 first node per page), checked against
+  // a graph file of `file_bytes` (pages of `page_size`, a header page first)
+  // over `count` nodes; Corruption naming `where` otherwise.
+  static Result<GraphPageMap> Decode(const std::string& bytes, uint64_t count, uint64_t file_bytes, size_t page_size,
+                                     const std::string& where);
+  const std::vector<uint32_t>& first_nodes() const { return first_; }
   size_t pages() const { return first_.size(); }
   // File page (1-based: page 0 is the header) holding `node`.
   uint64_t Page(uint32_t node) const;
@@ -72,6 +84,42 @@ class GraphPageMap {
 
  private:
   std::vector<uint32_t> first_;  // ascending, first_[0] == 0
+};
+
+class Graph;
+
+// Writes layer 0 of `g` as the graph file (a header page, then packed
+// records of nodes 0..n-1) to `f`, fsyncs it, and returns the page map.
+// InvalidArgument when one node's record does not fit a page.
+Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, const Graph& g);
+
+// The upper file: u32 nodes; per node of level >= 1: u32 id, u32 levels,
+// then per level 1..levels: u32 count, count ids.
+std::vector<uint32_t> EncodeUpper(const Graph& g);
+
+// The upper layers in RAM, decoded from the upper file.
+class UpperLayers {
+ public:
+  // Decodes and checks the file: ids below `count`, at most `m` ids a list,
+  // no node twice, 1..15 levels a node, the entry present when
+  // max_level > 0, nothing trailing. Corruption naming `where` otherwise.
+  Status Decode(const std::string& bytes, uint64_t count, uint32_t m, uint32_t entry, uint32_t max_level,
+                const std::string& where);
+  // The node's list on `level` (>= 1); empty when the node is not that high.
+  std::span<const uint32_t> Neighbors(uint32_t node, uint32_t level) const {
+    const uint64_t* first = lists_.Find(node);
+    if (first == nullptr || level > words_[*first - 1]) return {};
+    uint64_t off = *first;
+    for (uint32_t l = 1; l < level; ++l) off += 1 + words_[off];
+    return {words_.data() + off + 1, words_[off]};
+  }
+  size_t memory_bytes() const { return words_.size() * 4 + lists_.memory_bytes(); }
+
+ private:
+  std::vector<uint32_t> words_;
+  // Node of level >= 1 -> where its level-1 list starts in words_ (its
+  // level count is the word before).
+  FlatMap<uint32_t, uint64_t> lists_;
 };
 
 }  // namespace vx::hnsw

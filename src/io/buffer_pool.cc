@@ -43,7 +43,7 @@ struct BufferPool::ClassState {
   std::array<std::atomic<uint64_t>, 24> latency{};
 };
 
-const char* PageClassName(PageClass c) { return c == PageClass::kGraph ? "graph" : "vector"; }
+const char* PageClassName(PageClass c) { return c == PageClass::kStructure ? "structure" : "vector"; }
 
 double PoolStats::LatencyQuantileUs(double q) const {
   uint64_t total = 0;

@@ -40,7 +40,7 @@
 
 namespace vx {
 
-enum class PageClass : uint8_t { kGraph = 0, kVector = 1 };
+enum class PageClass : uint8_t { kStructure = 0, kVector = 1 };
 inline constexpr size_t kNumPageClasses = 2;
 const char* PageClassName(PageClass c);
 

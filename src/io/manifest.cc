@@ -7,7 +7,7 @@
 #include <cstring>
 #include <optional>
 
-#include "io/page.h"
+#include "core/checksum.h"
 
 namespace vx {
 namespace {
@@ -79,10 +79,17 @@ Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   nlohmann::json body;
   body["generation"] = m.generation;
   body["params"] = m.params;
-  body["files"] = nlohmann::json::array();
-  for (const ManifestFile& f : m.files) {
-    body["files"].push_back({{"name", f.name}, {"size", f.size}, {"head_checksum", f.head_checksum},
-                             {"checksum", f.checksum}});
+  auto files = [](const std::vector<ManifestFile>& list) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const ManifestFile& f : list) {
+      a.push_back({{"name", f.name}, {"size", f.size}, {"head_checksum", f.head_checksum}, {"checksum", f.checksum}});
+    }
+    return a;
+  };
+  body["files"] = files(m.files);
+  body["segments"] = nlohmann::json::array();
+  for (const ManifestSegment& seg : m.segments) {
+    body["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"files", files(seg.files)}});
   }
   const std::string text = body.dump(1);
   std::vector<uint8_t> bytes(kHeaderSize + text.size());
@@ -147,18 +154,35 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
     const auto j = nlohmann::json::parse(body.begin(), body.end());
     m.generation = j.at("generation").get<uint64_t>();
     m.params = j.at("params").get<std::map<std::string, std::string>>();
-    for (const auto& jf : j.at("files")) {
-      m.files.push_back(ManifestFile{jf.at("name").get<std::string>(), jf.at("size").get<uint64_t>(),
-                                     jf.at("head_checksum").get<uint64_t>(), jf.at("checksum").get<uint64_t>()});
+    auto files = [](const nlohmann::json& a) {
+      std::vector<ManifestFile> out;
+      for (const auto& jf : a) {
+        out.push_back(ManifestFile{jf.at("name").get<std::string>(), jf.at("size").get<uint64_t>(),
+                                   jf.at("head_checksum").get<uint64_t>(), jf.at("checksum").get<uint64_t>()});
+      }
+      return out;
+    };
+    m.files = files(j.at("files"));
+    for (const auto& js : j.at("segments")) {
+      m.segments.push_back(
+          ManifestSegment{js.at("id").get<uint64_t>(), js.at("kind").get<std::string>(), files(js.at("files"))});
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(path + ": malformed body: " + e.what());
+  }
+  for (size_t i = 1; i < m.segments.size(); ++i) {
+    if (m.segments[i].id <= m.segments[i - 1].id) {
+      return Status::Corruption(path + ": segment " + std::to_string(m.segments[i].id) + " follows segment " +
+                                std::to_string(m.segments[i - 1].id) + " (ids must ascend)");
+    }
   }
   return m;
 }
 
 Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bool full) {
-  for (const ManifestFile& want : manifest.files) {
+  std::vector<ManifestFile> all = manifest.files;
+  for (const ManifestSegment& seg : manifest.segments) all.insert(all.end(), seg.files.begin(), seg.files.end());
+  for (const ManifestFile& want : all) {
     const std::string path = manifest.FilePath(dir, want.name);
     if (!env->FileExists(path)) return Status::Corruption(path + ": listed in the manifest but missing");
     VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));

@@ -18,8 +18,9 @@ namespace vx {
 
 inline constexpr char kManifestName[] = "MANIFEST";
 inline constexpr uint32_t kManifestMagic = 0x464D5856;  // "VXMF"
-// 2: files in the generation's directory (1: beside the manifest).
-inline constexpr uint16_t kManifestVersion = 2;
+// 3: a list of segments after the base generation's files; 2: files in the
+// generation's directory; 1: beside the manifest.
+inline constexpr uint16_t kManifestVersion = 3;
 
 struct ManifestFile {
   std::string name;            // relative to the generation's directory
@@ -29,13 +30,23 @@ struct ManifestFile {
   friend bool operator==(const ManifestFile&, const ManifestFile&) = default;
 };
 
+// A segment on top of the base generation (a delta of rows, tombstones,
+// attributes): its files live in the generation's directory too.
+struct ManifestSegment {
+  uint64_t id = 0;   // ascending in the list, never reused
+  std::string kind;  // what the segment holds
+  std::vector<ManifestFile> files;
+  friend bool operator==(const ManifestSegment&, const ManifestSegment&) = default;
+};
+
 // dir/gen-N: where generation N's files live.
 std::string GenerationDir(const std::string& dir, uint64_t generation);
 
 struct Manifest {
   uint64_t generation = 0;  // 1 for the first build, then one more per commit
   std::map<std::string, std::string> params;
-  std::vector<ManifestFile> files;
+  std::vector<ManifestFile> files;        // the base generation's
+  std::vector<ManifestSegment> segments;  // applied in order after the base
   // Where this generation's file `name` lives.
   std::string FilePath(const std::string& dir, const std::string& name) const {
     return GenerationDir(dir, generation) + "/" + name;
@@ -48,7 +59,8 @@ Result<ManifestFile> DescribeFile(Env* env, const std::string& dir, const std::s
 // Atomically replaces dir/MANIFEST.
 Status WriteManifest(Env* env, const std::string& dir, const Manifest& manifest);
 
-// Reads and checks dir/MANIFEST (magic, version, checksum, well-formed body).
+// Reads and checks dir/MANIFEST (magic, version, checksum, well-formed body,
+// segment ids ascending).
 Result<Manifest> ReadManifest(Env* env, const std::string& dir);
 
 // Writes the next generation of the index in `dir` beside the committed
@@ -87,9 +99,10 @@ class GenerationWriter {
   bool committed_ = false;
 };
 
-// Checks that every listed file exists with its recorded size and head
-// checksum (and whole-file checksum if `full`). The error names the file and
-// says whether it is missing, truncated, grown or mismatched.
+// Checks that every listed file, the base's and the segments', exists with
+// its recorded size and head checksum (and whole-file checksum if `full`).
+// The error names the file and says whether it is missing, truncated, grown
+// or mismatched.
 Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bool full);
 
 }  // namespace vx

@@ -1,12 +1,8 @@
 #include "io/page.h"
 
-#include <xxhash.h>
-
 #include <cstring>
 
 namespace vx {
-
-uint64_t Checksum(const void* data, size_t n) { return XXH3_64bits(data, n); }
 
 Status ValidatePageSize(size_t page_size) {
   if (page_size < kMinPageSize || page_size > kMaxPageSize || (page_size & (page_size - 1)) != 0) {

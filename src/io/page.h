@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/checksum.h"
 #include "vx/status.h"
 
 namespace vx {
@@ -67,8 +68,5 @@ void SealPage(uint8_t* page, size_t page_size, PageType type, PageNo page_no);
 // the Corruption message.
 Status VerifyPage(const uint8_t* page, size_t page_size, PageType expected_type, PageNo page_no,
                   const std::string& path);
-
-// XXH3-64 of a byte range (the checksum used throughout vx).
-uint64_t Checksum(const void* data, size_t n);
 
 }  // namespace vx

@@ -36,44 +36,4 @@ Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t wa
   return s;
 }
 
-Result<uint64_t> ManifestNumber(const Manifest& m, const std::string& key, const std::string& dir) {
-  auto it = m.params.find(key);
-  if (it == m.params.end()) return Status::Corruption(dir + "/MANIFEST: no parameter '" + key + "'");
-  try {
-    size_t used = 0;
-    const uint64_t v = std::stoull(it->second, &used);
-    if (used == it->second.size()) return v;
-  } catch (...) {
-  }
-  return Status::Corruption(dir + "/MANIFEST: parameter '" + key + "' is not a number");
-}
-
-Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir) {
-  for (const ManifestFile& f : m.files) {
-    if (f.name == name) return f;
-  }
-  return Status::Corruption(dir + "/MANIFEST: no file '" + name + "'");
-}
-
-Status CheckIndexManifest(Env* env, const std::string& dir, const Manifest& m, const std::string& type, IndexInfo* info) {
-  VX_RETURN_IF_ERROR(CheckFiles(env, dir, m, /*full=*/false));
-  auto param = [&](const char* key) {
-    auto it = m.params.find(key);
-    return it == m.params.end() ? std::string() : it->second;
-  };
-  if (param("type") != type) return Status::NotSupported(dir + ": index type '" + param("type") + "', not " + type);
-  info->type = type;
-  VX_ASSIGN_OR_RETURN(info->metric, ParseMetric(param("metric")));
-  VX_ASSIGN_OR_RETURN(info->storage, ParseElementType(param("storage")));
-  info->quant = param("quant");
-  VX_ASSIGN_OR_RETURN(info->count, ManifestNumber(m, "count", dir));
-  VX_ASSIGN_OR_RETURN(const uint64_t dim, ManifestNumber(m, "dim", dir));
-  VX_ASSIGN_OR_RETURN(info->page_size, ManifestNumber(m, "page_size", dir));
-  if (info->count == 0 || dim == 0 || dim > 65536 || !ValidatePageSize(info->page_size).ok()) {
-    return Status::Corruption(dir + "/MANIFEST: count, dim or page_size out of range");
-  }
-  info->dim = static_cast<uint32_t>(dim);
-  return Status::Ok();
-}
-
 }  // namespace vx

@@ -2,19 +2,14 @@
 //   - PageWriter: sealed pages written sequentially from page 0;
 //   - PagedFileHeader: the payload of page 0 of a paged file;
 //   - WriteWholeFile / ReadWholeFile: small files held in RAM, the read
-//     checked against the manifest's checksum;
-//   - ManifestNumber: a numeric manifest parameter, Corruption if absent;
-//   - CheckIndexManifest: the manifest checks and parameters every index
-//     type shares.
+//     checked against the manifest's checksum.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "io/env.h"
-#include "io/manifest.h"
 #include "io/page.h"
-#include "vx/index.h"
 
 namespace vx {
 
@@ -55,12 +50,5 @@ class PageWriter {
 Status WriteWholeFile(Env* env, const std::string& path, const void* data, size_t n);
 // Reads a whole file and checks it against the checksum the manifest recorded.
 Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t want_checksum);
-Result<uint64_t> ManifestNumber(const Manifest& m, const std::string& key, const std::string& dir);
-// The manifest entry for `name`, Corruption if the manifest lists none.
-Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir);
-// Checks every file's size and head checksum and that the index in `dir`,
-// described by `m`, is of `type`; fills info's type, metric, storage, quant,
-// count, dim and page_size (Corruption when out of range).
-Status CheckIndexManifest(Env* env, const std::string& dir, const Manifest& m, const std::string& type, IndexInfo* info);
 
 }  // namespace vx

@@ -6,8 +6,11 @@
 //                [u32 count][u32 list][per_page x u32 rows][per_page x code]
 //              (count used; rows are base-file row numbers)
 //   vectors    full vectors in base-file order (io/vector_file.h)
+//   keys       i64 per row: its key (index/keys.h) (RAM)
 //   quantizer  the serialized quantizer (RAM)
 //   MANIFEST   sizes, checksums, parameters
+//
+// Every codec of these files is here, each encoder beside its decoder.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +40,12 @@ struct ListLayout {
   size_t RowsOffset() const { return kPageHeaderSize + kPayloadHeader; }
   size_t CodesOffset() const { return RowsOffset() + size_t{4} * per_page; }
   uint32_t PagesFor(uint64_t entries) const { return static_cast<uint32_t>((entries + per_page - 1) / per_page); }
+
+  // Fills the payload of list page `page` (zeroed, header not yet sealed)
+  // with `count` entries of `list`: their rows (u32 each) and codes.
+  void Encode(uint8_t* page, uint32_t list, uint32_t count, const uint8_t* rows, const uint8_t* codes) const;
+  // The header of a list page: its entry count and list.
+  static void DecodeHeader(const uint8_t* page, uint32_t* count, uint32_t* list);
 };
 
 // pgvector's default: rows / 1000 up to 1M rows, sqrt(rows) above (at least 1).

@@ -202,6 +202,7 @@ Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const K
     });
     out.objective.push_back(std::accumulate(cluster_obj.begin(), cluster_obj.end(), 0.0));
     if (p.progress) p.progress(it + 1, p.iterations);
+    if (p.cancel && p.cancel->load(std::memory_order_relaxed)) return Status::Cancelled("k-means cancelled");
     // Empty clusters: a copy of the largest cluster's centroid, nudged. The
     // original stays, so no point's nearest distance can grow.
     for (uint32_t c = 0; c < p.k; ++c) {

@@ -15,6 +15,7 @@
 // Thread-safe: no shared state.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -31,6 +32,8 @@ struct KMeansParams {
   int threads = 0;                        // 0: all cores
   // Called after each iteration with (done, iterations). Optional.
   std::function<void(uint32_t, uint32_t)> progress;
+  // Checked after each iteration: once set, KMeans returns Cancelled. Optional.
+  const std::atomic<bool>* cancel = nullptr;
   bool balanced = false;
   float balance_factor = 1.2f;  // max cluster size = factor * n / k (balanced only)
 };
@@ -40,7 +43,8 @@ struct KMeansResult {
   std::vector<double> objective;  // sum of squared distances to the assigned centroid, per iteration
 };
 
-// Trains k centroids on n rows of dim floats. InvalidArgument if n < k.
+// Trains k centroids on n rows of dim floats. InvalidArgument if n < k;
+// Cancelled when p.cancel is set.
 Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const KMeansParams& params);
 
 // For each of n rows, the nearest of k centroids (ties to the lower index)

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "core/parallel.h"
 #include "quant/impls.h"
@@ -48,8 +49,14 @@ class PQQuantizer : public Quantizer {
     }
     codebooks_.assign(uint64_t{dim_} * k_, 0.0f);
     std::vector<Status> errors(m_);
+    std::mutex progress_mu;
+    uint32_t trained = 0;
     // Subspaces are independent: one k-means per task, each single-threaded.
     ParallelFor(m_, p.threads, [&](size_t s) {
+      if (p.progress && p.progress->cancelled()) {
+        errors[s] = Status::Cancelled("cancelled during train codes");
+        return;
+      }
       const uint32_t dsub = Dsub(s);
       std::vector<float> sub(n * dsub);
       for (uint64_t r = 0; r < n; ++r) std::memcpy(sub.data() + r * dsub, x + r * dim_ + start_[s], dsub * 4);
@@ -65,6 +72,10 @@ class PQQuantizer : public Quantizer {
         return;
       }
       std::copy(km->centroids.begin(), km->centroids.end(), codebooks_.begin() + uint64_t{start_[s]} * k_);
+      if (p.progress) {
+        std::lock_guard lock(progress_mu);
+        p.progress->Report(++trained, m_, "train codes");
+      }
     });
     for (const Status& s : errors) VX_RETURN_IF_ERROR(s);
     return Status::Ok();

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "core/parallel.h"
-#include "io/page.h"
+#include "core/checksum.h"
 #include "quant/impls.h"
 
 namespace vx {
@@ -109,6 +109,7 @@ Status Quantizer::Train(const float* sample, uint64_t n, const TrainParams& para
   } else {
     VX_RETURN_IF_ERROR(DoTrain(sample, n, params));
   }
+  if (params.progress) VX_RETURN_IF_ERROR(params.progress->Step(1, 1, "train codes"));
   trained_ = true;
   return Status::Ok();
 }

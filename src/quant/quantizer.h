@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/distance.h"
+#include "core/progress.h"
 #include "vx/status.h"
 #include "vx/types.h"
 
@@ -59,6 +60,9 @@ struct TrainParams {
   uint64_t seed = 1;
   int threads = 0;
   uint32_t kmeans_iterations = 25;
+  // Training reports its steps (PQ: subspaces trained) as phase "train
+  // codes" and stops with Cancelled when asked. Optional.
+  const ProgressControl* progress = nullptr;
 };
 
 class ByteWriter;
@@ -77,7 +81,8 @@ class Quantizer {
   bool trained() const { return trained_; }
   virtual size_t code_size() const = 0;
 
-  // Trains on n sample rows. InvalidArgument if the sample is too small.
+  // Trains on n sample rows. InvalidArgument if the sample is too small;
+  // Cancelled when params.progress asks to stop.
   Status Train(const float* sample, uint64_t n, const TrainParams& params);
   // Encodes n rows into n * code_size() bytes, on `threads` threads.
   // InvalidArgument naming the row for a zero vector under cosine.

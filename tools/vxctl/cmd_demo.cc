@@ -69,14 +69,14 @@ void AddDemo(CLI::App& app, RunFn* run) {
       auto opened = vx::Index::Open(index, vx::IndexOptions{});
       if (!opened.ok()) return Fail(opened.status());
       const vx::IndexInfo info = (*opened)->info();
-      const uint64_t memory_mb = std::max<uint64_t>(1, (info.graph_bytes + info.vector_bytes) / 4 >> 20);
+      const uint64_t memory_mb = std::max<uint64_t>(1, (info.structure_bytes + info.vector_bytes) / 4 >> 20);
       fmt::print("vx demo ({} kernels, {} I/O)\n", vx::IsaName(vx::ActiveKernels().isa), vx::DefaultEnv()->Describe());
       fmt::print("  data     {} x {} float32 ({}), {} queries, exact top-10 -> {}\n", args->count, args->dim, base,
                  args->queries, gt);
       fmt::print("  index    hnsw m={} ef_construction={} codes {} in RAM, built in {:.1f} s -> {}\n", info.m,
                  info.ef_construction, info.quant, build_s, index);
       fmt::print("  on disk  {:.1f} MB; buffer pool {} MB; always in RAM {:.1f} MB\n\n",
-                 (info.graph_bytes + info.vector_bytes) / 1e6, memory_mb, info.resident_bytes / 1e6);
+                 (info.structure_bytes + info.vector_bytes) / 1e6, memory_mb, info.resident_bytes / 1e6);
       auto gt_ids = vx::ReadAllIds(gt);
       if (!gt_ids.ok()) return Fail(gt_ids.status());
       nlohmann::json rows = nlohmann::json::array();

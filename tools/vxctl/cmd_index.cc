@@ -73,7 +73,7 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
 vx::Result<std::string> Prewarm(const vx::Index& index) {
   const auto t0 = Clock::now();
   VX_ASSIGN_OR_RETURN(const uint64_t pages, index.Prewarm());
-  return fmt::format("prewarmed {} {} pages ({:.0f} MB) in {:.2f} s", pages, index.info().type == "ivf" ? "list" : "graph",
+  return fmt::format("prewarmed {} {} pages ({:.0f} MB) in {:.2f} s", pages, index.info().type == vx::IndexType::kIvf ? "list" : "graph",
                      double(pages * index.info().page_size) / (1 << 20), std::chrono::duration<double>(Clock::now() - t0).count());
 }
 constexpr char kPrewarmHelp[] =
@@ -82,9 +82,28 @@ constexpr char kPrewarmHelp[] =
 double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   uint64_t hits = 0;
   for (uint64_t i = 0; i < run.results.size(); ++i) {
-    for (const auto& r : run.results[i]) hits += std::count(gt.row(i), gt.row(i) + k, static_cast<int32_t>(r.id));
+    for (const auto& r : run.results[i]) hits += std::count(gt.row(i), gt.row(i) + k, r.key);
   }
   return double(hits) / (double(run.results.size()) * k);
+}
+
+// The result keys, k a query (-1 past the results): .npy as int64, other
+// formats (.ivecs, .ibin) as int32, refusing keys that int32 cannot hold.
+vx::Status WriteKeys(const std::string& path, const std::vector<std::vector<vx::SearchResult>>& results, uint32_t k) {
+  VX_ASSIGN_OR_RETURN(const vx::FileFormat format, vx::FormatFromPath(path));
+  std::vector<int64_t> keys(results.size() * k, -1);
+  for (size_t i = 0; i < results.size(); ++i) {
+    for (size_t j = 0; j < results[i].size(); ++j) keys[i * k + j] = results[i][j].key;
+  }
+  if (format == vx::FileFormat::kNpy) return vx::WriteMatrix(path, vx::DType::kI64, k, keys.data(), results.size());
+  std::vector<int32_t> narrow(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] < INT32_MIN || keys[i] > INT32_MAX) {
+      return vx::Status::InvalidArgument(path + ": key " + std::to_string(keys[i]) + " does not fit this int32 format; write .npy");
+    }
+    narrow[i] = static_cast<int32_t>(keys[i]);
+  }
+  return vx::WriteMatrix(path, vx::DType::kI32, k, narrow.data(), results.size());
 }
 
 vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb) {
@@ -105,7 +124,7 @@ void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
 
 void AddBuild(CLI::App& app, RunFn* run) {
   struct Args {
-    std::string type = "hnsw", base, metric = "l2", out, quant = "auto", storage = "f32";
+    std::string type = "hnsw", base, ids, metric = "l2", out, quant = "auto", storage = "f32";
     uint32_t m = 16, ef_construction = 64, lists = 0, replicas = 0;
     int threads = 0;
     uint64_t build_memory_mb = 8192;
@@ -116,6 +135,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
   auto* cmd = app.add_subcommand("build", "Build an index directory from a vector file");
   cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw", "ivf"}));
   cmd->add_option("--base", a->base, "Base vectors")->required();
+  cmd->add_option("--ids", a->ids, "The key of each base row (.npy int64, .ibin or .ivecs; distinct), returned by searches (default: the row number)");
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
   cmd->add_option("--out", a->out, "Index directory; an index already there is replaced at the end, and serves until then. The disk needs room for both; the build is refused at its start if the free space is below a lower bound of what it writes (its vector file and codes at least)")->required();
   cmd->add_option("--m", a->m, "Links per node (2m on layer 0)")->capture_default_str()->check(CLI::Range(2u, 100u));
@@ -147,6 +167,11 @@ void AddBuild(CLI::App& app, RunFn* run) {
       o.build_memory_bytes = a->build_memory_mb << 20;
       o.page_size = a->page_size;
       o.reorder = !a->no_reorder;
+      if (!a->ids.empty()) {
+        auto keys = vx::ReadKeys(a->ids);
+        if (!keys.ok()) return Fail(keys.status());
+        o.keys = std::move(*keys);
+      }
       std::unique_ptr<Progress> bar;
       std::string phase;
       o.progress = [&](uint64_t done, uint64_t total, const char* p) {
@@ -183,7 +208,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
   AddSearchOptions(cmd, &a->sp);
   cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
-  cmd->add_option("--out", a->out, "Write result ids (.ivecs)");
+  cmd->add_option("--out", a->out, "Write the result keys (.ivecs or .ibin: int32; .npy: int64)");
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
   cmd->add_flag("--prewarm", a->prewarm, kPrewarmHelp);
   cmd->add_flag("--json", a->json, "Print JSON");
@@ -203,7 +228,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
         return Fail(vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
       }
       const vx::SearchParams& sp = a->sp;
-      const bool ivf = (*index)->info().type == "ivf";
+      const bool ivf = (*index)->info().type == vx::IndexType::kIvf;
       auto run = RunQueries(**index, *q, sp, a->threads);
       if (!run.ok()) return Fail(run.status());
       const std::vector<std::vector<vx::SearchResult>>& results = run->results;
@@ -218,22 +243,18 @@ void AddQuery(CLI::App& app, RunFn* run) {
         recall = RecallAt(*run, *gt, a->sp.k);
       }
       if (!a->out.empty()) {
-        std::vector<int32_t> ids(q->rows * a->sp.k, -1);
-        for (uint64_t i = 0; i < q->rows; ++i) {
-          for (size_t j = 0; j < results[i].size(); ++j) ids[i * a->sp.k + j] = static_cast<int32_t>(results[i][j].id);
-        }
-        vx::Status s = vx::WriteMatrix(a->out, vx::DType::kI32, a->sp.k, ids.data(), q->rows);
+        vx::Status s = WriteKeys(a->out, results, a->sp.k);
         if (!s.ok()) return Fail(s);
       }
       const double nq = double(q->rows);
-      nlohmann::json j = {{"index", a->dir}, {"type", (*index)->info().type}, {"queries", q->rows}, {"k", a->sp.k},
+      nlohmann::json j = {{"index", a->dir}, {"type", vx::IndexTypeName((*index)->info().type)}, {"queries", q->rows}, {"k", a->sp.k},
                           {"rerank", (*index)->RerankDepth(a->sp)}, {"threads", a->threads},
                           {"memory_mb", a->memory_mb}, {"qps", nq / secs}, {"latency_us_p50", pct(0.5)},
                           {"latency_us_p95", pct(0.95)}, {"latency_us_p99", pct(0.99)},
-                          {"ssd_reads_per_query", (total.graph_reads + total.vector_reads) / nq},
-                          {"graph_reads_per_query", total.graph_reads / nq}, {"vector_reads_per_query", total.vector_reads / nq},
+                          {"ssd_reads_per_query", (total.structure_reads + total.vector_reads) / nq},
+                          {"structure_reads_per_query", total.structure_reads / nq}, {"vector_reads_per_query", total.vector_reads / nq},
                           {"round_trips_per_query", total.round_trips / nq},
-                          {"graph_hit_ratio", total.graph_pages ? 1.0 - double(total.graph_reads) / total.graph_pages : 0.0},
+                          {"structure_hit_ratio", total.structure_pages ? 1.0 - double(total.structure_reads) / total.structure_pages : 0.0},
                           {"vector_hit_ratio", total.vector_pages ? 1.0 - double(total.vector_reads) / total.vector_pages : 0.0},
                           {"codes_scored_per_query", total.codes_scored / nq},
                           {"reranked_per_query", total.vectors_reranked / nq}, {"peak_rss_mb", PeakRssMb()}};
@@ -255,11 +276,11 @@ void AddQuery(CLI::App& app, RunFn* run) {
       if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->sp.k, recall);
       fmt::print("QPS                {:.0f}\n", nq / secs);
       fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
-      fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n", (total.graph_reads + total.vector_reads) / nq,
-                 ivf ? "list" : "graph", total.graph_reads / nq, total.vector_reads / nq);
+      fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n", (total.structure_reads + total.vector_reads) / nq,
+                 ivf ? "list" : "graph", total.structure_reads / nq, total.vector_reads / nq);
       fmt::print("round trips/query  {:.2f}\n", total.round_trips / nq);
       fmt::print("reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq, (*index)->RerankDepth(a->sp));
-      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph", j["graph_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
+      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph", j["structure_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
       fmt::print("peak RSS           {:.0f} MB\n", PeakRssMb());
       return 0;
     };
@@ -273,13 +294,14 @@ void AddInfo(CLI::App& app, RunFn* run) {
   cmd->callback([run, dir] {
     *run = [dir]() -> int {
       vx::IndexOptions io;
-      io.graph_cache_bytes = io.vector_cache_bytes = 1 << 16;
+      io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
       auto index = vx::Index::Open(*dir, io);
       if (!index.ok()) return Fail(index.status());
       const vx::IndexInfo& i = (*index)->info();
       const double n = double(i.count);
-      fmt::print("{}: {} index, {} vectors x {} dims, metric {}\n", *dir, i.type, i.count, i.dim, vx::MetricName(i.metric));
-      const bool ivf = i.type == "ivf";
+      fmt::print("{}: {} index, {} vectors x {} dims, metric {}, generation {}\n", *dir, vx::IndexTypeName(i.type), i.count, i.dim,
+                 vx::MetricName(i.metric), i.generation);
+      const bool ivf = i.type == vx::IndexType::kIvf;
       const char* structure = ivf ? "lists" : "graph";
       if (ivf) {
         fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas, i.entries,
@@ -289,13 +311,15 @@ void AddInfo(CLI::App& app, RunFn* run) {
         fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1, i.page_size);
         fmt::print("  codes {} in RAM; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
       }
-      fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure, i.graph_bytes / 1e6,
-                 i.vector_bytes / 1e6, (i.graph_bytes + i.vector_bytes) / n);
+      fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure, i.structure_bytes / 1e6,
+                 i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
       fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
-                 ivf ? "centroids, list directory" : "codes, upper layers, ids");
+                 ivf ? "centroids, list directory, keys" : "codes, upper layers, keys");
+      if (i.segments.empty()) fmt::print("  segments: none (the base generation only)\n");
+      for (const vx::SegmentInfo& seg : i.segments) fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
       for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
         fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100, structure,
-                   (i.resident_bytes + ratio * i.graph_bytes) / 1e6);
+                   (i.resident_bytes + ratio * i.structure_bytes) / 1e6);
       }
       return 0;
     };
@@ -320,9 +344,9 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
     VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb));
     if (q.dim != index->info().dim) return vx::Status::InvalidArgument("queries and index differ in dimension");
-    const bool ivf = index->info().type == "ivf";
+    const bool ivf = index->info().type == vx::IndexType::kIvf;
     if (ivf != (o.knob == "probes")) {
-      return vx::Status::InvalidArgument(o.dir + " is an " + index->info().type + " index: sweep " + (ivf ? "probes" : "ef_search"));
+      return vx::Status::InvalidArgument(o.dir + " is an " + vx::IndexTypeName(index->info().type) + " index: sweep " + (ivf ? "probes" : "ef_search"));
     }
     if (o.prewarm) {
       VX_ASSIGN_OR_RETURN(const std::string line, Prewarm(*index));
@@ -346,17 +370,17 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, with(v), threads));
       const double recall = RecallAt(r, gt, k);
       const vx::SearchStats& s = r.stats;
-      const double hit = s.graph_pages ? 1.0 - double(s.graph_reads) / s.graph_pages : 0.0;
+      const double hit = s.structure_pages ? 1.0 - double(s.structure_reads) / s.structure_pages : 0.0;
       const uint32_t rerank = index->RerankDepth(with(v));
       fmt::print("{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v, rerank, recall, r.Qps(),
-                 r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.graph_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
+                 r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.structure_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
       if (!best && recall >= o.target) best = v;
       rows->push_back({{"threads", threads}, {o.knob, v}, {"rerank", rerank}, {"recall", recall}, {"qps", r.Qps()},
                        {"latency_us_p50", r.Pct(0.5)}, {"latency_us_p99", r.Pct(0.99)},
-                       {"reads_per_query", r.PerQuery(s.graph_reads + s.vector_reads)},
+                       {"reads_per_query", r.PerQuery(s.structure_reads + s.vector_reads)},
                        {"vector_reads_per_query", r.PerQuery(s.vector_reads)}, {"reranked_per_query", r.PerQuery(s.vectors_reranked)},
-                       {"bytes_read_per_query", r.PerQuery(s.graph_reads + s.vector_reads) * index->info().page_size},
-                       {"round_trips_per_query", r.PerQuery(s.round_trips)}, {"graph_hit_ratio", hit}});
+                       {"bytes_read_per_query", r.PerQuery(s.structure_reads + s.vector_reads) * index->info().page_size},
+                       {"round_trips_per_query", r.PerQuery(s.round_trips)}, {"structure_hit_ratio", hit}});
     }
     if (best) fmt::print("threads {}: smallest {} with recall@{} >= {}: {}\n", threads, o.knob, k, o.target, best);
     else fmt::print("threads {}: no {} in the sweep reaches recall@{} >= {}\n", threads, o.knob, k, o.target);

@@ -1,4 +1,4 @@
-#include "io/index_pages.h"
+#include "index/index_pages.h"
 
 namespace vx {
 
@@ -9,9 +9,9 @@ Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string
   VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(vectors_path, OpenOptions{.direct = true}));
   BufferPoolOptions po;
   po.page_size = page_size;
-  po.budget_bytes = {std::max<uint64_t>(o.graph_cache_bytes, page_size), std::max<uint64_t>(o.vector_cache_bytes, page_size)};
+  po.budget_bytes = {std::max<uint64_t>(o.structure_cache_bytes, page_size), std::max<uint64_t>(o.vector_cache_bytes, page_size)};
   VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
-  VX_ASSIGN_OR_RETURN(x->structure_id_, x->pool_->AddFile(x->structure_file_.get(), PageClass::kGraph, structure_type));
+  VX_ASSIGN_OR_RETURN(x->structure_id_, x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure, structure_type));
   VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
   return x;
 }
@@ -27,7 +27,7 @@ Status IndexPages::Pin(std::span<const PageRef> refs, std::vector<PageHandle>* o
 }
 
 Result<uint64_t> IndexPages::PrewarmStructure(uint64_t file_pages) const {
-  const size_t capacity = pool_->CapacityPages(PageClass::kGraph);
+  const size_t capacity = pool_->CapacityPages(PageClass::kStructure);
   const uint64_t end = std::min<uint64_t>(file_pages, 1 + capacity);
   // A quarter of the pool at most, so that searches running alongside still
   // find frames to pin.
@@ -44,7 +44,7 @@ Result<uint64_t> IndexPages::PrewarmStructure(uint64_t file_pages) const {
 }
 
 Status IndexPages::PinStructure(std::span<const PageRef> refs, std::vector<PageHandle>* out, SearchStats* stats) const {
-  return Pin(refs, out, &stats->graph_pages, &stats->graph_reads, stats);
+  return Pin(refs, out, &stats->structure_pages, &stats->structure_reads, stats);
 }
 
 }  // namespace vx

@@ -1,0 +1,46 @@
+// What every index build does the same way, before and after its own work:
+// check the source and keys, choose and create the quantizer, lay out the
+// vectors file, lock the directory for a new generation, normalise rows
+// under cosine, and record the shared parameters at the commit.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "index/params.h"
+#include "io/env.h"
+#include "io/manifest.h"
+#include "io/vector_file.h"
+#include "quant/quantizer.h"
+#include "vx/index.h"
+
+namespace vx {
+
+struct BuildSetup {
+  Env* env = nullptr;
+  uint64_t count = 0;
+  uint32_t dim = 0;
+  std::vector<int64_t> keys;  // per source row
+  QuantSpec quant;
+  std::unique_ptr<Quantizer> quantizer;
+  VectorLayout vectors{};  // the vectors file's layout; its page size is the index's
+  ProgressControl progress;
+};
+
+// Checks the source (rows, at most 2^32 - 1) and the keys (one per row,
+// distinct; the row numbers when options.keys is empty), and creates the
+// quantizer options.quant names ("auto" resolved for the dimension).
+Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& options);
+
+// Scales n rows of dim floats to unit length; InvalidArgument naming the
+// source and the row for a zero vector (cosine is undefined for it).
+Status NormalizeRows(float* rows, uint64_t n, uint32_t dim, uint64_t first_row, const std::string& source);
+
+// The shared parameters of an index built from `source` with `setup`.
+IndexParams BuiltParams(const BuildSetup& setup, const BuildOptions& options, const std::string& type, uint32_t format,
+                        const VectorSource& source);
+
+}  // namespace vx

@@ -1,0 +1,77 @@
+#include "index/index_base.h"
+
+#include <cstring>
+
+#include "core/distance.h"
+#include "index/keys.h"
+#include "io/paged_file.h"
+
+namespace vx {
+
+Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const TypeFiles& files) {
+  env_ = o.env ? o.env : DefaultEnv();
+  dir_ = dir;
+  manifest_ = m;
+  VX_RETURN_IF_ERROR(CheckFiles(env_, dir, m, /*full=*/false));
+  VX_ASSIGN_OR_RETURN(params_, IndexParams::FromManifest(m, dir, files.type, files.format));
+  info_.quant = params_.quant;
+  info_.metric = params_.metric;
+  info_.storage = params_.storage;
+  info_.count = params_.count;
+  info_.dim = params_.dim;
+  info_.page_size = params_.page_size;
+  info_.generation = m.generation;
+  for (const ManifestSegment& s : m.segments) {
+    SegmentInfo si{s.id, s.kind, 0};
+    for (const ManifestFile& f : s.files) si.bytes += f.size;
+    info_.segments.push_back(std::move(si));
+  }
+  VX_ASSIGN_OR_RETURN(vlayout_, VectorLayout::Make(params_.page_size, params_.dim, params_.storage));
+  if (vlayout_.page_size != params_.page_size) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
+  VX_ASSIGN_OR_RETURN(const ManifestFile structure, ManifestEntry(m, files.structure_file, dir));
+  VX_ASSIGN_OR_RETURN(const ManifestFile vectors, ManifestEntry(m, kVectorsFile, dir));
+  info_.structure_bytes = structure.size;
+  info_.vector_bytes = vectors.size;
+
+  VX_ASSIGN_OR_RETURN(const std::string qbytes, ReadResident(kQuantizerFile));
+  VX_ASSIGN_OR_RETURN(quantizer_, Quantizer::Deserialize(qbytes));
+  if (quantizer_->dim() != params_.dim) return Status::Corruption(FilePath(kQuantizerFile) + ": dimension differs from the manifest");
+  VX_ASSIGN_OR_RETURN(const std::string kbytes, ReadResident(kKeysFile));
+  if (kbytes.size() != params_.count * sizeof(int64_t)) {
+    return Status::Corruption(FilePath(kKeysFile) + ": " + std::to_string(kbytes.size()) + " bytes for " +
+                              std::to_string(params_.count) + " rows");
+  }
+  keys_.resize(params_.count);
+  std::memcpy(keys_.data(), kbytes.data(), kbytes.size());
+  info_.resident_bytes = keys_.size() * sizeof(int64_t);
+  VX_ASSIGN_OR_RETURN(pages_, IndexPages::Open(env_, FilePath(files.structure_file), FilePath(kVectorsFile),
+                                               files.structure_type, params_.page_size, o));
+  return Status::Ok();
+}
+
+Result<std::string> IndexBase::ReadResident(const std::string& name) const {
+  VX_ASSIGN_OR_RETURN(const ManifestFile f, ManifestEntry(manifest_, name, dir_));
+  return ReadWholeFile(env_, FilePath(name), f.checksum);
+}
+
+Result<uint64_t> IndexBase::Prewarm() const { return pages_->PrewarmStructure(info_.structure_bytes / info_.page_size); }
+
+Status IndexBase::Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
+                         std::vector<SearchResult>* out) const {
+  VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
+  stats->vectors_reranked += x.rows.size();
+  x.top.Reset(k);
+  VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.rows, x.refs, x.pages, stats,
+                                          [&](uint64_t row, const uint8_t* v) { x.top.Push(exact(v), keys_[row]); }));
+  for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
+  return Status::Ok();
+}
+
+Status WriteSharedFiles(Env* env, const GenerationWriter& gen, const std::vector<int64_t>& keys,
+                        const Quantizer& quantizer) {
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path(kKeysFile), keys.data(), keys.size() * sizeof(int64_t)));
+  const std::string qbytes = quantizer.Serialize();
+  return WriteWholeFile(env, gen.Path(kQuantizerFile), qbytes.data(), qbytes.size());
+}
+
+}  // namespace vx

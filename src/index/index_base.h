@@ -1,0 +1,99 @@
+// IndexBase: what every index type shares once open, so that HNSW and IVF
+// write it once: the manifest's shared parameters, the quantizer (codes'
+// scorer), the keys, the structure and vectors files behind one buffer
+// pool, prewarm, and the exact rerank that turns candidate rows into keys.
+//
+// A type's Open calls OpenShared, then reads its own files; its search
+// finds candidate rows, admitting only those a RowCheck accepts, and hands
+// them to Rerank.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/topk.h"
+#include "index/index_pages.h"
+#include "index/params.h"
+#include "io/env.h"
+#include "io/manifest.h"
+#include "io/vector_file.h"
+#include "quant/quantizer.h"
+#include "vx/index.h"
+
+namespace vx {
+
+inline constexpr char kVectorsFile[] = "vectors";
+inline constexpr char kQuantizerFile[] = "quantizer";
+
+// The candidate check: a search admits a row to its results only if Admit
+// says so (tombstones, filters). A rejected row may still route an HNSW walk.
+// Must be thread-safe for concurrent searches.
+class RowCheck {
+ public:
+  virtual ~RowCheck() = default;
+  virtual bool Admit(uint32_t row) const = 0;
+};
+
+class IndexBase : public Index {
+ public:
+  const IndexInfo& info() const final { return info_; }
+  Result<uint64_t> Prewarm() const final;
+  Status Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                SearchStats* stats) const final {
+    return SearchChecked(query, p, nullptr, out, stats);
+  }
+  // Search whose results hold only rows that `check` admits (nullptr: every
+  // row): min(k, admitted rows the search reaches) results.
+  virtual Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check,
+                               std::vector<SearchResult>* out, SearchStats* stats) const = 0;
+
+ protected:
+  // What distinguishes one type's files to OpenShared.
+  struct TypeFiles {
+    const char* type;            // the manifest's type name
+    uint32_t format;             // the type's file format version
+    const char* structure_file;  // the paged file a search walks or scans
+    PageType structure_type;
+  };
+  // Checks the manifest's files (sizes, head checksums) and shared
+  // parameters, loads the quantizer and keys, opens the structure and
+  // vectors files behind a pool with the budgets of `o`, and fills the
+  // shared fields of info_.
+  Status OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const TypeFiles& files);
+  // A file of the generation read whole and checked against the manifest's
+  // checksum (files a type keeps in RAM).
+  Result<std::string> ReadResident(const std::string& name) const;
+  std::string FilePath(const std::string& name) const { return manifest_.FilePath(dir_, name); }
+
+  // Per-thread buffers of Rerank, reused across queries.
+  struct RerankScratch {
+    std::vector<uint64_t> rows;     // the candidates, vectors-file slots
+    std::vector<PageRef> refs;
+    std::vector<PageHandle> pages;  // empty between queries: no pins held
+    TopK top{1};
+  };
+  // The k rows of x.rows (any order; sorted here) nearest to `query` by
+  // exact distance to their full vectors, read in one batch, as keys into
+  // *out, nearest first. Counts into *stats.
+  Status Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
+                std::vector<SearchResult>* out) const;
+
+  Env* env_ = nullptr;
+  std::string dir_;
+  Manifest manifest_;
+  IndexParams params_;
+  IndexInfo info_;
+  VectorLayout vlayout_{};
+  std::unique_ptr<Quantizer> quantizer_;
+  std::vector<int64_t> keys_;  // per row (vectors-file slot)
+  std::unique_ptr<IndexPages> pages_;
+};
+
+// Writes the shared files of a new generation: `keys` (one per row, in
+// vectors-file order) and the quantizer.
+Status WriteSharedFiles(Env* env, const GenerationWriter& gen, const std::vector<int64_t>& keys,
+                        const Quantizer& quantizer);
+
+}  // namespace vx

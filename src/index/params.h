@@ -1,0 +1,58 @@
+// The parameters of an index as its manifest records them: those every
+// index type shares (IndexParams) and each type's own (HnswParams,
+// IvfParams), each written by ToManifest and read back, checked, by
+// FromManifest. A manifest holds them as strings; everything above this
+// file sees typed values only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "io/manifest.h"
+#include "vx/index.h"
+
+namespace vx {
+
+using ManifestParams = std::map<std::string, std::string>;
+
+struct IndexParams {
+  std::string type;                // the type's name in the registry ("hnsw", "ivf")
+  uint32_t format = 0;             // the type's file format version
+  Metric metric = Metric::kL2;
+  ElementType storage = ElementType::kF32;
+  std::string quant;               // QuantSpec::ToString()
+  uint64_t count = 0;              // rows of the base generation
+  uint32_t dim = 0;
+  uint32_t page_size = 0;
+  std::string source;              // what the build read (a path, or "memory")
+
+  void ToManifest(ManifestParams* out) const;
+  // Checks that the index in `dir` described by `m` is of type `type` in
+  // format `format` (NotSupported, with a rebuild hint, otherwise) and that
+  // every shared parameter is present and in range (Corruption naming it).
+  static Result<IndexParams> FromManifest(const Manifest& m, const std::string& dir, const std::string& type,
+                                          uint32_t format);
+};
+
+struct HnswParams {
+  uint32_t m = 16, ef_construction = 64;
+  uint32_t entry = 0, max_level = 0;  // the graph's entry node and its level
+  bool reorder = true;                // nodes renumbered in BFS order
+
+  void ToManifest(ManifestParams* out) const;
+  static Result<HnswParams> FromManifest(const Manifest& m, const std::string& dir, uint64_t count);
+};
+
+struct IvfParams {
+  uint32_t lists = 0, replicas = 0;
+  uint64_t entries = 0;  // list entries: rows plus replicas
+
+  void ToManifest(ManifestParams* out) const;
+  static Result<IvfParams> FromManifest(const Manifest& m, const std::string& dir, uint64_t count);
+};
+
+// The manifest entry of file `name`, Corruption if the manifest lists none.
+Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir);
+
+}  // namespace vx

@@ -1,0 +1,59 @@
+// IvfIndex: an open IVF index (open.cc opens it, search.cc searches it).
+// Centroids and the list directory in RAM; list pages (codes and rows) and
+// full vectors through the buffer pool.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/row_marks.h"
+#include "core/topk.h"
+#include "index/index_base.h"
+#include "ivf/layout.h"
+
+namespace vx::ivf {
+
+class IvfIndex : public IndexBase {
+ public:
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& m, const IndexOptions& o);
+  Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check, std::vector<SearchResult>* out,
+                       SearchStats* stats) const override;
+  uint32_t RerankDepth(const SearchParams& p) const override {
+    if (p.rerank) return std::max(p.rerank, p.k);
+    return std::max({100u, 25 * Probes(p), p.k});
+  }
+
+ private:
+  struct Scratch {
+    PreparedQuery pq;
+    std::vector<float> unit, centroid_dist, scores;
+    std::vector<uint32_t> order, ref_list;
+    std::vector<PageRef> refs;
+    std::vector<PageHandle> pages;  // always empty between queries: no pins held
+    RowMarks seen;                  // rows offered to the candidate heap (replicas > 0 only)
+    struct Admitted {
+      uint32_t row;
+      float lower;  // estimate less its error bound; -inf without one
+    };
+    std::vector<Admitted> admitted;  // offered to the candidate heap, in order
+    TopK candidates{1};
+    TopK upper_k{1};  // the k smallest upper bounds (estimate + error bound)
+    RerankScratch rerank;
+  };
+  static Scratch& ThreadScratch();
+  uint32_t Probes(const SearchParams& p) const { return std::clamp<uint32_t>(p.probes, 1, ivf_.lists); }
+
+  // The search's steps (search.cc).
+  Status NearestLists(const float* query, uint32_t probes, Scratch& x) const;
+  Status ScanLists(const SearchParams& p, const RowCheck* check, Scratch& x, SearchStats* stats) const;
+  Status ScanPage(const uint8_t* page, uint64_t page_no, uint32_t list, const RowCheck* check, Scratch& x,
+                  SearchStats* stats) const;
+
+  IvfParams ivf_;
+  ListLayout llayout_{};
+  std::vector<float> centroids_;
+  std::vector<ListExtent> extents_;
+};
+
+}  // namespace vx::ivf
