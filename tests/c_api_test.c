@@ -152,6 +152,40 @@ int main(void) {
   }
   CHECK(vx_prewarm(NULL, NULL, &err) == VX_INVALID_ARGUMENT, "prewarm of NULL accepted");
 
+  /* Keys: row r gets key 7e9 + 3r; searches return keys, a repeat is refused. */
+  {
+    static int64_t keys[kRows];
+    for (int r = 0; r < kRows; ++r) keys[r] = 7000000000ll + 3ll * r;
+    char keyed[256];
+    snprintf(keyed, sizeof keyed, "%s/keyed", dir);
+    vx_build_options k;
+    vx_build_options_init(&k);
+    CHECK(k.keys == NULL && k.key_count == 0, "keys default to the rows");
+    k.keys = keys;
+    k.key_count = kRows;
+    k.quant = "sq8";
+    CHECK(vx_build(path, keyed, &k, &err) == VX_OK, "build with keys: %s", err.message);
+    vx_index* by_key = vx_open(keyed, 0, 0, &err);
+    CHECK(by_key != NULL, "open keyed: %s", err.message);
+    if (by_key) {
+      int64_t got[kK], want[kK];
+      uint32_t found = 0;
+      CHECK(vx_search(by_key, queries, NULL, got, NULL, &found, &err) == VX_OK && found == kK, "search keyed: %s",
+            err.message);
+      Exact(queries, want);
+      int hits = 0;
+      for (uint32_t i = 0; i < found; ++i) {
+        CHECK(got[i] >= keys[0] && (got[i] - keys[0]) % 3 == 0, "key %lld is not one given", (long long)got[i]);
+        for (int j = 0; j < kK; ++j) hits += got[i] == keys[want[j]];
+      }
+      CHECK(hits >= 8, "keyed search found %d of the 10 nearest keys", hits);
+      vx_close(by_key);
+    }
+    keys[100] = keys[5];
+    CHECK(vx_build(path, keyed, &k, &err) == VX_INVALID_ARGUMENT, "a repeated key accepted");
+    CHECK(strstr(err.message, "row 100 repeats key") != NULL, "message: %s", err.message);
+  }
+
   /* Errors: codes and messages, no output, no exit. */
   o.metric = "euclid";
   CHECK(vx_build(path, ivf, &o, &err) == VX_INVALID_ARGUMENT && err.code == VX_INVALID_ARGUMENT, "bad metric");

@@ -58,6 +58,41 @@ TEST_P(ManifestTest, RoundTrip) {
   EXPECT_FALSE(env_->FileExists(Path("MANIFEST.tmp")));
 }
 
+// Segments round trip in order with their files, and the checks cover the
+// segments' files as they do the base's.
+TEST_P(ManifestTest, SegmentsRoundTripAndTheirFilesAreChecked) {
+  Manifest m = Stage(env_.get(), 3);
+  const std::string gen_dir = GenerationDir(dir_.path(), 3);
+  Put(env_.get(), gen_dir + "/delta-4.vectors", std::string(5000, 'd'));
+  Put(env_.get(), gen_dir + "/tombstones-9", "tttt");
+  auto d = DescribeFile(env_.get(), gen_dir, "delta-4.vectors");
+  auto t = DescribeFile(env_.get(), gen_dir, "tombstones-9");
+  ASSERT_TRUE(d.ok() && t.ok());
+  m.segments = {ManifestSegment{4, "delta", {*d}}, ManifestSegment{9, "tombstones", {*t}}};
+  ASSERT_TRUE(WriteManifest(env_.get(), dir_.path(), m).ok());
+  auto back = ReadManifest(env_.get(), dir_.path());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->segments, m.segments);
+  EXPECT_EQ(back->files, m.files);
+  EXPECT_TRUE(CheckFiles(env_.get(), dir_.path(), *back, true).ok());
+
+  Put(env_.get(), gen_dir + "/tombstones-9", "tttT");
+  Status s = CheckFiles(env_.get(), dir_.path(), *back, true);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("tombstones-9: content checksum mismatch"), std::string::npos) << s.ToString();
+  ASSERT_TRUE(env_->DeleteFile(gen_dir + "/delta-4.vectors").ok());
+  s = CheckFiles(env_.get(), dir_.path(), *back, false);
+  EXPECT_NE(s.message().find("delta-4.vectors: listed in the manifest but missing"), std::string::npos) << s.ToString();
+
+  // Segment ids must ascend: a manifest that says otherwise is corrupt.
+  std::swap(m.segments[0], m.segments[1]);
+  ASSERT_TRUE(WriteManifest(env_.get(), dir_.path(), m).ok());
+  auto bad = ReadManifest(env_.get(), dir_.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.status().message().find("segment 4 follows segment 9"), std::string::npos) << bad.status().ToString();
+}
+
 TEST_P(ManifestTest, NoManifestIsNotAnIndex) {
   auto m = ReadManifest(env_.get(), dir_.path());
   ASSERT_FALSE(m.ok());

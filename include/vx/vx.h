@@ -28,7 +28,8 @@ typedef enum vx_code {
   VX_NO_SPACE = 5,         /* ENOSPC / EDQUOT */
   VX_NOT_SUPPORTED = 6,
   VX_RESOURCE_EXHAUSTED = 7, /* a memory or size budget would be exceeded */
-  VX_BUSY = 8                /* held by another writer (a build is writing the index directory) */
+  VX_BUSY = 8,               /* held by another writer (a build is writing the index directory) */
+  VX_CANCELLED = 9           /* the caller asked the operation to stop */
 } vx_code;
 
 typedef struct vx_error {
@@ -47,6 +48,8 @@ typedef struct vx_build_options {
   const char* storage;  /* "f32" (default) or "f16" */
   int threads;          /* 0 (default): all cores */
   uint64_t build_memory_bytes; /* default 8 GiB */
+  const int64_t* keys;  /* key_count keys, one per base row, distinct (copied); NULL (default): the row numbers */
+  uint64_t key_count;
 } vx_build_options;
 
 typedef struct vx_search_params {
@@ -86,8 +89,9 @@ uint32_t vx_index_dim(const vx_index* index);
 uint64_t vx_index_count(const vx_index* index);
 
 /* The params->k nearest neighbours of `query` (dim floats), nearest first:
- * row ids in the base file and exact distances (l2 squared, ip negated,
- * cosine 1 - cos), written to ids[0..*found) and distances[0..*found) (both
+ * their keys (vx_build_options.keys; by default the row in the base file)
+ * and exact distances (l2 squared, ip negated, cosine 1 - cos), written to
+ * ids[0..*found) and distances[0..*found) (both
  * at least k long; `distances` may be NULL). *found < k only when the index
  * holds fewer than k vectors. `params` NULL: the defaults. */
 vx_code vx_search(const vx_index* index, const float* query, const vx_search_params* params, int64_t* ids,

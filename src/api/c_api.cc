@@ -22,7 +22,8 @@ namespace {
 static_assert(VX_RESOURCE_EXHAUSTED == static_cast<int>(vx::StatusCode::kResourceExhausted) &&
               VX_CORRUPTION == static_cast<int>(vx::StatusCode::kCorruption) &&
               VX_IO_ERROR == static_cast<int>(vx::StatusCode::kIOError) &&
-              VX_BUSY == static_cast<int>(vx::StatusCode::kBusy));
+              VX_BUSY == static_cast<int>(vx::StatusCode::kBusy) &&
+              VX_CANCELLED == static_cast<int>(vx::StatusCode::kCancelled));
 
 vx_code Report(const vx::Status& s, vx_error* err) {
   const vx_code code = static_cast<vx_code>(s.code());
@@ -66,6 +67,8 @@ void vx_build_options_init(vx_build_options* o) {
   o->storage = "f32";
   o->threads = d.threads;
   o->build_memory_bytes = d.build_memory_bytes;
+  o->keys = nullptr;
+  o->key_count = 0;
 }
 
 void vx_search_params_init(vx_search_params* p) {
@@ -95,6 +98,7 @@ vx_code vx_build(const char* base_path, const char* dir, const vx_build_options*
     o.quant = c.quant ? c.quant : "auto";
     o.threads = c.threads;
     o.build_memory_bytes = c.build_memory_bytes;
+    if (c.keys) o.keys.assign(c.keys, c.keys + c.key_count);
     return vx::BuildIndex(base_path, dir, o);
   });
 }

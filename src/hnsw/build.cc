@@ -151,7 +151,7 @@ Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* 
     VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, gen.Path(kVectorsFile), s.vectors, n));
     for (uint32_t v = 0; v < n; ++v) {
       VX_RETURN_IF_ERROR(w->Append(data + uint64_t{row_of[v]} * s.dim, 1));
-      if ((v + 1) % 65536 == 0) VX_RETURN_IF_ERROR(s.progress.Step(v + 1, n, "write"));
+      if ((v + 1) % 65536 == 0 || v + 1 == n) VX_RETURN_IF_ERROR(s.progress.Step(v + 1, n, "write"));
     }
     VX_RETURN_IF_ERROR(w->Finish());
   }

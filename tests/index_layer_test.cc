@@ -1,0 +1,254 @@
+// The index layer both index types share: keys, builds from any vector
+// source, progress and cancel, and the candidate check.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/dataset.h"
+#include "core/synth.h"
+#include "index/index_base.h"
+#include "index_test_util.h"
+#include "test_util.h"
+#include "vx/index.h"
+
+namespace vx {
+namespace {
+
+using testing::TempDir;
+
+// 3000 x 16 generated rows, written to dir/base.fbin, and 20 queries.
+struct Rows {
+  std::vector<float> base, queries;
+  uint32_t dim = 16;
+  uint64_t n = 3000, nq = 20;
+};
+Rows MakeRows(const TempDir& dir) {
+  Rows r;
+  SynthParams sp;
+  sp.dim = r.dim;
+  sp.clusters = 10;
+  SyntheticGenerator gen(sp);
+  r.base.resize(r.n * r.dim);
+  r.queries.resize(r.nq * r.dim);
+  gen.Generate(SyntheticGenerator::kBaseStream, 0, r.n, r.base.data());
+  gen.Generate(SyntheticGenerator::kQueryStream, 0, r.nq, r.queries.data());
+  EXPECT_TRUE(WriteMatrix(dir / "base.fbin", DType::kF32, r.dim, r.base.data(), r.n).ok());
+  return r;
+}
+
+BuildOptions Options(IndexType type) {
+  BuildOptions o;
+  o.type = type;
+  o.quant = "sq8";
+  o.threads = 1;  // deterministic graphs: builds compared byte for byte
+  return o;
+}
+
+std::vector<std::vector<SearchResult>> SearchRows(const std::string& dir, const Rows& r) {
+  auto index = Index::Open(dir, IndexOptions{});
+  EXPECT_TRUE(index.ok()) << index.status().ToString();
+  if (!index.ok()) return {};
+  SearchParams p;
+  p.probes = 4;
+  return SearchAll(**index, FloatMatrix{r.nq, r.dim, r.queries}, p);
+}
+
+std::set<std::string> Entries(const std::string& dir) {
+  std::set<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+class IndexLayerTest : public ::testing::TestWithParam<IndexType> {};
+
+TEST_P(IndexLayerTest, SearchesReturnTheKeysGivenAtBuild) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  BuildOptions o = Options(GetParam());
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "rows", o).ok());
+  for (uint64_t i = 0; i < r.n; ++i) o.keys.push_back(5'000'000'000 + 7 * static_cast<int64_t>(r.n - i));
+  const Status s = BuildIndex(dir / "base.fbin", dir / "keyed", o);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const auto by_row = SearchRows(dir / "rows", r);
+  const auto by_key = SearchRows(dir / "keyed", r);
+  ASSERT_EQ(by_row.size(), by_key.size());
+  for (size_t q = 0; q < by_row.size(); ++q) {
+    ASSERT_EQ(by_row[q].size(), 10u);
+    ASSERT_EQ(by_row[q].size(), by_key[q].size());
+    for (size_t j = 0; j < by_row[q].size(); ++j) {
+      EXPECT_EQ(by_key[q][j].key, o.keys[by_row[q][j].key]) << "query " << q << " rank " << j;
+      EXPECT_EQ(by_key[q][j].distance, by_row[q][j].distance);
+    }
+  }
+  // A rebuild of the directory keeps the keys it is given.
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "keyed", o).ok());
+  const auto rebuilt = SearchRows(dir / "keyed", r);
+  ExpectSame(by_key, rebuilt);
+}
+
+TEST_P(IndexLayerTest, ARepeatedKeyIsRefusedNamingTheRowsBeforeAnythingIsWritten) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  BuildOptions o = Options(GetParam());
+  for (uint64_t i = 0; i < r.n; ++i) o.keys.push_back(static_cast<int64_t>(i) * 10);
+  o.keys[1700] = o.keys[42];
+  Status s = BuildIndex(dir / "base.fbin", dir / "idx", o);
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("row 1700 repeats key 420 of row 42"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(Entries(dir / "idx").empty());
+  o.keys.pop_back();
+  s = BuildIndex(dir / "base.fbin", dir / "idx", o);
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("2999 keys for 3000 vectors"), std::string::npos) << s.ToString();
+}
+
+TEST_P(IndexLayerTest, AMemorySourceBuildsTheSameFilesAsAFileOfTheSameRows) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  const BuildOptions o = Options(GetParam());
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "from_file", o).ok());
+  auto source = VectorSource::FromMemory(r.base.data(), r.n, r.dim);
+  ASSERT_TRUE(source.ok());
+  const Status s = BuildIndex(**source, dir / "from_memory", o);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto a = ReadManifest(DefaultEnv(), dir / "from_file");
+  auto b = ReadManifest(DefaultEnv(), dir / "from_memory");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->files.size(), b->files.size());
+  for (size_t i = 0; i < a->files.size(); ++i) {
+    EXPECT_EQ(a->files[i], b->files[i]) << a->files[i].name;
+    EXPECT_EQ(ReadFileBytes(a->FilePath(dir / "from_file", a->files[i].name)),
+              ReadFileBytes(b->FilePath(dir / "from_memory", b->files[i].name)))
+        << a->files[i].name;
+  }
+  EXPECT_EQ(b->params.at("source"), "memory");
+  ExpectSame(SearchRows(dir / "from_file", r), SearchRows(dir / "from_memory", r));
+}
+
+TEST_P(IndexLayerTest, AMemorySourceRefusesNaNNamingTheRow) {
+  TempDir dir;
+  Rows r = MakeRows(dir);
+  r.base[2500 * r.dim + 3] = std::nanf("");
+  auto source = VectorSource::FromMemory(r.base.data(), r.n, r.dim);
+  ASSERT_TRUE(source.ok());
+  const Status s = BuildIndex(**source, dir / "idx", Options(GetParam()));
+  ASSERT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("row 2500 component 3 is NaN"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(std::filesystem::exists(dir / "idx/MANIFEST"));
+}
+
+// The progress callback sees every phase, training included; cancelling in
+// each phase leaves the directory as it was: nothing on an empty one, the
+// old generation whole, serving its results, beside an index.
+TEST_P(IndexLayerTest, ACancelledBuildLeavesNothingAndTheOldIndexWhole) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  BuildOptions o = Options(GetParam());
+  o.quant = "pq:4";
+  std::vector<std::string> phases;
+  o.progress = [&](uint64_t, uint64_t, const char* phase) {
+    if (phases.empty() || phases.back() != phase) phases.emplace_back(phase);
+  };
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", o).ok());
+  const std::vector<std::string> want = GetParam() == IndexType::kHnsw
+                                            ? std::vector<std::string>{"read", "insert", "train codes", "encode", "write"}
+                                            : std::vector<std::string>{"read", "k-means", "train codes", "assign", "write lists"};
+  for (const std::string& p : want) EXPECT_NE(std::find(phases.begin(), phases.end(), p), phases.end()) << "no phase " << p;
+  const auto before = SearchRows(dir / "idx", r);
+  const std::set<std::string> files_before = Entries(dir / "idx");
+
+  for (const std::string& stop_in : want) {
+    SCOPED_TRACE(stop_in);
+    std::atomic<bool> cancel{false};
+    BuildOptions c = o;
+    c.cancel = &cancel;
+    c.progress = [&](uint64_t, uint64_t, const char* phase) {
+      if (stop_in == phase) cancel = true;
+    };
+    Status s = BuildIndex(dir / "base.fbin", dir / "idx", c);
+    ASSERT_EQ(s.code(), StatusCode::kCancelled) << s.ToString();
+    EXPECT_EQ(Entries(dir / "idx"), files_before);
+    ExpectSame(before, SearchRows(dir / "idx", r));
+    cancel = false;
+    s = BuildIndex(dir / "base.fbin", dir / "fresh", c);
+    ASSERT_EQ(s.code(), StatusCode::kCancelled) << s.ToString();
+    EXPECT_EQ(Entries(dir / "fresh"), std::set<std::string>{"LOCK"});
+  }
+}
+
+// Admits rows whose number is a multiple of 3.
+class EveryThirdRow : public RowCheck {
+ public:
+  bool Admit(uint32_t row) const override { return row % 3 == 0; }
+};
+
+TEST_P(IndexLayerTest, TheCandidateCheckAdmitsOnlyItsRowsAndStillReturnsK) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  BuildOptions o = Options(GetParam());
+  o.reorder = false;  // HNSW node ids are then the rows the check sees
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", o).ok());
+  auto index = Index::Open(dir / "idx", IndexOptions{});
+  ASSERT_TRUE(index.ok());
+  const auto* base = dynamic_cast<const IndexBase*>(index->get());
+  ASSERT_NE(base, nullptr);
+  // Exact filtered ground truth: the 10 nearest admitted rows.
+  std::vector<float> admitted;
+  std::vector<uint32_t> rows;
+  for (uint32_t i = 0; i < r.n; i += 3) {
+    rows.push_back(i);
+    admitted.insert(admitted.end(), r.base.begin() + i * r.dim, r.base.begin() + (i + 1) * r.dim);
+  }
+  ASSERT_TRUE(WriteMatrix(dir / "admitted.fbin", DType::kF32, r.dim, admitted.data(), rows.size()).ok());
+  auto reader = VectorReader::Open(dir / "admitted.fbin");
+  ExactSearchParams ep;
+  ep.k = 10;
+  auto exact = ExactSearch(**reader, FloatMatrix{r.nq, r.dim, r.queries}, ep);
+  ASSERT_TRUE(exact.ok());
+  EveryThirdRow check;
+  SearchParams p;
+  p.ef_search = 64;
+  p.probes = 6;
+  uint64_t hits = 0;
+  for (uint64_t q = 0; q < r.nq; ++q) {
+    std::vector<SearchResult> got;
+    ASSERT_TRUE(base->SearchChecked(r.queries.data() + q * r.dim, p, &check, &got, nullptr).ok());
+    ASSERT_EQ(got.size(), 10u) << "query " << q;
+    for (const SearchResult& g : got) {
+      EXPECT_EQ(g.key % 3, 0) << "query " << q << " returned row " << g.key;
+      for (uint32_t j = 0; j < 10; ++j) hits += rows[exact->ids[q * 10 + j]] == g.key;
+    }
+  }
+  EXPECT_GE(double(hits) / (r.nq * 10), 0.9);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothTypes, IndexLayerTest, ::testing::Values(IndexType::kHnsw, IndexType::kIvf),
+                         [](const auto& info) { return std::string(IndexTypeName(info.param)); });
+
+TEST(Keys, ReadFromEveryKeyFormat) {
+  TempDir dir;
+  const std::vector<int64_t> keys = {9'000'000'000, -4, 17};
+  ASSERT_TRUE(WriteMatrix(dir / "k.npy", DType::kI64, 1, keys.data(), 3).ok());
+  const std::vector<int32_t> narrow = {5, -4, 17};
+  ASSERT_TRUE(WriteMatrix(dir / "k.ibin", DType::kI32, 1, narrow.data(), 3).ok());
+  ASSERT_TRUE(WriteMatrix(dir / "k.ivecs", DType::kI32, 1, narrow.data(), 3).ok());
+  auto a = ReadKeys(dir / "k.npy");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*a, keys);
+  for (const char* f : {"k.ibin", "k.ivecs"}) {
+    auto b = ReadKeys(dir / f);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(*b, (std::vector<int64_t>{5, -4, 17}));
+  }
+  ASSERT_TRUE(WriteMatrix(dir / "wide.ivecs", DType::kI32, 3, narrow.data(), 1).ok());
+  auto c = ReadKeys(dir / "wide.ivecs");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("one int64 (or int32) per row"), std::string::npos) << c.status().ToString();
+}
+
+}  // namespace
+}  // namespace vx
