@@ -173,6 +173,40 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
 }
 
+// build --ids: searches return the keys (query --out .npy writes them as
+// int64); info names the generation and its segments; a repeated key is a
+// data error naming the rows.
+TEST(VxctlIndex, BuildWithKeysQueryReturnsThem) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 20 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  std::vector<int64_t> keys(2000);
+  for (int64_t i = 0; i < 2000; ++i) keys[i] = 10'000'000'000 + 11 * i;
+  ASSERT_TRUE(WriteMatrix(dir / "keys.npy", DType::kI64, 1, keys.data(), keys.size()).ok());
+  CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --ids " + dir / "keys.npy" + " --out " + dir / "idx" + " --quant sq8");
+  ASSERT_EQ(build.status, 0) << build.output;
+  CliRun q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --out " + dir / "res.npy");
+  ASSERT_EQ(q.status, 0) << q.output;
+  auto reader = VectorReader::Open(dir / "res.npy");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_EQ((*reader)->info().dtype, DType::kI64);
+  std::vector<int64_t> got(20 * 10);
+  ASSERT_EQ(*(*reader)->Read(20, got.data()), 20u);
+  for (int64_t k : got) EXPECT_TRUE(k >= keys[0] && (k - keys[0]) % 11 == 0 && (k - keys[0]) / 11 < 2000) << k;
+  // Keys past int32 cannot go to .ivecs.
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --out " + dir / "res.ivecs");
+  EXPECT_EQ(q.status, 1);
+  EXPECT_NE(q.output.find("does not fit this int32 format; write .npy"), std::string::npos) << q.output;
+  CliRun info = Vxctl("info " + dir / "idx");
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.output.find("generation 1"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("segments: none"), std::string::npos) << info.output;
+  keys[1500] = keys[7];
+  ASSERT_TRUE(WriteMatrix(dir / "dup.npy", DType::kI64, 1, keys.data(), keys.size()).ok());
+  build = Vxctl("build --base " + dir / "b.fbin" + " --ids " + dir / "dup.npy" + " --out " + dir / "idx2");
+  EXPECT_EQ(build.status, 1);
+  EXPECT_NE(build.output.find("row 1500 repeats key"), std::string::npos) << build.output;
+}
+
 }  // namespace
 }  // namespace vx
 

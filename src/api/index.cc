@@ -1,7 +1,9 @@
 // vx/index.h: the table of index types, and dispatch through it by
-// BuildOptions::type and by the manifest's "type" parameter.
+// BuildOptions::type and by the manifest's "type" parameter: the one place
+// that names every type.
 #include <algorithm>
 
+#include "core/check.h"
 #include "hnsw/hnsw.h"
 #include "io/env.h"
 #include "io/manifest.h"
@@ -11,38 +13,27 @@
 namespace vx {
 namespace {
 
-// Every index type, once: its name (in the manifest and on the command
-// line), how to build it and how to open it.
-struct IndexTypeEntry {
-  IndexType type;
-  const char* name;
-  const char* structure_file;  // the paged file of its structure pages
-  Status (*build)(VectorSource&, const std::string&, const BuildOptions&);
-  Result<std::unique_ptr<Index>> (*open)(const std::string&, const Manifest&, const IndexOptions&);
-};
+// Every index type, once.
+constexpr const IndexTypeOps* kIndexTypes[] = {&hnsw::kType, &ivf::kType};
 
-constexpr IndexTypeEntry kIndexTypes[] = {
-    {IndexType::kHnsw, "hnsw", "graph", hnsw::Build, hnsw::Open},
-    {IndexType::kIvf, "ivf", "lists", ivf::Build, ivf::Open},
-};
-
-const IndexTypeEntry& EntryOf(IndexType t) {
-  for (const IndexTypeEntry& e : kIndexTypes) {
-    if (e.type == t) return e;
+const IndexTypeOps& EntryOf(IndexType t) {
+  for (const IndexTypeOps* e : kIndexTypes) {
+    if (e->type == t) return *e;
   }
-  return kIndexTypes[0];  // unreachable: every IndexType has an entry
+  VX_CHECK(false);  // every IndexType has an entry
+  return *kIndexTypes[0];
 }
 
-const IndexTypeEntry* EntryNamed(const std::string& name) {
-  for (const IndexTypeEntry& e : kIndexTypes) {
-    if (name == e.name) return &e;
+const IndexTypeOps* EntryNamed(const std::string& name) {
+  for (const IndexTypeOps* e : kIndexTypes) {
+    if (name == e->name) return e;
   }
   return nullptr;
 }
 
 std::string TypeNames() {
   std::string s;
-  for (const IndexTypeEntry& e : kIndexTypes) s += std::string(s.empty() ? "" : " | ") + e.name;
+  for (const IndexTypeOps* e : kIndexTypes) s += std::string(s.empty() ? "" : " | ") + e->name;
   return s;
 }
 
@@ -51,7 +42,7 @@ std::string TypeNames() {
 const char* IndexTypeName(IndexType t) { return EntryOf(t).name; }
 
 Result<IndexType> ParseIndexType(const std::string& s) {
-  if (const IndexTypeEntry* e = EntryNamed(s)) return e->type;
+  if (const IndexTypeOps* e = EntryNamed(s)) return e->type;
   return Status::InvalidArgument("unknown index type '" + s + "' (" + TypeNames() + ")");
 }
 
@@ -83,7 +74,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
     VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
     const auto type = m.params.find("type");
     const std::string name = type == m.params.end() ? "" : type->second;
-    const IndexTypeEntry* e = EntryNamed(name);
+    const IndexTypeOps* e = EntryNamed(name);
     if (e == nullptr) {
       return Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (" + TypeNames() + ")");
     }
@@ -98,7 +89,7 @@ Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memo
   if (env == nullptr) env = DefaultEnv();
   VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
   const auto type = m.params.find("type");
-  const IndexTypeEntry* e = EntryNamed(type == m.params.end() ? "" : type->second);
+  const IndexTypeOps* e = EntryNamed(type == m.params.end() ? "" : type->second);
   uint64_t structure = 0;
   for (const ManifestFile& f : m.files) {
     if (e != nullptr && f.name == e->structure_file) structure = f.size;

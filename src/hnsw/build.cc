@@ -14,6 +14,7 @@
 
 #include "hnsw/graph.h"
 #include "hnsw/hnsw.h"
+#include "hnsw/hnsw_index.h"
 #include "hnsw/layout.h"
 #include "index/build.h"
 #include "index/index_base.h"
@@ -142,7 +143,7 @@ Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* 
   Env* env = s.env;
   const uint32_t n = graph.size();
   {
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(gen.Path("graph"), OpenOptions{.write = true, .create = true, .truncate = true}));
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(gen.Path(kGraphFile), OpenOptions{.write = true, .create = true, .truncate = true}));
     VX_ASSIGN_OR_RETURN(const GraphPageMap map, WriteGraphFile(f.get(), s.vectors.page_size, graph));
     const std::vector<uint32_t>& first = map.first_nodes();
     VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("graph_pages"), first.data(), first.size() * 4));
@@ -163,8 +164,6 @@ Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* 
   return WriteSharedFiles(env, gen, keys, *s.quantizer);
 }
 
-}  // namespace
-
 Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
   VX_RETURN_IF_ERROR(CheckOptions(o));
   VX_ASSIGN_OR_RETURN(BuildSetup s, PrepareBuild(source, o));
@@ -183,7 +182,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   VX_RETURN_IF_ERROR(WriteFiles(*gen, graph, data.data(), row_of, codes, s));
 
   ManifestParams params;
-  BuiltParams(s, o, "hnsw", kFormat, source).ToManifest(&params);
+  BuiltParams(s, o, kType.name, kFormat, source).ToManifest(&params);
   HnswParams hp;
   hp.m = o.m;
   hp.ef_construction = o.ef_construction;
@@ -192,7 +191,11 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   hp.reorder = o.reorder;
   hp.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params), {"graph", "graph_pages", kVectorsFile, "upper", "codes", kKeysFile, kQuantizerFile});
+  return gen->Commit(std::move(params), {kGraphFile, "graph_pages", kVectorsFile, "upper", "codes", kKeysFile, kQuantizerFile});
 }
+
+}  // namespace
+
+const IndexTypeOps kType = {IndexType::kHnsw, "hnsw", kGraphFile, Build, HnswIndex::Open};
 
 }  // namespace vx::hnsw

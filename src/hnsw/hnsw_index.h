@@ -3,14 +3,9 @@
 // pages and full vectors on vector pages, through the buffer pool.
 #pragma once
 
-#include <cstdint>
-#include <span>
-#include <string>
 #include <utility>
-#include <vector>
 
 #include "core/row_marks.h"
-#include "core/topk.h"
 #include "hnsw/graph.h"
 #include "hnsw/layout.h"
 #include "index/index_base.h"
@@ -25,6 +20,7 @@ class HnswIndex : public IndexBase {
   uint32_t RerankDepth(const SearchParams& p) const override { return std::max(p.rerank ? p.rerank : p.ef_search, p.k); }
 
  private:
+  Status LoadTypeFiles(const Manifest& m) override;
   // Per-thread buffers, reused: a query allocates nothing once warm.
   struct Scratch {
     RowMarks visited;

@@ -5,29 +5,22 @@
 
 namespace vx::hnsw {
 
-Result<std::unique_ptr<Index>> HnswIndex::Open(const std::string& dir, const Manifest& m, const IndexOptions& o) {
-  std::unique_ptr<HnswIndex> x(new HnswIndex());
-  VX_RETURN_IF_ERROR(x->OpenShared(dir, m, o, TypeFiles{"hnsw", kFormat, "graph", PageType::kGraph}));
-  IndexInfo& info = x->info_;
-  info.type = IndexType::kHnsw;
-  VX_ASSIGN_OR_RETURN(x->hnsw_, HnswParams::FromManifest(m, dir, info.count));
-  info.m = x->hnsw_.m;
-  info.ef_construction = x->hnsw_.ef_construction;
-  info.max_level = x->hnsw_.max_level;
-
-  VX_ASSIGN_OR_RETURN(x->codes_, x->ReadResident("codes"));
-  if (x->codes_.size() != info.count * x->quantizer_->code_size()) return Status::Corruption(x->FilePath("codes") + ": wrong size");
-  VX_ASSIGN_OR_RETURN(const std::string first, x->ReadResident("graph_pages"));
-  VX_ASSIGN_OR_RETURN(x->graph_map_,
-                      GraphPageMap::Decode(first, info.count, info.structure_bytes, info.page_size, x->FilePath("graph_pages")));
-  VX_ASSIGN_OR_RETURN(const std::string upper, x->ReadResident("upper"));
-  VX_RETURN_IF_ERROR(x->upper_.Decode(upper, info.count, info.m, x->hnsw_.entry, info.max_level, x->FilePath("upper")));
-  info.resident_bytes += x->codes_.size() + x->upper_.memory_bytes() + x->graph_map_.pages() * 4;
-  return std::unique_ptr<Index>(std::move(x));
+Status HnswIndex::LoadTypeFiles(const Manifest& m) {
+  VX_ASSIGN_OR_RETURN(hnsw_, HnswParams::FromManifest(m, dir_, info_.count));
+  hnsw_.Describe(&info_);
+  VX_ASSIGN_OR_RETURN(codes_, ReadResident("codes"));
+  if (codes_.size() != info_.count * quantizer_->code_size()) return Status::Corruption(FilePath("codes") + ": wrong size");
+  VX_ASSIGN_OR_RETURN(const std::string first, ReadResident("graph_pages"));
+  VX_ASSIGN_OR_RETURN(graph_map_,
+                      GraphPageMap::Decode(first, info_.count, info_.structure_bytes, info_.page_size, FilePath("graph_pages")));
+  VX_ASSIGN_OR_RETURN(const std::string upper, ReadResident("upper"));
+  VX_RETURN_IF_ERROR(upper_.Decode(upper, info_.count, info_.m, hnsw_.entry, info_.max_level, FilePath("upper")));
+  info_.resident_bytes += codes_.size() + upper_.memory_bytes() + graph_map_.pages() * 4;
+  return Status::Ok();
 }
 
-Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& manifest, const IndexOptions& options) {
-  return HnswIndex::Open(dir, manifest, options);
+Result<std::unique_ptr<Index>> HnswIndex::Open(const std::string& dir, const Manifest& m, const IndexOptions& o) {
+  return IndexBase::Open(std::unique_ptr<IndexBase>(new HnswIndex()), dir, m, o, kType, kFormat, PageType::kGraph);
 }
 
 }  // namespace vx::hnsw

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <span>
 
+#include "hnsw/hnsw.h"
 #include "hnsw/hnsw_index.h"
 
 namespace vx::hnsw {
@@ -125,7 +126,7 @@ Status HnswIndex::SearchLayer0(Walk& w, uint32_t ef, uint32_t beam) const {
       if (!graph_map_.Record(node, page, x.pages[idx].payload(), info_.page_size - kPageHeaderSize, &rec, &end) ||
           !DecodeNeighbors(node, rec, end, 2 * info_.m, static_cast<uint32_t>(info_.count), x.neighbors, &cnt)) {
         x.pages.clear();
-        return Status::Corruption(FilePath("graph") + " page " + std::to_string(page) + ": node " + std::to_string(node) +
+        return Status::Corruption(FilePath(kGraphFile) + " page " + std::to_string(page) + ": node " + std::to_string(node) +
                                   "'s neighbour record is malformed");
       }
       w.Offer(*quantizer_, {x.neighbors, cnt}, ef, w.check);

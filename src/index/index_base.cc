@@ -8,12 +8,22 @@
 
 namespace vx {
 
-Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const TypeFiles& files) {
+Result<std::unique_ptr<Index>> IndexBase::Open(std::unique_ptr<IndexBase> index, const std::string& dir,
+                                               const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
+                                               uint32_t format, PageType structure_type) {
+  VX_RETURN_IF_ERROR(index->OpenShared(dir, m, o, ops, format, structure_type));
+  VX_RETURN_IF_ERROR(index->LoadTypeFiles(m));
+  return std::unique_ptr<Index>(std::move(index));
+}
+
+Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
+                             uint32_t format, PageType structure_type) {
   env_ = o.env ? o.env : DefaultEnv();
   dir_ = dir;
   manifest_ = m;
   VX_RETURN_IF_ERROR(CheckFiles(env_, dir, m, /*full=*/false));
-  VX_ASSIGN_OR_RETURN(params_, IndexParams::FromManifest(m, dir, files.type, files.format));
+  VX_ASSIGN_OR_RETURN(params_, IndexParams::FromManifest(m, dir, ops.name, format));
+  info_.type = ops.type;
   info_.quant = params_.quant;
   info_.metric = params_.metric;
   info_.storage = params_.storage;
@@ -28,7 +38,7 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   }
   VX_ASSIGN_OR_RETURN(vlayout_, VectorLayout::Make(params_.page_size, params_.dim, params_.storage));
   if (vlayout_.page_size != params_.page_size) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
-  VX_ASSIGN_OR_RETURN(const ManifestFile structure, ManifestEntry(m, files.structure_file, dir));
+  VX_ASSIGN_OR_RETURN(const ManifestFile structure, ManifestEntry(m, ops.structure_file, dir));
   VX_ASSIGN_OR_RETURN(const ManifestFile vectors, ManifestEntry(m, kVectorsFile, dir));
   info_.structure_bytes = structure.size;
   info_.vector_bytes = vectors.size;
@@ -44,8 +54,8 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   keys_.resize(params_.count);
   std::memcpy(keys_.data(), kbytes.data(), kbytes.size());
   info_.resident_bytes = keys_.size() * sizeof(int64_t);
-  VX_ASSIGN_OR_RETURN(pages_, IndexPages::Open(env_, FilePath(files.structure_file), FilePath(kVectorsFile),
-                                               files.structure_type, params_.page_size, o));
+  VX_ASSIGN_OR_RETURN(pages_, IndexPages::Open(env_, FilePath(ops.structure_file), FilePath(kVectorsFile),
+                                               structure_type, params_.page_size, o));
   return Status::Ok();
 }
 

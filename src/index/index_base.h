@@ -15,6 +15,7 @@
 
 #include "core/topk.h"
 #include "index/index_pages.h"
+#include "index/index_type.h"
 #include "index/params.h"
 #include "io/env.h"
 #include "io/manifest.h"
@@ -50,18 +51,19 @@ class IndexBase : public Index {
                                std::vector<SearchResult>* out, SearchStats* stats) const = 0;
 
  protected:
-  // What distinguishes one type's files to OpenShared.
-  struct TypeFiles {
-    const char* type;            // the manifest's type name
-    uint32_t format;             // the type's file format version
-    const char* structure_file;  // the paged file a search walks or scans
-    PageType structure_type;
-  };
-  // Checks the manifest's files (sizes, head checksums) and shared
-  // parameters, loads the quantizer and keys, opens the structure and
-  // vectors files behind a pool with the budgets of `o`, and fills the
-  // shared fields of info_.
-  Status OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const TypeFiles& files);
+  // Opens `index`, a new object of type `ops` whose files are in format
+  // `format`: checks the manifest's files (sizes, head checksums) and shared
+  // parameters, loads the quantizer and keys, opens the structure file
+  // (pages of `structure_type`) and the vectors file behind a pool with the
+  // budgets of `o`, fills the shared fields of info_, then lets the type
+  // load its own files (LoadTypeFiles).
+  static Result<std::unique_ptr<Index>> Open(std::unique_ptr<IndexBase> index, const std::string& dir, const Manifest& m,
+                                             const IndexOptions& o, const IndexTypeOps& ops, uint32_t format,
+                                             PageType structure_type);
+  // The type's own parameters and RAM-resident files, after the shared ones.
+  virtual Status LoadTypeFiles(const Manifest& m) = 0;
+  Status OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
+                    uint32_t format, PageType structure_type);
   // A file of the generation read whole and checked against the manifest's
   // checksum (files a type keeps in RAM).
   Result<std::string> ReadResident(const std::string& name) const;

@@ -99,6 +99,18 @@ Result<HnswParams> HnswParams::FromManifest(const Manifest& m, const std::string
   return p;
 }
 
+void HnswParams::Describe(IndexInfo* info) const {
+  info->m = m;
+  info->ef_construction = ef_construction;
+  info->max_level = max_level;
+}
+
+void IvfParams::Describe(IndexInfo* info) const {
+  info->lists = lists;
+  info->replicas = replicas;
+  info->entries = entries;
+}
+
 void IvfParams::ToManifest(ManifestParams* out) const {
   (*out)["lists"] = std::to_string(lists);
   (*out)["replicas"] = std::to_string(replicas);

@@ -42,6 +42,7 @@ struct HnswParams {
 
   void ToManifest(ManifestParams* out) const;
   static Result<HnswParams> FromManifest(const Manifest& m, const std::string& dir, uint64_t count);
+  void Describe(IndexInfo* info) const;  // fills info's HNSW fields
 };
 
 struct IvfParams {
@@ -50,6 +51,7 @@ struct IvfParams {
 
   void ToManifest(ManifestParams* out) const;
   static Result<IvfParams> FromManifest(const Manifest& m, const std::string& dir, uint64_t count);
+  void Describe(IndexInfo* info) const;  // fills info's IVF fields
 };
 
 // The manifest entry of file `name`, Corruption if the manifest lists none.

@@ -23,6 +23,7 @@
 #include "index/keys.h"
 #include "io/paged_file.h"
 #include "ivf/ivf.h"
+#include "ivf/ivf_index.h"
 #include "ivf/layout.h"
 #include "quant/kmeans.h"
 
@@ -213,7 +214,7 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
     page += extents[l].pages;
   }
   VX_ASSIGN_OR_RETURN(auto spill, s.env->OpenFile(spill_path, OpenOptions{}));
-  VX_ASSIGN_OR_RETURN(auto f, s.env->OpenFile(gen.Path("lists"), OpenOptions{.write = true, .create = true, .truncate = true}));
+  VX_ASSIGN_OR_RETURN(auto f, s.env->OpenFile(gen.Path(kListsFile), OpenOptions{.write = true, .create = true, .truncate = true}));
   PageWriter w(f.get(), s.vectors.page_size, PageType::kList);
   VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kLists), entries,
                                    static_cast<uint32_t>(4 + cs), ll.per_page, s.dim, 0}));
@@ -250,8 +251,6 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
   return extents;
 }
 
-}  // namespace
-
 Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
   if (o.replicas > 8) return Status::InvalidArgument("replicas must be in 0..8, not " + std::to_string(o.replicas));
   VX_ASSIGN_OR_RETURN(BuildSetup s, PrepareBuild(source, o));
@@ -277,14 +276,18 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   VX_RETURN_IF_ERROR(WriteSharedFiles(s.env, *gen, s.keys, *s.quantizer));
 
   ManifestParams params;
-  BuiltParams(s, o, "ivf", kFormat, source).ToManifest(&params);
+  BuiltParams(s, o, kType.name, kFormat, source).ToManifest(&params);
   IvfParams ip;
   ip.lists = plan.lists;
   ip.replicas = plan.top - 1;
   ip.entries = entries;
   ip.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params), {"lists", kVectorsFile, "centroids", "directory", kKeysFile, kQuantizerFile});
+  return gen->Commit(std::move(params), {kListsFile, kVectorsFile, "centroids", "directory", kKeysFile, kQuantizerFile});
 }
+
+}  // namespace
+
+const IndexTypeOps kType = {IndexType::kIvf, "ivf", kListsFile, Build, IvfIndex::Open};
 
 }  // namespace vx::ivf

@@ -1,19 +1,12 @@
-// The IVF index type, registered in api/index.cc's type table.
+// The IVF index type, as the API layer's table of types sees it.
 #pragma once
 
-#include <memory>
-#include <string>
-
-#include "io/manifest.h"
-#include "vx/index.h"
+#include "index/index_type.h"
 
 namespace vx::ivf {
 
-// The IVF file format version (layout.h), recorded in the manifest.
-inline constexpr uint32_t kFormat = 1;
-
-Status Build(VectorSource& source, const std::string& dir, const BuildOptions& options);
-// Opens the index in `dir` that `manifest` (read from it) describes.
-Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& manifest, const IndexOptions& options);
+inline constexpr char kListsFile[] = "lists";
+inline constexpr uint32_t kFormat = 1;  // of the files layout.h describes, recorded in the manifest
+extern const IndexTypeOps kType;
 
 }  // namespace vx::ivf

@@ -3,12 +3,7 @@
 // full vectors through the buffer pool.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include "core/row_marks.h"
-#include "core/topk.h"
 #include "index/index_base.h"
 #include "ivf/layout.h"
 
@@ -16,15 +11,17 @@ namespace vx::ivf {
 
 class IvfIndex : public IndexBase {
  public:
-  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& m, const IndexOptions& o);
-  Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check, std::vector<SearchResult>* out,
-                       SearchStats* stats) const override;
+  // max(100, 25 x probes) unless set: see Index::RerankDepth.
   uint32_t RerankDepth(const SearchParams& p) const override {
     if (p.rerank) return std::max(p.rerank, p.k);
     return std::max({100u, 25 * Probes(p), p.k});
   }
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& m, const IndexOptions& o);
+  Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check, std::vector<SearchResult>* out,
+                       SearchStats* stats) const override;
 
  private:
+  Status LoadTypeFiles(const Manifest& m) override;
   struct Scratch {
     PreparedQuery pq;
     std::vector<float> unit, centroid_dist, scores;

@@ -14,6 +14,7 @@
 #include <numeric>
 
 #include "core/distance.h"
+#include "ivf/ivf.h"
 #include "ivf/ivf_index.h"
 
 namespace vx::ivf {
@@ -57,7 +58,7 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
   uint32_t count, list;
   ListLayout::DecodeHeader(page, &count, &list);
   if (list != want_list || count == 0 || count > llayout_.per_page) {
-    return Status::Corruption(FilePath("lists") + " page " + std::to_string(page_no) + ": header says list " + std::to_string(list) +
+    return Status::Corruption(FilePath(kListsFile) + " page " + std::to_string(page_no) + ": header says list " + std::to_string(list) +
                               " with " + std::to_string(count) + " entries; expected list " + std::to_string(want_list));
   }
   x.scores.resize(count);
@@ -70,7 +71,7 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
     if (!(x.scores[j] <= x.candidates.threshold())) continue;
     uint32_t row;
     std::memcpy(&row, rows + 4 * j, 4);
-    if (row >= info_.count) return Status::Corruption(FilePath("lists") + " page " + std::to_string(page_no) + ": row out of range");
+    if (row >= info_.count) return Status::Corruption(FilePath(kListsFile) + " page " + std::to_string(page_no) + ": row out of range");
     if (check != nullptr && !check->Admit(row)) continue;
     // A replica has the same code, so the same score: skip it if its first
     // copy was already offered.
