@@ -30,9 +30,12 @@ void BM_Distance(benchmark::State& state) {
   for (float& v : q) v = g(rng);
   std::vector<uint8_t> base(n * dim * ElementSize(type));
   for (size_t i = 0; i < n * dim; ++i) {
-    if (type == ElementType::kF32) reinterpret_cast<float*>(base.data())[i] = g(rng);
-    else if (type == ElementType::kF16) reinterpret_cast<uint16_t*>(base.data())[i] = FloatToHalf(g(rng));
-    else base[i] = static_cast<uint8_t>(rng());
+    if (type == ElementType::kF32)
+      reinterpret_cast<float*>(base.data())[i] = g(rng);
+    else if (type == ElementType::kF16)
+      reinterpret_cast<uint16_t*>(base.data())[i] = FloatToHalf(g(rng));
+    else
+      base[i] = static_cast<uint8_t>(rng());
   }
   auto qd = QueryDistance::Make(metric, type, q.data(), dim, *table);
   std::vector<float> out(n);
@@ -51,8 +54,8 @@ void BM_Distance(benchmark::State& state) {
 
 void Args(benchmark::internal::Benchmark* b) {
   for (int isa : {0, 1, 2}) {
-    for (int type : {0, 1, 2}) {       // f32, f16, u8
-      for (int metric : {0, 1}) {      // l2, ip (cosine = ip + one norm)
+    for (int type : {0, 1, 2}) {   // f32, f16, u8
+      for (int metric : {0, 1}) {  // l2, ip (cosine = ip + one norm)
         for (int dim : {96, 128, 768, 1536}) b->Args({isa, type, metric, dim});
       }
     }

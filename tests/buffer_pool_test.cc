@@ -38,7 +38,8 @@ bool PayloadOk(const PageHandle& h, uint64_t page) {
 
 class BufferPoolTest : public testing::EnvTest {
  protected:
-  void Open(Env* env, uint64_t structure_pages, uint64_t pool_pages, std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
+  void Open(Env* env, uint64_t structure_pages, uint64_t pool_pages,
+            std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
     ASSERT_TRUE(WritePagedFile(env_.get(), Path("graph"), structure_pages, PageType::kGraph).ok());
     ASSERT_TRUE(WritePagedFile(env_.get(), Path("vectors"), 16, PageType::kVector).ok());
     auto g = env->OpenFile(Path("graph"), OpenOptions{.direct = true});

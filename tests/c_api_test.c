@@ -13,14 +13,14 @@
 enum { kRows = 3000, kDim = 24, kQueries = 20, kK = 10 };
 
 static int failures = 0;
-#define CHECK(cond, ...)                                        \
-  do {                                                          \
-    if (!(cond)) {                                              \
+#define CHECK(cond, ...)                                         \
+  do {                                                           \
+    if (!(cond)) {                                               \
       fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                             \
-      fprintf(stderr, "\n");                                    \
-      ++failures;                                               \
-    }                                                           \
+      fprintf(stderr, __VA_ARGS__);                              \
+      fprintf(stderr, "\n");                                     \
+      ++failures;                                                \
+    }                                                            \
   } while (0)
 
 static float base[kRows * kDim], queries[kQueries * kDim];
@@ -199,7 +199,9 @@ int main(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else printf("c api: all checks passed\n");
+  if (failures)
+    fprintf(stderr, "%d check(s) failed\n", failures);
+  else
+    printf("c api: all checks passed\n");
   return failures != 0;
 }

@@ -62,10 +62,24 @@ TEST(DatasetRoundTrip, EveryFormatAndDtype) {
     std::vector<uint8_t> data(kRows * kDim * es);
     for (size_t i = 0; i < kRows * kDim; ++i) {
       switch (c.dtype) {
-        case DType::kF32: { float v = static_cast<float>(i) * 0.5f - 7; std::memcpy(&data[i * 4], &v, 4); break; }
-        case DType::kF16: { uint16_t v = FloatToHalf(static_cast<float>(i % 300) - 20); std::memcpy(&data[i * 2], &v, 2); break; }
-        case DType::kI32: { int32_t v = static_cast<int32_t>(i) - 50; std::memcpy(&data[i * 4], &v, 4); break; }
-        default: data[i] = static_cast<uint8_t>(i * 7); break;
+        case DType::kF32: {
+          float v = static_cast<float>(i) * 0.5f - 7;
+          std::memcpy(&data[i * 4], &v, 4);
+          break;
+        }
+        case DType::kF16: {
+          uint16_t v = FloatToHalf(static_cast<float>(i % 300) - 20);
+          std::memcpy(&data[i * 2], &v, 2);
+          break;
+        }
+        case DType::kI32: {
+          int32_t v = static_cast<int32_t>(i) - 50;
+          std::memcpy(&data[i * 4], &v, 4);
+          break;
+        }
+        default:
+          data[i] = static_cast<uint8_t>(i * 7);
+          break;
       }
     }
     const std::string path = dir / c.name;
@@ -201,16 +215,13 @@ TEST(DatasetErrors, NanAndInfAreRejectedWithTheirRecord) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   WriteBytes(dir / "nan.fvecs", Fvecs({{1, 2, 3}, {4, 5, nan}}));
-  ExpectError(OpenAndReadAll(dir / "nan.fvecs"), StatusCode::kCorruption,
-              {"nan.fvecs", "record 1 component 2 is NaN"});
+  ExpectError(OpenAndReadAll(dir / "nan.fvecs"), StatusCode::kCorruption, {"nan.fvecs", "record 1 component 2 is NaN"});
   const float rows[] = {1, 2, 3, -inf, 5, 6};
   ASSERT_TRUE(WriteMatrix(dir / "inf.fbin", DType::kF32, 3, rows, 2).ok());
-  ExpectError(OpenAndReadAll(dir / "inf.fbin"), StatusCode::kCorruption,
-              {"inf.fbin", "record 1 component 0 is Inf"});
+  ExpectError(OpenAndReadAll(dir / "inf.fbin"), StatusCode::kCorruption, {"inf.fbin", "record 1 component 0 is Inf"});
   const uint16_t halves[] = {0x3C00, 0x7E00};  // 1.0, NaN
   ASSERT_TRUE(WriteMatrix(dir / "nan.npy", DType::kF16, 1, halves, 2).ok());
-  ExpectError(OpenAndReadAll(dir / "nan.npy"), StatusCode::kCorruption,
-              {"nan.npy", "record 1 component 0 is NaN"});
+  ExpectError(OpenAndReadAll(dir / "nan.npy"), StatusCode::kCorruption, {"nan.npy", "record 1 component 0 is NaN"});
 }
 
 std::vector<uint8_t> Npy(const std::string& dict, size_t data_bytes) {

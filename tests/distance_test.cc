@@ -22,8 +22,7 @@ namespace {
 std::vector<size_t> TestDims() {
   std::vector<size_t> dims;
   for (size_t d = 1; d <= 70; ++d) dims.push_back(d);
-  for (size_t d : {96, 127, 128, 129, 255, 256, 257, 383, 511, 512, 768, 1000, 1023, 1024, 1536,
-                   2047, 2048}) {
+  for (size_t d : {96, 127, 128, 129, 255, 256, 257, 383, 511, 512, 768, 1000, 1023, 1024, 1536, 2047, 2048}) {
     dims.push_back(d);
   }
   return dims;
@@ -31,10 +30,14 @@ std::vector<size_t> TestDims() {
 
 double ToDouble(ElementType t, const std::vector<uint8_t>& raw, size_t i) {
   switch (t) {
-    case ElementType::kF32: return reinterpret_cast<const float*>(raw.data())[i];
-    case ElementType::kF16: return HalfToFloat(reinterpret_cast<const uint16_t*>(raw.data())[i]);
-    case ElementType::kU8: return raw[i];
-    case ElementType::kI8: return static_cast<int8_t>(raw[i]);
+    case ElementType::kF32:
+      return reinterpret_cast<const float*>(raw.data())[i];
+    case ElementType::kF16:
+      return HalfToFloat(reinterpret_cast<const uint16_t*>(raw.data())[i]);
+    case ElementType::kU8:
+      return raw[i];
+    case ElementType::kI8:
+      return static_cast<int8_t>(raw[i]);
   }
   return 0;
 }
@@ -54,18 +57,23 @@ Data MakeData(ElementType t, size_t d, size_t n, std::mt19937& rng) {
   data.x.resize(n * d * ElementSize(t));
   for (size_t i = 0; i < n * d; ++i) {
     switch (t) {
-      case ElementType::kF32: reinterpret_cast<float*>(data.x.data())[i] = g(rng); break;
-      case ElementType::kF16: reinterpret_cast<uint16_t*>(data.x.data())[i] = FloatToHalf(g(rng)); break;
+      case ElementType::kF32:
+        reinterpret_cast<float*>(data.x.data())[i] = g(rng);
+        break;
+      case ElementType::kF16:
+        reinterpret_cast<uint16_t*>(data.x.data())[i] = FloatToHalf(g(rng));
+        break;
       case ElementType::kU8:
-      case ElementType::kI8: data.x[i] = static_cast<uint8_t>(byte(rng)); break;
+      case ElementType::kI8:
+        data.x[i] = static_cast<uint8_t>(byte(rng));
+        break;
     }
   }
   return data;
 }
 
 // Exact distance in double and the bound the float kernel must meet.
-void Reference(Metric m, ElementType t, const Data& data, size_t row, size_t d, double* ref,
-               double* bound) {
+void Reference(Metric m, ElementType t, const Data& data, size_t row, size_t d, double* ref, double* bound) {
   double l2 = 0, dot = 0, abs_dot = 0, qn = 0, xn = 0;
   for (size_t i = 0; i < d; ++i) {
     const double q = data.q[i], x = ToDouble(t, data.x, row * d + i);
@@ -114,18 +122,17 @@ TEST_P(DistanceTest, MatchesDoubleReferenceOverAwkwardDimensions) {
           double ref, bound;
           Reference(m, t, data, r, d, &ref, &bound);
           const float one = (*qd)(data.x.data() + r * d * ElementSize(t));
-          EXPECT_NEAR(one, ref, bound) << IsaName(GetParam()) << " " << MetricName(m) << " "
-                                       << ElementTypeName(t) << " d=" << d << " row " << r;
-          EXPECT_EQ(one, many[r]) << "one-to-many differs from one-to-one: " << MetricName(m)
-                                  << " " << ElementTypeName(t) << " d=" << d;
+          EXPECT_NEAR(one, ref, bound) << IsaName(GetParam()) << " " << MetricName(m) << " " << ElementTypeName(t)
+                                       << " d=" << d << " row " << r;
+          EXPECT_EQ(one, many[r]) << "one-to-many differs from one-to-one: " << MetricName(m) << " "
+                                  << ElementTypeName(t) << " d=" << d;
         }
       }
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, DistanceTest,
-                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
+INSTANTIATE_TEST_SUITE_P(AllIsas, DistanceTest, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 
 TEST(DistanceDispatch, ActiveIsTheBestSupported) {
@@ -184,10 +191,10 @@ TEST(Half, RoundTripsEveryNonNanValue) {
 TEST(Half, RoundsToNearestEvenAndSaturatesToInf) {
   EXPECT_EQ(FloatToHalf(1.0f), 0x3C00);
   EXPECT_EQ(FloatToHalf(65504.0f), 0x7BFF);
-  EXPECT_EQ(FloatToHalf(65520.0f), 0x7C00);           // halfway to the next power: Inf
-  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
-  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -25)), 0x0000);  // tie to even: 0
-  EXPECT_EQ(FloatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie to even: down
+  EXPECT_EQ(FloatToHalf(65520.0f), 0x7C00);                          // halfway to the next power: Inf
+  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -24)), 0x0001);             // smallest subnormal
+  EXPECT_EQ(FloatToHalf(std::ldexp(1.0f, -25)), 0x0000);             // tie to even: 0
+  EXPECT_EQ(FloatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3C00);      // tie to even: down
   EXPECT_EQ(FloatToHalf(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);  // tie to even: up
   EXPECT_EQ(FloatToHalf(-2.0f), 0xC000);
 }

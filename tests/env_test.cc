@@ -159,11 +159,13 @@ TEST_P(EnvTest, ConcurrentBatchedReadersOnOneFile) {
       for (int round = 0; round < 50; ++round) {
         std::vector<ReadRequest> reqs;
         for (size_t i = 0; i < 8; ++i) {
-          reqs.push_back(ReadRequest{((round * 8 + i + t) % kPages) * kPage, kPage, buf.data() + i * kPage, 0, Status::Ok()});
+          reqs.push_back(
+              ReadRequest{((round * 8 + i + t) % kPages) * kPage, kPage, buf.data() + i * kPage, 0, Status::Ok()});
         }
         (*rf)->ReadBatch(reqs);
         for (size_t i = 0; i < 8; ++i) {
-          if (!reqs[i].status.ok() || std::memcmp(buf.data() + i * kPage, data.data() + reqs[i].offset, kPage) != 0) ++bad;
+          if (!reqs[i].status.ok() || std::memcmp(buf.data() + i * kPage, data.data() + reqs[i].offset, kPage) != 0)
+            ++bad;
         }
       }
     });

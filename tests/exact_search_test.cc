@@ -72,9 +72,8 @@ TEST_P(ExactSearchMetricTest, MatchesNaiveBruteForceAcrossBlocksAndThreads) {
       dist[i] = testing::ReferenceDistance(metric, f.queries.row(qi), f.base.row(i), f.base.dim);
     }
     std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + kK + 1, order.end(), [&](int64_t a, int64_t b) {
-      return dist[a] < dist[b] || (dist[a] == dist[b] && a < b);
-    });
+    std::partial_sort(order.begin(), order.begin() + kK + 1, order.end(),
+                      [&](int64_t a, int64_t b) { return dist[a] < dist[b] || (dist[a] == dist[b] && a < b); });
     for (uint32_t r = 0; r < kK; ++r) {
       const double want = dist[order[r]];
       const float have = got->dists[qi * kK + r];
@@ -164,8 +163,7 @@ void CheckOfficial(const std::string& base, const std::string& query, const std:
   ASSERT_EQ(official->rows, got->num_queries);
   for (uint64_t q = 0; q < got->num_queries; ++q) {
     for (uint32_t r = 0; r < 100; ++r) {
-      ASSERT_EQ(got->dists[q * 100 + r], static_cast<float>(official->row(q)[r]))
-          << "query " << q << " rank " << r;
+      ASSERT_EQ(got->dists[q * 100 + r], static_cast<float>(official->row(q)[r])) << "query " << q << " rank " << r;
     }
   }
 }

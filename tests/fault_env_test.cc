@@ -57,7 +57,8 @@ TEST_P(FaultEnvTest, ShortReadsAndBatchStatuses) {
   fault_->ShortenReads("data", 100);
   auto f = fault_->OpenFile(Path("data"), OpenOptions{});
   std::vector<char> buf(8192);
-  std::vector<ReadRequest> reqs = {{0, 4096, buf.data(), 0, Status::Ok()}, {4096, 4096, buf.data() + 4096, 0, Status::Ok()}};
+  std::vector<ReadRequest> reqs = {{0, 4096, buf.data(), 0, Status::Ok()},
+                                   {4096, 4096, buf.data() + 4096, 0, Status::Ok()}};
   (*f)->ReadBatch(reqs);
   EXPECT_TRUE(reqs[0].status.ok());
   EXPECT_EQ(reqs[0].bytes_read, 100u);

@@ -84,11 +84,11 @@ TEST(HnswLayout, MalformedRecordsAreRejected) {
   std::vector<uint8_t> page(64, 0);
   const GraphPageMap map({0});
   const uint8_t *b, *e;
-  page[0] = 2;                     // two records
-  page[2] = 6, page[4] = 200;      // ends 6 and 200 > 64
+  page[0] = 2;                 // two records
+  page[2] = 6, page[4] = 200;  // ends 6 and 200 > 64
   EXPECT_TRUE(map.Record(0, 1, page.data(), page.size(), &b, &e));
   EXPECT_FALSE(map.Record(1, 1, page.data(), page.size(), &b, &e));
-  page[4] = 5;                     // second record ends before it starts
+  page[4] = 5;  // second record ends before it starts
   EXPECT_FALSE(map.Record(1, 1, page.data(), page.size(), &b, &e));
   EXPECT_FALSE(map.Record(2, 1, page.data(), page.size(), &b, &e));  // not on the page
 }

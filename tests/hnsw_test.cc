@@ -137,7 +137,7 @@ TEST(Hnsw, OpenNamesAMissingOrDamagedFile) {
   auto r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("codes"), std::string::npos) << r.status().ToString();
-  FlipByte(b->file("codes"), 10);  // restore
+  FlipByte(b->file("codes"), 10);    // restore
   FlipByte(b->file("graph"), 5000);  // within the head
   r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
@@ -145,7 +145,8 @@ TEST(Hnsw, OpenNamesAMissingOrDamagedFile) {
   std::filesystem::remove(b->file("graph"));
   r = Index::Open(b->index(), IndexOptions{});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("graph: listed in the manifest but missing"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("graph: listed in the manifest but missing"), std::string::npos)
+      << r.status().ToString();
 }
 
 // The walk's own recall varies a little with a graph built on 2 threads
@@ -198,7 +199,9 @@ TEST(Hnsw, OpenChecksTheUpperLayersContent) {
   for (uint32_t l = 0; l < w[2]; ++l) end += 1 + w[end];
   const std::vector<uint32_t> first(w.begin() + 1, w.begin() + end);
   ASSERT_GT(first[2], 0u) << "the first node needs a level-1 neighbour";
-  const auto bytes = [](const std::vector<uint32_t>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); };
+  const auto bytes = [](const std::vector<uint32_t>& v) {
+    return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  };
 
   RewriteIndexFile(b->index(), "upper", upper);  // unchanged: the helper alone breaks nothing
   EXPECT_TRUE(Index::Open(b->index(), IndexOptions{}).ok());

@@ -154,10 +154,12 @@ TEST_P(IndexLayerTest, ACancelledBuildLeavesNothingAndTheOldIndexWhole) {
     if (phases.empty() || phases.back() != phase) phases.emplace_back(phase);
   };
   ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", o).ok());
-  const std::vector<std::string> want = GetParam() == IndexType::kHnsw
-                                            ? std::vector<std::string>{"read", "insert", "train codes", "encode", "write"}
-                                            : std::vector<std::string>{"read", "k-means", "train codes", "assign", "write lists"};
-  for (const std::string& p : want) EXPECT_NE(std::find(phases.begin(), phases.end(), p), phases.end()) << "no phase " << p;
+  const std::vector<std::string> want =
+      GetParam() == IndexType::kHnsw
+          ? std::vector<std::string>{"read", "insert", "train codes", "encode", "write"}
+          : std::vector<std::string>{"read", "k-means", "train codes", "assign", "write lists"};
+  for (const std::string& p : want)
+    EXPECT_NE(std::find(phases.begin(), phases.end(), p), phases.end()) << "no phase " << p;
   const auto before = SearchRows(dir / "idx", r);
   const std::set<std::string> files_before = Entries(dir / "idx");
 
@@ -224,6 +226,33 @@ TEST_P(IndexLayerTest, TheCandidateCheckAdmitsOnlyItsRowsAndStillReturnsK) {
     }
   }
   EXPECT_GE(double(hits) / (r.nq * 10), 0.9);
+}
+
+// A query is prepared once (core/query.h): NaN or Inf is refused naming the
+// component, and so is a zero query under cosine.
+TEST_P(IndexLayerTest, AQueryWithNaNOrAZeroCosineQueryIsRefused) {
+  TempDir dir;
+  Rows r = MakeRows(dir);
+  BuildOptions o = Options(GetParam());
+  o.metric = Metric::kCosine;
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", o).ok());
+  auto index = Index::Open(dir / "idx", IndexOptions{});
+  ASSERT_TRUE(index.ok());
+  std::vector<float> q(r.queries.begin(), r.queries.begin() + r.dim);
+  std::vector<SearchResult> out;
+  ASSERT_TRUE((*index)->Search(q.data(), SearchParams{}, &out, nullptr).ok());
+  EXPECT_EQ(out.size(), 10u);
+  q[3] = std::nanf("");
+  Status s = (*index)->Search(q.data(), SearchParams{}, &out, nullptr);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("query component 3 is NaN"), std::string::npos) << s.ToString();
+  q[3] = INFINITY;
+  s = (*index)->Search(q.data(), SearchParams{}, &out, nullptr);
+  EXPECT_NE(s.message().find("query component 3 is Inf"), std::string::npos) << s.ToString();
+  std::fill(q.begin(), q.end(), 0.0f);
+  s = (*index)->Search(q.data(), SearchParams{}, &out, nullptr);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("zero query"), std::string::npos) << s.ToString();
 }
 
 INSTANTIATE_TEST_SUITE_P(BothTypes, IndexLayerTest, ::testing::Values(IndexType::kHnsw, IndexType::kIvf),

@@ -33,7 +33,8 @@ inline double Recall(const std::vector<std::vector<SearchResult>>& res, const Id
   return double(hits) / (double(res.size()) * k);
 }
 
-inline std::vector<std::vector<SearchResult>> SearchAll(const Index& index, const FloatMatrix& q, const SearchParams& p) {
+inline std::vector<std::vector<SearchResult>> SearchAll(const Index& index, const FloatMatrix& q,
+                                                        const SearchParams& p) {
   std::vector<std::vector<SearchResult>> out(q.rows);
   for (uint64_t i = 0; i < q.rows; ++i) {
     const Status s = index.Search(q.row(i), p, &out[i], nullptr);
@@ -61,7 +62,8 @@ inline std::vector<std::vector<SearchResult>> SearchAllConcurrently(const Index&
   return out;
 }
 
-inline void ExpectSame(const std::vector<std::vector<SearchResult>>& a, const std::vector<std::vector<SearchResult>>& b) {
+inline void ExpectSame(const std::vector<std::vector<SearchResult>>& a,
+                       const std::vector<std::vector<SearchResult>>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].size(), b[i].size()) << "query " << i;
@@ -160,7 +162,8 @@ inline void ExpectTheErrorBoundPrunesTheRerank(BuildOptions o, const SearchParam
     ASSERT_TRUE(index.ok()) << index.status().ToString();
     SearchStats stats;
     std::vector<std::vector<SearchResult>> got(b->queries.rows);
-    for (uint64_t i = 0; i < b->queries.rows; ++i) ASSERT_TRUE((*index)->Search(b->queries.row(i), p, &got[i], &stats).ok());
+    for (uint64_t i = 0; i < b->queries.rows; ++i)
+      ASSERT_TRUE((*index)->Search(b->queries.row(i), p, &got[i], &stats).ok());
     const uint64_t all = uint64_t{(*index)->RerankDepth(p)} * b->queries.rows;
     if (std::string(quant) == "sq8") {
       EXPECT_EQ(stats.vectors_reranked, all);
@@ -225,7 +228,8 @@ inline void ExpectPrewarmFillsThePool(const Built& b, const SearchParams& p) {
 inline void RewriteIndexFile(const std::string& dir, const std::string& name, const std::string& bytes) {
   auto m = ReadManifest(DefaultEnv(), dir);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
-  std::ofstream(m->FilePath(dir, name), std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
+  std::ofstream(m->FilePath(dir, name), std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), std::streamsize(bytes.size()));
   auto described = DescribeFile(DefaultEnv(), GenerationDir(dir, m->generation), name);
   ASSERT_TRUE(described.ok()) << described.status().ToString();
   for (ManifestFile& f : m->files) {

@@ -15,9 +15,12 @@ enum class Backend { kPread, kIoUring, kMemory };
 
 inline std::string BackendName(Backend b) {
   switch (b) {
-    case Backend::kPread: return "pread";
-    case Backend::kIoUring: return "io_uring";
-    case Backend::kMemory: return "memory";
+    case Backend::kPread:
+      return "pread";
+    case Backend::kIoUring:
+      return "io_uring";
+    case Backend::kMemory:
+      return "memory";
   }
   return "?";
 }
@@ -45,11 +48,10 @@ class EnvTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<Env> env_;
 };
 
-#define VX_INSTANTIATE_ENV_TEST(Suite)                                                         \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                    \
-                           ::testing::Values(::vx::testing::Backend::kPread,                   \
-                                             ::vx::testing::Backend::kIoUring,                 \
-                                             ::vx::testing::Backend::kMemory),                 \
+#define VX_INSTANTIATE_ENV_TEST(Suite)                                                                         \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                                    \
+                           ::testing::Values(::vx::testing::Backend::kPread, ::vx::testing::Backend::kIoUring, \
+                                             ::vx::testing::Backend::kMemory),                                 \
                            [](const auto& info) { return ::vx::testing::BackendName(info.param); })
 
 }  // namespace vx::testing

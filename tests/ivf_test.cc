@@ -60,8 +60,10 @@ TEST_P(IvfMetricTest, AllProbesAndFullRerankEqualExactSearch) {
   EXPECT_EQ(info.type, IndexType::kIvf);
   EXPECT_EQ(info.lists, 16u);
   EXPECT_EQ(info.replicas, replicas);
-  if (replicas) EXPECT_GT(info.entries, info.count) << "the closure rule replicated nothing";
-  else EXPECT_EQ(info.entries, info.count);
+  if (replicas)
+    EXPECT_GT(info.entries, info.count) << "the closure rule replicated nothing";
+  else
+    EXPECT_EQ(info.entries, info.count);
   SearchParams p;
   p.probes = 16;
   p.rerank = static_cast<uint32_t>(info.count);
@@ -124,7 +126,8 @@ TEST(Ivf, TheRerankReadsExactlyTheRowsTheBoundCannotRuleOut) {
   p.rerank = 6000;
   SearchStats stats;
   std::vector<std::vector<SearchResult>> got(b->queries.rows);
-  for (uint64_t i = 0; i < b->queries.rows; ++i) ASSERT_TRUE((*index)->Search(b->queries.row(i), p, &got[i], &stats).ok());
+  for (uint64_t i = 0; i < b->queries.rows; ++i)
+    ASSERT_TRUE((*index)->Search(b->queries.row(i), p, &got[i], &stats).ok());
   EXPECT_EQ(stats.vectors_reranked, expected);
   ExpectExact(*b, got);
 }

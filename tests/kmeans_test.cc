@@ -67,7 +67,10 @@ TEST(KMeans, AssignNearestMatchesBruteForce) {
     for (int c = 0; c < 37; ++c) {
       double s = 0;
       for (int j = 0; j < 12; ++j) s += std::pow(double{x[i * 12 + j]} - r->centroids[c * 12 + j], 2);
-      if (s < best) { best = s; arg = c; }
+      if (s < best) {
+        best = s;
+        arg = c;
+      }
     }
     if (arg != assign[i]) {
       ++mismatches;  // allowed only for a near tie

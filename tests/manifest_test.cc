@@ -37,7 +37,9 @@ class ManifestTest : public testing::EnvTest {
     }
     return m;
   }
-  void Commit(Env* env, uint64_t generation) { ASSERT_TRUE(WriteManifest(env, dir_.path(), Stage(env, generation)).ok()); }
+  void Commit(Env* env, uint64_t generation) {
+    ASSERT_TRUE(WriteManifest(env, dir_.path(), Stage(env, generation)).ok());
+  }
   Status Check(bool full = false) {
     auto m = ReadManifest(env_.get(), dir_.path());
     if (!m.ok()) return m.status();
@@ -110,7 +112,8 @@ TEST_P(ManifestTest, MissingTruncatedGrownOrMismatchedFilesAreNamed) {
   Put(env_.get(), File("vectors"), "vvvv");
   Put(env_.get(), File("graph"), std::string(99999, 'g'));
   s = Check();
-  EXPECT_NE(s.message().find("graph: truncated: 99999 bytes, the manifest says 100000"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("graph: truncated: 99999 bytes, the manifest says 100000"), std::string::npos)
+      << s.message();
 
   Put(env_.get(), File("graph"), std::string(100001, 'g'));
   s = Check();
@@ -158,7 +161,8 @@ TEST_P(ManifestTest, OtherFormatVersionsAreRefusedSayingWhatToDo) {
   ASSERT_TRUE((*f)->Write(4, &newer, 2).ok());
   s = Check();
   EXPECT_EQ(s.code(), StatusCode::kNotSupported);
-  EXPECT_NE(s.message().find("this build reads version " + std::to_string(kManifestVersion)), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("this build reads version " + std::to_string(kManifestVersion)), std::string::npos)
+      << s.message();
 }
 
 TEST_P(ManifestTest, EnospcDuringCommitLeavesTheOldManifest) {

@@ -99,9 +99,12 @@ TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
         r = std::sqrt(r);
         double qn = 0;
         for (uint32_t j = 0; j < kDim; ++j) qn += double{q[j]} * q[j];
-        if (m == Metric::kL2) bound = 2 * r * std::sqrt(std::max(est, 0.0)) + r * r;
-        else if (m == Metric::kInnerProduct) bound = r * std::sqrt(qn);
-        else bound = r;
+        if (m == Metric::kL2)
+          bound = 2 * r * std::sqrt(std::max(est, 0.0)) + r * r;
+        else if (m == Metric::kInnerProduct)
+          bound = r * std::sqrt(qn);
+        else
+          bound = r;
         bound += 1e-3 * (std::fabs(exact) + 1);
         // pq4 rounds each subspace's table entry to a multiple of scale.
         if (q_->spec().kind == QuantKind::kPQ4) bound += q_->spec().pq_m * pq.scale * 0.5;
@@ -109,7 +112,9 @@ TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
       ++pairs;
       if (std::fabs(est - exact) > bound) {
         ++outside;
-        if (!probabilistic) ADD_FAILURE() << "query " << qi << " row " << i << ": est " << est << " exact " << exact << " bound " << bound;
+        if (!probabilistic)
+          ADD_FAILURE() << "query " << qi << " row " << i << ": est " << est << " exact " << exact << " bound "
+                        << bound;
       }
     }
   }
@@ -172,19 +177,21 @@ TEST_P(QuantizerTest, CorruptedSerializationIsCorruption) {
   EXPECT_EQ(Quantizer::Deserialize("").status().code(), StatusCode::kCorruption);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, QuantizerTest,
-    ::testing::Values(Case{"f16", Metric::kL2}, Case{"f16", Metric::kInnerProduct}, Case{"f16", Metric::kCosine},
-                      Case{"sq8", Metric::kL2}, Case{"sq8", Metric::kInnerProduct}, Case{"sq8", Metric::kCosine},
-                      Case{"pq:16", Metric::kL2}, Case{"pq:16", Metric::kInnerProduct}, Case{"pq:8", Metric::kCosine},
-                      // Uneven subspaces: 64 = 16 x 3 + 8 x 2, and 4 x 13 + 12 (an m % 4 tail).
-                      Case{"pq:24", Metric::kL2}, Case{"pq:5", Metric::kInnerProduct},
-                      // 4-bit fast scan; pq4:7 leaves the last byte's high nibble unused.
-                      Case{"pq4:16", Metric::kL2}, Case{"pq4:7", Metric::kInnerProduct}, Case{"pq4:32", Metric::kCosine},
-                      Case{"rabitq", Metric::kL2}, Case{"rabitq", Metric::kInnerProduct},
-                      Case{"rabitq", Metric::kCosine}, Case{"rabitq:2", Metric::kL2},
-                      Case{"rabitq:4", Metric::kInnerProduct}, Case{"rabitq:8", Metric::kCosine}),
-    Name);
+INSTANTIATE_TEST_SUITE_P(All, QuantizerTest,
+                         ::testing::Values(Case{"f16", Metric::kL2}, Case{"f16", Metric::kInnerProduct},
+                                           Case{"f16", Metric::kCosine}, Case{"sq8", Metric::kL2},
+                                           Case{"sq8", Metric::kInnerProduct}, Case{"sq8", Metric::kCosine},
+                                           Case{"pq:16", Metric::kL2}, Case{"pq:16", Metric::kInnerProduct},
+                                           Case{"pq:8", Metric::kCosine},
+                                           // Uneven subspaces: 64 = 16 x 3 + 8 x 2, and 4 x 13 + 12 (an m % 4 tail).
+                                           Case{"pq:24", Metric::kL2}, Case{"pq:5", Metric::kInnerProduct},
+                                           // 4-bit fast scan; pq4:7 leaves the last byte's high nibble unused.
+                                           Case{"pq4:16", Metric::kL2}, Case{"pq4:7", Metric::kInnerProduct},
+                                           Case{"pq4:32", Metric::kCosine}, Case{"rabitq", Metric::kL2},
+                                           Case{"rabitq", Metric::kInnerProduct}, Case{"rabitq", Metric::kCosine},
+                                           Case{"rabitq:2", Metric::kL2}, Case{"rabitq:4", Metric::kInnerProduct},
+                                           Case{"rabitq:8", Metric::kCosine}),
+                         Name);
 
 // The AVX2 pq4 fast scan (in-register transposes of 32 codes, 16-bit sums
 // carried every 128 bytes) equals the plain loop for any code size and
@@ -205,7 +212,8 @@ TEST(Quantizer, Pq4Avx2ScoresEqualThePlainLoop) {
       // With scale 1 and bias 0 the scores are the integer sums themselves.
       for (size_t i = 0; i < n; ++i) {
         uint32_t sum = 0;
-        for (size_t j = 0; j < cs; ++j) sum += lut[32 * j + (codes[i * cs + j] & 15)] + lut[32 * j + 16 + (codes[i * cs + j] >> 4)];
+        for (size_t j = 0; j < cs; ++j)
+          sum += lut[32 * j + (codes[i * cs + j] & 15)] + lut[32 * j + 16 + (codes[i * cs + j] >> 4)];
         float one;
         internal::Pq4ScoresAvx2(lut.data(), codes.data() + i * cs, cs, 1, 0.0f, 1.0f, &one);
         ASSERT_EQ(one, static_cast<float>(sum)) << "code size " << cs << ", code " << i;
@@ -240,7 +248,8 @@ TEST(Quantizer, RaBitQErrorShrinksWithEveryBit) {
     for (int qi = 0; qi < 10; ++qi) {
       ASSERT_TRUE((*q)->Prepare(queries.data() + qi * kDim, &pq).ok());
       for (size_t i = 0; i < 3000; ++i) {
-        const double exact = testing::ReferenceDistance(Metric::kL2, queries.data() + qi * kDim, base.data() + i * kDim, kDim);
+        const double exact =
+            testing::ReferenceDistance(Metric::kL2, queries.data() + qi * kDim, base.data() + i * kDim, kDim);
         err += std::fabs((*q)->Score(pq, codes.data() + i * (*q)->code_size()) - exact);
       }
     }
@@ -295,8 +304,8 @@ TEST(QuantizerShared, SiftsmallRecall) {
     const char* spec;
     double codes_only, reranked;
   };
-  for (Want w : {Want{"f16", 0.99, 0.99}, Want{"sq8", 0.9, 0.99}, Want{"pq:32", 0.6, 0.99}, Want{"pq:24", 0.5, 0.99}, Want{"pq4:32", 0.5, 0.99},
-                 Want{"rabitq", 0.4, 0.97}, Want{"rabitq:4", 0.8, 0.99}}) {
+  for (Want w : {Want{"f16", 0.99, 0.99}, Want{"sq8", 0.9, 0.99}, Want{"pq:32", 0.6, 0.99}, Want{"pq:24", 0.5, 0.99},
+                 Want{"pq4:32", 0.5, 0.99}, Want{"rabitq", 0.4, 0.97}, Want{"rabitq:4", 0.8, 0.99}}) {
     auto q = Quantizer::Create(*ParseQuantSpec(w.spec), Metric::kL2, 128);
     ASSERT_TRUE((*q)->Train(base->data.data(), base->rows, TrainParams{}).ok());
     std::vector<uint8_t> codes(base->rows * (*q)->code_size());
@@ -313,7 +322,8 @@ TEST(QuantizerShared, SiftsmallRecall) {
       std::iota(order.begin(), order.end(), 0);
       std::partial_sort(order.begin(), order.begin() + 100, order.end(), [&](int a, int b) { return est[a] < est[b]; });
       std::vector<std::pair<double, int32_t>> rr;
-      for (int r = 0; r < 100; ++r) rr.push_back({testing::ReferenceDistance(Metric::kL2, queries->row(qi), base->row(order[r]), 128), order[r]});
+      for (int r = 0; r < 100; ++r)
+        rr.push_back({testing::ReferenceDistance(Metric::kL2, queries->row(qi), base->row(order[r]), 128), order[r]});
       // The same bounds as on synthetic data, on real data.
       for (int r = 0; r < 100; ++r) {
         const uint8_t* code = codes.data() + uint64_t(order[r]) * (*q)->code_size();

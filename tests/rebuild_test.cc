@@ -257,8 +257,9 @@ TEST_P(RebuildTest, TooLittleFreeSpaceIsRefusedBeforeTheBuildWrites) {
   o.env = &fault;
   const Status s = BuildIndex(new_base_, old_->index(), o);
   EXPECT_EQ(s.code(), StatusCode::kNoSpace) << s.ToString();
-  for (const std::string& part : std::vector<std::string>{old_->index() + ": the new index needs at least ", " are free (the current index stays",
-                                 "; free space or build into another directory"}) {
+  for (const std::string& part :
+       std::vector<std::string>{old_->index() + ": the new index needs at least ", " are free (the current index stays",
+                                "; free space or build into another directory"}) {
     EXPECT_NE(s.message().find(part), std::string::npos) << s.ToString();
   }
   EXPECT_EQ(fault.BytesWritten(), 0u);

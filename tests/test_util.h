@@ -54,9 +54,7 @@ void AppendRaw(std::vector<uint8_t>* out, const T& v) {
   out->insert(out->end(), p, p + sizeof(T));
 }
 
-inline std::string SharedData(const std::string& rel) {
-  return std::string(VX_SHARED_DATA_DIR) + "/" + rel;
-}
+inline std::string SharedData(const std::string& rel) { return std::string(VX_SHARED_DATA_DIR) + "/" + rel; }
 inline bool Exists(const std::string& path) { return std::filesystem::exists(path); }
 
 }  // namespace vx::testing

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
-#include <limits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/dataset.h"
@@ -64,8 +64,8 @@ TEST(Vxctl, BadArgumentsExitTwoWithOneLine) {
 
 TEST(Vxctl, DataErrorsExitOneAndNameTheFile) {
   TempDir dir;
-  CliRun r = Vxctl("gt --base " + dir / "missing.fvecs" + " --queries " + dir / "q.fvecs" +
-                " --out " + dir / "gt.ivecs");
+  CliRun r =
+      Vxctl("gt --base " + dir / "missing.fvecs" + " --queries " + dir / "q.fvecs" + " --out " + dir / "gt.ivecs");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("q.fvecs"), std::string::npos) << r.output;
   EXPECT_FALSE(testing::Exists(dir / "gt.ivecs"));
@@ -73,8 +73,8 @@ TEST(Vxctl, DataErrorsExitOneAndNameTheFile) {
 
 TEST(Vxctl, GenGtRecallEndToEnd) {
   TempDir dir;
-  CliRun gen = Vxctl("gen --dim 24 --count 3000 --queries 40 --seed 9 --out " + dir / "b.fvecs" +
-                  " --queries-out " + dir / "q.fvecs");
+  CliRun gen = Vxctl("gen --dim 24 --count 3000 --queries 40 --seed 9 --out " + dir / "b.fvecs" + " --queries-out " +
+                     dir / "q.fvecs");
   ASSERT_EQ(gen.status, 0) << gen.output;
   // Deterministic: the same seed gives the same bytes; another seed does not.
   CliRun again = Vxctl("gen --dim 24 --count 3000 --seed 9 --out " + dir / "b2.fvecs");
@@ -84,8 +84,8 @@ TEST(Vxctl, GenGtRecallEndToEnd) {
   ASSERT_EQ(other.status, 0);
   EXPECT_NE(Slurp(dir / "b.fvecs"), Slurp(dir / "b3.fvecs"));
 
-  CliRun gt = Vxctl("gt --base " + dir / "b.fvecs" + " --queries " + dir / "q.fvecs" +
-                 " --k 10 --out " + dir / "gt.ivecs" + " --dist-out " + dir / "gt.fvecs");
+  CliRun gt = Vxctl("gt --base " + dir / "b.fvecs" + " --queries " + dir / "q.fvecs" + " --k 10 --out " +
+                    dir / "gt.ivecs" + " --dist-out " + dir / "gt.fvecs");
   ASSERT_EQ(gt.status, 0) << gt.output;
   auto ids = ReadAllIds(dir / "gt.ivecs");
   ASSERT_TRUE(ids.ok());
@@ -104,8 +104,10 @@ TEST(Vxctl, GenGtRecallEndToEnd) {
   // Ground truth of another query set scores far below 1 against this one.
   CliRun gen2 = Vxctl("gen --dim 24 --count 40 --seed 1 --out " + dir / "q2.fvecs");
   ASSERT_EQ(gen2.status, 0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fvecs" + " --queries " + dir / "q2.fvecs" +
-                  " --k 10 --out " + dir / "gt2.ivecs").status, 0);
+  ASSERT_EQ(
+      Vxctl("gt --base " + dir / "b.fvecs" + " --queries " + dir / "q2.fvecs" + " --k 10 --out " + dir / "gt2.ivecs")
+          .status,
+      0);
   CliRun cross = Vxctl("recall --results " + dir / "gt2.ivecs" + " --gt " + dir / "gt.ivecs" + " --k 10");
   EXPECT_EQ(cross.status, 0);
   EXPECT_EQ(cross.output.find("recall@10: 1.0000"), std::string::npos) << cross.output;
@@ -113,15 +115,16 @@ TEST(Vxctl, GenGtRecallEndToEnd) {
 
 TEST(Vxctl, FailedGtLeavesNoOutput) {
   TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 8 --count 100 --queries 5 --out " + dir / "b.fvecs" +
-                  " --queries-out " + dir / "q.fvecs").status, 0);
+  ASSERT_EQ(Vxctl("gen --dim 8 --count 100 --queries 5 --out " + dir / "b.fvecs" + " --queries-out " + dir / "q.fvecs")
+                .status,
+            0);
   // A base with a NaN at record 57: gt must fail naming it and write nothing.
   std::string bytes = Slurp(dir / "b.fvecs");
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::memcpy(bytes.data() + 57 * (4 + 8 * 4) + 4 + 3 * 4, &nan, 4);
   std::ofstream(dir / "bad.fvecs", std::ios::binary) << bytes;
-  CliRun r = Vxctl("gt --base " + dir / "bad.fvecs" + " --queries " + dir / "q.fvecs" + " --k 5 --out " +
-                dir / "gt.ivecs");
+  CliRun r =
+      Vxctl("gt --base " + dir / "bad.fvecs" + " --queries " + dir / "q.fvecs" + " --k 5 --out " + dir / "gt.ivecs");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("record 57 component 3 is NaN"), std::string::npos) << r.output;
   EXPECT_FALSE(testing::Exists(dir / "gt.ivecs"));
@@ -141,9 +144,14 @@ double JsonNumber(const std::string& json, const std::string& key) {
 
 TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
-  CliRun build = Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --metric l2 --out " + dir / "idx" + " --quant sq8");
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+                .status,
+            0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
+                .status,
+            0);
+  CliRun build =
+      Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --metric l2 --out " + dir / "idx" + " --quant sq8");
   ASSERT_EQ(build.status, 0) << build.output;
   CliRun q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
                    " --ef-search 64 --json --out " + dir / "res.ivecs");
@@ -169,7 +177,10 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   EXPECT_NE(bench.output.find("smallest ef_search"), std::string::npos) << bench.output;
   EXPECT_NE(bench.output.find("threads 1: prewarmed "), std::string::npos) << bench.output;
   EXPECT_TRUE(testing::Exists(dir / "b.svg"));
-  EXPECT_EQ(Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep m=3").status, 2);
+  EXPECT_EQ(
+      Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep m=3")
+          .status,
+      2);
   EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
 }
 
@@ -178,11 +189,14 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
 // data error naming the rows.
 TEST(VxctlIndex, BuildWithKeysQueryReturnsThem) {
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 20 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 20 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+                .status,
+            0);
   std::vector<int64_t> keys(2000);
   for (int64_t i = 0; i < 2000; ++i) keys[i] = 10'000'000'000 + 11 * i;
   ASSERT_TRUE(WriteMatrix(dir / "keys.npy", DType::kI64, 1, keys.data(), keys.size()).ok());
-  CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --ids " + dir / "keys.npy" + " --out " + dir / "idx" + " --quant sq8");
+  CliRun build =
+      Vxctl("build --base " + dir / "b.fbin" + " --ids " + dir / "keys.npy" + " --out " + dir / "idx" + " --quant sq8");
   ASSERT_EQ(build.status, 0) << build.output;
   CliRun q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --out " + dir / "res.npy");
   ASSERT_EQ(q.status, 0) << q.output;
@@ -227,11 +241,17 @@ TEST(VxctlIndex, QueryUnderAMemoryCapFourTimesSmallerThanTheIndex) {
     GTEST_SKIP() << "no cgroup memory controller here (memcap 64 true failed)";
   }
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 128 --count 150000 --queries 200 --seed 5 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
+  ASSERT_EQ(Vxctl("gen --dim 128 --count 150000 --queries 200 --seed 5 --out " + dir / "b.fbin" + " --queries-out " +
+                  dir / "q.fbin")
+                .status,
+            0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
+                .status,
+            0);
   CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant rabitq");
   ASSERT_EQ(build.status, 0) << build.output;
-  const uint64_t index_bytes = std::filesystem::file_size(dir / "idx/gen-1/graph") + std::filesystem::file_size(dir / "idx/gen-1/vectors");
+  const uint64_t index_bytes =
+      std::filesystem::file_size(dir / "idx/gen-1/graph") + std::filesystem::file_size(dir / "idx/gen-1/vectors");
   const uint64_t cap_mb = index_bytes / 4 / (1 << 20);
   ASSERT_GE(index_bytes, 4 * (cap_mb << 20));
   const std::string query = std::string(VXCTL_PATH) + " query " + dir / "idx" + " --queries " + dir / "q.fbin" +
@@ -263,11 +283,17 @@ namespace {
 
 TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
-  CliRun build = Vxctl("build --type ivf --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant sq8 --lists 12 --replicas 1");
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+                .status,
+            0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
+                .status,
+            0);
+  CliRun build = Vxctl("build --type ivf --base " + dir / "b.fbin" + " --out " + dir / "idx" +
+                       " --quant sq8 --lists 12 --replicas 1");
   ASSERT_EQ(build.status, 0) << build.output;
-  const std::string query = "query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --json";
+  const std::string query =
+      "query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --json";
   CliRun one = Vxctl(query + " --probes 1");
   CliRun all = Vxctl(query + " --probes 12 --rerank 3000");
   ASSERT_EQ(one.status, 0) << one.output;
@@ -297,7 +323,8 @@ TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
   EXPECT_EQ(warm8.status, 1);
   EXPECT_NE(warm8.output.find("warm-up queries and queries differ in dimension"), std::string::npos) << warm8.output;
   // ef_search is an HNSW knob: sweeping it over an IVF index is refused.
-  CliRun wrong = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" + " --sweep ef_search=10");
+  CliRun wrong = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+                       " --sweep ef_search=10");
   EXPECT_EQ(wrong.status, 1);
   EXPECT_NE(wrong.output.find("sweep probes"), std::string::npos) << wrong.output;
 }
@@ -307,8 +334,13 @@ TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
 // row without a read (an in-memory run measures memory, not the SSD).
 TEST(VxctlIndex, WarmupWithTheMeasuredQueriesLeavesNothingToRead) {
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 128 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs").status, 0);
+  ASSERT_EQ(
+      Vxctl("gen --dim 128 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+          .status,
+      0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
+                .status,
+            0);
   ASSERT_EQ(Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --out " + dir / "idx").status, 0);
   CliRun bench = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
                        " --sweep ef_search=10,80 --threads 1 --memory 64 --warmup --json " + dir / "b.json");
@@ -316,7 +348,8 @@ TEST(VxctlIndex, WarmupWithTheMeasuredQueriesLeavesNothingToRead) {
   std::ifstream f(dir / "b.json");
   const std::string json((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   int rows = 0;
-  for (size_t at = json.find("\"reads_per_query\": "); at != std::string::npos; at = json.find("\"reads_per_query\": ", at + 1)) {
+  for (size_t at = json.find("\"reads_per_query\": "); at != std::string::npos;
+       at = json.find("\"reads_per_query\": ", at + 1)) {
     EXPECT_EQ(std::stod(json.substr(at + 19)), 0.0) << json;
     ++rows;
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds vx and runs the whole test suite twice: a release build, then an
-# ASan+UBSan build. Exits non-zero if anything fails. Build trees: build/
-# and build-asan/ (reused when present).
+# Checks the sources' format (clang-format), builds vx and runs the whole
+# test suite twice, a release build then an ASan+UBSan build, and the
+# concurrency tests under TSan. Exits non-zero if anything fails. Build
+# trees: build/, build-asan/ and build-tsan/ (reused when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -10,6 +11,9 @@ launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
+
+echo "== format"
+tools/format.sh --check
 
 echo "== release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVX_BUILD_PERF=ON "${launcher[@]}" >/dev/null

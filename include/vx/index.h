@@ -50,24 +50,24 @@ struct BuildOptions {
   IndexType type = IndexType::kHnsw;
   Metric metric = Metric::kL2;
   // HNSW
-  uint32_t m = 16;                // neighbours per node on upper layers; 2*m on layer 0
+  uint32_t m = 16;  // neighbours per node on upper layers; 2*m on layer 0
   uint32_t ef_construction = 64;
   // IVF
   uint32_t lists = 0;     // 0: pgvector's rule
   uint32_t replicas = 0;  // extra lists a boundary vector may also go to (SPANN's closure rule)
   // Both
   // Codes: HNSW keeps them in RAM, IVF on its list pages.
-  std::string quant = "auto";     // f16 | sq8 | pq:M | pq4:M | rabitq[:B] | auto (pq:dim/4, else sq8)
+  std::string quant = "auto";               // f16 | sq8 | pq:M | pq4:M | rabitq[:B] | auto (pq:dim/4, else sq8)
   ElementType storage = ElementType::kF32;  // full vectors on SSD: f32 or f16 (halfvec)
-  int threads = 0;                // 0: all cores
+  int threads = 0;                          // 0: all cores
   // HNSW holds the base vectors and the graph in memory and refuses, before
   // reading any vector, when that would exceed this budget (building larger
   // than RAM is not implemented for HNSW yet). IVF streams the base and
   // sizes its sample, blocks and list passes to fit the budget, refusing
   // only when not even the centroids and one block fit.
   uint64_t build_memory_bytes = 8ull << 30;
-  size_t page_size = 4096;        // raised to fit one full vector per page
-  bool reorder = true;            // HNSW: renumber nodes in BFS order for page locality
+  size_t page_size = 4096;  // raised to fit one full vector per page
+  bool reorder = true;      // HNSW: renumber nodes in BFS order for page locality
   uint64_t seed = 42;
   // The key of each row, in source order (distinct); empty: the row number.
   std::vector<int64_t> keys;
@@ -79,7 +79,7 @@ struct BuildOptions {
   // next progress point, leaves no file behind, and the index already in
   // the directory stays as it was. Optional.
   const std::atomic<bool>* cancel = nullptr;
-  Env* env = nullptr;             // nullptr: the default (io_uring or pread) Env
+  Env* env = nullptr;  // nullptr: the default (io_uring or pread) Env
 };
 
 // Builds an index of the vectors in `base_path` into directory `dir`
@@ -107,10 +107,10 @@ struct IndexOptions {
 
 struct SearchParams {
   uint32_t k = 10;
-  uint32_t rerank = 0;     // candidates reranked by exact distance; 0: the default (Index::RerankDepth)
-  uint32_t ef_search = 40; // HNSW
-  uint32_t beam = 4;       // HNSW: graph nodes expanded per step (their missing pages read as one batch)
-  uint32_t probes = 1;     // IVF: lists scanned (all their missing pages read as one batch)
+  uint32_t rerank = 0;      // candidates reranked by exact distance; 0: the default (Index::RerankDepth)
+  uint32_t ef_search = 40;  // HNSW
+  uint32_t beam = 4;        // HNSW: graph nodes expanded per step (their missing pages read as one batch)
+  uint32_t probes = 1;      // IVF: lists scanned (all their missing pages read as one batch)
 };
 
 struct SearchResult {
@@ -122,7 +122,7 @@ struct SearchResult {
 struct SearchStats {
   uint64_t structure_pages = 0, structure_reads = 0;  // structure pages pinned / read from SSD
   uint64_t vector_pages = 0, vector_reads = 0;
-  uint64_t round_trips = 0;                     // read submissions waited on
+  uint64_t round_trips = 0;  // read submissions waited on
   uint64_t codes_scored = 0;
   // Candidates whose full vectors were read and compared: at most the rerank
   // depth, fewer where the codes' error bound (RaBitQ) ruled some out.

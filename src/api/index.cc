@@ -76,7 +76,8 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
     const std::string name = type == m.params.end() ? "" : type->second;
     const IndexTypeOps* e = EntryNamed(name);
     if (e == nullptr) {
-      return Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (" + TypeNames() + ")");
+      return Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (" +
+                                  TypeNames() + ")");
     }
     Result<std::unique_ptr<Index>> index = e->open(dir, m, options);
     if (index.ok() || attempt == 3) return index;

@@ -6,7 +6,8 @@ namespace vx::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* expr);
 }  // namespace vx::internal
 
-#define VX_CHECK(cond)                                                      \
-  do {                                                                      \
-    if (!(cond)) [[unlikely]] ::vx::internal::CheckFailed(__FILE__, __LINE__, #cond); \
+#define VX_CHECK(cond)                                        \
+  do {                                                        \
+    if (!(cond)) [[unlikely]]                                 \
+      ::vx::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)

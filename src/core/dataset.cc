@@ -19,24 +19,26 @@ constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kNpyHeaderBytes = 128;  // the header vx writes, padded to a fixed size
 constexpr size_t kBatchBytes = 4 << 20;  // reader and writer buffer size
 
-bool IsVecs(FileFormat f) {
-  return f == FileFormat::kFvecs || f == FileFormat::kIvecs || f == FileFormat::kBvecs;
-}
+bool IsVecs(FileFormat f) { return f == FileFormat::kFvecs || f == FileFormat::kIvecs || f == FileFormat::kBvecs; }
 bool IsBin(FileFormat f) {
-  return f == FileFormat::kFbin || f == FileFormat::kU8bin || f == FileFormat::kI8bin ||
-         f == FileFormat::kIbin;
+  return f == FileFormat::kFbin || f == FileFormat::kU8bin || f == FileFormat::kI8bin || f == FileFormat::kIbin;
 }
 
 DType FixedDType(FileFormat f) {
   switch (f) {
     case FileFormat::kFvecs:
-    case FileFormat::kFbin: return DType::kF32;
+    case FileFormat::kFbin:
+      return DType::kF32;
     case FileFormat::kIvecs:
-    case FileFormat::kIbin: return DType::kI32;
+    case FileFormat::kIbin:
+      return DType::kI32;
     case FileFormat::kBvecs:
-    case FileFormat::kU8bin: return DType::kU8;
-    case FileFormat::kI8bin: return DType::kI8;
-    case FileFormat::kNpy: break;
+    case FileFormat::kU8bin:
+      return DType::kU8;
+    case FileFormat::kI8bin:
+      return DType::kI8;
+    case FileFormat::kNpy:
+      break;
   }
   VX_CHECK(false);
   return DType::kF32;
@@ -44,12 +46,18 @@ DType FixedDType(FileFormat f) {
 
 const char* NpyDescr(DType t) {
   switch (t) {
-    case DType::kF32: return "<f4";
-    case DType::kF16: return "<f2";
-    case DType::kU8: return "|u1";
-    case DType::kI8: return "|i1";
-    case DType::kI32: return "<i4";
-    case DType::kI64: return "<i8";
+    case DType::kF32:
+      return "<f4";
+    case DType::kF16:
+      return "<f2";
+    case DType::kU8:
+      return "|u1";
+    case DType::kI8:
+      return "|i1";
+    case DType::kI32:
+      return "<i4";
+    case DType::kI64:
+      return "<i8";
   }
   return "?";
 }
@@ -57,8 +65,7 @@ const char* NpyDescr(DType t) {
 std::string RecordName(uint64_t row) { return "record " + std::to_string(row); }
 
 // Parses the NumPy header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }
-Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype, uint64_t* rows,
-                      uint32_t* dim) {
+Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype, uint64_t* rows, uint32_t* dim) {
   auto value_of = [&](std::string_view key) -> std::string_view {
     const size_t k = h.find(key);
     if (k == std::string_view::npos) return {};
@@ -73,12 +80,18 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
     return Status::Corruption(path + ": npy header has no 'descr'");
   }
   descr = descr.substr(1, descr.find('\'', 1) - 1);
-  if (descr == "<f4") *dtype = DType::kF32;
-  else if (descr == "<f2") *dtype = DType::kF16;
-  else if (descr == "|u1" || descr == "<u1") *dtype = DType::kU8;
-  else if (descr == "|i1" || descr == "<i1") *dtype = DType::kI8;
-  else if (descr == "<i4") *dtype = DType::kI32;
-  else if (descr == "<i8") *dtype = DType::kI64;
+  if (descr == "<f4")
+    *dtype = DType::kF32;
+  else if (descr == "<f2")
+    *dtype = DType::kF16;
+  else if (descr == "|u1" || descr == "<u1")
+    *dtype = DType::kU8;
+  else if (descr == "|i1" || descr == "<i1")
+    *dtype = DType::kI8;
+  else if (descr == "<i4")
+    *dtype = DType::kI32;
+  else if (descr == "<i8")
+    *dtype = DType::kI64;
   else {
     return Status::NotSupported(path + ": unsupported npy dtype '" + std::string(descr) +
                                 "' (supported: <f4 float32, <f2 float16, |u1 uint8, |i1 int8, "
@@ -117,8 +130,8 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
                                 " dimensions; a 2-D (rows, dim) array is required");
   }
   if (dims[1] == 0 || dims[1] > kMaxDim) {
-    return Status::Corruption(path + ": npy dimension " + std::to_string(dims[1]) +
-                              " is out of range 1.." + std::to_string(kMaxDim));
+    return Status::Corruption(path + ": npy dimension " + std::to_string(dims[1]) + " is out of range 1.." +
+                              std::to_string(kMaxDim));
   }
   *rows = dims[0];
   *dim = static_cast<uint32_t>(dims[1]);
@@ -127,7 +140,9 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
 
 void ConvertToFloat(DType t, const void* in, size_t n, float* out) {
   switch (t) {
-    case DType::kF32: std::memcpy(out, in, n * 4); return;
+    case DType::kF32:
+      std::memcpy(out, in, n * 4);
+      return;
     case DType::kF16: {
       const auto* p = static_cast<const uint16_t*>(in);
       for (size_t i = 0; i < n; ++i) out[i] = HalfToFloat(p[i]);
@@ -144,7 +159,8 @@ void ConvertToFloat(DType t, const void* in, size_t n, float* out) {
       return;
     }
     case DType::kI32:
-    case DType::kI64: break;
+    case DType::kI64:
+      break;
   }
   VX_CHECK(false);
 }
@@ -154,23 +170,33 @@ void ConvertToFloat(DType t, const void* in, size_t n, float* out) {
 size_t DTypeSize(DType t) {
   switch (t) {
     case DType::kF32:
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
-    case DType::kF16: return 2;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
+    case DType::kF16:
+      return 2;
     case DType::kU8:
-    case DType::kI8: return 1;
+    case DType::kI8:
+      return 1;
   }
   return 0;
 }
 
 const char* DTypeName(DType t) {
   switch (t) {
-    case DType::kF32: return "float32";
-    case DType::kF16: return "float16";
-    case DType::kU8: return "uint8";
-    case DType::kI8: return "int8";
-    case DType::kI32: return "int32";
-    case DType::kI64: return "int64";
+    case DType::kF32:
+      return "float32";
+    case DType::kF16:
+      return "float16";
+    case DType::kU8:
+      return "uint8";
+    case DType::kI8:
+      return "int8";
+    case DType::kI32:
+      return "int32";
+    case DType::kI64:
+      return "int64";
   }
   return "?";
 }
@@ -203,12 +229,14 @@ Result<std::unique_ptr<VectorReader>> VectorReader::Open(const std::string& path
 
   if (IsVecs(format)) {
     info.dtype = FixedDType(format);
-    if (size < 4) return Status::Corruption(path + ": " + RecordName(0) + " is truncated: the file holds " + std::to_string(size) + " bytes, less than its 4-byte dimension");
+    if (size < 4)
+      return Status::Corruption(path + ": " + RecordName(0) + " is truncated: the file holds " + std::to_string(size) +
+                                " bytes, less than its 4-byte dimension");
     int32_t dim = 0;
     VX_RETURN_IF_ERROR(PreadExact(path, fd, &dim, 4, 0));
     if (dim <= 0 || static_cast<uint32_t>(dim) > kMaxDim) {
-      return Status::Corruption(path + ": " + RecordName(0) + " has dimension " +
-                                std::to_string(dim) + ", outside 1.." + std::to_string(kMaxDim));
+      return Status::Corruption(path + ": " + RecordName(0) + " has dimension " + std::to_string(dim) +
+                                ", outside 1.." + std::to_string(kMaxDim));
     }
     info.dim = static_cast<uint32_t>(dim);
     r->record_bytes_ = 4 + uint64_t{info.dim} * DTypeSize(info.dtype);
@@ -218,14 +246,13 @@ Result<std::unique_ptr<VectorReader>> VectorReader::Open(const std::string& path
   } else if (IsBin(format)) {
     info.dtype = FixedDType(format);
     if (size < 8) {
-      return Status::Corruption(path + ": truncated header: " + std::to_string(size) +
-                                " bytes, the header needs 8");
+      return Status::Corruption(path + ": truncated header: " + std::to_string(size) + " bytes, the header needs 8");
     }
     uint32_t header[2];
     VX_RETURN_IF_ERROR(PreadExact(path, fd, header, 8, 0));
     if (header[1] == 0 || header[1] > kMaxDim) {
-      return Status::Corruption(path + ": header dimension " + std::to_string(header[1]) +
-                                " is out of range 1.." + std::to_string(kMaxDim));
+      return Status::Corruption(path + ": header dimension " + std::to_string(header[1]) + " is out of range 1.." +
+                                std::to_string(kMaxDim));
     }
     info.count = header[0];
     info.dim = header[1];
@@ -233,9 +260,8 @@ Result<std::unique_ptr<VectorReader>> VectorReader::Open(const std::string& path
     const uint64_t want = 8 + info.count * r->record_bytes_;
     if (want != size) {
       return Status::Corruption(path + ": header says " + std::to_string(info.count) + " x " +
-                                std::to_string(info.dim) + " " + DTypeName(info.dtype) + " (" +
-                                std::to_string(want) + " bytes) but the file holds " +
-                                std::to_string(size) + " bytes");
+                                std::to_string(info.dim) + " " + DTypeName(info.dtype) + " (" + std::to_string(want) +
+                                " bytes) but the file holds " + std::to_string(size) + " bytes");
     }
     r->data_offset_ = 8;
   } else {  // npy
@@ -268,11 +294,9 @@ Result<std::unique_ptr<VectorReader>> VectorReader::Open(const std::string& path
     r->data_offset_ = prefix + header_len;
     if (info.count > (size - r->data_offset_) / r->record_bytes_ + 1 ||
         r->data_offset_ + info.count * r->record_bytes_ != size) {
-      return Status::Corruption(path + ": npy shape (" + std::to_string(info.count) + ", " +
-                                std::to_string(info.dim) + ") needs " +
-                                std::to_string(info.count * r->record_bytes_) +
-                                " data bytes but the file holds " +
-                                std::to_string(size - r->data_offset_));
+      return Status::Corruption(path + ": npy shape (" + std::to_string(info.count) + ", " + std::to_string(info.dim) +
+                                ") needs " + std::to_string(info.count * r->record_bytes_) +
+                                " data bytes but the file holds " + std::to_string(size - r->data_offset_));
     }
   }
   return r;
@@ -284,20 +308,18 @@ Status VectorReader::DiagnoseVecsSize(uint64_t size) const {
   uint64_t offset = 0;
   for (uint64_t row = 0;; ++row) {
     if (size - offset < 4) {
-      return Status::Corruption(path_ + ": " + RecordName(row) + " is truncated: " +
-                                std::to_string(size - offset) + " of 4 dimension bytes present");
+      return Status::Corruption(path_ + ": " + RecordName(row) + " is truncated: " + std::to_string(size - offset) +
+                                " of 4 dimension bytes present");
     }
     int32_t d = 0;
     VX_RETURN_IF_ERROR(PreadExact(path_, fd_.get(), &d, 4, offset));
     if (static_cast<uint32_t>(d) != info_.dim) {
-      return Status::Corruption(path_ + ": " + RecordName(row) + " has dimension " +
-                                std::to_string(d) + ", expected " + std::to_string(info_.dim) +
-                                " as in record 0");
+      return Status::Corruption(path_ + ": " + RecordName(row) + " has dimension " + std::to_string(d) + ", expected " +
+                                std::to_string(info_.dim) + " as in record 0");
     }
     if (size - offset < record_bytes_) {
-      return Status::Corruption(path_ + ": " + RecordName(row) + " is truncated: " +
-                                std::to_string(size - offset) + " of " +
-                                std::to_string(record_bytes_) + " bytes present");
+      return Status::Corruption(path_ + ": " + RecordName(row) + " is truncated: " + std::to_string(size - offset) +
+                                " of " + std::to_string(record_bytes_) + " bytes present");
     }
     offset += record_bytes_;
   }
@@ -315,18 +337,20 @@ Status VectorReader::Seek(uint64_t row) {
 Status VectorReader::ValidateRows(const void* rows, size_t n) const {
   const size_t per_row = info_.dim;
   auto bad = [&](size_t i, size_t j, bool nan) {
-    return Status::Corruption(path_ + ": " + RecordName(next_row_ + i) + " component " +
-                              std::to_string(j) + " is " + (nan ? "NaN" : "Inf"));
+    return Status::Corruption(path_ + ": " + RecordName(next_row_ + i) + " component " + std::to_string(j) + " is " +
+                              (nan ? "NaN" : "Inf"));
   };
   if (info_.dtype == DType::kF32) {
     const auto* p = static_cast<const float*>(rows);
     for (size_t i = 0; i < n * per_row; ++i) {
-      if (!std::isfinite(p[i])) [[unlikely]] return bad(i / per_row, i % per_row, std::isnan(p[i]));
+      if (!std::isfinite(p[i])) [[unlikely]]
+        return bad(i / per_row, i % per_row, std::isnan(p[i]));
     }
   } else if (info_.dtype == DType::kF16) {
     const auto* p = static_cast<const uint16_t*>(rows);
     for (size_t i = 0; i < n * per_row; ++i) {
-      if ((p[i] & 0x7C00u) == 0x7C00u) [[unlikely]] return bad(i / per_row, i % per_row, (p[i] & 0x3FFu) != 0);
+      if ((p[i] & 0x7C00u) == 0x7C00u) [[unlikely]]
+        return bad(i / per_row, i % per_row, (p[i] & 0x3FFu) != 0);
     }
   }
   return Status::Ok();
@@ -347,16 +371,14 @@ Result<size_t> VectorReader::Read(size_t max_rows, void* out) {
     for (size_t done = 0; done < n;) {
       const size_t m = std::min(chunk_rows, n - done);
       buf_.resize(m * record_bytes_);
-      VX_RETURN_IF_ERROR(PreadExact(path_, fd_.get(), buf_.data(), buf_.size(),
-                                    offset + done * record_bytes_));
+      VX_RETURN_IF_ERROR(PreadExact(path_, fd_.get(), buf_.data(), buf_.size(), offset + done * record_bytes_));
       for (size_t i = 0; i < m; ++i) {
         const uint8_t* rec = buf_.data() + i * record_bytes_;
         int32_t d;
         std::memcpy(&d, rec, 4);
         if (static_cast<uint32_t>(d) != info_.dim) {
-          return Status::Corruption(path_ + ": " + RecordName(next_row_ + done + i) +
-                                    " has dimension " + std::to_string(d) + ", expected " +
-                                    std::to_string(info_.dim) + " as in record 0");
+          return Status::Corruption(path_ + ": " + RecordName(next_row_ + done + i) + " has dimension " +
+                                    std::to_string(d) + ", expected " + std::to_string(info_.dim) + " as in record 0");
         }
         std::memcpy(dst + (done + i) * row_bytes, rec + 4, row_bytes);
       }
@@ -389,8 +411,7 @@ Result<FloatMatrix> ReadAllFloat(const std::string& path) {
   m.rows = reader->info().count;
   m.dim = reader->info().dim;
   if (m.rows * m.dim > (uint64_t{1} << 34)) {
-    return Status::ResourceExhausted(path + ": too large to load whole (" +
-                                     std::to_string(m.rows) + " rows)");
+    return Status::ResourceExhausted(path + ": too large to load whole (" + std::to_string(m.rows) + " rows)");
   }
   m.data.resize(m.rows * m.dim);
   VX_ASSIGN_OR_RETURN(const size_t got, reader->ReadFloat(m.rows, m.data.data()));
@@ -401,8 +422,7 @@ Result<FloatMatrix> ReadAllFloat(const std::string& path) {
 Result<IdMatrix> ReadAllIds(const std::string& path) {
   VX_ASSIGN_OR_RETURN(auto reader, VectorReader::Open(path));
   if (reader->info().dtype != DType::kI32) {
-    return Status::InvalidArgument(path + ": holds " + DTypeName(reader->info().dtype) +
-                                   " vectors, not int32 ids");
+    return Status::InvalidArgument(path + ": holds " + DTypeName(reader->info().dtype) + " vectors, not int32 ids");
   }
   IdMatrix m;
   m.rows = reader->info().count;
@@ -433,16 +453,15 @@ Result<std::vector<int64_t>> ReadKeys(const std::string& path) {
   return keys;
 }
 
-Result<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& path, DType dtype,
-                                                           uint32_t dim) {
+Result<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& path, DType dtype, uint32_t dim) {
   VX_ASSIGN_OR_RETURN(const FileFormat format, FormatFromPath(path));
   if (format != FileFormat::kNpy && FixedDType(format) != dtype) {
-    return Status::InvalidArgument(path + ": this format holds " +
-                                   DTypeName(FixedDType(format)) + ", not " + DTypeName(dtype));
+    return Status::InvalidArgument(path + ": this format holds " + DTypeName(FixedDType(format)) + ", not " +
+                                   DTypeName(dtype));
   }
   if (dim == 0 || dim > kMaxDim) {
-    return Status::InvalidArgument(path + ": dimension " + std::to_string(dim) +
-                                   " is out of range 1.." + std::to_string(kMaxDim));
+    return Status::InvalidArgument(path + ": dimension " + std::to_string(dim) + " is out of range 1.." +
+                                   std::to_string(kMaxDim));
   }
   std::unique_ptr<VectorWriter> w(new VectorWriter());
   w->path_ = path;
@@ -499,9 +518,8 @@ Status VectorWriter::Finish() {
     const uint32_t header[2] = {static_cast<uint32_t>(count_), dim_};
     VX_RETURN_IF_ERROR(PwriteAll(tmp_path_, fd_.get(), header, 8, 0));
   } else if (format_ == FileFormat::kNpy) {
-    std::string dict = std::string("{'descr': '") + NpyDescr(dtype_) +
-                       "', 'fortran_order': False, 'shape': (" + std::to_string(count_) + ", " +
-                       std::to_string(dim_) + "), }";
+    std::string dict = std::string("{'descr': '") + NpyDescr(dtype_) + "', 'fortran_order': False, 'shape': (" +
+                       std::to_string(count_) + ", " + std::to_string(dim_) + "), }";
     std::string header = std::string(kNpyMagic, 6) + std::string("\x01\x00", 2);
     const size_t len = kNpyHeaderBytes - 10;
     VX_CHECK(dict.size() + 1 <= len);
@@ -520,8 +538,7 @@ Status VectorWriter::Finish() {
   return Status::Ok();
 }
 
-Status WriteMatrix(const std::string& path, DType dtype, uint32_t dim, const void* rows,
-                   uint64_t n) {
+Status WriteMatrix(const std::string& path, DType dtype, uint32_t dim, const void* rows, uint64_t n) {
   VX_ASSIGN_OR_RETURN(auto w, VectorWriter::Create(path, dtype, dim));
   VX_RETURN_IF_ERROR(w->Append(rows, n));
   return w->Finish();

@@ -71,7 +71,7 @@ class VectorReader {
   std::string path_;
   FileDescriptor fd_;
   DatasetInfo info_{};
-  uint64_t data_offset_ = 0;  // byte offset of row 0
+  uint64_t data_offset_ = 0;   // byte offset of row 0
   uint64_t record_bytes_ = 0;  // bytes per row on disk (incl. a *vecs dim prefix)
   uint64_t next_row_ = 0;
   std::vector<uint8_t> buf_;
@@ -103,8 +103,7 @@ class VectorWriter {
  public:
   // `dtype` must be one the format can hold (fvecs/fbin: f32, bvecs/u8bin: u8,
   // i8bin: i8, ivecs/ibin: i32, npy: any).
-  static Result<std::unique_ptr<VectorWriter>> Create(const std::string& path, DType dtype,
-                                                      uint32_t dim);
+  static Result<std::unique_ptr<VectorWriter>> Create(const std::string& path, DType dtype, uint32_t dim);
   ~VectorWriter();  // removes the temporary file unless Finish() succeeded
 
   // Appends n rows of dim components of the writer's dtype.
@@ -129,7 +128,6 @@ class VectorWriter {
 };
 
 // Writes a whole matrix (convenience over VectorWriter).
-Status WriteMatrix(const std::string& path, DType dtype, uint32_t dim, const void* rows,
-                   uint64_t n);
+Status WriteMatrix(const std::string& path, DType dtype, uint32_t dim, const void* rows, uint64_t n);
 
 }  // namespace vx

@@ -13,9 +13,12 @@ const KernelTable* Avx512Table();
 
 const char* IsaName(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "?";
 }
@@ -26,16 +29,14 @@ const KernelTable* KernelTableFor(Isa isa) {
       return internal::ScalarTable();
     case Isa::kAvx2:
       __builtin_cpu_init();
-      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-          __builtin_cpu_supports("f16c")) {
+      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
         return internal::Avx2Table();
       }
       return nullptr;
     case Isa::kAvx512:
       __builtin_cpu_init();
       if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-          __builtin_cpu_supports("f16c")) {
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c")) {
         return internal::Avx512Table();
       }
       return nullptr;
@@ -63,8 +64,8 @@ const KernelTable& ActiveKernels() {
   return *table;
 }
 
-Result<QueryDistance> QueryDistance::Make(Metric metric, ElementType stored, const float* q,
-                                          size_t dim, const KernelTable& kernels) {
+Result<QueryDistance> QueryDistance::Make(Metric metric, ElementType stored, const float* q, size_t dim,
+                                          const KernelTable& kernels) {
   if (dim == 0) return Status::InvalidArgument("query dimension is 0");
   QueryDistance d;
   d.q_ = q;

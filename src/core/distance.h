@@ -26,8 +26,7 @@ const char* IsaName(Isa isa);  // "scalar", "avx2", "avx512"
 // data reject zero vectors before they get here).
 using OneFn = float (*)(const float* q, float q_inv_norm, const void* x, size_t dim);
 // One query against `n` stored vectors laid out contiguously (row stride = dim).
-using ManyFn = void (*)(const float* q, float q_inv_norm, const void* base, size_t dim,
-                        size_t n, float* out);
+using ManyFn = void (*)(const float* q, float q_inv_norm, const void* base, size_t dim, size_t n, float* out);
 
 struct KernelTable {
   Isa isa;
@@ -46,8 +45,8 @@ const KernelTable& ActiveKernels();
 class QueryDistance {
  public:
   // InvalidArgument if dim is 0 or the metric is cosine and q is zero.
-  static Result<QueryDistance> Make(Metric metric, ElementType stored, const float* q,
-                                    size_t dim, const KernelTable& kernels = ActiveKernels());
+  static Result<QueryDistance> Make(Metric metric, ElementType stored, const float* q, size_t dim,
+                                    const KernelTable& kernels = ActiveKernels());
 
   float operator()(const void* x) const { return one_(q_, q_inv_norm_, x, dim_); }
   void Many(const void* base, size_t n, float* out) const { many_(q_, q_inv_norm_, base, dim_, n, out); }

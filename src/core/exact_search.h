@@ -38,7 +38,6 @@ struct ExactResult {
 // Reads `base` from its current position to the end. InvalidArgument if the
 // dimensions differ, k is 0 or exceeds the base size, the base has more rows
 // than int32 ids can name, or (cosine) a query or base vector is zero.
-Result<ExactResult> ExactSearch(VectorReader& base, const FloatMatrix& queries,
-                                const ExactSearchParams& params);
+Result<ExactResult> ExactSearch(VectorReader& base, const FloatMatrix& queries, const ExactSearchParams& params);
 
 }  // namespace vx

@@ -40,8 +40,8 @@ inline uint16_t FloatToHalf(float f) {
     return sign | 0x7C00u | (abs > 0x7F800000u ? 0x200u : 0u);
   }
   if (abs >= 0x477FF000u) return sign | 0x7C00u;  // rounds to >= 65520: overflow to Inf
-  if (abs < 0x38800000u) {  // below the smallest normal half: subnormal or zero
-    if (abs < 0x33000000u) return sign;  // < 2^-25 rounds to zero
+  if (abs < 0x38800000u) {                        // below the smallest normal half: subnormal or zero
+    if (abs < 0x33000000u) return sign;           // < 2^-25 rounds to zero
     const uint32_t e = abs >> 23;
     const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
     const uint32_t shift = 126 - e;  // 14..24

@@ -12,10 +12,13 @@ namespace vx {
 Status ErrnoStatus(const std::string& context, int err) {
   std::string msg = context + ": " + std::strerror(err);
   switch (err) {
-    case ENOENT: return Status::NotFound(std::move(msg));
+    case ENOENT:
+      return Status::NotFound(std::move(msg));
     case ENOSPC:
-    case EDQUOT: return Status::NoSpace(std::move(msg));
-    default: return Status::IOError(std::move(msg));
+    case EDQUOT:
+      return Status::NoSpace(std::move(msg));
+    default:
+      return Status::IOError(std::move(msg));
   }
 }
 
@@ -59,8 +62,8 @@ Status PreadExact(const std::string& path, int fd, void* buf, size_t n, uint64_t
       return ErrnoStatus(path + ": read at offset " + std::to_string(offset + done), errno);
     }
     if (r == 0) {
-      return Status::Corruption(path + ": file ends at offset " + std::to_string(offset + done) +
-                                ", " + std::to_string(n - done) + " bytes short");
+      return Status::Corruption(path + ": file ends at offset " + std::to_string(offset + done) + ", " +
+                                std::to_string(n - done) + " bytes short");
     }
     done += static_cast<size_t>(r);
   }

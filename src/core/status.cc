@@ -9,16 +9,26 @@ namespace vx {
 
 const char* StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "Invalid argument";
-    case StatusCode::kNotFound: return "Not found";
-    case StatusCode::kCorruption: return "Corruption";
-    case StatusCode::kIOError: return "I/O error";
-    case StatusCode::kNoSpace: return "No space";
-    case StatusCode::kNotSupported: return "Not supported";
-    case StatusCode::kResourceExhausted: return "Resource exhausted";
-    case StatusCode::kBusy: return "Busy";
-    case StatusCode::kCancelled: return "Cancelled";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "Invalid argument";
+    case StatusCode::kNotFound:
+      return "Not found";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kIOError:
+      return "I/O error";
+    case StatusCode::kNoSpace:
+      return "No space";
+    case StatusCode::kNotSupported:
+      return "Not supported";
+    case StatusCode::kResourceExhausted:
+      return "Resource exhausted";
+    case StatusCode::kBusy:
+      return "Busy";
+    case StatusCode::kCancelled:
+      return "Cancelled";
   }
   return "Unknown";
 }

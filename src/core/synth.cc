@@ -82,8 +82,7 @@ uint32_t SyntheticGenerator::ClusterOf(uint64_t stream, uint64_t i) const {
   Rng rng(VectorSeed(params_.seed, stream, i));
   const double u = rng.Uniform();
   const auto it = std::upper_bound(cumulative_weight_.begin(), cumulative_weight_.end(), u);
-  return static_cast<uint32_t>(std::min<size_t>(it - cumulative_weight_.begin(),
-                                                cumulative_weight_.size() - 1));
+  return static_cast<uint32_t>(std::min<size_t>(it - cumulative_weight_.begin(), cumulative_weight_.size() - 1));
 }
 
 void SyntheticGenerator::Generate(uint64_t stream, uint64_t first, uint64_t n, float* out) const {

@@ -27,9 +27,7 @@ class TopK {
   size_t size() const { return heap_.size(); }
   bool full() const { return heap_.size() == k_; }
   // The distance a candidate must beat (or tie with a lower id) to enter.
-  float threshold() const {
-    return full() ? heap_.front().dist : std::numeric_limits<float>::infinity();
-  }
+  float threshold() const { return full() ? heap_.front().dist : std::numeric_limits<float>::infinity(); }
   // Inserts if (dist, id) is nearer than the current k-th. Returns whether it entered.
   bool Push(float dist, int64_t id) {
     const Neighbor n{dist, id};

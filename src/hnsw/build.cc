@@ -50,7 +50,8 @@ std::vector<uint32_t> BfsOrder(const Graph& g) {
 
 Status CheckOptions(const BuildOptions& o) {
   if (o.m < 2 || o.m > kMaxM) {
-    return Status::InvalidArgument("m must be in 2.." + std::to_string(kMaxM) + " (pgvector's range), not " + std::to_string(o.m));
+    return Status::InvalidArgument("m must be in 2.." + std::to_string(kMaxM) + " (pgvector's range), not " +
+                                   std::to_string(o.m));
   }
   if (o.ef_construction < 4 || o.ef_construction > 1000) {
     return Status::InvalidArgument("ef_construction must be in 4..1000, not " + std::to_string(o.ef_construction));
@@ -68,7 +69,8 @@ Status CheckBuildMemory(const BuildSetup& s, const BuildOptions& o) {
   const uint64_t need = n * s.dim * 4 + n * (1 + 2 * o.m) * 4 * 2 + n * 4 * 3 + n * s.quantizer->code_size();
   if (need <= o.build_memory_bytes) return Status::Ok();
   return Status::ResourceExhausted("the build needs about " + std::to_string(need >> 20) + " MB (" + std::to_string(n) +
-                                   " vectors of " + std::to_string(s.dim) + " dims and the graph), above the build memory budget of " +
+                                   " vectors of " + std::to_string(s.dim) +
+                                   " dims and the graph), above the build memory budget of " +
                                    std::to_string(o.build_memory_bytes >> 20) +
                                    " MB; raise --build-memory (building larger than RAM is not supported yet)");
 }
@@ -78,9 +80,13 @@ Result<std::vector<float>> ReadRows(VectorSource& source, const BuildSetup& s, M
   std::vector<float> data(s.count * s.dim);
   VX_RETURN_IF_ERROR(source.Rewind());
   for (uint64_t done = 0; done < s.count;) {
-    VX_ASSIGN_OR_RETURN(const size_t got, source.Read(std::min<uint64_t>(s.count - done, 1 << 16), data.data() + done * s.dim));
-    if (got == 0) return Status::Corruption(source.name() + ": ended at row " + std::to_string(done) + " of " + std::to_string(s.count));
-    if (metric == Metric::kCosine) VX_RETURN_IF_ERROR(NormalizeRows(data.data() + done * s.dim, got, s.dim, done, source.name()));
+    VX_ASSIGN_OR_RETURN(const size_t got,
+                        source.Read(std::min<uint64_t>(s.count - done, 1 << 16), data.data() + done * s.dim));
+    if (got == 0)
+      return Status::Corruption(source.name() + ": ended at row " + std::to_string(done) + " of " +
+                                std::to_string(s.count));
+    if (metric == Metric::kCosine)
+      VX_RETURN_IF_ERROR(NormalizeRows(data.data() + done * s.dim, got, s.dim, done, source.name()));
     done += got;
     VX_RETURN_IF_ERROR(s.progress.Step(done, s.count, "read"));
   }
@@ -138,12 +144,13 @@ Result<std::vector<uint8_t>> EncodeNodes(const float* data, const std::vector<ui
 
 // Writes the generation's files: graph, graph_pages, vectors, upper, codes,
 // keys, quantizer.
-Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* data, const std::vector<uint32_t>& row_of,
-                  const std::vector<uint8_t>& codes, const BuildSetup& s) {
+Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* data,
+                  const std::vector<uint32_t>& row_of, const std::vector<uint8_t>& codes, const BuildSetup& s) {
   Env* env = s.env;
   const uint32_t n = graph.size();
   {
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(gen.Path(kGraphFile), OpenOptions{.write = true, .create = true, .truncate = true}));
+    VX_ASSIGN_OR_RETURN(
+        auto f, env->OpenFile(gen.Path(kGraphFile), OpenOptions{.write = true, .create = true, .truncate = true}));
     VX_ASSIGN_OR_RETURN(const GraphPageMap map, WriteGraphFile(f.get(), s.vectors.page_size, graph));
     const std::vector<uint32_t>& first = map.first_nodes();
     VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("graph_pages"), first.data(), first.size() * 4));
@@ -172,7 +179,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   // not write its files is refused before it spends minutes on the graph.
   // The files need at least the vectors, the codes, the keys and a graph
   // page beside the graph file's header.
-  const uint64_t min_bytes = s.vectors.FileBytes(s.count) + s.count * (s.quantizer->code_size() + 8) + 2 * s.vectors.page_size;
+  const uint64_t min_bytes =
+      s.vectors.FileBytes(s.count) + s.count * (s.quantizer->code_size() + 8) + 2 * s.vectors.page_size;
   VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(s.env, dir, min_bytes));
 
   VX_ASSIGN_OR_RETURN(const std::vector<float> data, ReadRows(source, s, o.metric));
@@ -191,7 +199,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   hp.reorder = o.reorder;
   hp.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params), {kGraphFile, "graph_pages", kVectorsFile, "upper", "codes", kKeysFile, kQuantizerFile});
+  return gen->Commit(std::move(params),
+                     {kGraphFile, "graph_pages", kVectorsFile, "upper", "codes", kKeysFile, kQuantizerFile});
 }
 
 }  // namespace

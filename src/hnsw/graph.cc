@@ -26,7 +26,11 @@ constexpr size_t kStripes = 1 << 16;
 class Builder {
  public:
   Builder(Graph* g, const float* data, uint32_t dim, Metric metric, const GraphParams& p)
-      : g_(g), data_(data), dim_(dim), params_(p), locks_(kStripes),
+      : g_(g),
+        data_(data),
+        dim_(dim),
+        params_(p),
+        locks_(kStripes),
         dist_(ActiveKernels().one[static_cast<int>(metric)][static_cast<int>(ElementType::kF32)]) {}
 
   float Dist(const float* a, uint32_t b) const { return dist_(a, 0, data_ + uint64_t{b} * dim_, dim_); }
@@ -40,8 +44,8 @@ class Builder {
   }
 
   // Beam search on one layer from `entries`; returns up to ef nearest, sorted.
-  std::vector<Candidate> SearchLayer(const float* q, const std::vector<Candidate>& entries, uint32_t ef,
-                                     uint32_t level, std::vector<uint32_t>& visited, uint32_t& tag) {
+  std::vector<Candidate> SearchLayer(const float* q, const std::vector<Candidate>& entries, uint32_t ef, uint32_t level,
+                                     std::vector<uint32_t>& visited, uint32_t& tag) {
     if (++tag == 0) {
       std::fill(visited.begin(), visited.end(), 0);
       tag = 1;

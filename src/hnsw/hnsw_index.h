@@ -5,6 +5,7 @@
 
 #include <utility>
 
+#include "core/query.h"
 #include "core/row_marks.h"
 #include "hnsw/graph.h"
 #include "hnsw/layout.h"
@@ -17,13 +18,16 @@ class HnswIndex : public IndexBase {
   static Result<std::unique_ptr<Index>> Open(const std::string& dir, const Manifest& m, const IndexOptions& o);
   Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check, std::vector<SearchResult>* out,
                        SearchStats* stats) const override;
-  uint32_t RerankDepth(const SearchParams& p) const override { return std::max(p.rerank ? p.rerank : p.ef_search, p.k); }
+  uint32_t RerankDepth(const SearchParams& p) const override {
+    return std::max(p.rerank ? p.rerank : p.ef_search, p.k);
+  }
 
  private:
   Status LoadTypeFiles(const Manifest& m) override;
   // Per-thread buffers, reused: a query allocates nothing once warm.
   struct Scratch {
     RowMarks visited;
+    QueryVector query;
     PreparedQuery pq;
     std::vector<Candidate> frontier, best;
     std::vector<std::pair<uint32_t, uint64_t>> step;  // nodes expanded this step and their graph pages

@@ -48,8 +48,8 @@ void EncodeNeighbors(uint32_t node, std::span<const uint32_t> sorted, std::vecto
   }
 }
 
-bool DecodeNeighbors(uint32_t node, const uint8_t* rec, const uint8_t* end, uint32_t max, uint32_t count,
-                     uint32_t* out, uint32_t* n) {
+bool DecodeNeighbors(uint32_t node, const uint8_t* rec, const uint8_t* end, uint32_t max, uint32_t count, uint32_t* out,
+                     uint32_t* n) {
   *n = 0;
   int64_t prev = node;
   for (const uint8_t* p = rec; p != end;) {
@@ -133,9 +133,9 @@ Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, const Graph& g) {
     EncodeNeighbors(v, sorted, &rec);
     if (!packer.Fits(rec.size())) {
       if (packer.empty()) {
-        return Status::InvalidArgument("node " + std::to_string(v) + "'s neighbour list (" + std::to_string(rec.size()) +
-                                       " bytes) does not fit a " + std::to_string(page_size) +
-                                       "-byte page; use a larger page size or a smaller m");
+        return Status::InvalidArgument("node " + std::to_string(v) + "'s neighbour list (" +
+                                       std::to_string(rec.size()) + " bytes) does not fit a " +
+                                       std::to_string(page_size) + "-byte page; use a larger page size or a smaller m");
       }
       packer.Finish(w.page() + kPageHeaderSize);
       VX_RETURN_IF_ERROR(w.Emit());

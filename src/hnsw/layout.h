@@ -41,8 +41,8 @@ void EncodeNeighbors(uint32_t node, std::span<const uint32_t> sorted, std::vecto
 // Decodes the record [rec, end) of `node` into out[0..*n); false when it is
 // malformed: more than `max` ids, an id >= `count`, ids not ascending, or a
 // varint running past `end`.
-bool DecodeNeighbors(uint32_t node, const uint8_t* rec, const uint8_t* end, uint32_t max, uint32_t count,
-                     uint32_t* out, uint32_t* n);
+bool DecodeNeighbors(uint32_t node, const uint8_t* rec, const uint8_t* end, uint32_t max, uint32_t count, uint32_t* out,
+                     uint32_t* n);
 
 // Packs records into page payloads of `payload_bytes` in node order.
 class GraphPagePacker {

@@ -9,10 +9,11 @@ Status HnswIndex::LoadTypeFiles(const Manifest& m) {
   VX_ASSIGN_OR_RETURN(hnsw_, HnswParams::FromManifest(m, dir_, info_.count));
   hnsw_.Describe(&info_);
   VX_ASSIGN_OR_RETURN(codes_, ReadResident("codes"));
-  if (codes_.size() != info_.count * quantizer_->code_size()) return Status::Corruption(FilePath("codes") + ": wrong size");
+  if (codes_.size() != info_.count * quantizer_->code_size())
+    return Status::Corruption(FilePath("codes") + ": wrong size");
   VX_ASSIGN_OR_RETURN(const std::string first, ReadResident("graph_pages"));
-  VX_ASSIGN_OR_RETURN(graph_map_,
-                      GraphPageMap::Decode(first, info_.count, info_.structure_bytes, info_.page_size, FilePath("graph_pages")));
+  VX_ASSIGN_OR_RETURN(graph_map_, GraphPageMap::Decode(first, info_.count, info_.structure_bytes, info_.page_size,
+                                                       FilePath("graph_pages")));
   VX_ASSIGN_OR_RETURN(const std::string upper, ReadResident("upper"));
   VX_RETURN_IF_ERROR(upper_.Decode(upper, info_.count, info_.m, hnsw_.entry, info_.max_level, FilePath("upper")));
   info_.resident_bytes += codes_.size() + upper_.memory_bytes() + graph_map_.pages() * 4;

@@ -46,7 +46,8 @@ struct HnswIndex::Walk {
       x.fresh[n++] = v;
     }
     if (n == 0) return;
-    for (size_t i = 0; i < n; ++i) std::memcpy(x.block.data() + i * code_size, codes + uint64_t{x.fresh[i]} * code_size, code_size);
+    for (size_t i = 0; i < n; ++i)
+      std::memcpy(x.block.data() + i * code_size, codes + uint64_t{x.fresh[i]} * code_size, code_size);
     q.ScoreBlock(x.pq, x.block.data(), n, x.dists);
     stats.codes_scored += n;
     for (size_t i = 0; i < n; ++i) {
@@ -116,18 +117,20 @@ Status HnswIndex::SearchLayer0(Walk& w, uint32_t ef, uint32_t beam) const {
     x.refs.clear();
     for (const auto& [node, page] : x.step) x.refs.push_back(pages_->StructurePage(page));
     std::sort(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page.value < b.page.value; });
-    x.refs.erase(std::unique(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }), x.refs.end());
+    x.refs.erase(std::unique(x.refs.begin(), x.refs.end(), [](PageRef a, PageRef b) { return a.page == b.page; }),
+                 x.refs.end());
     VX_RETURN_IF_ERROR(pages_->PinStructure(x.refs, &x.pages, &w.stats));
     for (const auto& [node, page] : x.step) {
-      const size_t idx = std::lower_bound(x.refs.begin(), x.refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) -
-                         x.refs.begin();
+      const size_t idx =
+          std::lower_bound(x.refs.begin(), x.refs.end(), page, [](PageRef r, uint64_t p) { return r.page.value < p; }) -
+          x.refs.begin();
       const uint8_t *rec, *end;
       uint32_t cnt;
       if (!graph_map_.Record(node, page, x.pages[idx].payload(), info_.page_size - kPageHeaderSize, &rec, &end) ||
           !DecodeNeighbors(node, rec, end, 2 * info_.m, static_cast<uint32_t>(info_.count), x.neighbors, &cnt)) {
         x.pages.clear();
-        return Status::Corruption(FilePath(kGraphFile) + " page " + std::to_string(page) + ": node " + std::to_string(node) +
-                                  "'s neighbour record is malformed");
+        return Status::Corruption(FilePath(kGraphFile) + " page " + std::to_string(page) + ": node " +
+                                  std::to_string(node) + "'s neighbour record is malformed");
       }
       w.Offer(*quantizer_, {x.neighbors, cnt}, ef, w.check);
     }
@@ -161,7 +164,8 @@ Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const
   if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
   Scratch& x = ThreadScratch();
   x.visited.Begin(info_.count);
-  VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
+  VX_RETURN_IF_ERROR(x.query.Prepare(info_.metric, query, info_.dim));
+  quantizer_->PrepareUnit(x.query.data(), &x.pq);
   const size_t cs = quantizer_->code_size();
   // An offer holds at most 2m nodes: a layer-0 list (an upper one has m).
   if (x.block.size() < 2 * info_.m * cs) x.block.resize(2 * info_.m * cs);
@@ -179,7 +183,7 @@ Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const
   if (quantizer_->has_error_bound()) PruneByErrorBound(x, p.k);
   x.rerank.rows.clear();
   for (const Candidate& c : x.best) x.rerank.rows.push_back(c.id);
-  VX_RETURN_IF_ERROR(Rerank(query, p.k, x.rerank, &w.stats, out));
+  VX_RETURN_IF_ERROR(Rerank(x.query.data(), p.k, x.rerank, &w.stats, out));
   if (stats) stats->Add(w.stats);
   return Status::Ok();
 }

@@ -45,7 +45,8 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
 
   VX_ASSIGN_OR_RETURN(const std::string qbytes, ReadResident(kQuantizerFile));
   VX_ASSIGN_OR_RETURN(quantizer_, Quantizer::Deserialize(qbytes));
-  if (quantizer_->dim() != params_.dim) return Status::Corruption(FilePath(kQuantizerFile) + ": dimension differs from the manifest");
+  if (quantizer_->dim() != params_.dim)
+    return Status::Corruption(FilePath(kQuantizerFile) + ": dimension differs from the manifest");
   VX_ASSIGN_OR_RETURN(const std::string kbytes, ReadResident(kKeysFile));
   if (kbytes.size() != params_.count * sizeof(int64_t)) {
     return Status::Corruption(FilePath(kKeysFile) + ": " + std::to_string(kbytes.size()) + " bytes for " +
@@ -64,7 +65,9 @@ Result<std::string> IndexBase::ReadResident(const std::string& name) const {
   return ReadWholeFile(env_, FilePath(name), f.checksum);
 }
 
-Result<uint64_t> IndexBase::Prewarm() const { return pages_->PrewarmStructure(info_.structure_bytes / info_.page_size); }
+Result<uint64_t> IndexBase::Prewarm() const {
+  return pages_->PrewarmStructure(info_.structure_bytes / info_.page_size);
+}
 
 Status IndexBase::Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
                          std::vector<SearchResult>* out) const {

@@ -57,9 +57,9 @@ class IndexBase : public Index {
   // (pages of `structure_type`) and the vectors file behind a pool with the
   // budgets of `o`, fills the shared fields of info_, then lets the type
   // load its own files (LoadTypeFiles).
-  static Result<std::unique_ptr<Index>> Open(std::unique_ptr<IndexBase> index, const std::string& dir, const Manifest& m,
-                                             const IndexOptions& o, const IndexTypeOps& ops, uint32_t format,
-                                             PageType structure_type);
+  static Result<std::unique_ptr<Index>> Open(std::unique_ptr<IndexBase> index, const std::string& dir,
+                                             const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
+                                             uint32_t format, PageType structure_type);
   // The type's own parameters and RAM-resident files, after the shared ones.
   virtual Status LoadTypeFiles(const Manifest& m) = 0;
   Status OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
@@ -71,7 +71,7 @@ class IndexBase : public Index {
 
   // Per-thread buffers of Rerank, reused across queries.
   struct RerankScratch {
-    std::vector<uint64_t> rows;     // the candidates, vectors-file slots
+    std::vector<uint64_t> rows;  // the candidates, vectors-file slots
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // empty between queries: no pins held
     TopK top{1};

@@ -2,16 +2,19 @@
 
 namespace vx {
 
-Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& structure_path, const std::string& vectors_path,
-                                                     PageType structure_type, size_t page_size, const IndexOptions& o) {
+Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& structure_path,
+                                                     const std::string& vectors_path, PageType structure_type,
+                                                     size_t page_size, const IndexOptions& o) {
   std::unique_ptr<IndexPages> x(new IndexPages());
   VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(structure_path, OpenOptions{.direct = true}));
   VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(vectors_path, OpenOptions{.direct = true}));
   BufferPoolOptions po;
   po.page_size = page_size;
-  po.budget_bytes = {std::max<uint64_t>(o.structure_cache_bytes, page_size), std::max<uint64_t>(o.vector_cache_bytes, page_size)};
+  po.budget_bytes = {std::max<uint64_t>(o.structure_cache_bytes, page_size),
+                     std::max<uint64_t>(o.vector_cache_bytes, page_size)};
   VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
-  VX_ASSIGN_OR_RETURN(x->structure_id_, x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure, structure_type));
+  VX_ASSIGN_OR_RETURN(x->structure_id_,
+                      x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure, structure_type));
   VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
   return x;
 }

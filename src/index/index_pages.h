@@ -21,8 +21,9 @@ class IndexPages {
  public:
   // Opens the two files with O_DIRECT; a pool of page size `page_size` with
   // the budgets of `o` (each at least one page).
-  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& structure_path, const std::string& vectors_path,
-                                                  PageType structure_type, size_t page_size, const IndexOptions& o);
+  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& structure_path,
+                                                  const std::string& vectors_path, PageType structure_type,
+                                                  size_t page_size, const IndexOptions& o);
 
   size_t CapacityPages(PageClass c) const { return pool_->CapacityPages(c); }
 

@@ -23,8 +23,9 @@ Status CheckKeys(const std::vector<int64_t>& keys, uint64_t count, const std::st
     }
   }
   if (worst != UINT64_MAX) {
-    return Status::InvalidArgument(what + ": row " + std::to_string(worst) + " repeats key " + std::to_string(keys[worst]) +
-                                   " of row " + std::to_string(first) + "; keys must be distinct");
+    return Status::InvalidArgument(what + ": row " + std::to_string(worst) + " repeats key " +
+                                   std::to_string(keys[worst]) + " of row " + std::to_string(first) +
+                                   "; keys must be distinct");
   }
   return Status::Ok();
 }

@@ -70,7 +70,8 @@ Result<IndexParams> IndexParams::FromManifest(const Manifest& m, const std::stri
   VX_ASSIGN_OR_RETURN(p.count, Number(m, "count", dir, 1, UINT32_MAX - 1));
   VX_ASSIGN_OR_RETURN(const uint64_t dim, Number(m, "dim", dir, 1, 65536));
   VX_ASSIGN_OR_RETURN(const uint64_t ps, Number(m, "page_size", dir, kMinPageSize, kMaxPageSize));
-  if (!ValidatePageSize(ps).ok()) return Status::Corruption(dir + "/MANIFEST: page_size " + std::to_string(ps) + " is not a power of two");
+  if (!ValidatePageSize(ps).ok())
+    return Status::Corruption(dir + "/MANIFEST: page_size " + std::to_string(ps) + " is not a power of two");
   p.dim = static_cast<uint32_t>(dim);
   p.page_size = static_cast<uint32_t>(ps);
   p.source = Param(m, "source");

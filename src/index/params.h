@@ -17,15 +17,15 @@ namespace vx {
 using ManifestParams = std::map<std::string, std::string>;
 
 struct IndexParams {
-  std::string type;                // the type's name in the registry ("hnsw", "ivf")
-  uint32_t format = 0;             // the type's file format version
+  std::string type;     // the type's name in the registry ("hnsw", "ivf")
+  uint32_t format = 0;  // the type's file format version
   Metric metric = Metric::kL2;
   ElementType storage = ElementType::kF32;
-  std::string quant;               // QuantSpec::ToString()
-  uint64_t count = 0;              // rows of the base generation
+  std::string quant;   // QuantSpec::ToString()
+  uint64_t count = 0;  // rows of the base generation
   uint32_t dim = 0;
   uint32_t page_size = 0;
-  std::string source;              // what the build read (a path, or "memory")
+  std::string source;  // what the build read (a path, or "memory")
 
   void ToManifest(ManifestParams* out) const;
   // Checks that the index in `dir` described by `m` is of type `type` in

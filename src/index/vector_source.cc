@@ -66,7 +66,8 @@ Result<std::unique_ptr<VectorSource>> VectorSource::FromFile(const std::string& 
 Result<std::unique_ptr<VectorSource>> VectorSource::FromMemory(const float* rows, uint64_t count, uint32_t dim) {
   if (rows == nullptr && count > 0) return Status::InvalidArgument("memory: rows is NULL");
   if (dim == 0 || dim > kMaxDim) {
-    return Status::InvalidArgument("memory: dimension " + std::to_string(dim) + " is out of range 1.." + std::to_string(kMaxDim));
+    return Status::InvalidArgument("memory: dimension " + std::to_string(dim) + " is out of range 1.." +
+                                   std::to_string(kMaxDim));
   }
   return std::unique_ptr<VectorSource>(new MemorySource(rows, count, dim));
 }

@@ -84,10 +84,9 @@ Result<std::unique_ptr<BufferPool>> BufferPool::Create(const BufferPoolOptions& 
   for (size_t c = 0; c < kNumPageClasses; ++c) {
     const uint64_t n = options.budget_bytes[c] / options.page_size;
     if (n == 0) {
-      return Status::InvalidArgument(
-          std::string("buffer pool budget for ") + PageClassName(static_cast<PageClass>(c)) +
-          " pages (" + std::to_string(options.budget_bytes[c]) + " bytes) is below one " +
-          std::to_string(options.page_size) + "-byte page");
+      return Status::InvalidArgument(std::string("buffer pool budget for ") + PageClassName(static_cast<PageClass>(c)) +
+                                     " pages (" + std::to_string(options.budget_bytes[c]) + " bytes) is below one " +
+                                     std::to_string(options.page_size) + "-byte page");
     }
     auto cls = std::make_unique<ClassState>();
     cls->num_frames = n;
@@ -179,7 +178,8 @@ uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const Pa
     const auto t0 = std::chrono::steady_clock::now();
     fe.file->ReadBatch(requests);
     ++submissions;
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     const size_t bucket = std::min<size_t>(us <= 1 ? 0 : std::bit_width(static_cast<uint64_t>(us)) - 1, 23);
     cls.batches.fetch_add(1, std::memory_order_relaxed);
     cls.latency[bucket].fetch_add(end - begin, std::memory_order_relaxed);
@@ -191,9 +191,8 @@ uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const Pa
       cls.bytes_read.fetch_add(r.bytes_read, std::memory_order_relaxed);
       Status s = r.status;
       if (s.ok() && r.bytes_read < ps) {
-        s = Status::Corruption(fe.file->path() + " page " + std::to_string(refs[k].page.value) +
-                               ": short read, " + std::to_string(r.bytes_read) + " of " +
-                               std::to_string(ps) + " bytes (file truncated?)");
+        s = Status::Corruption(fe.file->path() + " page " + std::to_string(refs[k].page.value) + ": short read, " +
+                               std::to_string(r.bytes_read) + " of " + std::to_string(ps) + " bytes (file truncated?)");
       }
       if (s.ok()) s = VerifyPage(f.data, ps, fe.type, refs[k].page, fe.file->path());
       if (s.ok()) {
@@ -238,8 +237,10 @@ Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHand
       if (Frame** found = shard.map.Find(key)) {
         frame = *found;
         frame->pins.fetch_add(1, std::memory_order_acquire);
-        if (frame->state.load(std::memory_order_acquire) == kReady) ++shard.hits[class_index];
-        else cls.misses.fetch_add(1, std::memory_order_relaxed);  // waits for an in-flight read
+        if (frame->state.load(std::memory_order_acquire) == kReady)
+          ++shard.hits[class_index];
+        else
+          cls.misses.fetch_add(1, std::memory_order_relaxed);  // waits for an in-flight read
       }
     }
     if (frame != nullptr) {

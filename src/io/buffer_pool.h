@@ -73,12 +73,12 @@ struct BufferPoolOptions {
 // Counters of one page class. Latency buckets: bucket i counts reads that
 // took [2^i, 2^(i+1)) microseconds (bucket 0 also takes < 1 us).
 struct PoolStats {
-  uint64_t hits = 0;       // pins served from a resident page
-  uint64_t misses = 0;     // pins that found no ready page
-  uint64_t reads = 0;      // page reads issued (misses that shared a read issue none)
+  uint64_t hits = 0;    // pins served from a resident page
+  uint64_t misses = 0;  // pins that found no ready page
+  uint64_t reads = 0;   // page reads issued (misses that shared a read issue none)
   uint64_t bytes_read = 0;
   uint64_t evictions = 0;
-  uint64_t batches = 0;    // read submissions (round trips)
+  uint64_t batches = 0;  // read submissions (round trips)
   std::array<uint64_t, 24> read_latency_us_log2{};
   double HitRatio() const { return hits + misses ? double(hits) / double(hits + misses) : 0.0; }
   // Latency quantile (0..1) in microseconds, from the histogram (bucket upper bound).
@@ -137,7 +137,7 @@ class BufferPool {
   // Cache-line aligned so that threads on different shards share nothing.
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    FlatMap<uint64_t, Frame*> map;  // page key -> frame
+    FlatMap<uint64_t, Frame*> map;                 // page key -> frame
     std::array<uint64_t, kNumPageClasses> hits{};  // under mu: no shared counter on the hit path
   };
   struct FileEntry {

@@ -216,7 +216,10 @@ Status FaultEnv::RenameFile(const std::string& from, const std::string& to) {
   } else {
     durable_.erase(to);
   }
-  if (dirty_.erase(from)) dirty_.insert(to); else dirty_.erase(to);
+  if (dirty_.erase(from))
+    dirty_.insert(to);
+  else
+    dirty_.erase(to);
   pending_renames_.push_back(std::move(p));
   return Status::Ok();
 }

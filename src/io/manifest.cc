@@ -1,7 +1,7 @@
 #include "io/manifest.h"
 
-#include <nlohmann/json.hpp>
 #include <xxhash.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -196,7 +196,8 @@ Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bo
                                 std::to_string(want.size) + " (a file from another index version?)");
     }
     if (full) {
-      VX_ASSIGN_OR_RETURN(const ManifestFile have, DescribeFile(env, GenerationDir(dir, manifest.generation), want.name));
+      VX_ASSIGN_OR_RETURN(const ManifestFile have,
+                          DescribeFile(env, GenerationDir(dir, manifest.generation), want.name));
       if (have.checksum != want.checksum) return Status::Corruption(path + ": content checksum mismatch");
     } else {
       VX_ASSIGN_OR_RETURN(auto head, ReadWhole(f.get(), 0, std::min<uint64_t>(size, kHeadBytes)));
@@ -208,7 +209,8 @@ Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bo
   return Status::Ok();
 }
 
-Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir, uint64_t min_bytes) {
+Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir,
+                                                                  uint64_t min_bytes) {
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
   auto lock = env->LockFile(dir + "/LOCK");
   if (!lock.ok()) {
@@ -228,7 +230,8 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
     const std::optional<uint64_t> g = GenerationOf(name);
     if (!g) continue;
     last = std::max(last, *g);
-    if (known && *g != named) static_cast<void>(DeleteGeneration(env, dir + "/" + name));  // best effort: the next commit retries
+    if (known && *g != named)
+      static_cast<void>(DeleteGeneration(env, dir + "/" + name));  // best effort: the next commit retries
   }
   VX_ASSIGN_OR_RETURN(const uint64_t free, env->FreeSpace(dir));
   if (free < min_bytes) {

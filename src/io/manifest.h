@@ -23,7 +23,7 @@ inline constexpr uint32_t kManifestMagic = 0x464D5856;  // "VXMF"
 inline constexpr uint16_t kManifestVersion = 3;
 
 struct ManifestFile {
-  std::string name;            // relative to the generation's directory
+  std::string name;  // relative to the generation's directory
   uint64_t size = 0;
   uint64_t head_checksum = 0;  // XXH3 of the first min(size, 64 KiB): checked at open
   uint64_t checksum = 0;       // XXH3 of the whole file: checked by a full verify
@@ -89,7 +89,10 @@ class GenerationWriter {
 
  private:
   GenerationWriter(Env* env, std::string dir, std::unique_ptr<FileLock> lock, uint64_t generation)
-      : env_(env), dir_(std::move(dir)), lock_(std::move(lock)), generation_(generation),
+      : env_(env),
+        dir_(std::move(dir)),
+        lock_(std::move(lock)),
+        generation_(generation),
         gen_dir_(GenerationDir(dir_, generation)) {}
   Env* env_;
   std::string dir_;

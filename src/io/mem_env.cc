@@ -86,7 +86,8 @@ class MemEnv : public Env {
     std::lock_guard lock(mu_);
     const std::string prefix = path + "/";
     for (const auto& [name, data] : files_) {
-      if (name.compare(0, prefix.size(), prefix) == 0) return Status::IOError("rmdir " + path + ": Directory not empty");
+      if (name.compare(0, prefix.size(), prefix) == 0)
+        return Status::IOError("rmdir " + path + ": Directory not empty");
     }
     return Status::Ok();
   }

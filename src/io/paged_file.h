@@ -19,12 +19,12 @@ enum class PagedFileKind : uint32_t { kGraph = 1, kVectors = 2, kLists = 3 };
 
 struct PagedFileHeader {
   uint32_t magic;
-  uint32_t kind;        // PagedFileKind
-  uint64_t count;       // records
+  uint32_t kind;   // PagedFileKind
+  uint64_t count;  // records
   uint32_t record_bytes;
-  uint32_t per_page;    // records per page (at most)
-  uint32_t dim;         // vectors only
-  uint32_t element;     // vectors only: ElementType
+  uint32_t per_page;  // records per page (at most)
+  uint32_t dim;       // vectors only
+  uint32_t element;   // vectors only: ElementType
 };
 static_assert(sizeof(PagedFileHeader) == 32);
 

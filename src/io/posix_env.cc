@@ -61,8 +61,7 @@ class PosixFile : public File {
       if (r < 0) {
         if (errno == EINTR || errno == EAGAIN) continue;
         *bytes_read = done;
-        return ErrnoStatus(path_ + ": read of " + std::to_string(n) + " bytes at offset " +
-                               std::to_string(offset),
+        return ErrnoStatus(path_ + ": read of " + std::to_string(n) + " bytes at offset " + std::to_string(offset),
                            errno);
       }
       if (r == 0) break;  // end of file

@@ -60,9 +60,8 @@ void IoQueue::ReadAll(int fd, const std::string& path, std::span<ReadRequest> re
   while (!todo.empty() || in_flight > 0) {
     while (!todo.empty() && in_flight < kDepth) {
       ReadRequest& r = requests[todo.back()];
-      if (!Queue(fd, static_cast<char*>(r.buf) + r.bytes_read,
-                 static_cast<unsigned>(r.length - r.bytes_read), r.offset + r.bytes_read,
-                 todo.back())) {
+      if (!Queue(fd, static_cast<char*>(r.buf) + r.bytes_read, static_cast<unsigned>(r.length - r.bytes_read),
+                 r.offset + r.bytes_read, todo.back())) {
         break;
       }
       todo.pop_back();
@@ -83,9 +82,8 @@ void IoQueue::ReadAll(int fd, const std::string& path, std::span<ReadRequest> re
       if (res == -EAGAIN || res == -EINTR) {
         todo.push_back(idx);
       } else if (res < 0) {
-        r.status = ErrnoStatus(path + ": read of " + std::to_string(r.length) + " bytes at offset " +
-                                   std::to_string(r.offset),
-                               -res);
+        r.status = ErrnoStatus(
+            path + ": read of " + std::to_string(r.length) + " bytes at offset " + std::to_string(r.offset), -res);
       } else if (res > 0) {
         r.bytes_read += static_cast<size_t>(res);
         if (r.bytes_read < r.length) todo.push_back(idx);  // short read: continue

@@ -25,12 +25,12 @@ Result<VectorLayout> VectorLayout::Make(size_t page_size, uint32_t dim, ElementT
 }
 
 Result<std::unique_ptr<VectorFileWriter>> VectorFileWriter::Create(Env* env, const std::string& path,
-                                                                    const VectorLayout& layout, uint64_t count) {
+                                                                   const VectorLayout& layout, uint64_t count) {
   VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{.write = true, .create = true, .truncate = true}));
   std::unique_ptr<VectorFileWriter> w(new VectorFileWriter(std::move(f), layout, count));
-  VX_RETURN_IF_ERROR(w->writer_.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kVectors), count,
-                                            layout.vector_bytes, layout.per_page, layout.dim,
-                                            static_cast<uint32_t>(layout.storage)}));
+  VX_RETURN_IF_ERROR(
+      w->writer_.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kVectors), count,
+                             layout.vector_bytes, layout.per_page, layout.dim, static_cast<uint32_t>(layout.storage)}));
   return w;
 }
 
@@ -54,7 +54,8 @@ Status VectorFileWriter::Append(const float* rows, uint64_t n) {
 
 Status VectorFileWriter::Finish() {
   if (written_ != count_) {
-    return Status::InvalidArgument("vectors file: " + std::to_string(written_) + " of " + std::to_string(count_) + " rows written");
+    return Status::InvalidArgument("vectors file: " + std::to_string(written_) + " of " + std::to_string(count_) +
+                                   " rows written");
   }
   if (written_ % layout_.per_page != 0) VX_RETURN_IF_ERROR(writer_.Emit());
   return file_->Sync();

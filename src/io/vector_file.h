@@ -31,8 +31,8 @@ struct VectorLayout {
 
 class VectorFileWriter {
  public:
-  static Result<std::unique_ptr<VectorFileWriter>> Create(Env* env, const std::string& path,
-                                                          const VectorLayout& layout, uint64_t count);
+  static Result<std::unique_ptr<VectorFileWriter>> Create(Env* env, const std::string& path, const VectorLayout& layout,
+                                                          uint64_t count);
   // Appends n rows of dim floats, stored as layout.storage.
   Status Append(const float* rows, uint64_t n);
   // Flushes the last page and fsyncs; FailedPrecondition unless `count` rows came.

@@ -45,7 +45,7 @@ struct Plan {
   uint32_t lists = 0, top = 1;  // top: 1 + replicas
   uint64_t block = 0;           // rows per block
   uint64_t sample_rows = 0;
-  uint64_t gather_budget = 0;   // bytes of list entries gathered per pass
+  uint64_t gather_budget = 0;  // bytes of list entries gathered per pass
 };
 
 // Memory plan: centroids (and k-means' copy), per-list counts, and the sgemm
@@ -61,12 +61,14 @@ Result<Plan> PlanMemory(const BuildSetup& s, const BuildOptions& o) {
   p.top = 1 + std::min(o.replicas, p.lists - 1);
   const uint64_t budget = o.build_memory_bytes, dim = s.dim;
   const uint64_t threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  const uint64_t fixed = uint64_t{p.lists} * dim * 4 * 2 + uint64_t{p.lists} * 32 + threads * 1024 * std::min(p.lists, 1024u) * 4;
+  const uint64_t fixed =
+      uint64_t{p.lists} * dim * 4 * 2 + uint64_t{p.lists} * 32 + threads * 1024 * std::min(p.lists, 1024u) * 4;
   const uint64_t row_bytes = dim * 4 + p.top * 8 + s.quantizer->code_size();
   constexpr uint64_t kMinBlock = 256;
   if (fixed + kMinBlock * row_bytes > budget / 2) {
-    return Status::ResourceExhausted("the IVF build needs at least " + std::to_string(((2 * (fixed + kMinBlock * row_bytes)) >> 10) + 1) +
-                                     " KB for " + std::to_string(p.lists) + " centroids of " + std::to_string(dim) + " dims on " +
+    return Status::ResourceExhausted("the IVF build needs at least " +
+                                     std::to_string(((2 * (fixed + kMinBlock * row_bytes)) >> 10) + 1) + " KB for " +
+                                     std::to_string(p.lists) + " centroids of " + std::to_string(dim) + " dims on " +
                                      std::to_string(threads) + " threads, above the build memory budget of " +
                                      std::to_string(budget >> 10) + " KB; raise --build-memory or lower --lists");
   }
@@ -75,8 +77,9 @@ Result<Plan> PlanMemory(const BuildSetup& s, const BuildOptions& o) {
   // A sample row: our copy, k-means' copy and its per-point bookkeeping.
   p.sample_rows = std::min<uint64_t>(p.sample_rows, (budget / 2 - fixed) / (dim * 8 + 104));
   if (p.sample_rows < p.lists) {
-    return Status::ResourceExhausted("the build memory budget of " + std::to_string(budget >> 20) + " MB holds a training sample of " +
-                                     std::to_string(p.sample_rows) + " rows, fewer than the " + std::to_string(p.lists) +
+    return Status::ResourceExhausted("the build memory budget of " + std::to_string(budget >> 20) +
+                                     " MB holds a training sample of " + std::to_string(p.sample_rows) +
+                                     " rows, fewer than the " + std::to_string(p.lists) +
                                      " lists; raise --build-memory or lower --lists");
   }
   p.gather_budget = budget / 4;
@@ -88,7 +91,8 @@ Result<Plan> PlanMemory(const BuildSetup& s, const BuildOptions& o) {
 Result<size_t> ReadBlock(VectorSource& source, uint64_t done, uint64_t max_rows, Metric metric, float* out) {
   VX_ASSIGN_OR_RETURN(const size_t got, source.Read(std::min<uint64_t>(max_rows, source.count() - done), out));
   if (got == 0) {
-    return Status::Corruption(source.name() + ": ended at row " + std::to_string(done) + " of " + std::to_string(source.count()));
+    return Status::Corruption(source.name() + ": ended at row " + std::to_string(done) + " of " +
+                              std::to_string(source.count()));
   }
   if (metric == Metric::kCosine) VX_RETURN_IF_ERROR(NormalizeRows(out, got, source.dim(), done, source.name()));
   return got;
@@ -118,7 +122,8 @@ Result<std::vector<float>> WriteVectorsAndSample(VectorSource& source, const Gen
 }
 
 // The centroids, trained with the quantizer on the sample.
-Result<std::vector<float>> Train(const std::vector<float>& sample, BuildSetup& s, const Plan& plan, const BuildOptions& o) {
+Result<std::vector<float>> Train(const std::vector<float>& sample, BuildSetup& s, const Plan& plan,
+                                 const BuildOptions& o) {
   KMeansParams kp;
   kp.k = plan.lists;
   kp.seed = o.seed;
@@ -138,10 +143,12 @@ Result<std::vector<float>> Train(const std::vector<float>& sample, BuildSetup& s
 
 // Pass 2: entries [u32 list][u32 row][code] to the spill file; counts per list.
 Result<uint64_t> AssignToSpill(VectorSource& source, const std::vector<float>& centroids, const std::string& spill_path,
-                               const BuildSetup& s, const Plan& plan, const BuildOptions& o, std::vector<uint64_t>* counts) {
+                               const BuildSetup& s, const Plan& plan, const BuildOptions& o,
+                               std::vector<uint64_t>* counts) {
   const size_t cs = s.quantizer->code_size(), entry_bytes = 8 + cs;
   const uint32_t top = plan.top;
-  VX_ASSIGN_OR_RETURN(auto spill, s.env->OpenFile(spill_path, OpenOptions{.write = true, .create = true, .truncate = true}));
+  VX_ASSIGN_OR_RETURN(auto spill,
+                      s.env->OpenFile(spill_path, OpenOptions{.write = true, .create = true, .truncate = true}));
   VX_RETURN_IF_ERROR(source.Rewind());
   std::vector<float> rows(plan.block * s.dim), dist(plan.block * top);
   std::vector<int32_t> assign(plan.block * top);
@@ -178,8 +185,9 @@ Result<uint64_t> AssignToSpill(VectorSource& source, const std::vector<float>& c
 
 // Reads the spill file through and gathers the entries of lists [first,
 // last) into *gathered: per list its rows, then its codes, at cursor[l].
-Status GatherLists(File* spill, uint64_t entries, size_t cs, uint32_t first, uint32_t last, const std::vector<uint64_t>& counts,
-                   const std::vector<uint64_t>& cursor, std::vector<uint8_t>* chunk, std::vector<uint8_t>* gathered) {
+Status GatherLists(File* spill, uint64_t entries, size_t cs, uint32_t first, uint32_t last,
+                   const std::vector<uint64_t>& counts, const std::vector<uint64_t>& cursor,
+                   std::vector<uint8_t>* chunk, std::vector<uint8_t>* gathered) {
   const size_t entry_bytes = 8 + cs;
   std::vector<uint64_t> filled(last - first, 0);
   for (uint64_t off = 0; off < entries * entry_bytes;) {
@@ -204,8 +212,9 @@ Status GatherLists(File* spill, uint64_t entries, size_t cs, uint32_t first, uin
 // The lists file. Each gathering pass takes the next lists whose entries fit
 // the plan's gather budget (at least one list), reads the spill file
 // through, and writes those lists' pages in order.
-Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64_t entries, const std::vector<uint64_t>& counts,
-                                           const GenerationWriter& gen, const BuildSetup& s, const Plan& plan) {
+Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64_t entries,
+                                           const std::vector<uint64_t>& counts, const GenerationWriter& gen,
+                                           const BuildSetup& s, const Plan& plan) {
   const size_t cs = s.quantizer->code_size(), entry_bytes = 8 + cs;
   const ListLayout ll = ListLayout::Make(s.vectors.page_size, cs);
   std::vector<ListExtent> extents(plan.lists);
@@ -214,19 +223,22 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
     page += extents[l].pages;
   }
   VX_ASSIGN_OR_RETURN(auto spill, s.env->OpenFile(spill_path, OpenOptions{}));
-  VX_ASSIGN_OR_RETURN(auto f, s.env->OpenFile(gen.Path(kListsFile), OpenOptions{.write = true, .create = true, .truncate = true}));
+  VX_ASSIGN_OR_RETURN(
+      auto f, s.env->OpenFile(gen.Path(kListsFile), OpenOptions{.write = true, .create = true, .truncate = true}));
   PageWriter w(f.get(), s.vectors.page_size, PageType::kList);
   VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kLists), entries,
                                    static_cast<uint32_t>(4 + cs), ll.per_page, s.dim, 0}));
   const uint64_t gather_budget = std::max<uint64_t>(plan.gather_budget, entry_bytes);
-  std::vector<uint8_t> chunk(std::max<uint64_t>(1, std::min<uint64_t>(gather_budget, 1 << 20) / entry_bytes) * entry_bytes);
+  std::vector<uint8_t> chunk(std::max<uint64_t>(1, std::min<uint64_t>(gather_budget, 1 << 20) / entry_bytes) *
+                             entry_bytes);
   std::vector<uint8_t> gathered;
   std::vector<uint64_t> cursor(plan.lists);
   uint64_t written = 0;
   for (uint32_t first = 0; first < plan.lists;) {
     uint32_t last = first;  // lists [first, last)
     uint64_t bytes = 0;
-    while (last < plan.lists && (last == first || bytes + counts[last] * (4 + cs) <= gather_budget)) bytes += counts[last++] * (4 + cs);
+    while (last < plan.lists && (last == first || bytes + counts[last] * (4 + cs) <= gather_budget))
+      bytes += counts[last++] * (4 + cs);
     uint64_t pos = 0;
     for (uint32_t l = first; l < last; ++l) {
       cursor[l] = pos;
@@ -235,7 +247,8 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
     gathered.resize(pos);
     VX_RETURN_IF_ERROR(GatherLists(spill.get(), entries, cs, first, last, counts, cursor, &chunk, &gathered));
     for (uint32_t l = first; l < last; ++l) {
-      if (w.next_page() != extents[l].first_page) return Status::Corruption("IVF build: list pages out of step (a bug)");
+      if (w.next_page() != extents[l].first_page)
+        return Status::Corruption("IVF build: list pages out of step (a bug)");
       const uint8_t* base = gathered.data() + cursor[l];
       for (uint64_t i = 0; i < counts[l]; i += ll.per_page) {
         const uint32_t cnt = static_cast<uint32_t>(std::min<uint64_t>(ll.per_page, counts[l] - i));
@@ -259,8 +272,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   VX_ASSIGN_OR_RETURN(const Plan plan, PlanMemory(s, o));
   // Refused before any compute when the disk cannot hold, at the peak, the
   // vectors, the spill file (an entry per row at least) and the list pages.
-  const uint64_t min_bytes =
-      s.vectors.FileBytes(s.count) + s.count * (8 + s.quantizer->code_size()) + uint64_t{ll.PagesFor(s.count)} * s.vectors.page_size;
+  const uint64_t min_bytes = s.vectors.FileBytes(s.count) + s.count * (8 + s.quantizer->code_size()) +
+                             uint64_t{ll.PagesFor(s.count)} * s.vectors.page_size;
   VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(s.env, dir, min_bytes));
 
   VX_ASSIGN_OR_RETURN(std::vector<float> sample, WriteVectorsAndSample(source, *gen, s, plan, o));
@@ -272,7 +285,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   VX_ASSIGN_OR_RETURN(const std::vector<ListExtent> extents, WriteLists(spill_path, entries, counts, *gen, s, plan));
   VX_RETURN_IF_ERROR(s.env->DeleteFile(spill_path));
   VX_RETURN_IF_ERROR(WriteWholeFile(s.env, gen->Path("centroids"), centroids.data(), centroids.size() * 4));
-  VX_RETURN_IF_ERROR(WriteWholeFile(s.env, gen->Path("directory"), extents.data(), extents.size() * sizeof(ListExtent)));
+  VX_RETURN_IF_ERROR(
+      WriteWholeFile(s.env, gen->Path("directory"), extents.data(), extents.size() * sizeof(ListExtent)));
   VX_RETURN_IF_ERROR(WriteSharedFiles(s.env, *gen, s.keys, *s.quantizer));
 
   ManifestParams params;
@@ -283,7 +297,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   ip.entries = entries;
   ip.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params), {kListsFile, kVectorsFile, "centroids", "directory", kKeysFile, kQuantizerFile});
+  return gen->Commit(std::move(params),
+                     {kListsFile, kVectorsFile, "centroids", "directory", kKeysFile, kQuantizerFile});
 }
 
 }  // namespace

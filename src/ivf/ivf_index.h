@@ -3,6 +3,7 @@
 // full vectors through the buffer pool.
 #pragma once
 
+#include "core/query.h"
 #include "core/row_marks.h"
 #include "index/index_base.h"
 #include "ivf/layout.h"
@@ -23,8 +24,9 @@ class IvfIndex : public IndexBase {
  private:
   Status LoadTypeFiles(const Manifest& m) override;
   struct Scratch {
+    QueryVector query;
     PreparedQuery pq;
-    std::vector<float> unit, centroid_dist, scores;
+    std::vector<float> centroid_dist, scores;
     std::vector<uint32_t> order, ref_list;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
@@ -42,7 +44,7 @@ class IvfIndex : public IndexBase {
   uint32_t Probes(const SearchParams& p) const { return std::clamp<uint32_t>(p.probes, 1, ivf_.lists); }
 
   // The search's steps (search.cc).
-  Status NearestLists(const float* query, uint32_t probes, Scratch& x) const;
+  Status NearestLists(uint32_t probes, Scratch& x) const;
   Status ScanLists(const SearchParams& p, const RowCheck* check, Scratch& x, SearchStats* stats) const;
   Status ScanPage(const uint8_t* page, uint64_t page_no, uint32_t list, const RowCheck* check, Scratch& x,
                   SearchStats* stats) const;

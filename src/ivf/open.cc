@@ -35,7 +35,8 @@ Status IvfIndex::LoadTypeFiles(const Manifest& m) {
     }
     total += e.count;
   }
-  if (total != info_.entries) return Status::Corruption(FilePath("directory") + ": entries do not add up to the manifest's");
+  if (total != info_.entries)
+    return Status::Corruption(FilePath("directory") + ": entries do not add up to the manifest's");
   info_.resident_bytes += centroids_.size() * 4 + extents_.size() * sizeof(ListExtent);
   return Status::Ok();
 }

@@ -24,21 +24,13 @@ IvfIndex::Scratch& IvfIndex::ThreadScratch() {
   return s;
 }
 
-// The `probes` nearest lists, by the distance the build assigned with
-// (cosine: l2 from the unit query), into x.order in file order.
-Status IvfIndex::NearestLists(const float* query, uint32_t probes, Scratch& x) const {
-  const uint32_t dim = info_.dim;
-  const float* q = query;
-  Metric centroid_metric = info_.metric;
-  if (info_.metric == Metric::kCosine) {
-    x.unit.assign(query, query + dim);
-    double s = 0;
-    for (float v : x.unit) s += double{v} * v;
-    for (float& v : x.unit) v = static_cast<float>(v / std::sqrt(s));  // s > 0: Prepare rejected a zero query
-    q = x.unit.data();
-    centroid_metric = Metric::kL2;
-  }
-  VX_ASSIGN_OR_RETURN(QueryDistance to_centroid, QueryDistance::Make(centroid_metric, ElementType::kF32, q, dim));
+// The `probes` nearest lists to the prepared query x.query, by the distance
+// the build assigned with (cosine: l2 from the unit query), into x.order in
+// file order.
+Status IvfIndex::NearestLists(uint32_t probes, Scratch& x) const {
+  const Metric centroid_metric = info_.metric == Metric::kCosine ? Metric::kL2 : info_.metric;
+  VX_ASSIGN_OR_RETURN(QueryDistance to_centroid,
+                      QueryDistance::Make(centroid_metric, ElementType::kF32, x.query.data(), info_.dim));
   x.centroid_dist.resize(ivf_.lists);
   to_centroid.Many(centroids_.data(), ivf_.lists, x.centroid_dist.data());
   x.order.resize(ivf_.lists);
@@ -47,7 +39,8 @@ Status IvfIndex::NearestLists(const float* query, uint32_t probes, Scratch& x) c
     return x.centroid_dist[a] < x.centroid_dist[b] || (x.centroid_dist[a] == x.centroid_dist[b] && a < b);
   });
   x.order.resize(probes);
-  std::sort(x.order.begin(), x.order.end(), [&](uint32_t a, uint32_t b) { return extents_[a].first_page < extents_[b].first_page; });
+  std::sort(x.order.begin(), x.order.end(),
+            [&](uint32_t a, uint32_t b) { return extents_[a].first_page < extents_[b].first_page; });
   return Status::Ok();
 }
 
@@ -58,8 +51,9 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
   uint32_t count, list;
   ListLayout::DecodeHeader(page, &count, &list);
   if (list != want_list || count == 0 || count > llayout_.per_page) {
-    return Status::Corruption(FilePath(kListsFile) + " page " + std::to_string(page_no) + ": header says list " + std::to_string(list) +
-                              " with " + std::to_string(count) + " entries; expected list " + std::to_string(want_list));
+    return Status::Corruption(FilePath(kListsFile) + " page " + std::to_string(page_no) + ": header says list " +
+                              std::to_string(list) + " with " + std::to_string(count) + " entries; expected list " +
+                              std::to_string(want_list));
   }
   x.scores.resize(count);
   const uint8_t* codes = page + llayout_.CodesOffset();
@@ -71,7 +65,8 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
     if (!(x.scores[j] <= x.candidates.threshold())) continue;
     uint32_t row;
     std::memcpy(&row, rows + 4 * j, 4);
-    if (row >= info_.count) return Status::Corruption(FilePath(kListsFile) + " page " + std::to_string(page_no) + ": row out of range");
+    if (row >= info_.count)
+      return Status::Corruption(FilePath(kListsFile) + " page " + std::to_string(page_no) + ": row out of range");
     if (check != nullptr && !check->Admit(row)) continue;
     // A replica has the same code, so the same score: skip it if its first
     // copy was already offered.
@@ -131,8 +126,9 @@ Status IvfIndex::SearchChecked(const float* query, const SearchParams& p, const 
   if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
   SearchStats local;
   Scratch& x = ThreadScratch();
-  VX_RETURN_IF_ERROR(quantizer_->Prepare(query, &x.pq));
-  VX_RETURN_IF_ERROR(NearestLists(query, Probes(p), x));
+  VX_RETURN_IF_ERROR(x.query.Prepare(info_.metric, query, info_.dim));
+  quantizer_->PrepareUnit(x.query.data(), &x.pq);
+  VX_RETURN_IF_ERROR(NearestLists(Probes(p), x));
   VX_RETURN_IF_ERROR(ScanLists(p, check, x, &local));
 
   // 3. Rerank by exact distance. With an error bound (RaBitQ), a candidate
@@ -143,7 +139,7 @@ Status IvfIndex::SearchChecked(const float* query, const SearchParams& p, const 
     const auto& a = x.admitted[static_cast<size_t>(c.id)];
     if (a.lower <= x.upper_k.threshold()) x.rerank.rows.push_back(a.row);
   }
-  VX_RETURN_IF_ERROR(Rerank(query, p.k, x.rerank, &local, out));
+  VX_RETURN_IF_ERROR(Rerank(x.query.data(), p.k, x.rerank, &local, out));
   if (stats) stats->Add(local);
   return Status::Ok();
 }

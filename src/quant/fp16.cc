@@ -23,10 +23,12 @@ class F16Quantizer : public Quantizer {
   }
   void DoPrepare(const float* q, PreparedQuery* out) const override { out->table.assign(q, q + dim_); }
   float DoScore(const PreparedQuery& q, const uint8_t* code) const override {
-    return kernels_->one[static_cast<int>(inner_metric())][static_cast<int>(ElementType::kF16)](q.table.data(), 0, code, dim_);
+    return kernels_->one[static_cast<int>(inner_metric())][static_cast<int>(ElementType::kF16)](q.table.data(), 0, code,
+                                                                                                dim_);
   }
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
-    kernels_->many[static_cast<int>(inner_metric())][static_cast<int>(ElementType::kF16)](q.table.data(), 0, codes, dim_, n, out);
+    kernels_->many[static_cast<int>(inner_metric())][static_cast<int>(ElementType::kF16)](q.table.data(), 0, codes,
+                                                                                          dim_, n, out);
   }
   void WriteBody(ByteWriter&) const override {}
   Status ReadBody(ByteReader&) override { return Status::Ok(); }

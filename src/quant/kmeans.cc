@@ -15,7 +15,7 @@
 namespace vx {
 namespace {
 
-constexpr uint64_t kRowBlock = 1024;   // rows per task
+constexpr uint64_t kRowBlock = 1024;  // rows per task
 constexpr uint32_t kCentroidTile = 1024;
 constexpr uint32_t kClusterBlock = 16;  // clusters per update task
 
@@ -40,8 +40,8 @@ std::vector<float> Norms(const float* x, uint64_t n, uint32_t d) {
 
 }  // namespace
 
-void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim,
-                      uint32_t top, int threads, int32_t* assign, float* dist, bool inner_product) {
+void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim, uint32_t top,
+                      int threads, int32_t* assign, float* dist, bool inner_product) {
   VX_CHECK(top >= 1 && top <= k);
   openblas_set_num_threads(1);
   const std::vector<float> cn = Norms(centroids, k, dim);
@@ -55,11 +55,12 @@ void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uin
     for (uint32_t c0 = 0; c0 < k; c0 += tile) {
       const uint32_t cnt = std::min(tile, k - c0);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rn), static_cast<int>(cnt),
-                  static_cast<int>(dim), 1.0f, data + r0 * dim, static_cast<int>(dim),
-                  centroids + uint64_t{c0} * dim, static_cast<int>(dim), 0.0f, dots.data(), static_cast<int>(cnt));
+                  static_cast<int>(dim), 1.0f, data + r0 * dim, static_cast<int>(dim), centroids + uint64_t{c0} * dim,
+                  static_cast<int>(dim), 0.0f, dots.data(), static_cast<int>(cnt));
       for (uint64_t i = 0; i < rn; ++i) {
         for (uint32_t c = 0; c < cnt; ++c) {
-          const float d = inner_product ? -dots[i * cnt + c] : std::max(0.0f, xn[i] + cn[c0 + c] - 2.0f * dots[i * cnt + c]);
+          const float d =
+              inner_product ? -dots[i * cnt + c] : std::max(0.0f, xn[i] + cn[c0 + c] - 2.0f * dots[i * cnt + c]);
           heaps[i].Push(d, c0 + c);
         }
       }
@@ -74,13 +75,13 @@ void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uin
   });
 }
 
-void AssignNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim,
-                   int threads, int32_t* assign, float* dist) {
+void AssignNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim, int threads,
+                   int32_t* assign, float* dist) {
   AssignTopNearest(data, n, centroids, k, dim, 1, threads, assign, dist);
 }
 
-void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* candidates,
-                       const float* cand_dist, uint64_t cap, int32_t* assign) {
+void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* candidates, const float* cand_dist,
+                       uint64_t cap, int32_t* assign) {
   std::vector<uint64_t> size(k, 0);
   for (uint64_t i = 0; i < n; ++i) ++size[assign[i]];
   // Visit points of overfull clusters in order of how little a move costs.
@@ -94,9 +95,8 @@ void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* cand
       if (size[assign[i]] > cap) moves.push_back({cand_dist[i * top + choice] - cand_dist[i * top], i});
     }
     if (moves.empty()) return;
-    std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) {
-      return a.cost < b.cost || (a.cost == b.cost && a.point < b.point);
-    });
+    std::sort(moves.begin(), moves.end(),
+              [](const Move& a, const Move& b) { return a.cost < b.cost || (a.cost == b.cost && a.point < b.point); });
     for (const Move& m : moves) {
       const int32_t from = assign[m.point], to = candidates[m.point * top + choice];
       if (size[from] > cap && size[to] < cap) {
@@ -111,8 +111,8 @@ void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* cand
 Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const KMeansParams& p) {
   if (p.k == 0 || dim == 0) return Status::InvalidArgument("k-means: k and dim must be positive");
   if (n < p.k) {
-    return Status::InvalidArgument("k-means: " + std::to_string(n) + " training points for " +
-                                   std::to_string(p.k) + " centroids");
+    return Status::InvalidArgument("k-means: " + std::to_string(n) + " training points for " + std::to_string(p.k) +
+                                   " centroids");
   }
   std::mt19937_64 rng(p.seed);
   // Training sample (without replacement, sorted for locality).
@@ -141,7 +141,8 @@ Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const K
       std::copy_n(x.data() + chosen * dim, dim, out.centroids.data() + uint64_t{c} * dim);
       double total = 0;
       for (uint64_t i = 0; i < s; ++i) {
-        d2[i] = std::min(d2[i], SquaredDistance(x.data() + pick[i] * dim, out.centroids.data() + uint64_t{c} * dim, dim));
+        d2[i] =
+            std::min(d2[i], SquaredDistance(x.data() + pick[i] * dim, out.centroids.data() + uint64_t{c} * dim, dim));
         total += d2[i];
       }
       if (c + 1 == p.k) break;

@@ -49,17 +49,17 @@ Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const K
 
 // For each of n rows, the nearest of k centroids (ties to the lower index)
 // and its squared distance. Blocked sgemm on `threads` threads.
-void AssignNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim,
-                   int threads, int32_t* assign, float* dist);
+void AssignNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim, int threads,
+                   int32_t* assign, float* dist);
 
 // The `top` nearest centroids of each row, nearest first (n x top each).
 // Distance: squared l2, or with inner_product the negated dot product.
-void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim,
-                      uint32_t top, int threads, int32_t* assign, float* dist, bool inner_product = false);
+void AssignTopNearest(const float* data, uint64_t n, const float* centroids, uint32_t k, uint32_t dim, uint32_t top,
+                      int threads, int32_t* assign, float* dist, bool inner_product = false);
 
 // Caps cluster sizes at `cap`, moving points to their next choice in
 // `candidates` (n x top, nearest first, with distances). Updates assign.
-void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* candidates,
-                       const float* cand_dist, uint64_t cap, int32_t* assign);
+void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* candidates, const float* cand_dist,
+                       uint64_t cap, int32_t* assign);
 
 }  // namespace vx

@@ -31,12 +31,15 @@ class PQQuantizer : public Quantizer {
   }
   size_t code_size() const override { return four_ ? (m_ + 1) / 2 : m_; }
   void Decode(const uint8_t* code, float* out) const override {
-    for (uint32_t s = 0; s < m_; ++s) std::memcpy(out + start_[s], Centroid(s, Index(code, s)), Dsub(s) * sizeof(float));
+    for (uint32_t s = 0; s < m_; ++s)
+      std::memcpy(out + start_[s], Centroid(s, Index(code, s)), Dsub(s) * sizeof(float));
   }
 
  protected:
   uint32_t Dsub(uint32_t s) const { return start_[s + 1] - start_[s]; }
-  uint32_t Index(const uint8_t* code, uint32_t s) const { return four_ ? (code[s / 2] >> (4 * (s % 2))) & 15u : code[s]; }
+  uint32_t Index(const uint8_t* code, uint32_t s) const {
+    return four_ ? (code[s / 2] >> (4 * (s % 2))) & 15u : code[s];
+  }
   // Subspace s's codebook starts at k x start_[s] floats.
   const float* Centroid(uint32_t s, uint32_t c) const {
     return codebooks_.data() + uint64_t{start_[s]} * k_ + uint64_t{c} * Dsub(s);
@@ -94,8 +97,10 @@ class PQQuantizer : public Quantizer {
           arg = c;
         }
       }
-      if (four_) code[s / 2] |= static_cast<uint8_t>(arg << (4 * (s % 2)));
-      else code[s] = static_cast<uint8_t>(arg);
+      if (four_)
+        code[s / 2] |= static_cast<uint8_t>(arg << (4 * (s % 2)));
+      else
+        code[s] = static_cast<uint8_t>(arg);
     }
   }
 
@@ -139,8 +144,10 @@ class PQQuantizer : public Quantizer {
 
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
     if (!four_) return LutSums(q.table.data(), codes, m_, m_, n, out);
-    if (kernels_->isa >= Isa::kAvx2) Pq4ScoresAvx2(q.lut8.data(), codes, code_size(), n, q.bias, q.scale, out);
-    else Pq4Scores(q.lut8.data(), codes, code_size(), n, q.bias, q.scale, out);
+    if (kernels_->isa >= Isa::kAvx2)
+      Pq4ScoresAvx2(q.lut8.data(), codes, code_size(), n, q.bias, q.scale, out);
+    else
+      Pq4Scores(q.lut8.data(), codes, code_size(), n, q.bias, q.scale, out);
   }
 
   void WriteBody(ByteWriter& w) const override { w.PutVector(codebooks_); }

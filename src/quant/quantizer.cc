@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/parallel.h"
 #include "core/checksum.h"
+#include "core/parallel.h"
 #include "quant/impls.h"
 
 namespace vx {
@@ -35,11 +35,16 @@ Status Normalized(const float* x, uint64_t n, uint32_t dim, uint64_t first_row, 
 
 std::string QuantSpec::ToString() const {
   switch (kind) {
-    case QuantKind::kF16: return "f16";
-    case QuantKind::kSQ8: return "sq8";
-    case QuantKind::kPQ: return "pq:" + std::to_string(pq_m);
-    case QuantKind::kPQ4: return "pq4:" + std::to_string(pq_m);
-    case QuantKind::kRaBitQ: return bits == 1 ? "rabitq" : "rabitq:" + std::to_string(bits);
+    case QuantKind::kF16:
+      return "f16";
+    case QuantKind::kSQ8:
+      return "sq8";
+    case QuantKind::kPQ:
+      return "pq:" + std::to_string(pq_m);
+    case QuantKind::kPQ4:
+      return "pq4:" + std::to_string(pq_m);
+    case QuantKind::kRaBitQ:
+      return bits == 1 ? "rabitq" : "rabitq:" + std::to_string(bits);
   }
   return "?";
 }
@@ -84,13 +89,15 @@ std::string ResolveAutoQuant(std::string_view text, uint32_t dim) {
 Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metric metric, uint32_t dim) {
   if (dim == 0) return Status::InvalidArgument("quantizer: dimension 0");
   switch (spec.kind) {
-    case QuantKind::kF16: return internal::NewF16(spec, metric, dim);
-    case QuantKind::kSQ8: return internal::NewSQ8(spec, metric, dim);
+    case QuantKind::kF16:
+      return internal::NewF16(spec, metric, dim);
+    case QuantKind::kSQ8:
+      return internal::NewSQ8(spec, metric, dim);
     case QuantKind::kPQ:
     case QuantKind::kPQ4:
       if (spec.pq_m == 0 || spec.pq_m > dim) {
-        return Status::InvalidArgument(spec.ToString() + ": the subspaces must number 1 to " +
-                                       std::to_string(dim) + " (one per dimension at most) for these vectors");
+        return Status::InvalidArgument(spec.ToString() + ": the subspaces must number 1 to " + std::to_string(dim) +
+                                       " (one per dimension at most) for these vectors");
       }
       return internal::NewPQ(spec, metric, dim);
     case QuantKind::kRaBitQ:
@@ -184,8 +191,8 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Deserialize(std::string_view bytes
   uint16_t version = 0;
   uint8_t kind = 0, metric = 0;
   uint64_t len = 0, sum = 0;
-  if (!h.Get(&magic).ok() || !h.Get(&version).ok() || !h.Get(&kind).ok() || !h.Get(&metric).ok() ||
-      !h.Get(&dim).ok() || !h.Get(&param).ok() || !h.Get(&len).ok() || !h.Get(&sum).ok()) {
+  if (!h.Get(&magic).ok() || !h.Get(&version).ok() || !h.Get(&kind).ok() || !h.Get(&metric).ok() || !h.Get(&dim).ok() ||
+      !h.Get(&param).ok() || !h.Get(&len).ok() || !h.Get(&sum).ok()) {
     return Status::Corruption("quantizer data: truncated header");
   }
   if (magic != kMagic) return Status::Corruption("quantizer data: bad magic");
@@ -199,7 +206,10 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Deserialize(std::string_view bytes
   if (kind < 1 || kind > 5 || metric > 2) return Status::Corruption("quantizer data: unknown kind or metric");
   QuantSpec spec;
   spec.kind = static_cast<QuantKind>(kind);
-  if (spec.kind == QuantKind::kPQ || spec.kind == QuantKind::kPQ4) spec.pq_m = param; else spec.bits = param;
+  if (spec.kind == QuantKind::kPQ || spec.kind == QuantKind::kPQ4)
+    spec.pq_m = param;
+  else
+    spec.bits = param;
   auto q = Create(spec, static_cast<Metric>(metric), dim);
   if (!q.ok()) return Status::Corruption("quantizer data: " + q.status().message());
   ByteReader r(body);

@@ -34,8 +34,8 @@ enum class QuantKind : uint8_t { kF16 = 1, kSQ8 = 2, kPQ = 3, kRaBitQ = 4, kPQ4 
 
 struct QuantSpec {
   QuantKind kind = QuantKind::kSQ8;
-  uint32_t pq_m = 0;  // pq, pq4: subspaces
-  uint32_t bits = 1;  // rabitq: bits per dimension (1-8)
+  uint32_t pq_m = 0;             // pq, pq4: subspaces
+  uint32_t bits = 1;             // rabitq: bits per dimension (1-8)
   std::string ToString() const;  // "f16", "sq8", "pq:16", "pq4:32", "rabitq", "rabitq:4"
 };
 // Parses "f16", "sq8", "pq:M", "pq4:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
@@ -89,6 +89,9 @@ class Quantizer {
   Status Encode(const float* x, uint64_t n, uint8_t* codes, int threads = 0) const;
   // InvalidArgument for a zero query under cosine.
   Status Prepare(const float* q, PreparedQuery* out) const;
+  // Prepare for a query already prepared by core/query.h's QueryVector
+  // (under cosine: of unit length), which it does not normalise again.
+  void PrepareUnit(const float* q, PreparedQuery* out) const { DoPrepare(q, out); }
   float Score(const PreparedQuery& q, const uint8_t* code) const;
   // Scores n codes stored contiguously.
   void ScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const;
@@ -164,7 +167,9 @@ class ByteReader {
   Status GetVector(std::vector<T>* v, uint64_t expected) {
     uint64_t n;
     VX_RETURN_IF_ERROR(Get(&n));
-    if (n != expected) return Status::Corruption("quantizer data: array of " + std::to_string(n) + ", expected " + std::to_string(expected));
+    if (n != expected)
+      return Status::Corruption("quantizer data: array of " + std::to_string(n) + ", expected " +
+                                std::to_string(expected));
     if ((in_.size() - pos_) / sizeof(T) < n) return Truncated();
     v->resize(n);
     std::memcpy(v->data(), in_.data() + pos_, n * sizeof(T));

@@ -37,8 +37,11 @@ constexpr float kEps0 = 3.0f;
 class RaBitQQuantizer : public Quantizer {
  public:
   RaBitQQuantizer(const QuantSpec& spec, Metric metric, uint32_t dim)
-      : Quantizer(spec, metric, dim), dp_((dim + 7) / 8 * 8), bits_(spec.bits),
-        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))), sign_inv_unorm_(2.0f / std::sqrt(static_cast<float>(dp_))),
+      : Quantizer(spec, metric, dim),
+        dp_((dim + 7) / 8 * 8),
+        bits_(spec.bits),
+        offset_(0.5f - static_cast<float>(1u << (spec.bits - 1))),
+        sign_inv_unorm_(2.0f / std::sqrt(static_cast<float>(dp_))),
         eps_scale_(kEps0 / std::sqrt(static_cast<float>(dp_ - 1))) {}
   size_t code_size() const override { return FactorsAt() + (bits_ > 1 ? 12 : 8); }
 
@@ -95,8 +98,8 @@ class RaBitQQuantizer : public Quantizer {
 
   // Rotates a unit (or any) vector of dim components, zero-padded to dp_.
   void Rotate(const float* v, float* out) const {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(dp_), static_cast<int>(dim_), 1.0f,
-                rotation_.data(), static_cast<int>(dp_), v, 1, 0.0f, out, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(dp_), static_cast<int>(dim_), 1.0f, rotation_.data(),
+                static_cast<int>(dp_), v, 1, 0.0f, out, 1);
   }
 
   void DoEncode(const float* x, uint8_t* code) const override {
@@ -240,8 +243,10 @@ class RaBitQQuantizer : public Quantizer {
     Factors f;
     std::memcpy(&f.norm, code + FactorsAt(), 4);
     std::memcpy(&f.ip_oo, code + FactorsAt() + 4, 4);
-    if (bits_ > 1) std::memcpy(&f.inv_unorm, code + FactorsAt() + 8, 4);
-    else f.inv_unorm = sign_inv_unorm_;
+    if (bits_ > 1)
+      std::memcpy(&f.inv_unorm, code + FactorsAt() + 8, 4);
+    else
+      f.inv_unorm = sign_inv_unorm_;
     return f;
   }
   uint32_t Level(const uint8_t* code, uint32_t i) const {
@@ -252,9 +257,9 @@ class RaBitQQuantizer : public Quantizer {
 
   uint32_t dp_;
   uint32_t bits_;
-  float offset_;  // 1/2 - 2^(B-1): level k stands for k + offset_
-  float sign_inv_unorm_;  // B = 1: 1/|u| = 2/sqrt(D') for every code
-  float eps_scale_;       // eps0 / sqrt(D' - 1), the bound's constant factor
+  float offset_;                 // 1/2 - 2^(B-1): level k stands for k + offset_
+  float sign_inv_unorm_;         // B = 1: 1/|u| = 2/sqrt(D') for every code
+  float eps_scale_;              // eps0 / sqrt(D' - 1), the bound's constant factor
   std::vector<float> center_;    // dim
   std::vector<float> rotation_;  // dp x dp, row-major; only the first dim columns meet data
 };

@@ -71,7 +71,8 @@ class SQ8Quantizer : public Quantizer {
   }
 
   float DoScore(const PreparedQuery& q, const uint8_t* code) const override {
-    const float neg_dot = kernels_->one[static_cast<int>(Metric::kInnerProduct)][static_cast<int>(ElementType::kU8)](q.table.data(), 0, code, dim_);
+    const float neg_dot = kernels_->one[static_cast<int>(Metric::kInnerProduct)][static_cast<int>(ElementType::kU8)](
+        q.table.data(), 0, code, dim_);
     return FromDot(q, neg_dot, code);
   }
 

@@ -122,7 +122,8 @@ vx::Result<Figures> ThreadRun(vx::File* file, uint64_t pages, size_t page_size, 
 }
 
 // Batches of `qd` random pages pinned through the pool (the beam of a walk).
-vx::Result<Figures> PoolRun(vx::File* file, uint64_t pages, size_t page_size, uint64_t pool_bytes, int qd, double secs) {
+vx::Result<Figures> PoolRun(vx::File* file, uint64_t pages, size_t page_size, uint64_t pool_bytes, int qd,
+                            double secs) {
   vx::BufferPoolOptions o;
   o.page_size = page_size;
   o.budget_bytes = {page_size, pool_bytes};
@@ -158,7 +159,9 @@ vx::Result<Figures> PoolRun(vx::File* file, uint64_t pages, size_t page_size, ui
 
 // Writes a file of sealed vector pages (page 0 included) for the pool run.
 vx::Status CreatePagedFile(vx::Env* env, const std::string& path, uint64_t mb, size_t page_size) {
-  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path + ".tmp", vx::OpenOptions{.write = true, .create = true, .truncate = true, .direct = true}));
+  VX_ASSIGN_OR_RETURN(
+      auto f,
+      env->OpenFile(path + ".tmp", vx::OpenOptions{.write = true, .create = true, .truncate = true, .direct = true}));
   const uint64_t pages = (mb << 20) / page_size;
   constexpr uint64_t kChunk = 256;
   vx::AlignedBuffer buf(kChunk * page_size);
@@ -199,9 +202,12 @@ void AddBenchIo(CLI::App& app, RunFn* run) {
   auto* cmd = app.add_subcommand("bench-io", "Random page reads: vx's reader and buffer pool at each queue depth");
   cmd->add_option("file", args->file, "File to read (O_DIRECT)")->required();
   cmd->add_option("--qd", args->qd, "Queue depths")->delimiter(',')->check(CLI::Range(1, 256));
-  cmd->add_option("--seconds", args->seconds, "Seconds per queue depth")->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--seconds", args->seconds, "Seconds per queue depth")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
   cmd->add_option("--page-size", args->page_size, "Page size in bytes")->capture_default_str();
-  cmd->add_option("--pool-mb", args->pool_mb, "Also read through a buffer pool of this many MB (file must be vx pages)");
+  cmd->add_option("--pool-mb", args->pool_mb,
+                  "Also read through a buffer pool of this many MB (file must be vx pages)");
   cmd->add_option("--create-mb", args->create_mb, "First write FILE as this many MB of sealed vx pages");
   cmd->add_flag("--json", args->json, "Print JSON instead of a table");
   cmd->callback([run, args] {
@@ -251,8 +257,9 @@ void AddBenchIo(CLI::App& app, RunFn* run) {
         j["backend"] = env->Describe();
         j["pool_mb"] = args->pool_mb;
         for (const Figures& f : rows) {
-          nlohmann::json r = {{"mode", f.mode}, {"qd", f.qd}, {"ops_per_s", f.iops()},
-                              {"mb_per_s", f.iops() * args->page_size / 1e6}, {"p50_us", f.p50_us}, {"p99_us", f.p99_us}};
+          nlohmann::json r = {{"mode", f.mode},        {"qd", f.qd},
+                              {"ops_per_s", f.iops()}, {"mb_per_s", f.iops() * args->page_size / 1e6},
+                              {"p50_us", f.p50_us},    {"p99_us", f.p99_us}};
           if (f.hit_ratio >= 0) r["hit_ratio"] = f.hit_ratio;
           j["runs"].push_back(r);
         }

@@ -20,8 +20,8 @@ int Fail(const vx::Status& s) {
   return 1;
 }
 
-vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count,
-                          uint32_t dim, const std::string& path, const char* label) {
+vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count, uint32_t dim,
+                          const std::string& path, const char* label) {
   VX_ASSIGN_OR_RETURN(auto writer, vx::VectorWriter::Create(path, vx::DType::kF32, dim));
   constexpr uint64_t kChunk = 1 << 14;
   constexpr uint64_t kChunksPerBatch = 16;
@@ -49,8 +49,7 @@ void AddVersion(CLI::App& app, RunFn* run) {
       for (vx::Isa isa : {vx::Isa::kScalar, vx::Isa::kAvx2, vx::Isa::kAvx512}) {
         if (vx::KernelTableFor(isa)) supported += std::string(supported.empty() ? "" : " ") + vx::IsaName(isa);
       }
-      fmt::print("vxctl 0.1.0\nkernels: {} (supported here: {})\n",
-                 vx::IsaName(vx::ActiveKernels().isa), supported);
+      fmt::print("vxctl 0.1.0\nkernels: {} (supported here: {})\n", vx::IsaName(vx::ActiveKernels().isa), supported);
       return 0;
     };
   });
@@ -68,41 +67,38 @@ void AddGen(CLI::App& app, RunFn* run) {
     std::string queries_out;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand(
-      "gen", "Generate a deterministic clustered synthetic dataset (float32), streamed to disk");
+  auto* cmd =
+      app.add_subcommand("gen", "Generate a deterministic clustered synthetic dataset (float32), streamed to disk");
   cmd->add_option("--dim", args->dim, "Dimensions")->required()->check(CLI::Range(1u, vx::kMaxDim));
   cmd->add_option("--count", args->count, "Base vectors")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--clusters", args->clusters,
-                  "Mixture components (default: count/1000 clamped to 8..1024)")
+  cmd->add_option("--clusters", args->clusters, "Mixture components (default: count/1000 clamped to 8..1024)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
   cmd->add_flag("--normalize", args->normalize, "Scale vectors to unit length");
   cmd->add_option("--out", args->out, "Base output (.fvecs, .fbin or .npy)")->required();
-  auto* q = cmd->add_option("--queries", args->queries, "Query vectors to generate")
-                ->check(CLI::PositiveNumber);
+  auto* q = cmd->add_option("--queries", args->queries, "Query vectors to generate")->check(CLI::PositiveNumber);
   cmd->add_option("--queries-out", args->queries_out, "Query output file")->needs(q);
   q->needs(cmd->get_option("--queries-out"));
   cmd->callback([run, args] {
     *run = [args] {
       vx::SynthParams p;
       p.dim = args->dim;
-      p.clusters = args->clusters
-                       ? args->clusters
-                       : static_cast<uint32_t>(std::clamp<uint64_t>(args->count / 1000, 8, 1024));
+      p.clusters =
+          args->clusters ? args->clusters : static_cast<uint32_t>(std::clamp<uint64_t>(args->count / 1000, 8, 1024));
       p.seed = args->seed;
       p.normalize = args->normalize;
       const vx::SyntheticGenerator gen(p);
-      vx::Status s = WriteSynthetic(gen, vx::SyntheticGenerator::kBaseStream, args->count,
-                                    args->dim, args->out, "gen base");
+      vx::Status s =
+          WriteSynthetic(gen, vx::SyntheticGenerator::kBaseStream, args->count, args->dim, args->out, "gen base");
       if (!s.ok()) return Fail(s);
       if (args->queries > 0) {
-        s = WriteSynthetic(gen, vx::SyntheticGenerator::kQueryStream, args->queries, args->dim,
-                           args->queries_out, "gen queries");
+        s = WriteSynthetic(gen, vx::SyntheticGenerator::kQueryStream, args->queries, args->dim, args->queries_out,
+                           "gen queries");
         if (!s.ok()) return Fail(s);
       }
-      fmt::print("wrote {} x {} to {}{}\n", args->count, args->dim, args->out,
-                 args->queries ? fmt::format(" and {} queries to {}", args->queries, args->queries_out)
-                               : std::string());
+      fmt::print(
+          "wrote {} x {} to {}{}\n", args->count, args->dim, args->out,
+          args->queries ? fmt::format(" and {} queries to {}", args->queries, args->queries_out) : std::string());
       return 0;
     };
   });
@@ -121,12 +117,16 @@ void AddGt(CLI::App& app, RunFn* run) {
   cmd->add_option("--queries", args->queries, "Query vectors (held in memory)")->required();
   cmd->add_option("--k", args->k, "Neighbours per query")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--metric", args->metric, "l2 | ip | cosine")
-      ->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"l2", "ip", "cosine"}));
   cmd->add_option("--out", args->out, "Neighbour ids (.ivecs)")->required();
   cmd->add_option("--dist-out", args->dist_out, "Also write the distances (.fvecs)");
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--memory", args->memory_mb, "MB of base vectors held in memory at once")
-      ->capture_default_str()->check(CLI::Range(uint64_t{16}, uint64_t{1} << 24));
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 24));
   cmd->callback([run, args] {
     *run = [args] {
       auto queries = vx::ReadAllFloat(args->queries);
@@ -143,15 +143,12 @@ void AddGt(CLI::App& app, RunFn* run) {
       auto result = vx::ExactSearch(**base, *queries, p);
       if (!result.ok()) return Fail(result.status());
       progress.Finish();
-      vx::Status s = vx::WriteMatrix(args->out, vx::DType::kI32, p.k, result->ids.data(),
-                                     result->num_queries);
+      vx::Status s = vx::WriteMatrix(args->out, vx::DType::kI32, p.k, result->ids.data(), result->num_queries);
       if (s.ok() && !args->dist_out.empty()) {
-        s = vx::WriteMatrix(args->dist_out, vx::DType::kF32, p.k, result->dists.data(),
-                            result->num_queries);
+        s = vx::WriteMatrix(args->dist_out, vx::DType::kF32, p.k, result->dists.data(), result->num_queries);
       }
       if (!s.ok()) return Fail(s);
-      fmt::print("wrote the {} nearest ({}) of {} queries to {}\n", p.k, args->metric,
-                 result->num_queries, args->out);
+      fmt::print("wrote the {} nearest ({}) of {} queries to {}\n", p.k, args->metric, result->num_queries, args->out);
       return 0;
     };
   });
@@ -175,13 +172,12 @@ void AddRecall(CLI::App& app, RunFn* run) {
       if (!gt.ok()) return Fail(gt.status());
       const uint32_t k = args->k;
       if (res->rows != gt->rows) {
-        return Fail(vx::Status::InvalidArgument(fmt::format(
-            "{} has {} rows but {} has {}", args->results, res->rows, args->gt, gt->rows)));
+        return Fail(vx::Status::InvalidArgument(
+            fmt::format("{} has {} rows but {} has {}", args->results, res->rows, args->gt, gt->rows)));
       }
       if (res->dim < k || gt->dim < k) {
-        return Fail(vx::Status::InvalidArgument(fmt::format(
-            "k = {} but {} has {} ids per row and {} has {}", k, args->results, res->dim,
-            args->gt, gt->dim)));
+        return Fail(vx::Status::InvalidArgument(fmt::format("k = {} but {} has {} ids per row and {} has {}", k,
+                                                            args->results, res->dim, args->gt, gt->dim)));
       }
       uint64_t hits = 0;
       for (uint64_t i = 0; i < res->rows; ++i) {

@@ -26,9 +26,13 @@ void AddDemo(CLI::App& app, RunFn* run) {
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("demo", "Run the main job on a small generated dataset");
   cmd->add_option("--dir", args->dir, "Working directory for the demo files")->capture_default_str();
-  cmd->add_option("--count", args->count, "Base vectors")->capture_default_str()->check(CLI::Range(uint64_t{100}, uint64_t{1} << 26));
+  cmd->add_option("--count", args->count, "Base vectors")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{100}, uint64_t{1} << 26));
   cmd->add_option("--dim", args->dim, "Dimensions")->capture_default_str()->check(CLI::Range(1u, 4096u));
-  cmd->add_option("--queries", args->queries, "Queries")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
+  cmd->add_option("--queries", args->queries, "Queries")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
   cmd->callback([run, args] {
     *run = [args] {
       std::error_code ec;
@@ -40,11 +44,11 @@ void AddDemo(CLI::App& app, RunFn* run) {
       p.dim = args->dim;
       p.clusters = 32;
       const vx::SyntheticGenerator gen(p);
-      vx::Status s = WriteSynthetic(gen, vx::SyntheticGenerator::kBaseStream, args->count,
-                                    args->dim, base, "demo base");
+      vx::Status s =
+          WriteSynthetic(gen, vx::SyntheticGenerator::kBaseStream, args->count, args->dim, base, "demo base");
       if (s.ok()) {
-        s = WriteSynthetic(gen, vx::SyntheticGenerator::kQueryStream, args->queries, args->dim,
-                           queries, "demo queries");
+        s = WriteSynthetic(gen, vx::SyntheticGenerator::kQueryStream, args->queries, args->dim, queries,
+                           "demo queries");
       }
       if (!s.ok()) return Fail(s);
 

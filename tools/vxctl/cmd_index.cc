@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -34,7 +34,9 @@ struct Run {
   std::vector<double> latency_us;  // sorted
   vx::SearchStats stats;
   double seconds = 0;
-  double Pct(double p) const { return latency_us[std::min<size_t>(latency_us.size() - 1, static_cast<size_t>(p * latency_us.size()))]; }
+  double Pct(double p) const {
+    return latency_us[std::min<size_t>(latency_us.size() - 1, static_cast<size_t>(p * latency_us.size()))];
+  }
   double PerQuery(uint64_t v) const { return double(v) / results.size(); }
   double Qps() const { return results.size() / seconds; }
 };
@@ -73,11 +75,14 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
 vx::Result<std::string> Prewarm(const vx::Index& index) {
   const auto t0 = Clock::now();
   VX_ASSIGN_OR_RETURN(const uint64_t pages, index.Prewarm());
-  return fmt::format("prewarmed {} {} pages ({:.0f} MB) in {:.2f} s", pages, index.info().type == vx::IndexType::kIvf ? "list" : "graph",
-                     double(pages * index.info().page_size) / (1 << 20), std::chrono::duration<double>(Clock::now() - t0).count());
+  return fmt::format("prewarmed {} {} pages ({:.0f} MB) in {:.2f} s", pages,
+                     index.info().type == vx::IndexType::kIvf ? "list" : "graph",
+                     double(pages * index.info().page_size) / (1 << 20),
+                     std::chrono::duration<double>(Clock::now() - t0).count());
 }
 constexpr char kPrewarmHelp[] =
-    "Read the graph (IVF: list) pages into the pool before the queries, as many as it holds, in batches (pgvector's pg_prewarm)";
+    "Read the graph (IVF: list) pages into the pool before the queries, as many as it holds, in batches (pgvector's "
+    "pg_prewarm)";
 
 double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   uint64_t hits = 0;
@@ -99,7 +104,8 @@ vx::Status WriteKeys(const std::string& path, const std::vector<std::vector<vx::
   std::vector<int32_t> narrow(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i] < INT32_MIN || keys[i] > INT32_MAX) {
-      return vx::Status::InvalidArgument(path + ": key " + std::to_string(keys[i]) + " does not fit this int32 format; write .npy");
+      return vx::Status::InvalidArgument(path + ": key " + std::to_string(keys[i]) +
+                                         " does not fit this int32 format; write .npy");
     }
     narrow[i] = static_cast<int32_t>(keys[i]);
   }
@@ -114,10 +120,18 @@ vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, ui
 // The search knobs query and bench share, bound straight into a SearchParams.
 void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
   cmd->add_option("--k", sp->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--ef-search", sp->ef_search, "HNSW: candidate list size (pgvector's hnsw.ef_search)")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--beam", sp->beam, "HNSW: nodes expanded per step (one batch of page reads)")->capture_default_str()->check(CLI::Range(1u, 256u));
-  cmd->add_option("--probes", sp->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")->capture_default_str()->check(CLI::Range(1u, 1u << 24));
-  cmd->add_option("--rerank", sp->rerank, "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: max(100, 25 x probes))")->capture_default_str();
+  cmd->add_option("--ef-search", sp->ef_search, "HNSW: candidate list size (pgvector's hnsw.ef_search)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 10000u));
+  cmd->add_option("--beam", sp->beam, "HNSW: nodes expanded per step (one batch of page reads)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 256u));
+  cmd->add_option("--probes", sp->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 24));
+  cmd->add_option("--rerank", sp->rerank,
+                  "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: max(100, 25 x probes))")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -135,15 +149,33 @@ void AddBuild(CLI::App& app, RunFn* run) {
   auto* cmd = app.add_subcommand("build", "Build an index directory from a vector file");
   cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw", "ivf"}));
   cmd->add_option("--base", a->base, "Base vectors")->required();
-  cmd->add_option("--ids", a->ids, "The key of each base row (.npy int64, .ibin or .ivecs; distinct), returned by searches (default: the row number)");
-  cmd->add_option("--metric", a->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
-  cmd->add_option("--out", a->out, "Index directory; an index already there is replaced at the end, and serves until then. The disk needs room for both; the build is refused at its start if the free space is below a lower bound of what it writes (its vector file and codes at least)")->required();
+  cmd->add_option("--ids", a->ids,
+                  "The key of each base row (.npy int64, .ibin or .ivecs; distinct), returned by searches (default: "
+                  "the row number)");
+  cmd->add_option("--metric", a->metric, "l2 | ip | cosine")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"l2", "ip", "cosine"}));
+  cmd->add_option("--out", a->out,
+                  "Index directory; an index already there is replaced at the end, and serves until then. The disk "
+                  "needs room for both; the build is refused at its start if the free space is below a lower bound of "
+                  "what it writes (its vector file and codes at least)")
+      ->required();
   cmd->add_option("--m", a->m, "Links per node (2m on layer 0)")->capture_default_str()->check(CLI::Range(2u, 100u));
-  cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")->capture_default_str()->check(CLI::Range(4u, 1000u));
-  cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")->capture_default_str();
-  cmd->add_option("--replicas", a->replicas, "IVF: extra lists a boundary vector may join (SPANN closure rule)")->capture_default_str()->check(CLI::Range(0u, 8u));
-  cmd->add_option("--quant", a->quant, "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8) | auto (pq:dim/4)")->capture_default_str();
-  cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")->capture_default_str()->check(CLI::IsMember({"f32", "f16"}));
+  cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")
+      ->capture_default_str()
+      ->check(CLI::Range(4u, 1000u));
+  cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")
+      ->capture_default_str();
+  cmd->add_option("--replicas", a->replicas, "IVF: extra lists a boundary vector may join (SPANN closure rule)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 8u));
+  cmd->add_option("--quant", a->quant,
+                  "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B "
+                  "bits/dim, 1-8) | auto (pq:dim/4)")
+      ->capture_default_str();
+  cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--build-memory", a->build_memory_mb,
                   "MB the build may hold. HNSW holds vectors + graph and refuses, before reading any vector, "
@@ -178,7 +210,8 @@ void AddBuild(CLI::App& app, RunFn* run) {
         if (phase != p) {
           if (bar) bar->Finish();
           phase = p;
-          bar = std::make_unique<Progress>(std::string("build ") + p, total, phase == "k-means" ? "iterations" : "vectors");
+          bar = std::make_unique<Progress>(std::string("build ") + p, total,
+                                           phase == "k-means" ? "iterations" : "vectors");
         }
         bar->Update(done);
       };
@@ -207,7 +240,10 @@ void AddQuery(CLI::App& app, RunFn* run) {
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
   AddSearchOptions(cmd, &a->sp);
   cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
-  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_option("--memory", a->memory_mb,
+                  "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--out", a->out, "Write the result keys (.ivecs or .ibin: int32; .npy: int64)");
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
   cmd->add_flag("--prewarm", a->prewarm, kPrewarmHelp);
@@ -225,7 +261,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
       auto q = vx::ReadAllFloat(a->queries);
       if (!q.ok()) return Fail(q.status());
       if (q->dim != (*index)->info().dim) {
-        return Fail(vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
+        return Fail(vx::Status::InvalidArgument(
+            fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
       }
       const vx::SearchParams& sp = a->sp;
       const bool ivf = (*index)->info().type == vx::IndexType::kIvf;
@@ -239,7 +276,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
       if (!a->gt.empty()) {
         auto gt = vx::ReadAllIds(a->gt);
         if (!gt.ok()) return Fail(gt.status());
-        if (gt->rows != q->rows || gt->dim < a->sp.k) return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
+        if (gt->rows != q->rows || gt->dim < a->sp.k)
+          return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
         recall = RecallAt(*run, *gt, a->sp.k);
       }
       if (!a->out.empty()) {
@@ -247,17 +285,28 @@ void AddQuery(CLI::App& app, RunFn* run) {
         if (!s.ok()) return Fail(s);
       }
       const double nq = double(q->rows);
-      nlohmann::json j = {{"index", a->dir}, {"type", vx::IndexTypeName((*index)->info().type)}, {"queries", q->rows}, {"k", a->sp.k},
-                          {"rerank", (*index)->RerankDepth(a->sp)}, {"threads", a->threads},
-                          {"memory_mb", a->memory_mb}, {"qps", nq / secs}, {"latency_us_p50", pct(0.5)},
-                          {"latency_us_p95", pct(0.95)}, {"latency_us_p99", pct(0.99)},
-                          {"ssd_reads_per_query", (total.structure_reads + total.vector_reads) / nq},
-                          {"structure_reads_per_query", total.structure_reads / nq}, {"vector_reads_per_query", total.vector_reads / nq},
-                          {"round_trips_per_query", total.round_trips / nq},
-                          {"structure_hit_ratio", total.structure_pages ? 1.0 - double(total.structure_reads) / total.structure_pages : 0.0},
-                          {"vector_hit_ratio", total.vector_pages ? 1.0 - double(total.vector_reads) / total.vector_pages : 0.0},
-                          {"codes_scored_per_query", total.codes_scored / nq},
-                          {"reranked_per_query", total.vectors_reranked / nq}, {"peak_rss_mb", PeakRssMb()}};
+      nlohmann::json j = {
+          {"index", a->dir},
+          {"type", vx::IndexTypeName((*index)->info().type)},
+          {"queries", q->rows},
+          {"k", a->sp.k},
+          {"rerank", (*index)->RerankDepth(a->sp)},
+          {"threads", a->threads},
+          {"memory_mb", a->memory_mb},
+          {"qps", nq / secs},
+          {"latency_us_p50", pct(0.5)},
+          {"latency_us_p95", pct(0.95)},
+          {"latency_us_p99", pct(0.99)},
+          {"ssd_reads_per_query", (total.structure_reads + total.vector_reads) / nq},
+          {"structure_reads_per_query", total.structure_reads / nq},
+          {"vector_reads_per_query", total.vector_reads / nq},
+          {"round_trips_per_query", total.round_trips / nq},
+          {"structure_hit_ratio",
+           total.structure_pages ? 1.0 - double(total.structure_reads) / total.structure_pages : 0.0},
+          {"vector_hit_ratio", total.vector_pages ? 1.0 - double(total.vector_reads) / total.vector_pages : 0.0},
+          {"codes_scored_per_query", total.codes_scored / nq},
+          {"reranked_per_query", total.vectors_reranked / nq},
+          {"peak_rss_mb", PeakRssMb()}};
       if (ivf) {
         j["probes"] = a->sp.probes;
       } else {
@@ -276,11 +325,13 @@ void AddQuery(CLI::App& app, RunFn* run) {
       if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->sp.k, recall);
       fmt::print("QPS                {:.0f}\n", nq / secs);
       fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
-      fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n", (total.structure_reads + total.vector_reads) / nq,
-                 ivf ? "list" : "graph", total.structure_reads / nq, total.vector_reads / nq);
+      fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n",
+                 (total.structure_reads + total.vector_reads) / nq, ivf ? "list" : "graph", total.structure_reads / nq,
+                 total.vector_reads / nq);
       fmt::print("round trips/query  {:.2f}\n", total.round_trips / nq);
       fmt::print("reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq, (*index)->RerankDepth(a->sp));
-      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph", j["structure_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
+      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph",
+                 j["structure_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
       fmt::print("peak RSS           {:.0f} MB\n", PeakRssMb());
       return 0;
     };
@@ -299,27 +350,29 @@ void AddInfo(CLI::App& app, RunFn* run) {
       if (!index.ok()) return Fail(index.status());
       const vx::IndexInfo& i = (*index)->info();
       const double n = double(i.count);
-      fmt::print("{}: {} index, {} vectors x {} dims, metric {}, generation {}\n", *dir, vx::IndexTypeName(i.type), i.count, i.dim,
-                 vx::MetricName(i.metric), i.generation);
+      fmt::print("{}: {} index, {} vectors x {} dims, metric {}, generation {}\n", *dir, vx::IndexTypeName(i.type),
+                 i.count, i.dim, vx::MetricName(i.metric), i.generation);
       const bool ivf = i.type == vx::IndexType::kIvf;
       const char* structure = ivf ? "lists" : "graph";
       if (ivf) {
-        fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas, i.entries,
-                   double(i.entries) / n, i.page_size);
+        fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas,
+                   i.entries, double(i.entries) / n, i.page_size);
         fmt::print("  codes {} on list pages; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
       } else {
-        fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1, i.page_size);
+        fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1,
+                   i.page_size);
         fmt::print("  codes {} in RAM; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
       }
-      fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure, i.structure_bytes / 1e6,
-                 i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
+      fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure,
+                 i.structure_bytes / 1e6, i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
       fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
                  ivf ? "centroids, list directory, keys" : "codes, upper layers, keys");
       if (i.segments.empty()) fmt::print("  segments: none (the base generation only)\n");
-      for (const vx::SegmentInfo& seg : i.segments) fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
+      for (const vx::SegmentInfo& seg : i.segments)
+        fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
       for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
-        fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100, structure,
-                   (i.resident_bytes + ratio * i.structure_bytes) / 1e6);
+        fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100,
+                   structure, (i.resident_bytes + ratio * i.structure_bytes) / 1e6);
       }
       return 0;
     };
@@ -332,21 +385,23 @@ namespace vxctl {
 
 vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMatrix& gt, nlohmann::json* rows) {
   const uint32_t k = o.params.k;
-  if (gt.rows != q.rows || gt.dim < k) return vx::Status::InvalidArgument("ground truth has the wrong shape for these queries and k");
+  if (gt.rows != q.rows || gt.dim < k)
+    return vx::Status::InvalidArgument("ground truth has the wrong shape for these queries and k");
   auto with = [&](uint32_t v) {
     vx::SearchParams p = o.params;
     (o.knob == "probes" ? p.probes : p.ef_search) = v;
     return p;
   };
-  fmt::print("{:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "rerank", "recall@" + std::to_string(k),
-             "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "index hit");
+  fmt::print("{:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "rerank",
+             "recall@" + std::to_string(k), "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "index hit");
   for (int threads : o.threads) {
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
     VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb));
     if (q.dim != index->info().dim) return vx::Status::InvalidArgument("queries and index differ in dimension");
     const bool ivf = index->info().type == vx::IndexType::kIvf;
     if (ivf != (o.knob == "probes")) {
-      return vx::Status::InvalidArgument(o.dir + " is an " + vx::IndexTypeName(index->info().type) + " index: sweep " + (ivf ? "probes" : "ef_search"));
+      return vx::Status::InvalidArgument(o.dir + " is an " + vx::IndexTypeName(index->info().type) + " index: sweep " +
+                                         (ivf ? "probes" : "ef_search"));
     }
     if (o.prewarm) {
       VX_ASSIGN_OR_RETURN(const std::string line, Prewarm(*index));
@@ -372,19 +427,78 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       const vx::SearchStats& s = r.stats;
       const double hit = s.structure_pages ? 1.0 - double(s.structure_reads) / s.structure_pages : 0.0;
       const uint32_t rerank = index->RerankDepth(with(v));
-      fmt::print("{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v, rerank, recall, r.Qps(),
-                 r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.structure_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
+      fmt::print("{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v,
+                 rerank, recall, r.Qps(), r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.structure_reads + s.vector_reads),
+                 r.PerQuery(s.round_trips), hit);
       if (!best && recall >= o.target) best = v;
-      rows->push_back({{"threads", threads}, {o.knob, v}, {"rerank", rerank}, {"recall", recall}, {"qps", r.Qps()},
-                       {"latency_us_p50", r.Pct(0.5)}, {"latency_us_p99", r.Pct(0.99)},
-                       {"reads_per_query", r.PerQuery(s.structure_reads + s.vector_reads)},
-                       {"vector_reads_per_query", r.PerQuery(s.vector_reads)}, {"reranked_per_query", r.PerQuery(s.vectors_reranked)},
-                       {"bytes_read_per_query", r.PerQuery(s.structure_reads + s.vector_reads) * index->info().page_size},
-                       {"round_trips_per_query", r.PerQuery(s.round_trips)}, {"structure_hit_ratio", hit}});
+      rows->push_back(
+          {{"threads", threads},
+           {o.knob, v},
+           {"rerank", rerank},
+           {"recall", recall},
+           {"qps", r.Qps()},
+           {"latency_us_p50", r.Pct(0.5)},
+           {"latency_us_p99", r.Pct(0.99)},
+           {"reads_per_query", r.PerQuery(s.structure_reads + s.vector_reads)},
+           {"vector_reads_per_query", r.PerQuery(s.vector_reads)},
+           {"reranked_per_query", r.PerQuery(s.vectors_reranked)},
+           {"bytes_read_per_query", r.PerQuery(s.structure_reads + s.vector_reads) * index->info().page_size},
+           {"round_trips_per_query", r.PerQuery(s.round_trips)},
+           {"structure_hit_ratio", hit}});
     }
-    if (best) fmt::print("threads {}: smallest {} with recall@{} >= {}: {}\n", threads, o.knob, k, o.target, best);
-    else fmt::print("threads {}: no {} in the sweep reaches recall@{} >= {}\n", threads, o.knob, k, o.target);
+    if (best)
+      fmt::print("threads {}: smallest {} with recall@{} >= {}: {}\n", threads, o.knob, k, o.target, best);
+    else
+      fmt::print("threads {}: no {} in the sweep reaches recall@{} >= {}\n", threads, o.knob, k, o.target);
   }
+  return vx::Status::Ok();
+}
+
+// Recall (x) against QPS (y, log scale), one line per thread count, as SVG.
+vx::Status WritePlot(const std::string& path, const nlohmann::json& rows, const std::vector<int>& thread_counts,
+                     const std::string& knob, uint32_t k) {
+  constexpr double W = 640, H = 400, L = 60, B = 50;
+  double qmin = 1e18, qmax = 0, rmin = 1, rmax = 0;
+  for (const auto& r : rows) {
+    qmin = std::min(qmin, r["qps"].get<double>());
+    qmax = std::max(qmax, r["qps"].get<double>());
+    rmin = std::min(rmin, r["recall"].get<double>());
+    rmax = std::max(rmax, r["recall"].get<double>());
+  }
+  rmax = std::max(rmax, rmin + 1e-3);
+  qmax = std::max(qmax, qmin * 1.01);
+  auto x = [&](double r) { return L + (r - rmin) / (rmax - rmin) * (W - L - 20); };
+  auto y = [&](double qps) {
+    return H - B - (std::log(qps) - std::log(qmin)) / (std::log(qmax) - std::log(qmin)) * (H - B - 20);
+  };
+  std::string svg = fmt::format(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' font-size='12'>\n", W,
+      H);
+  svg += fmt::format(
+      "<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='black'/><line x1='{}' y1='20' x2='{}' y2='{}' stroke='black'/>\n",
+      L, H - B, W - 20, H - B, L, L, H - B);
+  svg += fmt::format("<text x='{}' y='{}'>recall@{} ({:.3f} .. {:.3f})</text>\n", W / 2 - 60, H - 15, k, rmin, rmax);
+  svg += fmt::format("<text x='5' y='15'>QPS (log, {:.0f} .. {:.0f})</text>\n", qmin, qmax);
+  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+  size_t line = 0;
+  for (int threads : thread_counts) {
+    std::string pts;
+    for (const auto& r : rows) {
+      if (r["threads"].get<int>() != threads) continue;
+      pts += fmt::format("{:.1f},{:.1f} ", x(r["recall"].get<double>()), y(r["qps"].get<double>()));
+      svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='{}'><title>{} {}</title></circle>\n",
+                         x(r["recall"].get<double>()), y(r["qps"].get<double>()), colors[line % 4], knob,
+                         r[knob].get<uint32_t>());
+    }
+    svg += fmt::format("<polyline points='{}' fill='none' stroke='{}'/>\n", pts, colors[line % 4]);
+    svg += fmt::format("<text x='{}' y='{}' fill='{}'>{} thread{}</text>\n", W - 110, 30 + 15 * line, colors[line % 4],
+                       threads, threads > 1 ? "s" : "");
+    ++line;
+  }
+  svg += "</svg>\n";
+  std::ofstream f(path);
+  f << svg;
+  if (!f) return vx::Status::IOError(path + ": write failed");
   return vx::Status::Ok();
 }
 
@@ -399,19 +513,28 @@ void AddBench(CLI::App& app, RunFn* run) {
     std::string warmup_queries;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("bench", "The tuning table (ef_search or probes): recall, latency, QPS and reads per setting");
+  auto* cmd =
+      app.add_subcommand("bench", "The tuning table (ef_search or probes): recall, latency, QPS and reads per setting");
   cmd->add_option("dir", a->dir, "Index directory")->required();
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs)")->required();
   cmd->add_option("--sweep", a->sweep, "ef_search=LIST (HNSW) or probes=LIST (IVF)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Thread counts (list)")->delimiter(',')->check(CLI::Range(1, 256));
-  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
-  cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
-  cmd->add_flag("--warmup", a->warmup, "Run all queries once, untimed, before each thread count's sweep, at the largest swept value (with --warmup-queries reranking only as deep as the smallest value does)");
-  cmd->add_option("--warmup-queries", a->warmup_queries,
-                  "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
-  cmd->add_flag("--prewarm", a->prewarm, std::string(kPrewarmHelp) + ", before each thread count's sweep (and its --warmup)");
+  cmd->add_flag("--warmup", a->warmup,
+                "Run all queries once, untimed, before each thread count's sweep, at the largest swept value (with "
+                "--warmup-queries reranking only as deep as the smallest value does)");
+  cmd->add_option(
+      "--warmup-queries", a->warmup_queries,
+      "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
+  cmd->add_flag("--prewarm", a->prewarm,
+                std::string(kPrewarmHelp) + ", before each thread count's sweep (and its --warmup)");
   cmd->add_option("--json", a->json, "Write the table as JSON to this file");
   cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
   cmd->callback([run, a] {
@@ -444,50 +567,19 @@ void AddBench(CLI::App& app, RunFn* run) {
         if (!r.ok()) return Fail(r.status());
         wq = std::move(*r);
       }
-      SweepOptions so{a->dir, knob, values, a->threads, a->memory_mb, a->target, a->sp, a->warmup, wq ? &*wq : nullptr, a->prewarm};
+      SweepOptions so{a->dir,    knob,  values,    a->threads,          a->memory_mb,
+                      a->target, a->sp, a->warmup, wq ? &*wq : nullptr, a->prewarm};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {
         std::ofstream f(a->json);
-        f << nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->sp.k}, {"rows", rows}}.dump(2) << "\n";
+        f << nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->sp.k}, {"rows", rows}}.dump(2)
+          << "\n";
         if (!f) return Fail(vx::Status::IOError(a->json + ": write failed"));
       }
       if (!a->plot.empty()) {
-        // Recall (x) against QPS (y, log scale), one line per thread count.
-        constexpr double W = 640, H = 400, L = 60, B = 50;
-        double qmin = 1e18, qmax = 0, rmin = 1, rmax = 0;
-        for (const auto& r : rows) {
-          qmin = std::min(qmin, r["qps"].get<double>());
-          qmax = std::max(qmax, r["qps"].get<double>());
-          rmin = std::min(rmin, r["recall"].get<double>());
-          rmax = std::max(rmax, r["recall"].get<double>());
-        }
-        rmax = std::max(rmax, rmin + 1e-3);
-        qmax = std::max(qmax, qmin * 1.01);
-        auto x = [&](double r) { return L + (r - rmin) / (rmax - rmin) * (W - L - 20); };
-        auto y = [&](double qps) { return H - B - (std::log(qps) - std::log(qmin)) / (std::log(qmax) - std::log(qmin)) * (H - B - 20); };
-        std::string svg = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' font-size='12'>\n", W, H);
-        svg += fmt::format("<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='black'/><line x1='{}' y1='20' x2='{}' y2='{}' stroke='black'/>\n", L, H - B, W - 20, H - B, L, L, H - B);
-        svg += fmt::format("<text x='{}' y='{}'>recall@{} ({:.3f} .. {:.3f})</text>\n", W / 2 - 60, H - 15, a->sp.k, rmin, rmax);
-        svg += fmt::format("<text x='5' y='15'>QPS (log, {:.0f} .. {:.0f})</text>\n", qmin, qmax);
-        const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
-        size_t line = 0;
-        for (int threads : a->threads) {
-          std::string pts;
-          for (const auto& r : rows) {
-            if (r["threads"].get<int>() != threads) continue;
-            pts += fmt::format("{:.1f},{:.1f} ", x(r["recall"].get<double>()), y(r["qps"].get<double>()));
-            svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='{}'><title>{} {}</title></circle>\n",
-                               x(r["recall"].get<double>()), y(r["qps"].get<double>()), colors[line % 4], knob, r[knob].get<uint32_t>());
-          }
-          svg += fmt::format("<polyline points='{}' fill='none' stroke='{}'/>\n", pts, colors[line % 4]);
-          svg += fmt::format("<text x='{}' y='{}' fill='{}'>{} thread{}</text>\n", W - 110, 30 + 15 * line, colors[line % 4], threads, threads > 1 ? "s" : "");
-          ++line;
-        }
-        svg += "</svg>\n";
-        std::ofstream f(a->plot);
-        f << svg;
-        if (!f) return Fail(vx::Status::IOError(a->plot + ": write failed"));
+        vx::Status s = WritePlot(a->plot, rows, a->threads, knob, a->sp.k);
+        if (!s.ok()) return Fail(s);
       }
       return 0;
     };

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "core/dataset.h"
 #include "core/distance.h"
@@ -20,6 +20,77 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Scoring speed: one thread, whole blocks of codes, and the top k selected
+// (what an IVF list scan or FAISS's IndexPQ search does), cycling through
+// the queries for at least a second.
+vx::Result<double> CodesScoredPerSecond(const vx::Quantizer& q, const vx::FloatMatrix& queries,
+                                        const std::vector<uint8_t>& codes, uint64_t rows, uint32_t k) {
+  std::vector<float> est(rows);
+  vx::PreparedQuery pq;
+  uint64_t timed = 0;
+  const auto t0 = Clock::now();
+  for (; timed < queries.rows * 1000 && (timed < 10 || Since(t0) < 1.0); ++timed) {
+    VX_RETURN_IF_ERROR(q.Prepare(queries.row(timed % queries.rows), &pq));
+    q.ScoreBlock(pq, codes.data(), rows, est.data());
+    vx::TopK top(k);
+    for (uint64_t j = 0; j < rows; ++j) {
+      if (est[j] <= top.threshold()) top.Push(est[j], static_cast<int64_t>(j));
+    }
+  }
+  return timed * double(rows) / Since(t0);
+}
+
+struct Recall {
+  double codes = 0;            // recall@k of the codes' top k
+  std::vector<double> rerank;  // recall@k after reranking each depth exactly
+};
+
+// Recall of the codes alone and after each rerank depth, on all threads.
+vx::Result<Recall> MeasureRecall(const vx::Quantizer& q, const vx::FloatMatrix& base, const vx::FloatMatrix& queries,
+                                 const vx::IdMatrix& gt, const std::vector<uint8_t>& codes, vx::Metric metric,
+                                 uint32_t k, const std::vector<uint32_t>& depths, int threads) {
+  uint32_t max_r = k;
+  for (uint32_t r : depths) max_r = std::max(max_r, r);
+  max_r = static_cast<uint32_t>(std::min<uint64_t>(max_r, base.rows));
+  std::vector<uint64_t> hits_codes(queries.rows), hits_rerank(queries.rows * depths.size());
+  std::vector<vx::Status> errors(queries.rows);
+  vx::ParallelFor(queries.rows, threads, [&](size_t i) {
+    std::vector<float> e(base.rows);
+    vx::PreparedQuery p;
+    if (!(errors[i] = q.Prepare(queries.row(i), &p)).ok()) return;
+    q.ScoreBlock(p, codes.data(), base.rows, e.data());
+    vx::TopK top(max_r);
+    for (uint64_t j = 0; j < base.rows; ++j) {
+      if (e[j] <= top.threshold()) top.Push(e[j], static_cast<int64_t>(j));
+    }
+    const auto cand = top.TakeSorted();
+    const int32_t* g = gt.row(i);
+    auto in_gt = [&](int64_t id) { return std::count(g, g + k, static_cast<int32_t>(id)) > 0; };
+    for (uint32_t r = 0; r < k && r < cand.size(); ++r) hits_codes[i] += in_gt(cand[r].id);
+    auto exact = vx::QueryDistance::Make(metric, vx::ElementType::kF32, queries.row(i), base.dim);
+    if (!exact.ok()) {
+      errors[i] = exact.status();
+      return;
+    }
+    for (size_t ri = 0; ri < depths.size(); ++ri) {
+      vx::TopK best(k);
+      for (uint32_t r = 0; r < depths[ri] && r < cand.size(); ++r)
+        best.Push((*exact)(base.row(cand[r].id)), cand[r].id);
+      for (const auto& n : best.TakeSorted()) hits_rerank[i * depths.size() + ri] += in_gt(n.id);
+    }
+  });
+  for (const vx::Status& e : errors) VX_RETURN_IF_ERROR(e);
+  const double denom = double(queries.rows) * k;
+  Recall out;
+  out.codes = std::accumulate(hits_codes.begin(), hits_codes.end(), 0.0) / denom;
+  out.rerank.assign(depths.size(), 0.0);
+  for (uint64_t i = 0; i < queries.rows; ++i) {
+    for (size_t ri = 0; ri < depths.size(); ++ri) out.rerank[ri] += hits_rerank[i * depths.size() + ri];
+  }
+  for (double& r : out.rerank) r /= denom;
+  return out;
+}
 
 }  // namespace
 
@@ -37,12 +108,19 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
   cmd->add_option("--base", args->base, "Base vectors (loaded whole)")->required();
   cmd->add_option("--queries", args->queries, "Queries")->required();
   cmd->add_option("--gt", args->gt, "Ground-truth ids (.ivecs)")->required();
-  cmd->add_option("--quant", args->quant, "f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8)")->required();
-  cmd->add_option("--metric", args->metric, "l2 | ip | cosine")->capture_default_str()->check(CLI::IsMember({"l2", "ip", "cosine"}));
-  cmd->add_option("--rerank", args->rerank, "Candidates reranked by exact distance (list)")->delimiter(',')->check(CLI::PositiveNumber);
+  cmd->add_option("--quant", args->quant, "f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B bits/dim, 1-8)")
+      ->required();
+  cmd->add_option("--metric", args->metric, "l2 | ip | cosine")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"l2", "ip", "cosine"}));
+  cmd->add_option("--rerank", args->rerank, "Candidates reranked by exact distance (list)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--k", args->k, "k of recall@k")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "Threads for training, encoding and recall (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", args->seed, "Training seed (k-means sampling and seeding, RaBitQ's rotation)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads for training, encoding and recall (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", args->seed, "Training seed (k-means sampling and seeding, RaBitQ's rotation)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->callback([run, args] {
     *run = [args]() -> int {
@@ -61,7 +139,8 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       const uint32_t d = base->dim, k = args->k;
       if (queries->dim != d) return Fail(vx::Status::InvalidArgument("queries and base differ in dimension"));
       if (gt->rows != queries->rows || gt->dim < k) {
-        return Fail(vx::Status::InvalidArgument(fmt::format("{}: {} rows of {} ids; need {} rows of at least {}", args->gt, gt->rows, gt->dim, queries->rows, k)));
+        return Fail(vx::Status::InvalidArgument(fmt::format("{}: {} rows of {} ids; need {} rows of at least {}",
+                                                            args->gt, gt->rows, gt->dim, queries->rows, k)));
       }
       auto q = vx::Quantizer::Create(*spec, metric, d);
       if (!q.ok()) return Fail(q.status());
@@ -80,65 +159,13 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       const double encode_s = Since(t0);
       const int threads = vx::ResolveThreads(args->threads);
 
-      // Scoring speed: one thread, whole blocks of codes, and the top k
-      // selected (what an IVF list scan or FAISS's IndexPQ search does).
-      std::vector<float> est(base->rows);
-      vx::PreparedQuery pq;
-      // Cycles through the queries for at least a second of scoring.
-      uint64_t timed = 0;
-      t0 = Clock::now();
-      for (; timed < queries->rows * 1000 && (timed < 10 || Since(t0) < 1.0); ++timed) {
-        if (!(s = (*q)->Prepare(queries->row(timed % queries->rows), &pq)).ok()) return Fail(s);
-        (*q)->ScoreBlock(pq, codes.data(), base->rows, est.data());
-        vx::TopK top(k);
-        for (uint64_t j = 0; j < base->rows; ++j) {
-          if (est[j] <= top.threshold()) top.Push(est[j], static_cast<int64_t>(j));
-        }
-      }
-      const double codes_per_s = timed * double(base->rows) / Since(t0);
-
-      // Recall, all threads.
-      uint32_t max_r = k;
-      for (uint32_t r : args->rerank) max_r = std::max(max_r, r);
-      max_r = static_cast<uint32_t>(std::min<uint64_t>(max_r, base->rows));
-      std::vector<uint64_t> hits_codes(queries->rows), hits_rerank(queries->rows * args->rerank.size());
-      std::vector<vx::Status> errors(queries->rows);
-      vx::ParallelFor(queries->rows, threads, [&](size_t i) {
-        std::vector<float> e(base->rows);
-        vx::PreparedQuery p;
-        if (!(errors[i] = (*q)->Prepare(queries->row(i), &p)).ok()) return;
-        (*q)->ScoreBlock(p, codes.data(), base->rows, e.data());
-        vx::TopK top(max_r);
-        for (uint64_t j = 0; j < base->rows; ++j) {
-          if (e[j] <= top.threshold()) top.Push(e[j], static_cast<int64_t>(j));
-        }
-        const auto cand = top.TakeSorted();
-        const int32_t* g = gt->row(i);
-        auto in_gt = [&](int64_t id) { return std::count(g, g + k, static_cast<int32_t>(id)) > 0; };
-        for (uint32_t r = 0; r < k && r < cand.size(); ++r) hits_codes[i] += in_gt(cand[r].id);
-        auto exact = vx::QueryDistance::Make(metric, vx::ElementType::kF32, queries->row(i), d);
-        if (!exact.ok()) {
-          errors[i] = exact.status();
-          return;
-        }
-        for (size_t ri = 0; ri < args->rerank.size(); ++ri) {
-          vx::TopK best(k);
-          for (uint32_t r = 0; r < args->rerank[ri] && r < cand.size(); ++r) {
-            best.Push((*exact)(base->row(cand[r].id)), cand[r].id);
-          }
-          for (const auto& n : best.TakeSorted()) hits_rerank[i * args->rerank.size() + ri] += in_gt(n.id);
-        }
-      });
-      for (const vx::Status& e : errors) {
-        if (!e.ok()) return Fail(e);
-      }
-      const double denom = double(queries->rows) * k;
-      const double recall_codes = std::accumulate(hits_codes.begin(), hits_codes.end(), 0.0) / denom;
-      std::vector<double> recall_rerank(args->rerank.size(), 0.0);
-      for (uint64_t i = 0; i < queries->rows; ++i) {
-        for (size_t ri = 0; ri < args->rerank.size(); ++ri) recall_rerank[ri] += hits_rerank[i * args->rerank.size() + ri];
-      }
-      for (double& r : recall_rerank) r /= denom;
+      auto scored = CodesScoredPerSecond(**q, *queries, codes, base->rows, k);
+      if (!scored.ok()) return Fail(scored.status());
+      const double codes_per_s = *scored;
+      auto recall = MeasureRecall(**q, *base, *queries, *gt, codes, metric, k, args->rerank, threads);
+      if (!recall.ok()) return Fail(recall.status());
+      const double recall_codes = recall->codes;
+      const std::vector<double>& recall_rerank = recall->rerank;
 
       nlohmann::json j;
       j["quant"] = spec->ToString();
@@ -153,13 +180,14 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       j["encode_vectors_per_s_per_core"] = base->rows / encode_s / threads;
       j["codes_scored_per_s_per_core"] = codes_per_s;
       j[fmt::format("recall@{}_codes", k)] = recall_codes;
-      for (size_t ri = 0; ri < args->rerank.size(); ++ri) j[fmt::format("recall@{}_rerank{}", k, args->rerank[ri])] = recall_rerank[ri];
+      for (size_t ri = 0; ri < args->rerank.size(); ++ri)
+        j[fmt::format("recall@{}_rerank{}", k, args->rerank[ri])] = recall_rerank[ri];
       if (args->json) {
         fmt::print("{}\n", j.dump(2));
         return 0;
       }
-      fmt::print("quant-eval {} on {} ({} x {}, {}), kernels {}\n", spec->ToString(), args->base, base->rows, d, args->metric,
-                 vx::IsaName(vx::ActiveKernels().isa));
+      fmt::print("quant-eval {} on {} ({} x {}, {}), kernels {}\n", spec->ToString(), args->base, base->rows, d,
+                 args->metric, vx::IsaName(vx::ActiveKernels().isa));
       fmt::print("  bytes per vector          {}\n", cs);
       fmt::print("  train                     {:.2f} s\n", train_s);
       fmt::print("  encode                    {:.0f} vectors/s ({} threads)\n", base->rows / encode_s, threads);

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <functional>
 
-#include "vx/index.h"
 #include <string>
+#include "vx/index.h"
 
 #include "core/synth.h"
 #include "vx/status.h"
@@ -24,15 +24,15 @@ namespace vxctl {
 // tuning table and appends one JSON row per (threads, ef_search).
 struct SweepOptions {
   std::string dir;
-  std::string knob;              // the swept parameter: "ef_search" (HNSW) or "probes" (IVF)
+  std::string knob;  // the swept parameter: "ef_search" (HNSW) or "probes" (IVF)
   std::vector<uint32_t> values;
   std::vector<int> threads;
   uint64_t memory_mb;
   double target;
-  vx::SearchParams params;       // everything else
-  bool warmup = false;           // one untimed pass (at the largest value) before each thread count
+  vx::SearchParams params;                          // everything else
+  bool warmup = false;                              // one untimed pass (at the largest value) before each thread count
   const vx::FloatMatrix* warmup_queries = nullptr;  // that pass's queries (nullptr: the measured ones)
-  bool prewarm = false;          // Index::Prewarm before each thread count (before the warm-up pass)
+  bool prewarm = false;                             // Index::Prewarm before each thread count (before the warm-up pass)
 };
 vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, const vx::IdMatrix& gt,
                  nlohmann::json* rows);
@@ -41,8 +41,8 @@ vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, co
 int Fail(const vx::Status& s);
 // Writes vectors [0, count) of one generator stream to `path` (float32),
 // generated in parallel, with a progress bar labelled `label`.
-vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count,
-                          uint32_t dim, const std::string& path, const char* label);
+vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count, uint32_t dim,
+                          const std::string& path, const char* label);
 
 using RunFn = std::function<int()>;
 
