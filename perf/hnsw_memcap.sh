@@ -37,7 +37,7 @@ if [ ! -f "$work/idx/MANIFEST" ]; then
 fi
 $vxctl info "$work/idx" | sed -n 1,5p
 index_mb=$(( $(du -b -c "$work"/idx/* | tail -1 | cut -f1) / 1048576 ))
-resident_mb=$(( ($(stat -c %s "$work"/idx/gen-*/codes) + $(stat -c %s "$work"/idx/gen-*/ids) + $(stat -c %s "$work"/idx/gen-*/upper)) / 1048576 ))
+resident_mb=$(( ($(stat -c %s "$work"/idx/gen-*/codes) + $(stat -c %s "$work"/idx/gen-*/keys) + $(stat -c %s "$work"/idx/gen-*/upper)) / 1048576 ))
 cap_mb=$(( index_mb / 4 ))
 pool_mb=$(( cap_mb - resident_mb - 160 ))  # the rest: binary, libraries, queries, ground truth, scratch
 echo "index on disk: $index_mb MiB; memcap $cap_mb MiB (1/4); always resident $resident_mb MiB; buffer pool $pool_mb MiB; beam $beam"

@@ -21,7 +21,8 @@ class QueryVector {
     double s = 0;
     for (uint32_t j = 0; j < dim; ++j) {
       if (!std::isfinite(q[j])) {
-        return Status::InvalidArgument("query component " + std::to_string(j) + " is " + (std::isnan(q[j]) ? "NaN" : "Inf"));
+        return Status::InvalidArgument("query component " + std::to_string(j) + " is " +
+                                       (std::isnan(q[j]) ? "NaN" : "Inf"));
       }
       s += double{q[j]} * q[j];
     }
