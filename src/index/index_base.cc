@@ -75,7 +75,7 @@ Status IndexBase::Rerank(const float* query, uint32_t k, RerankScratch& x, Searc
   stats->vectors_reranked += x.rows.size();
   x.top.Reset(k);
   VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.rows, x.refs, x.pages, stats,
-                                          [&](uint64_t row, const uint8_t* v) { x.top.Push(exact(v), keys_[row]); }));
+                                          [&](uint32_t row, const uint8_t* v) { x.top.Push(exact(v), keys_[row]); }));
   for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
   return Status::Ok();
 }

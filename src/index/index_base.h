@@ -71,7 +71,7 @@ class IndexBase : public Index {
 
   // Per-thread buffers of Rerank, reused across queries.
   struct RerankScratch {
-    std::vector<uint64_t> rows;  // the candidates, vectors-file slots
+    std::vector<uint32_t> rows;  // the candidates: rows (vectors-file slots)
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // empty between queries: no pins held
     TopK top{1};

@@ -38,12 +38,12 @@ class IndexPages {
   // pages pinned.
   Result<uint64_t> PrewarmStructure(uint64_t file_pages) const;
 
-  // Calls fn(slot, stored bytes) for each of `slots` (sorted here, in place;
+  // Calls fn(row, stored bytes) for each row of `slots` (sorted here, in place;
   // duplicates allowed), pinning vector pages in page order in chunks of a
   // quarter of the vector pool (usually one chunk: one round trip). Counts
   // into stats->vector_*, round_trips.
   template <class Fn>
-  Status VisitVectors(const VectorLayout& layout, std::vector<uint64_t>& slots, std::vector<PageRef>& refs,
+  Status VisitVectors(const VectorLayout& layout, std::vector<uint32_t>& slots, std::vector<PageRef>& refs,
                       std::vector<PageHandle>& pages, SearchStats* stats, Fn&& fn) const {
     std::sort(slots.begin(), slots.end());
     const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kVector) / 4);

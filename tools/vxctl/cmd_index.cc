@@ -71,17 +71,17 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
   return run;
 }
 
-// --prewarm: Index::Prewarm, timed. "prewarmed N graph pages (M MB) in S s".
+// --prewarm: Index::Prewarm, timed. "prewarmed N structure pages (M MB) in S s".
 vx::Result<std::string> Prewarm(const vx::Index& index) {
   const auto t0 = Clock::now();
   VX_ASSIGN_OR_RETURN(const uint64_t pages, index.Prewarm());
-  return fmt::format("prewarmed {} {} pages ({:.0f} MB) in {:.2f} s", pages,
-                     index.info().type == vx::IndexType::kIvf ? "list" : "graph",
+  return fmt::format("prewarmed {} structure pages ({:.0f} MB) in {:.2f} s", pages,
                      double(pages * index.info().page_size) / (1 << 20),
                      std::chrono::duration<double>(Clock::now() - t0).count());
 }
 constexpr char kPrewarmHelp[] =
-    "Read the graph (IVF: list) pages into the pool before the queries, as many as it holds, in batches (pgvector's "
+    "Read the structure pages (HNSW: graph, IVF: lists) into the pool before the queries, as many as it holds, in "
+    "batches (pgvector's "
     "pg_prewarm)";
 
 double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
@@ -241,7 +241,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
   AddSearchOptions(cmd, &a->sp);
   cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--memory", a->memory_mb,
-                  "Buffer pool MB (the graph class takes what the graph needs, up to 3/4; vectors the rest)")
+                  "Buffer pool MB, pgvector's shared_buffers for this index (structure pages take what their file "
+                  "needs, up to 3/4; vector pages the rest)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->add_option("--out", a->out, "Write the result keys (.ivecs or .ibin: int32; .npy: int64)");
@@ -326,12 +327,12 @@ void AddQuery(CLI::App& app, RunFn* run) {
       fmt::print("QPS                {:.0f}\n", nq / secs);
       fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
       fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n",
-                 (total.structure_reads + total.vector_reads) / nq, ivf ? "list" : "graph", total.structure_reads / nq,
+                 (total.structure_reads + total.vector_reads) / nq, "structure", total.structure_reads / nq,
                  total.vector_reads / nq);
       fmt::print("round trips/query  {:.2f}\n", total.round_trips / nq);
       fmt::print("reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq, (*index)->RerankDepth(a->sp));
-      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", ivf ? "list" : "graph",
-                 j["structure_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
+      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", "structure", j["structure_hit_ratio"].get<double>(),
+                 j["vector_hit_ratio"].get<double>());
       fmt::print("peak RSS           {:.0f} MB\n", PeakRssMb());
       return 0;
     };
@@ -353,7 +354,7 @@ void AddInfo(CLI::App& app, RunFn* run) {
       fmt::print("{}: {} index, {} vectors x {} dims, metric {}, generation {}\n", *dir, vx::IndexTypeName(i.type),
                  i.count, i.dim, vx::MetricName(i.metric), i.generation);
       const bool ivf = i.type == vx::IndexType::kIvf;
-      const char* structure = ivf ? "lists" : "graph";
+      const char* structure = ivf ? "structure (lists)" : "structure (graph)";
       if (ivf) {
         fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas,
                    i.entries, double(i.entries) / n, i.page_size);
