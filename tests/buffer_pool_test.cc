@@ -300,6 +300,18 @@ TEST_P(BufferPoolTest, ConcurrentBatches) {
 VX_INSTANTIATE_ENV_TEST(BufferPoolTest);
 
 // Corruption in a real page file on disk (flipped bytes), through the pool.
+// A budget that cannot be allocated is ResourceExhausted naming the class
+// and the figure, never an abort.
+TEST(BufferPoolMemory, AnUnallocatableBudgetIsResourceExhausted) {
+  BufferPoolOptions o;
+  o.budget_bytes = {uint64_t{1} << 20, uint64_t{1} << 55};  // 32 PiB: beyond any address space
+  auto pool = BufferPool::Create(o);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(pool.status().message().find("buffer pool: vector pages: "), std::string::npos) << pool.status().ToString();
+  EXPECT_NE(pool.status().message().find("MB"), std::string::npos) << pool.status().ToString();
+}
+
 TEST(BufferPoolCorruption, FlippedBytesInARealFile) {
   testing::TempDir dir;
   auto env = NewPosixEnv(IoBackend::kAuto);

@@ -152,6 +152,31 @@ int main(void) {
   }
   CHECK(vx_prewarm(NULL, NULL, &err) == VX_INVALID_ARGUMENT, "prewarm of NULL accepted");
 
+  /* A budget far above the index is cut to its files: the open succeeds. */
+  index = vx_open(hnsw, UINT64_MAX / 4, UINT64_MAX / 4, &err);
+  CHECK(index != NULL, "open with a huge budget: %s", err.message);
+  if (index) {
+    const double r = Recall(index, NULL);
+    CHECK(r >= 0.9, "hnsw recall with a huge budget %.3f", r);
+    vx_close(index);
+  }
+
+  /* NaN and Inf queries are refused, naming the component. */
+  index = vx_open(hnsw, 0, 0, &err);
+  if (index) {
+    float q[kDim];
+    int64_t ids[kK];
+    uint32_t found = 9;
+    memcpy(q, queries, sizeof q);
+    q[5] = NAN;
+    CHECK(vx_search(index, q, NULL, ids, NULL, &found, &err) == VX_INVALID_ARGUMENT && found == 0,
+          "NaN query accepted");
+    CHECK(strstr(err.message, "component 5 is NaN") != NULL, "message: %s", err.message);
+    q[5] = INFINITY;
+    CHECK(vx_search(index, q, NULL, ids, NULL, &found, &err) == VX_INVALID_ARGUMENT, "Inf query accepted");
+    vx_close(index);
+  }
+
   /* Keys: row r gets key 7e9 + 3r; searches return keys, a repeat is refused. */
   {
     static int64_t keys[kRows];

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -61,6 +62,16 @@ std::set<std::string> Entries(const std::string& dir) {
   if (!std::filesystem::exists(dir)) return out;
   for (const auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename().string());
   return out;
+}
+
+// The exact top-10 rows of the queries.
+IdMatrix IdMatrixOfExact(const TempDir& dir, const Rows& r) {
+  auto reader = VectorReader::Open(dir / "base.fbin");
+  ExactSearchParams ep;
+  ep.k = 10;
+  auto exact = ExactSearch(**reader, FloatMatrix{r.nq, r.dim, r.queries}, ep);
+  EXPECT_TRUE(exact.ok());
+  return IdMatrix{r.nq, 10, exact->ids};
 }
 
 class IndexLayerTest : public ::testing::TestWithParam<IndexType> {};
@@ -253,6 +264,65 @@ TEST_P(IndexLayerTest, AQueryWithNaNOrAZeroCosineQueryIsRefused) {
   s = (*index)->Search(q.data(), SearchParams{}, &out, nullptr);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("zero query"), std::string::npos) << s.ToString();
+}
+
+// The pool shares each class out among max_searchers + 1 users: 8 threads
+// searching at once over 9 frames a class all finish, with the serial
+// results; a pool too small for its searchers is refused with the figure.
+TEST_P(IndexLayerTest, ManySearchersOverATinyPoolAllFinish) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", Options(GetParam())).ok());
+  IndexOptions io;
+  io.structure_cache_bytes = io.vector_cache_bytes = 9 * 4096;
+  io.max_searchers = 8;
+  auto index = Index::Open(dir / "idx", io);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  ASSERT_GT((*index)->info().structure_bytes, io.structure_cache_bytes) << "the pool must be smaller than the file";
+  const FloatMatrix q{r.nq, r.dim, r.queries};
+  SearchParams p;
+  p.probes = 8;
+  p.ef_search = 64;
+  p.beam = 8;
+  const auto serial = SearchAll(**index, q, p);
+  for (int round = 0; round < 5; ++round) ExpectSame(serial, SearchAllConcurrently(**index, q, p, 8));
+
+  io.structure_cache_bytes = 8 * 4096;
+  auto refused = Index::Open(dir / "idx", io);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("cannot give 8 searches at once and a prewarm a page each; give this "
+                                            "class at least 36 KB"),
+            std::string::npos)
+      << refused.status().ToString();
+}
+
+uint64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * 4096;
+}
+
+// A budget far above the index is cut to its files, and no memory is taken
+// for it at open: the pool fills as pages are read.
+TEST_P(IndexLayerTest, AHugeBudgetIsCutToTheFilesAndTakenOnDemand) {
+  TempDir dir;
+  const Rows r = MakeRows(dir);
+  ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", Options(GetParam())).ok());
+  IndexOptions io;
+  io.structure_cache_bytes = io.vector_cache_bytes = uint64_t{1} << 40;  // 1 TiB each
+  const uint64_t before = ResidentBytes();
+  auto index = Index::Open(dir / "idx", io);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_LT(ResidentBytes(), before + (16u << 20)) << "the open took the budget's memory";
+  const IndexInfo& info = (*index)->info();
+  auto pages = (*index)->Prewarm();
+  ASSERT_TRUE(pages.ok());
+  EXPECT_EQ(*pages, info.structure_bytes / info.page_size - 1) << "the structure class holds its whole file";
+  SearchParams p;
+  p.probes = 4;
+  EXPECT_GE(Recall(SearchAll(**index, FloatMatrix{r.nq, r.dim, r.queries}, p), IdMatrixOfExact(dir, r), 10), 0.8);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothTypes, IndexLayerTest, ::testing::Values(IndexType::kHnsw, IndexType::kIvf),

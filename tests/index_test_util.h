@@ -133,6 +133,7 @@ inline void FlipByte(const std::string& path, uint64_t offset) {
 inline void ExpectConcurrentSearchesAgreeWithSerial(const Built& b, const SearchParams& p) {
   IndexOptions io;
   io.structure_cache_bytes = io.vector_cache_bytes = 16 * 4096;
+  io.max_searchers = 4;
   auto index = Index::Open(b.index(), io);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   ASSERT_GT((*index)->info().structure_bytes, io.structure_cache_bytes) << "prewarm would not evict";

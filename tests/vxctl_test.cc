@@ -214,6 +214,13 @@ TEST(VxctlIndex, BuildWithKeysQueryReturnsThem) {
   EXPECT_EQ(info.status, 0);
   EXPECT_NE(info.output.find("generation 1"), std::string::npos) << info.output;
   EXPECT_NE(info.output.find("segments: none"), std::string::npos) << info.output;
+  // Eight threads over a 1 MB pool all finish; the largest --memory is cut
+  // to the index and neither aborts nor takes the memory.
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --threads 8 --memory 1");
+  EXPECT_EQ(q.status, 0) << q.output;
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --memory 1073741824 --json");
+  EXPECT_EQ(q.status, 0) << q.output;
+  EXPECT_LT(JsonNumber(q.output, "peak_rss_mb"), 512) << q.output;
   keys[1500] = keys[7];
   ASSERT_TRUE(WriteMatrix(dir / "dup.npy", DType::kI64, 1, keys.data(), keys.size()).ok());
   build = Vxctl("build --base " + dir / "b.fbin" + " --ids " + dir / "dup.npy" + " --out " + dir / "idx2");

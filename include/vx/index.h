@@ -98,10 +98,21 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
 // The index's structure pages are what a search walks or scans before the
 // rerank: HNSW's graph pages, IVF's list pages. They are one page class of
 // the buffer pool; vector pages are the other.
+//
+// Each class's pool holds at most its file (a larger budget is cut to it),
+// and its memory is taken as pages are first read, not at open. A class
+// smaller than its file is shared out so that every search makes progress:
+// a search holds at most 1 / (max_searchers + 1) of the class at once (the
+// extra share is a prewarm's), and Open refuses, with the figure needed, a
+// budget that leaves a share below one page.
 struct IndexOptions {
   // Buffer pool budget for structure pages.
   uint64_t structure_cache_bytes = 64ull << 20;
   uint64_t vector_cache_bytes = 16ull << 20;  // buffer pool budget for vector pages
+  // Searches that may run at once on this index (1..4096); 0: the
+  // machine's hardware threads. More may run, but then a search can fail
+  // with ResourceExhausted when every frame of a class is pinned.
+  uint32_t max_searchers = 0;
   Env* env = nullptr;
 };
 

@@ -175,7 +175,9 @@ Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const
 
   // 1. Upper layers. 2. Layer 0.
   SearchUpperLayers(w);
-  VX_RETURN_IF_ERROR(SearchLayer0(w, std::max(p.ef_search, p.k), std::max<uint32_t>(1, p.beam)));
+  // A step pins at most `beam` pages: no more than a search's share of the pool.
+  const uint32_t beam = static_cast<uint32_t>(std::clamp<size_t>(p.beam, 1, pages_->SharePages(PageClass::kStructure)));
+  VX_RETURN_IF_ERROR(SearchLayer0(w, std::max(p.ef_search, p.k), beam));
 
   // 3. Rerank the nearest `rerank` by exact distance.
   std::sort(x.best.begin(), x.best.end());

@@ -1,5 +1,7 @@
 #include "index/index_pages.h"
 
+#include <thread>
+
 namespace vx {
 
 Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& structure_path,
@@ -8,10 +10,29 @@ Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string
   std::unique_ptr<IndexPages> x(new IndexPages());
   VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(structure_path, OpenOptions{.direct = true}));
   VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(vectors_path, OpenOptions{.direct = true}));
+  const uint32_t searchers = o.max_searchers ? o.max_searchers : std::max(1u, std::thread::hardware_concurrency());
+  if (searchers > kMaxSearchers) {
+    return Status::InvalidArgument("max_searchers must be in 1.." + std::to_string(kMaxSearchers) + ", not " +
+                                   std::to_string(searchers));
+  }
+  File* files[kNumPageClasses] = {x->structure_file_.get(), x->vector_file_.get()};
+  const uint64_t budgets[kNumPageClasses] = {o.structure_cache_bytes, o.vector_cache_bytes};
   BufferPoolOptions po;
   po.page_size = page_size;
-  po.budget_bytes = {std::max<uint64_t>(o.structure_cache_bytes, page_size),
-                     std::max<uint64_t>(o.vector_cache_bytes, page_size)};
+  for (size_t c = 0; c < kNumPageClasses; ++c) {
+    VX_ASSIGN_OR_RETURN(const uint64_t file_bytes, files[c]->Size());
+    const uint64_t file_pages = std::max<uint64_t>(1, file_bytes / page_size);
+    const uint64_t pages = std::clamp<uint64_t>(budgets[c] / page_size, 1, file_pages);
+    po.budget_bytes[c] = pages * page_size;
+    x->share_[c] = pages == file_pages ? pages : pages / (searchers + 1);
+    if (x->share_[c] == 0) {
+      return Status::ResourceExhausted(
+          files[c]->path() + ": a pool of " + std::to_string(pages) + " " + PageClassName(static_cast<PageClass>(c)) +
+          " pages (" + std::to_string(budgets[c] >> 10) + " KB) cannot give " + std::to_string(searchers) +
+          " searches at once and a prewarm a page each; give this class at least " +
+          std::to_string(((searchers + 1) * page_size + 1023) >> 10) + " KB, or open for fewer searchers");
+    }
+  }
   VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
   VX_ASSIGN_OR_RETURN(x->structure_id_,
                       x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure, structure_type));
@@ -32,9 +53,9 @@ Status IndexPages::Pin(std::span<const PageRef> refs, std::vector<PageHandle>* o
 Result<uint64_t> IndexPages::PrewarmStructure(uint64_t file_pages) const {
   const size_t capacity = pool_->CapacityPages(PageClass::kStructure);
   const uint64_t end = std::min<uint64_t>(file_pages, 1 + capacity);
-  // A quarter of the pool at most, so that searches running alongside still
-  // find frames to pin.
-  const size_t batch = std::clamp<size_t>(capacity / 4, 1, 256);
+  // A search's share at most, so that searches running alongside still find
+  // frames to pin.
+  const size_t batch = std::min<size_t>(SharePages(PageClass::kStructure), 256);
   std::vector<PageRef> refs;
   std::vector<PageHandle> pinned;
   for (uint64_t first = 1; first < end; first += refs.size()) {

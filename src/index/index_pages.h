@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,15 +18,24 @@
 
 namespace vx {
 
+inline constexpr uint32_t kMaxSearchers = 4096;
+
 class IndexPages {
  public:
-  // Opens the two files with O_DIRECT; a pool of page size `page_size` with
-  // the budgets of `o` (each at least one page).
+  // Opens the two files with O_DIRECT, and a pool of page size `page_size`
+  // with the budgets of `o`, each cut to its file's size and at least one
+  // page. ResourceExhausted, with the budget needed, when a class smaller
+  // than its file cannot give o.max_searchers + 1 users a page each, or its
+  // memory cannot be allocated.
   static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& structure_path,
                                                   const std::string& vectors_path, PageType structure_type,
                                                   size_t page_size, const IndexOptions& o);
 
   size_t CapacityPages(PageClass c) const { return pool_->CapacityPages(c); }
+  // The most pages of class `c` one search may hold pinned at once: the
+  // whole class when it holds its whole file (then a free frame always
+  // exists), else its share among max_searchers + 1 users.
+  size_t SharePages(PageClass c) const { return share_[static_cast<size_t>(c)]; }
 
   // Pins structure pages `refs` (page numbers of the structure file) into
   // *out as one batch; counts into stats->graph_*, round_trips.
@@ -34,19 +44,19 @@ class IndexPages {
 
   // Reads structure pages 1 (after the file header) to file_pages - 1 into
   // the pool, as many as its structure class holds, in batches of up to 256
-  // pages and a quarter of the class (one round trip each). Returns the
-  // pages pinned.
+  // pages and a search's share of the class (one round trip each). Returns
+  // the pages pinned.
   Result<uint64_t> PrewarmStructure(uint64_t file_pages) const;
 
   // Calls fn(row, stored bytes) for each row of `slots` (sorted here, in place;
   // duplicates allowed), pinning vector pages in page order in chunks of a
-  // quarter of the vector pool (usually one chunk: one round trip). Counts
+  // share of the vector pool (usually one chunk: one round trip). Counts
   // into stats->vector_*, round_trips.
   template <class Fn>
   Status VisitVectors(const VectorLayout& layout, std::vector<uint32_t>& slots, std::vector<PageRef>& refs,
                       std::vector<PageHandle>& pages, SearchStats* stats, Fn&& fn) const {
     std::sort(slots.begin(), slots.end());
-    const size_t chunk = std::max<size_t>(1, pool_->CapacityPages(PageClass::kVector) / 4);
+    const size_t chunk = SharePages(PageClass::kVector);
     for (size_t begin = 0; begin < slots.size();) {
       refs.clear();
       size_t end = begin;
@@ -78,6 +88,7 @@ class IndexPages {
   std::unique_ptr<File> structure_file_, vector_file_;
   std::unique_ptr<BufferPool> pool_;
   FileId structure_id_{}, vector_id_{};
+  std::array<size_t, kNumPageClasses> share_{};
 };
 
 }  // namespace vx

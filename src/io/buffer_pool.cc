@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
+#include <new>
 #include <thread>
 
 #include "core/check.h"
@@ -90,8 +92,19 @@ Result<std::unique_ptr<BufferPool>> BufferPool::Create(const BufferPoolOptions& 
     }
     auto cls = std::make_unique<ClassState>();
     cls->num_frames = n;
-    cls->memory = AlignedBuffer(n * options.page_size);
-    cls->frames = std::make_unique<Frame[]>(n);
+    const std::string what = std::string("buffer pool: ") + PageClassName(static_cast<PageClass>(c)) + " pages: ";
+    if (n > (SIZE_MAX / 2) / options.page_size) {
+      return Status::ResourceExhausted(what + "a budget of " + std::to_string(options.budget_bytes[c] >> 20) +
+                                       " MB cannot be addressed");
+    }
+    auto memory = AlignedBuffer::Allocate(n * options.page_size);
+    if (!memory.ok()) return Status::ResourceExhausted(what + memory.status().message());
+    cls->memory = std::move(*memory);
+    cls->frames.reset(new (std::nothrow) Frame[n]);
+    if (cls->frames == nullptr) {
+      return Status::ResourceExhausted(what + "cannot allocate the descriptors of " + std::to_string(n) + " frames (" +
+                                       std::to_string((n * sizeof(Frame)) >> 20) + " MB)");
+    }
     for (size_t i = 0; i < n; ++i) cls->frames[i].data = cls->memory.data() + i * options.page_size;
     pool->classes_[c] = std::move(cls);
   }

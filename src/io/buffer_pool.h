@@ -5,7 +5,9 @@
 // Invariants (see buffer_pool.cc for how they are kept):
 //   * Each class owns a fixed array of frames sized to its budget at
 //     creation; the pool never allocates page memory after that, so it can
-//     never hold more than its budget.
+//     never hold more than its budget. The frames' memory is mapped, not
+//     touched (AlignedBuffer): RAM is taken as frames first fill, so a
+//     budget larger than the pages ever read costs only address space.
 //   * A page is in at most one frame, and at most one read of it is in
 //     flight: a thread that misses a page another thread is reading waits for
 //     that read instead of issuing its own.
@@ -111,6 +113,8 @@ class PageHandle {
 
 class BufferPool {
  public:
+  // InvalidArgument for a class budget below one page; ResourceExhausted,
+  // with the figures, when a class's frames cannot be allocated.
   static Result<std::unique_ptr<BufferPool>> Create(const BufferPoolOptions& options);
   ~BufferPool();
 

@@ -116,11 +116,16 @@ Result<std::unique_ptr<Env>> NewPosixEnv(IoBackend backend);
 Env* DefaultEnv();
 std::unique_ptr<Env> NewMemEnv();
 
-// A buffer aligned for O_DIRECT, freed on destruction.
+// A zeroed buffer aligned for O_DIRECT, freed on destruction. Its memory is
+// mapped, not touched: the kernel backs a page (with zeros) only when it is
+// first written, so a large buffer costs RAM as it fills, not when made.
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
+  // Aborts when the memory cannot be mapped (small buffers; see Allocate).
   explicit AlignedBuffer(size_t size);
+  // ResourceExhausted, with the figure, when `size` bytes cannot be mapped.
+  static Result<AlignedBuffer> Allocate(size_t size);
   AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
     o.data_ = nullptr;
     o.size_ = 0;

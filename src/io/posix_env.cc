@@ -1,30 +1,57 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/check.h"
 #include "core/posix.h"
 #include "io/env.h"
 #include "io/uring.h"
 
 namespace vx {
 
-AlignedBuffer::AlignedBuffer(size_t size) : size_(size) {
-  const size_t rounded = (size + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment;
-  data_ = static_cast<uint8_t*>(std::aligned_alloc(kDirectIoAlignment, rounded ? rounded : kDirectIoAlignment));
-  if (data_ == nullptr) std::abort();  // out of memory
-  std::memset(data_, 0, rounded);
+namespace {
+
+size_t MappedBytes(size_t size) {
+  return std::max<size_t>(kDirectIoAlignment,
+                          (size + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment);
+}
+
+}  // namespace
+
+AlignedBuffer::AlignedBuffer(size_t size) {
+  auto made = Allocate(size);
+  VX_CHECK(made.ok());  // small buffers only: a failure here is the machine out of address space
+  *this = std::move(*made);
+}
+
+Result<AlignedBuffer> AlignedBuffer::Allocate(size_t size) {
+  // Anonymous private mappings are zero-filled and page-aligned (4 KiB, the
+  // O_DIRECT alignment), and backed only on first touch.
+  void* p = size > SIZE_MAX - kDirectIoAlignment
+                ? MAP_FAILED
+                : ::mmap(nullptr, MappedBytes(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    return Status::ResourceExhausted("cannot allocate " + std::to_string(size >> 20) + " MB (" + std::to_string(size) +
+                                     " bytes): " + std::strerror(errno));
+  }
+  AlignedBuffer b;
+  b.data_ = static_cast<uint8_t*>(p);
+  b.size_ = size;
+  return b;
 }
 
 AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
   if (this != &o) {
-    std::free(data_);
+    if (data_ != nullptr) ::munmap(data_, MappedBytes(size_));
     data_ = o.data_;
     size_ = o.size_;
     o.data_ = nullptr;
@@ -33,7 +60,9 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
   return *this;
 }
 
-AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+AlignedBuffer::~AlignedBuffer() {
+  if (data_ != nullptr) ::munmap(data_, MappedBytes(size_));
+}
 
 std::string DirName(const std::string& path) {
   const size_t slash = path.rfind('/');

@@ -90,7 +90,7 @@ Status IvfIndex::ScanLists(const SearchParams& p, const RowCheck* check, Scratch
   x.admitted.clear();
   x.upper_k.Reset(p.k);
   if (ivf_.replicas > 0) x.seen.Begin(info_.count);
-  const size_t chunk = std::max<size_t>(1, pages_->CapacityPages(PageClass::kStructure) / 4);
+  const size_t chunk = pages_->SharePages(PageClass::kStructure);
   size_t li = 0;
   uint32_t next_page_in_list = 0;
   while (li < x.order.size()) {

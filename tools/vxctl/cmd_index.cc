@@ -112,8 +112,10 @@ vx::Status WriteKeys(const std::string& path, const std::vector<std::vector<vx::
   return vx::WriteMatrix(path, vx::DType::kI32, k, narrow.data(), results.size());
 }
 
-vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb) {
-  VX_ASSIGN_OR_RETURN(const vx::IndexOptions io, vx::IndexOptionsForMemory(dir, memory_mb << 20));
+// Opens `dir` with a pool of `memory_mb` for `threads` searching threads.
+vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb, int threads) {
+  VX_ASSIGN_OR_RETURN(vx::IndexOptions io, vx::IndexOptionsForMemory(dir, memory_mb << 20));
+  io.max_searchers = static_cast<uint32_t>(threads);
   return vx::Index::Open(dir, io);
 }
 
@@ -251,7 +253,7 @@ void AddQuery(CLI::App& app, RunFn* run) {
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([run, a] {
     *run = [a]() -> int {
-      auto index = OpenWithMemory(a->dir, a->memory_mb);
+      auto index = OpenWithMemory(a->dir, a->memory_mb, a->threads);
       if (!index.ok()) return Fail(index.status());
       std::string prewarmed;
       if (a->prewarm) {
@@ -397,7 +399,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
              "recall@" + std::to_string(k), "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "index hit");
   for (int threads : o.threads) {
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
-    VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb));
+    VX_ASSIGN_OR_RETURN(auto index, OpenWithMemory(o.dir, o.memory_mb, threads));
     if (q.dim != index->info().dim) return vx::Status::InvalidArgument("queries and index differ in dimension");
     const bool ivf = index->info().type == vx::IndexType::kIvf;
     if (ivf != (o.knob == "probes")) {
