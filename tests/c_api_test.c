@@ -212,6 +212,10 @@ int main(void) {
   }
 
   /* Errors: codes and messages, no output, no exit. */
+  o.threads = 5000;
+  CHECK(vx_build(path, ivf, &o, &err) == VX_INVALID_ARGUMENT, "5000 threads accepted: %s", err.message);
+  CHECK(strstr(err.message, "threads must be in 0..1024") != NULL, "message: %s", err.message);
+  o.threads = 2;
   o.metric = "euclid";
   CHECK(vx_build(path, ivf, &o, &err) == VX_INVALID_ARGUMENT && err.code == VX_INVALID_ARGUMENT, "bad metric");
   CHECK(strstr(err.message, "euclid") != NULL, "message: %s", err.message);

@@ -53,9 +53,15 @@ TEST(Vxctl, VersionNamesTheKernels) {
 }
 
 TEST(Vxctl, BadArgumentsExitTwoWithOneLine) {
-  for (const char* args : {"", "gen --dim 0 --count 5 --out x.fvecs", "gen --count 5 --out x.fvecs",
-                           "gt --base a --queries b --out c --metric hamming", "nosuchcommand",
-                           "recall --results a.ivecs --gt b.ivecs --k -1"}) {
+  for (const char* args :
+       {"", "gen --dim 0 --count 5 --out x.fvecs", "gen --count 5 --out x.fvecs",
+        "gt --base a --queries b --out c --metric hamming", "nosuchcommand",
+        "recall --results a.ivecs --gt b.ivecs --k -1",
+        // Each of these once ran to an abort, a wrap-around or exit status 1:
+        "build --base b.fbin --out idx --threads 5000", "build --base b.fbin --out idx --quant foo",
+        "build --base b.fbin --out idx --build-memory 17592186044416", "query idx --queries q.fbin --out x.csv",
+        "gt --base b --queries q --out x.fvecs", "bench idx --queries q --gt g --sweep ef_search=-1",
+        "bench idx --queries q --gt g --sweep ef_search=10,4294967306"}) {
     CliRun r = Vxctl(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
@@ -69,6 +75,53 @@ TEST(Vxctl, DataErrorsExitOneAndNameTheFile) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("q.fvecs"), std::string::npos) << r.output;
   EXPECT_FALSE(testing::Exists(dir / "gt.ivecs"));
+}
+
+// Inputs that once crashed vxctl or printed -nan: a query file with no rows
+// is a data error (exit 1) naming it; so is a zero query under cosine, with
+// its file and row; an unwritable --out fails.
+TEST(Vxctl, EmptyOrZeroQueriesAreDataErrorsNamingTheFile) {
+  TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 10 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+                .status,
+            0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
+                .status,
+            0);
+  ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx --quant sq8 --metric cosine").status, 0);
+  ASSERT_TRUE(WriteMatrix(dir / "empty.fbin", DType::kF32, 16, nullptr, 0).ok());
+  const std::string empty = dir / "empty.fbin";
+  for (const std::string& args :
+       {"query " + dir / "idx" + " --queries " + empty,
+        "bench " + dir / "idx" + " --queries " + empty + " --gt " + dir / "gt.ivecs",
+        "gt --base " + dir / "b.fbin" + " --queries " + empty + " --out " + dir / "x.ivecs",
+        "quant-eval --base " + dir / "b.fbin" + " --queries " + empty + " --gt " + dir / "gt.ivecs" + " --quant sq8"}) {
+    CliRun r = Vxctl(args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("empty.fbin: holds no vectors"), std::string::npos) << args << "\n" << r.output;
+  }
+  ASSERT_TRUE(WriteMatrix(dir / "none.ibin", DType::kI32, 10, nullptr, 0).ok());
+  CliRun r = Vxctl("recall --results " + dir / "none.ibin" + " --gt " + dir / "gt.ivecs");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("holds no results"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("nan"), std::string::npos) << r.output;
+
+  std::vector<float> q(10 * 16, 0.5f);
+  std::fill(q.begin() + 3 * 16, q.begin() + 4 * 16, 0.0f);
+  ASSERT_TRUE(WriteMatrix(dir / "zero.fbin", DType::kF32, 16, q.data(), 10).ok());
+  r = Vxctl("query " + dir / "idx" + " --queries " + dir / "zero.fbin");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("zero.fbin: query 3: cosine distance of a zero query vector"), std::string::npos) << r.output;
+  r = Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "zero.fbin" + " --metric cosine --k 10 --out " +
+            dir / "z.ivecs");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("zero.fbin: query 3 is a zero vector"), std::string::npos) << r.output;
+
+  r = Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " +
+            dir / "no/such/dir/gt.ivecs");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("no/such/dir"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("wrote"), std::string::npos) << "the search ran before the output failed:\n" << r.output;
 }
 
 TEST(Vxctl, GenGtRecallEndToEnd) {

@@ -136,6 +136,7 @@ Result<ExactResult> ExactSearch(VectorReader& base, const FloatMatrix& queries, 
   }
   const uint64_t total = base.info().count - base.position();
   if (params.k == 0) return Status::InvalidArgument("k must be at least 1");
+  VX_RETURN_IF_ERROR(CheckThreads(params.threads, "threads"));
   if (params.k > total) {
     return Status::InvalidArgument("k (" + std::to_string(params.k) + ") exceeds the base size (" +
                                    std::to_string(total) + " rows)");

@@ -1,20 +1,49 @@
-// ParallelFor: run fn(task) for task in [0, n) on `threads` threads, tasks
-// handed out dynamically. Blocks until all finish. threads <= 0 means all
-// cores. The calling thread works too.
+// Thread counts and ParallelFor: run fn(task) for task in [0, n) on
+// `threads` threads, tasks handed out dynamically. Blocks until all finish.
+// threads <= 0 means all cores. The calling thread works too.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "vx/status.h"
+
 namespace vx {
 
+// The most threads any operation takes (a larger request is refused).
+inline constexpr int kMaxThreads = 1024;
+
 inline int ResolveThreads(int threads) {
-  if (threads > 0) return threads;
+  if (threads > 0) return std::min(threads, kMaxThreads);
   const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+  return hw == 0 ? 1 : static_cast<int>(std::min<unsigned>(hw, kMaxThreads));
+}
+
+// InvalidArgument naming `what` unless threads is in 0..kMaxThreads.
+inline Status CheckThreads(int threads, const char* what) {
+  if (threads >= 0 && threads <= kMaxThreads) return Status::Ok();
+  return Status::InvalidArgument(std::string(what) + " must be in 0.." + std::to_string(kMaxThreads) +
+                                 " (0: all cores), not " + std::to_string(threads));
+}
+
+// Starts up to `count` threads running `work` into *pool. A thread the
+// system refuses (a process or memory limit) is not started; the work is
+// shared by those that are (the caller's among them), so it completes all
+// the same, more slowly.
+template <class Work>
+void StartThreads(size_t count, const Work& work, std::vector<std::thread>* pool) {
+  for (size_t i = 0; i < count; ++i) {
+    try {
+      pool->emplace_back(work);
+    } catch (const std::system_error&) {
+      return;
+    }
+  }
 }
 
 template <class Fn>
@@ -30,7 +59,7 @@ void ParallelFor(size_t n, int threads, Fn&& fn) {
   };
   std::vector<std::thread> pool;
   pool.reserve(t - 1);
-  for (size_t i = 0; i + 1 < t; ++i) pool.emplace_back(work);
+  StartThreads(t - 1, work, &pool);
   work();
   for (auto& th : pool) th.join();
 }

@@ -241,7 +241,7 @@ Graph Graph::Build(const float* data, uint32_t n, uint32_t dim, Metric metric, c
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < ResolveThreads(p.threads); ++t) pool.emplace_back(work);
+  StartThreads(static_cast<size_t>(ResolveThreads(p.threads) - 1), work, &pool);
   work();
   for (auto& t : pool) t.join();
   return g;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
 #include "index/keys.h"
 
 namespace vx {
@@ -9,6 +10,7 @@ namespace vx {
 Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& o) {
   BuildSetup s;
   s.env = o.env ? o.env : DefaultEnv();
+  VX_RETURN_IF_ERROR(CheckThreads(o.threads, "threads"));
   s.count = source.count();
   s.dim = source.dim();
   if (s.count == 0) return Status::InvalidArgument(source.name() + ": no vectors");

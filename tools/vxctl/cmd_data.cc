@@ -10,6 +10,7 @@
 #include "core/exact_search.h"
 #include "core/parallel.h"
 #include "core/synth.h"
+#include "quant/quantizer.h"
 #include "vxctl/commands.h"
 #include "vxctl/progress.h"
 
@@ -104,6 +105,35 @@ void AddGen(CLI::App& app, RunFn* run) {
   });
 }
 
+vx::Result<vx::FloatMatrix> ReadQueries(const std::string& path) {
+  VX_ASSIGN_OR_RETURN(vx::FloatMatrix q, vx::ReadAllFloat(path));
+  if (q.rows == 0) return vx::Status::InvalidArgument(path + ": holds no vectors; there is nothing to search");
+  return q;
+}
+
+CLI::Validator QuantSpecArg() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s == "auto") return "";
+        auto spec = vx::ParseQuantSpec(s);
+        return spec.ok() ? "" : spec.status().message();
+      },
+      "QUANT");
+}
+
+CLI::Validator IdsOutputArg() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        auto f = vx::FormatFromPath(s);
+        if (!f.ok()) return f.status().message();
+        if (*f != vx::FileFormat::kIvecs && *f != vx::FileFormat::kIbin && *f != vx::FileFormat::kNpy) {
+          return s + ": ids go to .ivecs, .ibin or .npy";
+        }
+        return "";
+      },
+      "FILE");
+}
+
 void AddGt(CLI::App& app, RunFn* run) {
   struct Args {
     std::string base, queries, out, dist_out, metric = "l2";
@@ -119,20 +149,30 @@ void AddGt(CLI::App& app, RunFn* run) {
   cmd->add_option("--metric", args->metric, "l2 | ip | cosine")
       ->capture_default_str()
       ->check(CLI::IsMember({"l2", "ip", "cosine"}));
-  cmd->add_option("--out", args->out, "Neighbour ids (.ivecs)")->required();
+  cmd->add_option("--out", args->out, "Neighbour ids (.ivecs, .ibin or .npy)")->required()->check(IdsOutputArg());
   cmd->add_option("--dist-out", args->dist_out, "Also write the distances (.fvecs)");
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, vx::kMaxThreads));
   cmd->add_option("--memory", args->memory_mb, "MB of base vectors held in memory at once")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 24));
   cmd->callback([run, args] {
     *run = [args] {
-      auto queries = vx::ReadAllFloat(args->queries);
+      auto queries = ReadQueries(args->queries);
       if (!queries.ok()) return Fail(queries.status());
       auto base = vx::VectorReader::Open(args->base);
       if (!base.ok()) return Fail(base.status());
+      // The outputs are opened first, so that an unwritable path fails
+      // before the search, not after it.
+      auto ids_out = vx::VectorWriter::Create(args->out, vx::DType::kI32, args->k);
+      if (!ids_out.ok()) return Fail(ids_out.status());
+      std::unique_ptr<vx::VectorWriter> dist_out;
+      if (!args->dist_out.empty()) {
+        auto w = vx::VectorWriter::Create(args->dist_out, vx::DType::kF32, args->k);
+        if (!w.ok()) return Fail(w.status());
+        dist_out = std::move(*w);
+      }
       vx::ExactSearchParams p;
       p.metric = vx::ParseMetric(args->metric).value();
       p.k = args->k;
@@ -141,12 +181,15 @@ void AddGt(CLI::App& app, RunFn* run) {
       Progress progress("gt", (*base)->info().count, "base vectors");
       p.progress = [&](uint64_t done, uint64_t) { progress.Update(done); };
       auto result = vx::ExactSearch(**base, *queries, p);
-      if (!result.ok()) return Fail(result.status());
-      progress.Finish();
-      vx::Status s = vx::WriteMatrix(args->out, vx::DType::kI32, p.k, result->ids.data(), result->num_queries);
-      if (s.ok() && !args->dist_out.empty()) {
-        s = vx::WriteMatrix(args->dist_out, vx::DType::kF32, p.k, result->dists.data(), result->num_queries);
+      if (!result.ok()) {
+        const bool about_a_query = result.status().message().rfind("query ", 0) == 0;
+        return Fail(about_a_query ? result.status().WithContext(args->queries) : result.status());
       }
+      progress.Finish();
+      vx::Status s = (*ids_out)->Append(result->ids.data(), result->num_queries);
+      if (s.ok()) s = (*ids_out)->Finish();
+      if (s.ok() && dist_out) s = dist_out->Append(result->dists.data(), result->num_queries);
+      if (s.ok() && dist_out) s = dist_out->Finish();
       if (!s.ok()) return Fail(s);
       fmt::print("wrote the {} nearest ({}) of {} queries to {}\n", p.k, args->metric, result->num_queries, args->out);
       return 0;
@@ -171,6 +214,8 @@ void AddRecall(CLI::App& app, RunFn* run) {
       auto gt = vx::ReadAllIds(args->gt);
       if (!gt.ok()) return Fail(gt.status());
       const uint32_t k = args->k;
+      if (res->rows == 0)
+        return Fail(vx::Status::InvalidArgument(args->results + ": holds no results; nothing to score"));
       if (res->rows != gt->rows) {
         return Fail(vx::Status::InvalidArgument(
             fmt::format("{} has {} rows but {} has {}", args->results, res->rows, args->gt, gt->rows)));

@@ -84,7 +84,14 @@ void AddDemo(CLI::App& app, RunFn* run) {
       auto gt_ids = vx::ReadAllIds(gt);
       if (!gt_ids.ok()) return Fail(gt_ids.status());
       nlohmann::json rows = nlohmann::json::array();
-      SweepOptions so{index, "ef_search", {10, 20, 40, 80, 160}, {1}, memory_mb, 0.95, vx::SearchParams{}};
+      SweepOptions so;
+      so.dir = index;
+      so.knob = "ef_search";
+      so.values = {10, 20, 40, 80, 160};
+      so.threads = {1};
+      so.memory_mb = memory_mb;
+      so.target = 0.95;
+      so.queries_source = queries;
       s = Sweep(so, *q, *gt_ids, &rows);
       if (!s.ok()) return Fail(s);
       return 0;

@@ -35,13 +35,16 @@ struct Run {
   vx::SearchStats stats;
   double seconds = 0;
   double Pct(double p) const {
+    if (latency_us.empty()) return 0;
     return latency_us[std::min<size_t>(latency_us.size() - 1, static_cast<size_t>(p * latency_us.size()))];
   }
   double PerQuery(uint64_t v) const { return double(v) / results.size(); }
   double Qps() const { return results.size() / seconds; }
 };
 
-vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, const vx::SearchParams& sp, int threads) {
+// `source` names the queries' file in an error.
+vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, const std::string& source,
+                           const vx::SearchParams& sp, int threads) {
   Run run;
   run.results.resize(q.rows);
   run.latency_us.resize(q.rows);
@@ -57,7 +60,7 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
         vx::Status st = index.Search(q.row(i), sp, &run.results[i], &stats[t]);
         run.latency_us[i] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
         if (!st.ok()) {
-          errors[t] = st;
+          errors[t] = st.WithContext(source + ": query " + std::to_string(i));
           return;
         }
       }
@@ -92,24 +95,44 @@ double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   return double(hits) / (double(run.results.size()) * k);
 }
 
-// The result keys, k a query (-1 past the results): .npy as int64, other
-// formats (.ivecs, .ibin) as int32, refusing keys that int32 cannot hold.
-vx::Status WriteKeys(const std::string& path, const std::vector<std::vector<vx::SearchResult>>& results, uint32_t k) {
+// Where the result keys go, opened before the queries run so that an
+// unwritable path fails first: .npy as int64, other formats as int32
+// (refusing keys that int32 cannot hold).
+struct KeysOut {
+  std::string path;
+  std::unique_ptr<vx::VectorWriter> writer;
+  bool wide = false;
+};
+
+vx::Result<KeysOut> OpenKeysOut(const std::string& path, uint32_t k) {
+  KeysOut out;
+  out.path = path;
   VX_ASSIGN_OR_RETURN(const vx::FileFormat format, vx::FormatFromPath(path));
+  out.wide = format == vx::FileFormat::kNpy;
+  VX_ASSIGN_OR_RETURN(out.writer, vx::VectorWriter::Create(path, out.wide ? vx::DType::kI64 : vx::DType::kI32, k));
+  return out;
+}
+
+// The keys of `results`, k a query (-1 past a query's results).
+vx::Status WriteKeys(KeysOut& out, const std::vector<std::vector<vx::SearchResult>>& results, uint32_t k) {
   std::vector<int64_t> keys(results.size() * k, -1);
   for (size_t i = 0; i < results.size(); ++i) {
     for (size_t j = 0; j < results[i].size(); ++j) keys[i * k + j] = results[i][j].key;
   }
-  if (format == vx::FileFormat::kNpy) return vx::WriteMatrix(path, vx::DType::kI64, k, keys.data(), results.size());
-  std::vector<int32_t> narrow(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (keys[i] < INT32_MIN || keys[i] > INT32_MAX) {
-      return vx::Status::InvalidArgument(path + ": key " + std::to_string(keys[i]) +
-                                         " does not fit this int32 format; write .npy");
+  if (!out.wide) {
+    std::vector<int32_t> narrow(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] < INT32_MIN || keys[i] > INT32_MAX) {
+        return vx::Status::InvalidArgument(out.path + ": key " + std::to_string(keys[i]) +
+                                           " does not fit this int32 format; write .npy");
+      }
+      narrow[i] = static_cast<int32_t>(keys[i]);
     }
-    narrow[i] = static_cast<int32_t>(keys[i]);
+    VX_RETURN_IF_ERROR(out.writer->Append(narrow.data(), results.size()));
+  } else {
+    VX_RETURN_IF_ERROR(out.writer->Append(keys.data(), results.size()));
   }
-  return vx::WriteMatrix(path, vx::DType::kI32, k, narrow.data(), results.size());
+  return out.writer->Finish();
 }
 
 // Opens `dir` with a pool of `memory_mb` for `threads` searching threads.
@@ -174,16 +197,21 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--quant", a->quant,
                   "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B "
                   "bits/dim, 1-8) | auto (pq:dim/4)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(QuantSpecArg());
   cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "f16"}));
-  cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, vx::kMaxThreads));
   cmd->add_option("--build-memory", a->build_memory_mb,
                   "MB the build may hold. HNSW holds vectors + graph and refuses, before reading any vector, "
                   "a build that would exceed it (building larger than RAM is not supported for HNSW yet). "
-                  "IVF streams the base and fits its sample and passes to the budget")
-      ->capture_default_str();
+                  "IVF streams the base and fits its sample and passes to the budget (pgvector's "
+                  "maintenance_work_mem)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_option("--page-size", a->page_size, "Page size (raised to fit one vector)")->capture_default_str();
   cmd->add_flag("--no-reorder", a->no_reorder, "Keep base order instead of BFS renumbering");
   cmd->callback([run, a] {
@@ -247,7 +275,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
                   "needs, up to 3/4; vector pages the rest)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
-  cmd->add_option("--out", a->out, "Write the result keys (.ivecs or .ibin: int32; .npy: int64)");
+  cmd->add_option("--out", a->out, "Write the result keys (.ivecs or .ibin: int32; .npy: int64)")
+      ->check(IdsOutputArg());
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
   cmd->add_flag("--prewarm", a->prewarm, kPrewarmHelp);
   cmd->add_flag("--json", a->json, "Print JSON");
@@ -261,15 +290,21 @@ void AddQuery(CLI::App& app, RunFn* run) {
         if (!r.ok()) return Fail(r.status());
         prewarmed = *r;
       }
-      auto q = vx::ReadAllFloat(a->queries);
+      auto q = ReadQueries(a->queries);
       if (!q.ok()) return Fail(q.status());
+      std::optional<KeysOut> keys_out;
+      if (!a->out.empty()) {
+        auto opened = OpenKeysOut(a->out, a->sp.k);
+        if (!opened.ok()) return Fail(opened.status());
+        keys_out = std::move(*opened);
+      }
       if (q->dim != (*index)->info().dim) {
         return Fail(vx::Status::InvalidArgument(
             fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
       }
       const vx::SearchParams& sp = a->sp;
       const bool ivf = (*index)->info().type == vx::IndexType::kIvf;
-      auto run = RunQueries(**index, *q, sp, a->threads);
+      auto run = RunQueries(**index, *q, a->queries, sp, a->threads);
       if (!run.ok()) return Fail(run.status());
       const std::vector<std::vector<vx::SearchResult>>& results = run->results;
       const vx::SearchStats& total = run->stats;
@@ -283,8 +318,8 @@ void AddQuery(CLI::App& app, RunFn* run) {
           return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
         recall = RecallAt(*run, *gt, a->sp.k);
       }
-      if (!a->out.empty()) {
-        vx::Status s = WriteKeys(a->out, results, a->sp.k);
+      if (keys_out) {
+        vx::Status s = WriteKeys(*keys_out, results, a->sp.k);
         if (!s.ok()) return Fail(s);
       }
       const double nq = double(q->rows);
@@ -421,11 +456,12 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       // and the warm-up would spend its time on vector-page reads.
       vx::SearchParams wp = with(*std::max_element(o.values.begin(), o.values.end()));
       if (o.warmup_queries) wp.rerank = index->RerankDepth(with(*std::min_element(o.values.begin(), o.values.end())));
-      VX_RETURN_IF_ERROR(RunQueries(*index, wq, wp, threads).status());
+      VX_RETURN_IF_ERROR(
+          RunQueries(*index, wq, o.warmup_queries ? o.warmup_source : o.queries_source, wp, threads).status());
     }
     uint32_t best = 0;
     for (uint32_t v : o.values) {
-      VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, with(v), threads));
+      VX_ASSIGN_OR_RETURN(Run r, RunQueries(*index, q, o.queries_source, with(v), threads));
       const double recall = RecallAt(r, gt, k);
       const vx::SearchStats& s = r.stats;
       const double hit = s.structure_pages ? 1.0 - double(s.structure_reads) / s.structure_pages : 0.0;
@@ -548,30 +584,37 @@ void AddBench(CLI::App& app, RunFn* run) {
         fmt::print(stderr, "vxctl: --sweep: expected ef_search=LIST or probes=LIST, got '{}'\n", a->sweep);
         return 2;
       }
+      // Whole numbers 1..10000 (--ef-search's and --probes' range starts alike).
       std::vector<uint32_t> values;
-      try {
-        std::stringstream ss(a->sweep.substr(eq + 1));
-        for (std::string tok; std::getline(ss, tok, ',');) values.push_back(static_cast<uint32_t>(std::stoul(tok)));
-      } catch (...) {
-        values.clear();
+      std::stringstream ss(a->sweep.substr(eq + 1));
+      for (std::string tok; std::getline(ss, tok, ',');) {
+        const bool digits = !tok.empty() && tok.size() <= 5 && tok.find_first_not_of("0123456789") == std::string::npos;
+        const uint32_t v = digits ? static_cast<uint32_t>(std::stoul(tok)) : 0;
+        if (v == 0 || v > 10000) {
+          values.clear();
+          break;
+        }
+        values.push_back(v);
       }
-      if (values.empty() || std::count(values.begin(), values.end(), 0u)) {
-        fmt::print(stderr, "vxctl: --sweep: '{}' is not a list of positive numbers\n", a->sweep);
+      if (values.empty()) {
+        fmt::print(stderr, "vxctl: --sweep: '{}' is not a list of whole numbers from 1 to 10000\n", a->sweep);
         return 2;
       }
-      auto q = vx::ReadAllFloat(a->queries);
+      auto q = ReadQueries(a->queries);
       if (!q.ok()) return Fail(q.status());
       auto gt = vx::ReadAllIds(a->gt);
       if (!gt.ok()) return Fail(gt.status());
       nlohmann::json rows = nlohmann::json::array();
       std::optional<vx::FloatMatrix> wq;
       if (!a->warmup_queries.empty()) {
-        auto r = vx::ReadAllFloat(a->warmup_queries);
+        auto r = ReadQueries(a->warmup_queries);
         if (!r.ok()) return Fail(r.status());
         wq = std::move(*r);
       }
-      SweepOptions so{a->dir,    knob,  values,    a->threads,          a->memory_mb,
-                      a->target, a->sp, a->warmup, wq ? &*wq : nullptr, a->prewarm};
+      SweepOptions so{a->dir,     knob,         values,
+                      a->threads, a->memory_mb, a->target,
+                      a->sp,      a->warmup,    wq ? &*wq : nullptr,
+                      a->prewarm, a->queries,   a->warmup_queries};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
       if (!a->json.empty()) {

@@ -118,7 +118,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--k", args->k, "k of recall@k")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--threads", args->threads, "Threads for training, encoding and recall (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, vx::kMaxThreads));
   cmd->add_option("--seed", args->seed, "Training seed (k-means sampling and seeding, RaBitQ's rotation)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON");
@@ -132,7 +132,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       const vx::Metric metric = vx::ParseMetric(args->metric).value();
       auto base = vx::ReadAllFloat(args->base);
       if (!base.ok()) return Fail(base.status());
-      auto queries = vx::ReadAllFloat(args->queries);
+      auto queries = ReadQueries(args->queries);
       if (!queries.ok()) return Fail(queries.status());
       auto gt = vx::ReadAllIds(args->gt);
       if (!gt.ok()) return Fail(gt.status());

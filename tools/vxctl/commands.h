@@ -27,18 +27,27 @@ struct SweepOptions {
   std::string knob;  // the swept parameter: "ef_search" (HNSW) or "probes" (IVF)
   std::vector<uint32_t> values;
   std::vector<int> threads;
-  uint64_t memory_mb;
-  double target;
+  uint64_t memory_mb = 64;
+  double target = 0.95;
   vx::SearchParams params;                          // everything else
   bool warmup = false;                              // one untimed pass (at the largest value) before each thread count
   const vx::FloatMatrix* warmup_queries = nullptr;  // that pass's queries (nullptr: the measured ones)
   bool prewarm = false;                             // Index::Prewarm before each thread count (before the warm-up pass)
+  std::string queries_source, warmup_source;        // the query files, for messages
 };
 vx::Status Sweep(const SweepOptions& options, const vx::FloatMatrix& queries, const vx::IdMatrix& gt,
                  nlohmann::json* rows);
 
 // Prints "vxctl: <status>" to stderr and returns exit status 1.
 int Fail(const vx::Status& s);
+// The vectors of a query file, all in RAM; InvalidArgument when it holds
+// none (there would be nothing to search or score).
+vx::Result<vx::FloatMatrix> ReadQueries(const std::string& path);
+// Argument checks (a failure is exit status 2): a quantizer spec or "auto";
+// an output path whose extension names a format that holds int32 or int64
+// ids (.ivecs, .ibin, .npy).
+CLI::Validator QuantSpecArg();
+CLI::Validator IdsOutputArg();
 // Writes vectors [0, count) of one generator stream to `path` (float32),
 // generated in parallel, with a progress bar labelled `label`.
 vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count, uint32_t dim,
