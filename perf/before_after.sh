@@ -10,7 +10,12 @@
 #   perf/before_after.sh OLD_REV [COUNT] [DIM]      (defaults 1000000 128)
 #   env: VX_BENCH_DIR (default /tmp/vx-before-after), VX_ROUNDS (default 3),
 #        VX_EFS (default 20,40,80,160), VX_PROBES (default 1,2,4,8,16),
-#        VX_PREPARE_ONLY=1: stop after building the binaries, data and indexes
+#        VX_PREPARE_ONLY=1: stop after building the binaries, data and indexes,
+#        VX_BUILD_THREADS (default all cores; 1 builds the same HNSW graph
+#        every time, so recall compares exactly),
+#        VX_SETTINGS (default "memory cap": which runs to make; the summary
+#        reads both), VX_OVERHEAD_MB (default 40: the capped process's memory
+#        beside the index's resident part and its pool)
 # Needs root for memcap (../shared/tools/memcap), python3-numpy for the
 # warm-up sample, and a release build in build/. Reuses data, the old
 # binary and indexes already in VX_BENCH_DIR.
@@ -55,7 +60,7 @@ for type in hnsw ivf; do
     if [ ! -f "$idx/MANIFEST" ]; then
       exe=$old; [ $bin = new ] && exe=$new
       /usr/bin/time -f "$bin $type build: %e s, peak RSS %M KB" "$exe" build --type "$type" --base "$base" --out "$idx" \
-        --threads "$(nproc)" 2>&1 | grep -E "build:|built"
+        --threads "${VX_BUILD_THREADS:-$(nproc)}" 2>&1 | grep -E "build:|built"
     fi
   done
 done
@@ -77,14 +82,14 @@ bench_one() {
   else
     resident_mb=$("$exe" info "$idx" | sed -n 's/.*always in RAM: \([0-9.]*\) MB.*/\1/p' | cut -d. -f1)
     local cap=$((index_mb / 4)) pool
-    pool=$((cap - resident_mb - 160))  # the rest: binary, libraries, queries, ground truth, scratch
+    pool=$((cap - resident_mb - ${VX_OVERHEAD_MB:-40}))  # the rest: binary, libraries, queries, ground truth, scratch
     "$memcap" "$cap" "$exe" bench "$idx" --queries "$q" --gt "$gt" --sweep "$sweep" --threads 1 --memory "$pool" \
       --warmup --warmup-queries "$warm" --json "$out" >/dev/null
     echo "$type under memcap $cap MiB (index $index_mb MiB, resident $resident_mb MiB, pool $pool MiB): $bin" >&2
   fi
 }
 
-for setting in memory cap; do
+for setting in ${VX_SETTINGS:-memory cap}; do
   for type in hnsw ivf; do
     for r in $(seq "$rounds"); do
       for bin in old new; do bench_one "$bin" "$type" "$setting" "$work/${setting}_${type}_${bin}_$r.json"; done

@@ -8,6 +8,11 @@ namespace vx::hnsw {
 Status HnswIndex::LoadTypeFiles(const Manifest& m) {
   VX_ASSIGN_OR_RETURN(hnsw_, HnswParams::FromManifest(m, dir_, info_.count));
   hnsw_.Describe(&info_);
+  VX_ASSIGN_OR_RETURN(const PagedFileHeader h, StructureHeader());
+  if (h.kind != static_cast<uint32_t>(PagedFileKind::kGraph) || h.count != info_.count) {
+    return Status::Corruption(FilePath(kGraphFile) + ": its header says " + std::to_string(h.count) +
+                              " nodes; the manifest says " + std::to_string(info_.count));
+  }
   VX_ASSIGN_OR_RETURN(codes_, ReadResident("codes"));
   if (codes_.size() != info_.count * quantizer_->code_size())
     return Status::Corruption(FilePath("codes") + ": wrong size");

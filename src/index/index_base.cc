@@ -57,6 +57,31 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   info_.resident_bytes = keys_.size() * sizeof(int64_t);
   VX_ASSIGN_OR_RETURN(pages_, IndexPages::Open(env_, FilePath(ops.structure_file), FilePath(kVectorsFile),
                                                structure_type, params_.page_size, o));
+  return CrossCheck();
+}
+
+// What the files record about themselves must agree with the manifest: a
+// manifest that passes its checksum but lies (a metric or element type
+// changed by hand, a count from another index) is Corruption, not wrong
+// answers.
+Status IndexBase::CrossCheck() const {
+  if (quantizer_->metric() != params_.metric) {
+    return Status::Corruption(FilePath(kQuantizerFile) + ": trained for metric " + MetricName(quantizer_->metric()) +
+                              "; the manifest says " + MetricName(params_.metric));
+  }
+  if (quantizer_->spec().ToString() != params_.quant) {
+    return Status::Corruption(FilePath(kQuantizerFile) + ": holds " + quantizer_->spec().ToString() +
+                              " codes; the manifest says " + params_.quant);
+  }
+  VX_ASSIGN_OR_RETURN(const PagedFileHeader h, pages_->ReadFileHeader(PageClass::kVector));
+  if (h.kind != static_cast<uint32_t>(PagedFileKind::kVectors) || h.count != params_.count || h.dim != params_.dim ||
+      h.element != static_cast<uint32_t>(params_.storage) || h.per_page != vlayout_.per_page ||
+      h.record_bytes != vlayout_.vector_bytes) {
+    return Status::Corruption(FilePath(kVectorsFile) + ": its header says " + std::to_string(h.count) + " vectors of " +
+                              std::to_string(h.dim) + " dims, element type " + std::to_string(h.element) +
+                              "; the manifest says " + std::to_string(params_.count) + " of " +
+                              std::to_string(params_.dim) + " as " + ElementTypeName(params_.storage));
+  }
   return Status::Ok();
 }
 

@@ -64,6 +64,10 @@ class IndexBase : public Index {
   virtual Status LoadTypeFiles(const Manifest& m) = 0;
   Status OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
                     uint32_t format, PageType structure_type);
+  Status CrossCheck() const;
+  // What the structure file's header page records (for the type's own
+  // cross-check against the manifest).
+  Result<PagedFileHeader> StructureHeader() const { return pages_->ReadFileHeader(PageClass::kStructure); }
   // A file of the generation read whole and checked against the manifest's
   // checksum (files a type keeps in RAM).
   Result<std::string> ReadResident(const std::string& name) const;

@@ -1,5 +1,6 @@
 #include "index/index_pages.h"
 
+#include <cstring>
 #include <thread>
 
 namespace vx {
@@ -34,10 +35,25 @@ Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string
     }
   }
   VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
+  x->page_size_ = page_size;
   VX_ASSIGN_OR_RETURN(x->structure_id_,
                       x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure, structure_type));
   VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
   return x;
+}
+
+Result<PagedFileHeader> IndexPages::ReadFileHeader(PageClass c) const {
+  File* f = c == PageClass::kStructure ? structure_file_.get() : vector_file_.get();
+  AlignedBuffer page(page_size_);
+  size_t got = 0;
+  VX_RETURN_IF_ERROR(f->Read(0, page_size_, page.data(), &got));
+  if (got != page_size_)
+    return Status::Corruption(f->path() + " page 0: short read, " + std::to_string(got) + " bytes");
+  VX_RETURN_IF_ERROR(VerifyPage(page.data(), page_size_, PageType::kFileHeader, PageNo{0}, f->path()));
+  PagedFileHeader h;
+  std::memcpy(&h, page.data() + kPageHeaderSize, sizeof h);
+  if (h.magic != kFileHeaderMagic) return Status::Corruption(f->path() + " page 0: not a vx paged file header");
+  return h;
 }
 
 Status IndexPages::Pin(std::span<const PageRef> refs, std::vector<PageHandle>* out, uint64_t* pages, uint64_t* reads,

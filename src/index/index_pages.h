@@ -13,6 +13,7 @@
 
 #include "io/buffer_pool.h"
 #include "io/env.h"
+#include "io/paged_file.h"
 #include "io/vector_file.h"
 #include "vx/index.h"
 
@@ -32,6 +33,9 @@ class IndexPages {
                                                   size_t page_size, const IndexOptions& o);
 
   size_t CapacityPages(PageClass c) const { return pool_->CapacityPages(c); }
+  // Page 0 of the class's file, read past the pool and checked (page
+  // header, magic): what the file records about itself.
+  Result<PagedFileHeader> ReadFileHeader(PageClass c) const;
   // The most pages of class `c` one search may hold pinned at once: the
   // whole class when it holds its whole file (then a free frame always
   // exists), else its share among max_searchers + 1 users.
@@ -89,6 +93,7 @@ class IndexPages {
   std::unique_ptr<BufferPool> pool_;
   FileId structure_id_{}, vector_id_{};
   std::array<size_t, kNumPageClasses> share_{};
+  size_t page_size_ = 0;
 };
 
 }  // namespace vx

@@ -18,6 +18,14 @@ Status IvfIndex::LoadTypeFiles(const Manifest& m) {
   const uint64_t lists = ivf_.lists, dim = info_.dim;
   llayout_ = ListLayout::Make(info_.page_size, quantizer_->code_size());
   if (llayout_.per_page == 0) return Status::Corruption(FilePath(kQuantizerFile) + ": code larger than a list page");
+  VX_ASSIGN_OR_RETURN(const PagedFileHeader h, StructureHeader());
+  if (h.kind != static_cast<uint32_t>(PagedFileKind::kLists) || h.count != info_.entries || h.dim != dim ||
+      h.per_page != llayout_.per_page || h.record_bytes != 4 + llayout_.code_size) {
+    return Status::Corruption(FilePath(kListsFile) + ": its header says " + std::to_string(h.count) + " entries of " +
+                              std::to_string(h.dim) + " dims, " + std::to_string(h.per_page) +
+                              " a page; the manifest and codes say " + std::to_string(info_.entries) + " of " +
+                              std::to_string(dim) + ", " + std::to_string(llayout_.per_page));
+  }
   VX_ASSIGN_OR_RETURN(const std::string c, ReadResident("centroids"));
   if (c.size() != lists * dim * 4) return Status::Corruption(FilePath("centroids") + ": wrong size");
   centroids_.resize(lists * dim);
