@@ -99,10 +99,12 @@ done
 
 # 4. Summary: per setting, recall of both, QPS per round, median new/old.
 /usr/bin/python3 - "$work" "$rounds" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 for setting in ("memory", "cap"):
   for typ in ("hnsw", "ivf"):
+    if not os.path.exists(f"{work}/{setting}_{typ}_new_{rounds}.json"):
+      continue  # not run (VX_SETTINGS)
     knob = "ef_search" if typ == "hnsw" else "probes"
     runs = {b: [json.load(open(f"{work}/{setting}_{typ}_{b}_{r}.json"))["rows"] for r in range(1, rounds + 1)] for b in ("old", "new")}
     where = "in memory" if setting == "memory" else "under the 1/4 memcap"
