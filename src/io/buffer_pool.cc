@@ -226,6 +226,9 @@ uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const Pa
   return submissions;
 }
 
+// Over 80 lines: the pin protocol (hit, shared read, claim, load, wait) and
+// its all-or-nothing unwinding are kept in one place, where the invariants
+// at the top of this file can be checked against them.
 Status BufferPool::PinBatch(std::span<const PageRef> pages, std::vector<PageHandle>* out, PinStats* stats) {
   // Handles go straight into the caller's vector (reused across calls, so a
   // batch of hits allocates nothing); destroying them releases the pins.

@@ -108,6 +108,8 @@ void BalanceAssignment(uint64_t n, uint32_t k, uint32_t top, const int32_t* cand
   }
 }
 
+// Over 80 lines: seeding, the Lloyd iterations and the empty-cluster repair
+// share the sample and the scratch arrays sized once at the top.
 Result<KMeansResult> KMeans(const float* data, uint64_t n, uint32_t dim, const KMeansParams& p) {
   if (p.k == 0 || dim == 0) return Status::InvalidArgument("k-means: k and dim must be positive");
   if (n < p.k) {

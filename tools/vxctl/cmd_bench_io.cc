@@ -188,6 +188,8 @@ vx::Status CreatePagedFile(vx::Env* env, const std::string& path, uint64_t mb, s
 
 }  // namespace
 
+// Over 80 lines: one CLI11 call per option, then the run, which reads the
+// options where they were declared.
 void AddBenchIo(CLI::App& app, RunFn* run) {
   struct Args {
     std::string file;

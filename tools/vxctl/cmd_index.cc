@@ -161,6 +161,8 @@ void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
 
 }  // namespace
 
+// Over 80 lines: one CLI11 call per option, then the run, which reads the
+// options where they were declared.
 void AddBuild(CLI::App& app, RunFn* run) {
   struct Args {
     std::string type = "hnsw", base, ids, metric = "l2", out, quant = "auto", storage = "f32";
@@ -256,6 +258,8 @@ void AddBuild(CLI::App& app, RunFn* run) {
   });
 }
 
+// Over 80 lines: one CLI11 call per option, then the run, which reads the
+// options where they were declared.
 void AddQuery(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir, queries, out, gt;
@@ -541,6 +545,8 @@ vx::Status WritePlot(const std::string& path, const nlohmann::json& rows, const 
   return vx::Status::Ok();
 }
 
+// Over 80 lines: one CLI11 call per option, then the run, which reads the
+// options where they were declared.
 void AddBench(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir, queries, gt, sweep = "ef_search=10,20,40,80,160,320", json, plot;

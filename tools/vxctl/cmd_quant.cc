@@ -94,6 +94,8 @@ vx::Result<Recall> MeasureRecall(const vx::Quantizer& q, const vx::FloatMatrix& 
 
 }  // namespace
 
+// Over 80 lines: one CLI11 call per option, then the run, which reads the
+// options where they were declared.
 void AddQuantEval(CLI::App& app, RunFn* run) {
   struct Args {
     std::string base, queries, gt, quant, metric = "l2";
