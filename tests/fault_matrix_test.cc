@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -174,6 +175,43 @@ TEST_P(FaultMatrixTest, SigkillDuringARebuildLeavesTheOldOrTheNewIndex) {
   for (const auto& e : std::filesystem::directory_iterator(dir))
     generations += e.path().filename().string().rfind("gen-", 0) == 0;
   EXPECT_EQ(generations, 1);
+}
+
+// Index::Verify and `vxctl verify` check every file whole and every page,
+// and report each damaged page and file, not only the first.
+TEST_P(FaultMatrixTest, VerifyReportsEveryDamagedPageAndFile) {
+  const std::string dir = b_->index();
+  auto good = Index::Verify(dir);
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_TRUE(good->ok()) << good->problems.front();
+  auto m = ReadManifest(DefaultEnv(), dir);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(good->files, m->files.size());
+  auto index = Index::Open(dir, IndexOptions{});
+  ASSERT_TRUE(index.ok());
+  const IndexInfo& info = (*index)->info();
+  EXPECT_EQ(good->pages, (info.structure_bytes + info.vector_bytes) / info.page_size);
+  const std::string structure = Structure() + 1;  // without the slash
+  testing::TempDir out;
+  const std::string cli = std::string(VXCTL_PATH) + " verify " + dir + " > " + out / "log" + " 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(cli.c_str())), 0);
+
+  FlipByte(b_->file("vectors"), 5 * info.page_size + 100);
+  FlipByte(b_->file(structure), 3 * info.page_size + 100);
+  auto bad = Index::Verify(dir);
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();
+  std::string all;
+  for (const std::string& p : bad->problems) all += p + "\n";
+  EXPECT_EQ(bad->problems.size(), 4u) << all;
+  for (const std::string& want : std::vector<std::string>{
+           "/vectors page 5: checksum mismatch", "/" + structure + " page 3: checksum mismatch",
+           "/vectors: content checksum mismatch", "/" + structure + ": content checksum mismatch"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << " not in\n" << all;
+  }
+  EXPECT_EQ(WEXITSTATUS(std::system(cli.c_str())), 1);
+  const std::string log = ReadFileBytes(out / "log");
+  EXPECT_NE(log.find("vectors page 5: checksum mismatch"), std::string::npos) << log;
+  EXPECT_NE(log.find("4 problems"), std::string::npos) << log;
 }
 
 INSTANTIATE_TEST_SUITE_P(BothTypes, FaultMatrixTest, ::testing::Values(IndexType::kHnsw, IndexType::kIvf),

@@ -174,8 +174,24 @@ struct IndexInfo {
 // about once per query, get the rest.
 Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env = nullptr);
 
+// What Index::Verify found: every problem, one line each, naming the file
+// (and page); empty when the index is whole.
+struct VerifyReport {
+  uint64_t files = 0;  // files whose whole checksum was computed
+  uint64_t pages = 0;  // pages read and checked one by one
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
 class Index {
  public:
+  // Checks the committed index in `dir` through and through, as PostgreSQL's
+  // pg_amcheck does: every file the manifest lists against its size and
+  // whole checksum, every page of the paged files (header, number, type,
+  // checksum), then the open's own cross-checks. Reports each problem
+  // instead of stopping at the first. An error Status only when `dir` holds
+  // no readable manifest (there is nothing to check against).
+  static Result<VerifyReport> Verify(const std::string& dir, Env* env = nullptr);
   // Opens the index's committed generation. An index stays usable while a
   // build replaces it in `dir` (it keeps the files it opened); open it again
   // to serve the new generation.

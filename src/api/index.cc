@@ -2,11 +2,14 @@
 // BuildOptions::type and by the manifest's "type" parameter: the one place
 // that names every type.
 #include <algorithm>
+#include <cstdlib>
+#include <utility>
 
 #include "core/check.h"
 #include "hnsw/hnsw.h"
 #include "io/env.h"
 #include "io/manifest.h"
+#include "io/page.h"
 #include "ivf/ivf.h"
 #include "vx/index.h"
 
@@ -84,6 +87,91 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
     auto now = ReadManifest(env, dir);
     if (!now.ok() || now->generation == m.generation) return index;
   }
+}
+
+namespace {
+
+// Reads every page of the paged file `name` of the committed generation,
+// checking each (page 0 the file header, the rest of type `type`); each bad
+// page is a problem line.
+void VerifyPages(Env* env, const std::string& path, size_t page_size, PageType type, VerifyReport* r) {
+  auto f = env->OpenFile(path, OpenOptions{});
+  if (!f.ok()) return r->problems.push_back(f.status().ToString());
+  auto size = (*f)->Size();
+  if (!size.ok()) return r->problems.push_back(size.status().ToString());
+  if (*size % page_size != 0) {
+    r->problems.push_back(path + ": " + std::to_string(*size) + " bytes, not a whole number of " +
+                          std::to_string(page_size) + "-byte pages");
+  }
+  constexpr size_t kBatch = 256;
+  AlignedBuffer buf(kBatch * page_size);
+  for (uint64_t first = 0; first < *size / page_size; first += kBatch) {
+    const uint64_t n = std::min<uint64_t>(kBatch, *size / page_size - first);
+    size_t got = 0;
+    const Status s = (*f)->Read(first * page_size, n * page_size, buf.data(), &got);
+    if (!s.ok()) return r->problems.push_back(s.ToString());
+    for (uint64_t i = 0; i < n; ++i) {
+      const PageNo no{first + i};
+      const Status ps =
+          VerifyPage(buf.data() + i * page_size, page_size, no.value == 0 ? PageType::kFileHeader : type, no, path);
+      if (!ps.ok()) r->problems.push_back(ps.ToString());
+      ++r->pages;
+    }
+  }
+}
+
+}  // namespace
+
+Result<VerifyReport> Index::Verify(const std::string& dir, Env* env) {
+  if (env == nullptr) env = DefaultEnv();
+  VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
+  VerifyReport r;
+  // 1. Every listed file, whole.
+  std::vector<ManifestFile> files = m.files;
+  for (const ManifestSegment& seg : m.segments) files.insert(files.end(), seg.files.begin(), seg.files.end());
+  for (const ManifestFile& want : files) {
+    const std::string path = m.FilePath(dir, want.name);
+    if (!env->FileExists(path)) {
+      r.problems.push_back(path + ": listed in the manifest but missing");
+      continue;
+    }
+    auto have = DescribeFile(env, GenerationDir(dir, m.generation), want.name);
+    if (!have.ok()) {
+      r.problems.push_back(have.status().ToString());
+      continue;
+    }
+    ++r.files;
+    if (have->size != want.size) {
+      r.problems.push_back(path + ": " + std::to_string(have->size) + " bytes, the manifest says " +
+                           std::to_string(want.size));
+    } else if (have->checksum != want.checksum) {
+      r.problems.push_back(path + ": content checksum mismatch (the file differs from the one the manifest recorded)");
+    }
+  }
+  // 2. Every page of the paged files, one by one.
+  const auto type = m.params.find("type");
+  const IndexTypeOps* e = EntryNamed(type == m.params.end() ? "" : type->second);
+  const auto ps = m.params.find("page_size");
+  const size_t page_size = ps == m.params.end() ? 0 : std::strtoull(ps->second.c_str(), nullptr, 10);
+  if (e == nullptr || !ValidatePageSize(page_size).ok()) {
+    r.problems.push_back(dir + "/MANIFEST: no index type or page size this build of vx knows");
+    return r;
+  }
+  for (const auto& [name, page_type] : {std::pair<std::string, PageType>{e->structure_file, e->structure_page},
+                                        std::pair<std::string, PageType>{"vectors", PageType::kVector}}) {
+    if (env->FileExists(m.FilePath(dir, name))) VerifyPages(env, m.FilePath(dir, name), page_size, page_type, &r);
+  }
+  // 3. What an open checks beyond checksums: the files against each other
+  // and the manifest.
+  if (r.ok()) {
+    IndexOptions o;
+    o.env = env;
+    o.structure_cache_bytes = o.vector_cache_bytes = 1 << 20;
+    o.max_searchers = 1;
+    auto index = Index::Open(dir, o);
+    if (!index.ok()) r.problems.push_back(index.status().ToString());
+  }
+  return r;
 }
 
 Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env) {

@@ -205,6 +205,6 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
 }  // namespace
 
-const IndexTypeOps kType = {IndexType::kHnsw, "hnsw", kGraphFile, Build, HnswIndex::Open};
+const IndexTypeOps kType = {IndexType::kHnsw, "hnsw", kGraphFile, PageType::kGraph, Build, HnswIndex::Open};
 
 }  // namespace vx::hnsw

@@ -26,7 +26,7 @@ Status HnswIndex::LoadTypeFiles(const Manifest& m) {
 }
 
 Result<std::unique_ptr<Index>> HnswIndex::Open(const std::string& dir, const Manifest& m, const IndexOptions& o) {
-  return IndexBase::Open(std::unique_ptr<IndexBase>(new HnswIndex()), dir, m, o, kType, kFormat, PageType::kGraph);
+  return IndexBase::Open(std::unique_ptr<IndexBase>(new HnswIndex()), dir, m, o, kType, kFormat);
 }
 
 }  // namespace vx::hnsw

@@ -10,14 +10,14 @@ namespace vx {
 
 Result<std::unique_ptr<Index>> IndexBase::Open(std::unique_ptr<IndexBase> index, const std::string& dir,
                                                const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
-                                               uint32_t format, PageType structure_type) {
-  VX_RETURN_IF_ERROR(index->OpenShared(dir, m, o, ops, format, structure_type));
+                                               uint32_t format) {
+  VX_RETURN_IF_ERROR(index->OpenShared(dir, m, o, ops, format));
   VX_RETURN_IF_ERROR(index->LoadTypeFiles(m));
   return std::unique_ptr<Index>(std::move(index));
 }
 
 Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
-                             uint32_t format, PageType structure_type) {
+                             uint32_t format) {
   env_ = o.env ? o.env : DefaultEnv();
   dir_ = dir;
   manifest_ = m;
@@ -56,7 +56,7 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   std::memcpy(keys_.data(), kbytes.data(), kbytes.size());
   info_.resident_bytes = keys_.size() * sizeof(int64_t);
   VX_ASSIGN_OR_RETURN(pages_, IndexPages::Open(env_, FilePath(ops.structure_file), FilePath(kVectorsFile),
-                                               structure_type, params_.page_size, o));
+                                               ops.structure_page, params_.page_size, o));
   return CrossCheck();
 }
 

@@ -54,16 +54,16 @@ class IndexBase : public Index {
   // Opens `index`, a new object of type `ops` whose files are in format
   // `format`: checks the manifest's files (sizes, head checksums) and shared
   // parameters, loads the quantizer and keys, opens the structure file
-  // (pages of `structure_type`) and the vectors file behind a pool with the
+  // (pages of ops.structure_page) and the vectors file behind a pool with the
   // budgets of `o`, fills the shared fields of info_, then lets the type
   // load its own files (LoadTypeFiles).
   static Result<std::unique_ptr<Index>> Open(std::unique_ptr<IndexBase> index, const std::string& dir,
                                              const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
-                                             uint32_t format, PageType structure_type);
+                                             uint32_t format);
   // The type's own parameters and RAM-resident files, after the shared ones.
   virtual Status LoadTypeFiles(const Manifest& m) = 0;
   Status OpenShared(const std::string& dir, const Manifest& m, const IndexOptions& o, const IndexTypeOps& ops,
-                    uint32_t format, PageType structure_type);
+                    uint32_t format);
   Status CrossCheck() const;
   // What the structure file's header page records (for the type's own
   // cross-check against the manifest).

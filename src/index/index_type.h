@@ -7,6 +7,7 @@
 #include <string>
 
 #include "io/manifest.h"
+#include "io/page.h"
 #include "vx/index.h"
 
 namespace vx {
@@ -15,6 +16,7 @@ struct IndexTypeOps {
   IndexType type;
   const char* name;            // in the manifest and on the command line
   const char* structure_file;  // the paged file of its structure pages
+  PageType structure_page;     // the type of its pages (after the header page)
   Status (*build)(VectorSource& source, const std::string& dir, const BuildOptions& options);
   // Opens the index in `dir` that `manifest` (read from it) describes.
   Result<std::unique_ptr<Index>> (*open)(const std::string& dir, const Manifest& manifest, const IndexOptions& options);

@@ -303,6 +303,6 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
 }  // namespace
 
-const IndexTypeOps kType = {IndexType::kIvf, "ivf", kListsFile, Build, IvfIndex::Open};
+const IndexTypeOps kType = {IndexType::kIvf, "ivf", kListsFile, PageType::kList, Build, IvfIndex::Open};
 
 }  // namespace vx::ivf

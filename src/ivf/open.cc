@@ -9,7 +9,7 @@
 namespace vx::ivf {
 
 Result<std::unique_ptr<Index>> IvfIndex::Open(const std::string& dir, const Manifest& m, const IndexOptions& o) {
-  return IndexBase::Open(std::unique_ptr<IndexBase>(new IvfIndex()), dir, m, o, kType, kFormat, PageType::kList);
+  return IndexBase::Open(std::unique_ptr<IndexBase>(new IvfIndex()), dir, m, o, kType, kFormat);
 }
 
 Status IvfIndex::LoadTypeFiles(const Manifest& m) {

@@ -421,6 +421,36 @@ void AddInfo(CLI::App& app, RunFn* run) {
   });
 }
 
+void AddVerify(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string dir;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "verify", "Check every file and page of an index (pg_amcheck for vx); exit 1 when anything is wrong");
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      auto r = vx::Index::Verify(a->dir);
+      if (!r.ok()) return Fail(r.status());
+      if (a->json) {
+        fmt::print(
+            "{}\n",
+            nlohmann::json{
+                {"index", a->dir}, {"files", r->files}, {"pages", r->pages}, {"ok", r->ok()}, {"problems", r->problems}}
+                .dump(2));
+      } else {
+        for (const std::string& p : r->problems) fmt::print("{}\n", p);
+        fmt::print("{}: {} files and {} pages checked: {}\n", a->dir, r->files, r->pages,
+                   r->ok() ? "OK" : std::to_string(r->problems.size()) + " problems");
+      }
+      return r->ok() ? 0 : 1;
+    };
+  });
+}
+
 }  // namespace vxctl
 
 namespace vxctl {

@@ -65,6 +65,7 @@ void AddQuantEval(CLI::App& app, RunFn* run);
 void AddBuild(CLI::App& app, RunFn* run);
 void AddQuery(CLI::App& app, RunFn* run);
 void AddInfo(CLI::App& app, RunFn* run);
+void AddVerify(CLI::App& app, RunFn* run);
 void AddBench(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl

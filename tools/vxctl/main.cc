@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   vxctl::AddBuild(app, &run);
   vxctl::AddQuery(app, &run);
   vxctl::AddInfo(app, &run);
+  vxctl::AddVerify(app, &run);
   vxctl::AddBench(app, &run);
   try {
     app.parse(argc, argv);
