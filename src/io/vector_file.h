@@ -2,7 +2,7 @@
 // or f16) on vector pages, page 0 a PagedFileHeader, then `per_page` vectors
 // a page. Slot i is the i-th vector written.
 //
-// VectorFileWriter streams rows in; IndexPages::VisitVectors (io/index_pages.h)
+// VectorFileWriter streams rows in; IndexPages::VisitVectors (index/index_pages.h)
 // reads them back for the rerank step of a search.
 #pragma once
 
