@@ -269,7 +269,7 @@ TEST_P(IndexLayerTest, AQueryWithNaNOrAZeroCosineQueryIsRefused) {
 // The pool shares each class out among max_searchers + 1 users: 8 threads
 // searching at once over 9 frames a class all finish, with the serial
 // results; a pool too small for its searchers is refused with the figure.
-TEST_P(IndexLayerTest, ManySearchersOverATinyPoolAllFinish) {
+TEST_P(IndexLayerTest, ConcurrentSearchersOverATinyPoolAllFinish) {
   TempDir dir;
   const Rows r = MakeRows(dir);
   ASSERT_TRUE(BuildIndex(dir / "base.fbin", dir / "idx", Options(GetParam())).ok());
