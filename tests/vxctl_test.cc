@@ -46,6 +46,15 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// dir/b.fbin and dir/q.fbin from `vxctl gen GEN_ARGS`, and dir/gt.ivecs:
+// the queries' exact top 10.
+void GenWithGroundTruth(const testing::TempDir& dir, const std::string& gen_args) {
+  ASSERT_EQ(Vxctl("gen " + gen_args + " --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
+                .status,
+            0);
+}
+
 TEST(Vxctl, VersionNamesTheKernels) {
   CliRun r = Vxctl("version");
   EXPECT_EQ(r.status, 0);
@@ -82,12 +91,7 @@ TEST(Vxctl, DataErrorsExitOneAndNameTheFile) {
 // its file and row; an unwritable --out fails.
 TEST(Vxctl, EmptyOrZeroQueriesAreDataErrorsNamingTheFile) {
   TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 10 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
-                .status,
-            0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 16 --count 2000 --queries 10"));
   ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx --quant sq8 --metric cosine").status, 0);
   ASSERT_TRUE(WriteMatrix(dir / "empty.fbin", DType::kF32, 16, nullptr, 0).ok());
   const std::string empty = dir / "empty.fbin";
@@ -197,12 +201,7 @@ double JsonNumber(const std::string& json, const std::string& key) {
 
 TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
-                .status,
-            0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 16 --count 3000 --queries 50"));
   CliRun build =
       Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --metric l2 --out " + dir / "idx" + " --quant sq8");
   ASSERT_EQ(build.status, 0) << build.output;
@@ -301,13 +300,7 @@ TEST(VxctlIndex, QueryUnderAMemoryCapFourTimesSmallerThanTheIndex) {
     GTEST_SKIP() << "no cgroup memory controller here (memcap 64 true failed)";
   }
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 128 --count 150000 --queries 200 --seed 5 --out " + dir / "b.fbin" + " --queries-out " +
-                  dir / "q.fbin")
-                .status,
-            0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 128 --count 150000 --queries 200 --seed 5"));
   CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant rabitq");
   ASSERT_EQ(build.status, 0) << build.output;
   const uint64_t index_bytes =
@@ -343,12 +336,7 @@ namespace {
 
 TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
   testing::TempDir dir;
-  ASSERT_EQ(Vxctl("gen --dim 16 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
-                .status,
-            0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 16 --count 3000 --queries 50"));
   CliRun build = Vxctl("build --type ivf --base " + dir / "b.fbin" + " --out " + dir / "idx" +
                        " --quant sq8 --lists 12 --replicas 1");
   ASSERT_EQ(build.status, 0) << build.output;
@@ -394,13 +382,7 @@ TEST(VxctlIndex, IvfBuildQueryInfoBenchEndToEnd) {
 // row without a read (an in-memory run measures memory, not the SSD).
 TEST(VxctlIndex, WarmupWithTheMeasuredQueriesLeavesNothingToRead) {
   testing::TempDir dir;
-  ASSERT_EQ(
-      Vxctl("gen --dim 128 --count 3000 --queries 50 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
-          .status,
-      0);
-  ASSERT_EQ(Vxctl("gt --base " + dir / "b.fbin" + " --queries " + dir / "q.fbin" + " --k 10 --out " + dir / "gt.ivecs")
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 128 --count 3000 --queries 50"));
   ASSERT_EQ(Vxctl("build --type hnsw --base " + dir / "b.fbin" + " --out " + dir / "idx").status, 0);
   CliRun bench = Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
                        " --sweep ef_search=10,80 --threads 1 --memory 64 --warmup --json " + dir / "b.json");
