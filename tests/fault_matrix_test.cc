@@ -24,10 +24,7 @@ namespace {
 class FaultMatrixTest : public ::testing::TestWithParam<IndexType> {
  protected:
   void SetUp() override {
-    o_.type = GetParam();
-    o_.quant = "sq8";
-    o_.lists = 8;
-    o_.threads = 1;
+    o_ = DeterministicOptions(GetParam());
     b_ = BuildSyntheticIndex(o_);
     p_.probes = 3;
   }

@@ -91,6 +91,17 @@ struct Built {
   std::string file(const std::string& name) const { return IndexFile(index(), name); }
 };
 
+// Options for a small index of `type` that builds the same files every time
+// (one thread): sq8 codes, 8 IVF lists.
+inline BuildOptions DeterministicOptions(IndexType type) {
+  BuildOptions o;
+  o.type = type;
+  o.quant = "sq8";
+  o.lists = 8;
+  o.threads = 1;
+  return o;
+}
+
 // 6000 x 32 from the Gaussian-mixture generator, 50 queries, exact top-10
 // under o.metric, and an index built with `o`.
 inline std::unique_ptr<Built> BuildSyntheticIndex(const BuildOptions& o) {

@@ -40,10 +40,7 @@ class HookOnFirstOpen : public FaultEnv {
 class RebuildTest : public ::testing::TestWithParam<IndexType> {
  protected:
   void SetUp() override {
-    o_.type = GetParam();
-    o_.quant = "sq8";
-    o_.lists = 8;
-    o_.threads = 1;  // a deterministic build: equal files, equal results
+    o_ = DeterministicOptions(GetParam());  // equal files, equal results
     old_ = BuildSyntheticIndex(o_);
     // The new base: the first 4000 of the old base's 6000 rows.
     auto reader = VectorReader::Open(old_->dir / "base.fbin");

@@ -177,7 +177,7 @@ Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memo
 // What Index::Verify found: every problem, one line each, naming the file
 // (and page); empty when the index is whole.
 struct VerifyReport {
-  uint64_t files = 0;  // files whose whole checksum was computed
+  uint64_t files = 0;  // files checked (size and whole checksum)
   uint64_t pages = 0;  // pages read and checked one by one
   std::vector<std::string> problems;
   bool ok() const { return problems.empty(); }

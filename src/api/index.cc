@@ -126,27 +126,10 @@ Result<VerifyReport> Index::Verify(const std::string& dir, Env* env) {
   if (env == nullptr) env = DefaultEnv();
   VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
   VerifyReport r;
-  // 1. Every listed file, whole.
-  std::vector<ManifestFile> files = m.files;
-  for (const ManifestSegment& seg : m.segments) files.insert(files.end(), seg.files.begin(), seg.files.end());
-  for (const ManifestFile& want : files) {
-    const std::string path = m.FilePath(dir, want.name);
-    if (!env->FileExists(path)) {
-      r.problems.push_back(path + ": listed in the manifest but missing");
-      continue;
-    }
-    auto have = DescribeFile(env, GenerationDir(dir, m.generation), want.name);
-    if (!have.ok()) {
-      r.problems.push_back(have.status().ToString());
-      continue;
-    }
+  // 1. Every listed file, whole: each problem, not only the first.
+  for (const ManifestFile& want : m.AllFiles()) {
     ++r.files;
-    if (have->size != want.size) {
-      r.problems.push_back(path + ": " + std::to_string(have->size) + " bytes, the manifest says " +
-                           std::to_string(want.size));
-    } else if (have->checksum != want.checksum) {
-      r.problems.push_back(path + ": content checksum mismatch (the file differs from the one the manifest recorded)");
-    }
+    if (Status s = CheckFile(env, dir, m, want, /*full=*/true); !s.ok()) r.problems.push_back(s.ToString());
   }
   // 2. Every page of the paged files, one by one.
   const auto type = m.params.find("type");

@@ -179,10 +179,19 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
   return m;
 }
 
+std::vector<ManifestFile> Manifest::AllFiles() const {
+  std::vector<ManifestFile> all = files;
+  for (const ManifestSegment& seg : segments) all.insert(all.end(), seg.files.begin(), seg.files.end());
+  return all;
+}
+
 Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bool full) {
-  std::vector<ManifestFile> all = manifest.files;
-  for (const ManifestSegment& seg : manifest.segments) all.insert(all.end(), seg.files.begin(), seg.files.end());
-  for (const ManifestFile& want : all) {
+  for (const ManifestFile& want : manifest.AllFiles()) VX_RETURN_IF_ERROR(CheckFile(env, dir, manifest, want, full));
+  return Status::Ok();
+}
+
+Status CheckFile(Env* env, const std::string& dir, const Manifest& manifest, const ManifestFile& want, bool full) {
+  {
     const std::string path = manifest.FilePath(dir, want.name);
     if (!env->FileExists(path)) return Status::Corruption(path + ": listed in the manifest but missing");
     VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));

@@ -47,6 +47,8 @@ struct Manifest {
   std::map<std::string, std::string> params;
   std::vector<ManifestFile> files;        // the base generation's
   std::vector<ManifestSegment> segments;  // applied in order after the base
+  // The base's files, then each segment's.
+  std::vector<ManifestFile> AllFiles() const;
   // Where this generation's file `name` lives.
   std::string FilePath(const std::string& dir, const std::string& name) const {
     return GenerationDir(dir, generation) + "/" + name;
@@ -107,5 +109,7 @@ class GenerationWriter {
 // The error names the file and says whether it is missing, truncated, grown
 // or mismatched.
 Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bool full);
+// The same for one listed file.
+Status CheckFile(Env* env, const std::string& dir, const Manifest& manifest, const ManifestFile& want, bool full);
 
 }  // namespace vx
