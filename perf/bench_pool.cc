@@ -21,13 +21,13 @@ struct Fixture {
     file = env->OpenFile("/pages", OpenOptions{.write = true, .create = true}).value();
     std::vector<uint8_t> page(kPage);
     for (uint64_t p = 0; p < kPages; ++p) {
-      SealPage(page.data(), kPage, PageType::kGraph, PageNo{p});
+      SealPage(page.data(), kPage, PageType::kGraph, PageNo{p}, 0);
       (void)file->Write(p * kPage, page.data(), kPage);
     }
     BufferPoolOptions o;
     o.budget_bytes = {kPages * kPage, kPage};
     pool = BufferPool::Create(o).value();
-    id = pool->AddFile(file.get(), PageClass::kStructure, PageType::kGraph).value();
+    id = pool->AddFile(file.get(), PageClass::kStructure, PageType::kGraph, 0).value();
     for (uint64_t p = 0; p < kPages; ++p) (void)pool->Pin(PageRef{id, PageNo{p}}).value();
   }
 };

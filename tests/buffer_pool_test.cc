@@ -16,6 +16,10 @@ namespace {
 
 constexpr size_t kPage = 4096;
 
+// The bindings the test files' pages carry (io/page.h).
+constexpr uint64_t kGraphBinding = 0x6A, kVectorBinding = 0x7E;
+uint64_t BindingOf(PageType type) { return type == PageType::kVector ? kVectorBinding : kGraphBinding; }
+
 uint8_t PayloadByte(uint64_t page, size_t i) { return static_cast<uint8_t>(page * 7 + i * 3); }
 
 Status WritePagedFile(Env* env, const std::string& path, uint64_t pages, PageType type) {
@@ -23,7 +27,7 @@ Status WritePagedFile(Env* env, const std::string& path, uint64_t pages, PageTyp
   std::vector<uint8_t> buf(kPage);
   for (uint64_t p = 0; p < pages; ++p) {
     for (size_t i = kPageHeaderSize; i < kPage; ++i) buf[i] = PayloadByte(p, i);
-    SealPage(buf.data(), kPage, type, PageNo{p});
+    SealPage(buf.data(), kPage, type, PageNo{p}, BindingOf(type));
     VX_RETURN_IF_ERROR(f->Write(p * kPage, buf.data(), kPage));
   }
   return f->Sync();
@@ -53,8 +57,8 @@ class BufferPoolTest : public testing::EnvTest {
     auto pool = BufferPool::Create(o);
     ASSERT_TRUE(pool.ok()) << pool.status().ToString();
     pool_ = std::move(pool).value();
-    graph_ = *pool_->AddFile(graph_file_.get(), PageClass::kStructure, PageType::kGraph);
-    vectors_ = *pool_->AddFile(vector_file_.get(), PageClass::kVector, PageType::kVector);
+    graph_ = *pool_->AddFile(graph_file_.get(), PageClass::kStructure, PageType::kGraph, kGraphBinding);
+    vectors_ = *pool_->AddFile(vector_file_.get(), PageClass::kVector, PageType::kVector, kVectorBinding);
   }
   PageRef G(uint64_t p) const { return PageRef{graph_, PageNo{p}}; }
 
@@ -210,6 +214,23 @@ TEST_P(BufferPoolTest, MisdirectedPageIsCorruption) {
   EXPECT_NE(h.status().message().find("page 6: holds page 2"), std::string::npos) << h.status().ToString();
 }
 
+// Page 3 of another file of the same type, at the same place: its number,
+// type and checksum are right, its binding is not.
+TEST_P(BufferPoolTest, APageOfAnotherFileIsCorruption) {
+  Open(env_.get(), 8, 4);
+  std::vector<uint8_t> buf(kPage);
+  for (size_t i = kPageHeaderSize; i < kPage; ++i) buf[i] = PayloadByte(3, i);
+  SealPage(buf.data(), kPage, PageType::kGraph, PageNo{3}, kGraphBinding + 1);
+  auto w = env_->OpenFile(Path("graph"), OpenOptions{.write = true});
+  ASSERT_TRUE((*w)->Write(3 * kPage, buf.data(), kPage).ok());
+  auto h = pool_->Pin(G(3));
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(h.status().message().find("page 3: belongs to another file or index"), std::string::npos)
+      << h.status().ToString();
+  EXPECT_TRUE(pool_->Pin(G(4)).ok());
+}
+
 TEST_P(BufferPoolTest, ReadLatencyHistogramCountsEveryRead) {
   FaultEnv fault(env_.get());
   Open(&fault, 8, 8);
@@ -327,7 +348,7 @@ TEST(BufferPoolCorruption, FlippedBytesInARealFile) {
   BufferPoolOptions o;
   o.budget_bytes = {16 * kPage, kPage};
   auto pool = BufferPool::Create(o);
-  const FileId id = *(*pool)->AddFile(file->get(), PageClass::kStructure, PageType::kGraph);
+  const FileId id = *(*pool)->AddFile(file->get(), PageClass::kStructure, PageType::kGraph, kGraphBinding);
   for (uint64_t p = 0; p < 10; ++p) {
     auto h = (*pool)->Pin(PageRef{id, PageNo{p}});
     if (p == 7) {

@@ -130,11 +130,26 @@ TEST_P(IndexLayerTest, AMemorySourceBuildsTheSameFilesAsAFileOfTheSameRows) {
   auto b = ReadManifest(DefaultEnv(), dir / "from_memory");
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->files.size(), b->files.size());
+  // Each generation binds its pages with its own nonce: the paged files are
+  // the same but for their page headers' binding and checksum.
+  EXPECT_NE(a->page_nonce, b->page_nonce);
+  const size_t page_size = std::stoul(a->params.at("page_size"));
   for (size_t i = 0; i < a->files.size(); ++i) {
-    EXPECT_EQ(a->files[i], b->files[i]) << a->files[i].name;
-    EXPECT_EQ(ReadFileBytes(a->FilePath(dir / "from_file", a->files[i].name)),
-              ReadFileBytes(b->FilePath(dir / "from_memory", b->files[i].name)))
-        << a->files[i].name;
+    const std::string& name = a->files[i].name;
+    std::string x = ReadFileBytes(a->FilePath(dir / "from_file", name));
+    std::string y = ReadFileBytes(b->FilePath(dir / "from_memory", b->files[i].name));
+    ASSERT_EQ(x.size(), y.size()) << name;
+    if (name == "vectors" || name == "graph" || name == "lists") {
+      for (size_t p = 0; p < x.size(); p += page_size) {
+        for (std::string* bytes : {&x, &y}) {
+          bytes->replace(p, 8, 8, '\0');       // checksum
+          bytes->replace(p + 24, 8, 8, '\0');  // binding
+        }
+      }
+    } else {
+      EXPECT_EQ(a->files[i], b->files[i]) << name;
+    }
+    EXPECT_EQ(x, y) << name;
   }
   EXPECT_EQ(b->params.at("source"), "memory");
   ExpectSame(SearchRows(dir / "from_file", r), SearchRows(dir / "from_memory", r));

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include "core/checksum.h"
+
 #include "io/fault_env.h"
 #include "io_test_util.h"
 
@@ -147,6 +151,43 @@ TEST_P(ManifestTest, DamagedManifestIsCorruption) {
   EXPECT_NE(Check().message().find("bad magic"), std::string::npos);
   ASSERT_TRUE((*f)->Truncate(10).ok());
   EXPECT_NE(Check().message().find("truncated header"), std::string::npos);
+}
+
+// The page nonce round-trips, binds each file differently, and a manifest
+// without one (written before pages were bound) reads as unbound.
+TEST_P(ManifestTest, PageNonceRoundTripsAndBindsEachFile) {
+  Manifest m = Stage(env_.get(), 1);
+  EXPECT_EQ(m.PageBindingOf("graph"), 0u);  // no nonce: unbound pages
+  ASSERT_TRUE(WriteManifest(env_.get(), dir_.path(), m).ok());
+  EXPECT_EQ(ReadManifest(env_.get(), dir_.path())->page_nonce, 0u);
+  m.page_nonce = 0xABCDEF0123456789;
+  ASSERT_TRUE(WriteManifest(env_.get(), dir_.path(), m).ok());
+  auto back = ReadManifest(env_.get(), dir_.path());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->page_nonce, m.page_nonce);
+  EXPECT_NE(back->PageBindingOf("graph"), 0u);
+  EXPECT_NE(back->PageBindingOf("graph"), back->PageBindingOf("vectors"));
+  m.page_nonce += 1;
+  EXPECT_NE(m.PageBindingOf("graph"), back->PageBindingOf("graph"));
+}
+
+// A page nonce that is not 16 hex digits, in a manifest whose checksum is
+// right, is Corruption.
+TEST_P(ManifestTest, AMalformedPageNonceIsCorruption) {
+  const std::string body = R"({"generation": 1, "page_nonce": "12zz", "params": {}, "files": [], "segments": []})";
+  std::string bytes(24, '\0');
+  const uint32_t magic = kManifestMagic;
+  const uint16_t version = kManifestVersion;
+  const uint64_t len = body.size(), sum = Checksum(body.data(), body.size());
+  std::memcpy(bytes.data(), &magic, 4);
+  std::memcpy(bytes.data() + 4, &version, 2);
+  std::memcpy(bytes.data() + 8, &len, 8);
+  std::memcpy(bytes.data() + 16, &sum, 8);
+  Put(env_.get(), Path("MANIFEST"), bytes + body);
+  auto m = ReadManifest(env_.get(), dir_.path());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(m.status().message().find("page_nonce is not 16 hex digits"), std::string::npos) << m.status().ToString();
 }
 
 TEST_P(ManifestTest, OtherFormatVersionsAreRefusedSayingWhatToDo) {

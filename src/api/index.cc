@@ -94,7 +94,8 @@ namespace {
 // Reads every page of the paged file `name` of the committed generation,
 // checking each (page 0 the file header, the rest of type `type`); each bad
 // page is a problem line.
-void VerifyPages(Env* env, const std::string& path, size_t page_size, PageType type, VerifyReport* r) {
+void VerifyPages(Env* env, const std::string& path, size_t page_size, PageType type, uint64_t binding,
+                 VerifyReport* r) {
   auto f = env->OpenFile(path, OpenOptions{});
   if (!f.ok()) return r->problems.push_back(f.status().ToString());
   auto size = (*f)->Size();
@@ -112,8 +113,8 @@ void VerifyPages(Env* env, const std::string& path, size_t page_size, PageType t
     if (!s.ok()) return r->problems.push_back(s.ToString());
     for (uint64_t i = 0; i < n; ++i) {
       const PageNo no{first + i};
-      const Status ps =
-          VerifyPage(buf.data() + i * page_size, page_size, no.value == 0 ? PageType::kFileHeader : type, no, path);
+      const Status ps = VerifyPage(buf.data() + i * page_size, page_size, no.value == 0 ? PageType::kFileHeader : type,
+                                   no, binding, path);
       if (!ps.ok()) r->problems.push_back(ps.ToString());
       ++r->pages;
     }
@@ -142,7 +143,8 @@ Result<VerifyReport> Index::Verify(const std::string& dir, Env* env) {
   }
   for (const auto& [name, page_type] : {std::pair<std::string, PageType>{e->structure_file, e->structure_page},
                                         std::pair<std::string, PageType>{"vectors", PageType::kVector}}) {
-    if (env->FileExists(m.FilePath(dir, name))) VerifyPages(env, m.FilePath(dir, name), page_size, page_type, &r);
+    if (env->FileExists(m.FilePath(dir, name)))
+      VerifyPages(env, m.FilePath(dir, name), page_size, page_type, m.PageBindingOf(name), &r);
   }
   // 3. What an open checks beyond checksums: the files against each other
   // and the manifest.

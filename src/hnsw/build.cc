@@ -151,12 +151,14 @@ Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* 
   {
     VX_ASSIGN_OR_RETURN(
         auto f, env->OpenFile(gen.Path(kGraphFile), OpenOptions{.write = true, .create = true, .truncate = true}));
-    VX_ASSIGN_OR_RETURN(const GraphPageMap map, WriteGraphFile(f.get(), s.vectors.page_size, graph));
+    VX_ASSIGN_OR_RETURN(const GraphPageMap map,
+                        WriteGraphFile(f.get(), s.vectors.page_size, gen.PageBindingOf(kGraphFile), graph));
     const std::vector<uint32_t>& first = map.first_nodes();
     VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("graph_pages"), first.data(), first.size() * 4));
   }
   {
-    VX_ASSIGN_OR_RETURN(auto w, VectorFileWriter::Create(env, gen.Path(kVectorsFile), s.vectors, n));
+    VX_ASSIGN_OR_RETURN(
+        auto w, VectorFileWriter::Create(env, gen.Path(kVectorsFile), s.vectors, n, gen.PageBindingOf(kVectorsFile)));
     for (uint32_t v = 0; v < n; ++v) {
       VX_RETURN_IF_ERROR(w->Append(data + uint64_t{row_of[v]} * s.dim, 1));
       if ((v + 1) % 65536 == 0 || v + 1 == n) VX_RETURN_IF_ERROR(s.progress.Step(v + 1, n, "write"));

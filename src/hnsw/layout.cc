@@ -118,9 +118,9 @@ Result<GraphPageMap> GraphPageMap::Decode(const std::string& bytes, uint64_t cou
   return GraphPageMap(std::move(first));
 }
 
-Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, const Graph& g) {
+Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, uint64_t binding, const Graph& g) {
   const uint32_t n = g.size();
-  PageWriter w(f, page_size, PageType::kGraph);
+  PageWriter w(f, page_size, PageType::kGraph, binding);
   VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kGraph), n, 0, 0, 0, 0}));
   GraphPagePacker packer(page_size - kPageHeaderSize);
   std::vector<uint32_t> first_node, sorted;

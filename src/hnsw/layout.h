@@ -90,8 +90,9 @@ class Graph;
 
 // Writes layer 0 of `g` as the graph file (a header page, then packed
 // records of nodes 0..n-1) to `f`, fsyncs it, and returns the page map.
-// InvalidArgument when one node's record does not fit a page.
-Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, const Graph& g);
+// InvalidArgument when one node's record does not fit a page. Pages are
+// sealed with `binding` (io/page.h).
+Result<GraphPageMap> WriteGraphFile(File* f, size_t page_size, uint64_t binding, const Graph& g);
 
 // The upper file: u32 nodes; per node of level >= 1: u32 id, u32 levels,
 // then per level 1..levels: u32 count, count ids.

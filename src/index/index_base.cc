@@ -55,8 +55,10 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   keys_.resize(params_.count);
   std::memcpy(keys_.data(), kbytes.data(), kbytes.size());
   info_.resident_bytes = keys_.size() * sizeof(int64_t);
-  VX_ASSIGN_OR_RETURN(pages_, IndexPages::Open(env_, FilePath(ops.structure_file), FilePath(kVectorsFile),
-                                               ops.structure_page, params_.page_size, o));
+  VX_ASSIGN_OR_RETURN(
+      pages_, IndexPages::Open(
+                  env_, {FilePath(ops.structure_file), ops.structure_page, m.PageBindingOf(ops.structure_file)},
+                  {FilePath(kVectorsFile), PageType::kVector, m.PageBindingOf(kVectorsFile)}, params_.page_size, o));
   return CrossCheck();
 }
 

@@ -5,12 +5,14 @@
 
 namespace vx {
 
-Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string& structure_path,
-                                                     const std::string& vectors_path, PageType structure_type,
-                                                     size_t page_size, const IndexOptions& o) {
+Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const PagedFileRef& structure,
+                                                     const PagedFileRef& vectors, size_t page_size,
+                                                     const IndexOptions& o) {
   std::unique_ptr<IndexPages> x(new IndexPages());
-  VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(structure_path, OpenOptions{.direct = true}));
-  VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(vectors_path, OpenOptions{.direct = true}));
+  VX_ASSIGN_OR_RETURN(x->structure_file_, env->OpenFile(structure.path, OpenOptions{.direct = true}));
+  VX_ASSIGN_OR_RETURN(x->vector_file_, env->OpenFile(vectors.path, OpenOptions{.direct = true}));
+  x->bindings_[static_cast<size_t>(PageClass::kStructure)] = structure.binding;
+  x->bindings_[static_cast<size_t>(PageClass::kVector)] = vectors.binding;
   const uint32_t searchers = o.max_searchers ? o.max_searchers : std::max(1u, std::thread::hardware_concurrency());
   if (searchers > kMaxSearchers) {
     return Status::InvalidArgument("max_searchers must be in 1.." + std::to_string(kMaxSearchers) + ", not " +
@@ -36,9 +38,10 @@ Result<std::unique_ptr<IndexPages>> IndexPages::Open(Env* env, const std::string
   }
   VX_ASSIGN_OR_RETURN(x->pool_, BufferPool::Create(po));
   x->page_size_ = page_size;
-  VX_ASSIGN_OR_RETURN(x->structure_id_,
-                      x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure, structure_type));
-  VX_ASSIGN_OR_RETURN(x->vector_id_, x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, PageType::kVector));
+  VX_ASSIGN_OR_RETURN(x->structure_id_, x->pool_->AddFile(x->structure_file_.get(), PageClass::kStructure,
+                                                          structure.type, structure.binding));
+  VX_ASSIGN_OR_RETURN(x->vector_id_,
+                      x->pool_->AddFile(x->vector_file_.get(), PageClass::kVector, vectors.type, vectors.binding));
   return x;
 }
 
@@ -49,7 +52,8 @@ Result<PagedFileHeader> IndexPages::ReadFileHeader(PageClass c) const {
   VX_RETURN_IF_ERROR(f->Read(0, page_size_, page.data(), &got));
   if (got != page_size_)
     return Status::Corruption(f->path() + " page 0: short read, " + std::to_string(got) + " bytes");
-  VX_RETURN_IF_ERROR(VerifyPage(page.data(), page_size_, PageType::kFileHeader, PageNo{0}, f->path()));
+  VX_RETURN_IF_ERROR(VerifyPage(page.data(), page_size_, PageType::kFileHeader, PageNo{0},
+                                bindings_[static_cast<size_t>(c)], f->path()));
   PagedFileHeader h;
   std::memcpy(&h, page.data() + kPageHeaderSize, sizeof h);
   if (h.magic != kFileHeaderMagic) return Status::Corruption(f->path() + " page 0: not a vx paged file header");

@@ -21,6 +21,14 @@ namespace vx {
 
 inline constexpr uint32_t kMaxSearchers = 4096;
 
+// One paged file of an index: where it is, the type of its pages after page
+// 0, and the binding its pages carry (io/page.h).
+struct PagedFileRef {
+  std::string path;
+  PageType type;
+  uint64_t binding;
+};
+
 class IndexPages {
  public:
   // Opens the two files with O_DIRECT, and a pool of page size `page_size`
@@ -28,8 +36,7 @@ class IndexPages {
   // page. ResourceExhausted, with the budget needed, when a class smaller
   // than its file cannot give o.max_searchers + 1 users a page each, or its
   // memory cannot be allocated.
-  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const std::string& structure_path,
-                                                  const std::string& vectors_path, PageType structure_type,
+  static Result<std::unique_ptr<IndexPages>> Open(Env* env, const PagedFileRef& structure, const PagedFileRef& vectors,
                                                   size_t page_size, const IndexOptions& o);
 
   size_t CapacityPages(PageClass c) const { return pool_->CapacityPages(c); }
@@ -90,6 +97,7 @@ class IndexPages {
              SearchStats* stats) const;
 
   std::unique_ptr<File> structure_file_, vector_file_;
+  uint64_t bindings_[kNumPageClasses] = {};
   std::unique_ptr<BufferPool> pool_;
   FileId structure_id_{}, vector_id_{};
   std::array<size_t, kNumPageClasses> share_{};

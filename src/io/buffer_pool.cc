@@ -111,9 +111,9 @@ Result<std::unique_ptr<BufferPool>> BufferPool::Create(const BufferPoolOptions& 
   return pool;
 }
 
-Result<FileId> BufferPool::AddFile(File* file, PageClass cls, PageType type) {
+Result<FileId> BufferPool::AddFile(File* file, PageClass cls, PageType type, uint64_t binding) {
   if (files_.size() >= 0xFFFF) return Status::ResourceExhausted("buffer pool: too many files");
-  files_.push_back({file, cls, type});
+  files_.push_back({file, cls, type, binding});
   return FileId{static_cast<uint16_t>(files_.size() - 1)};
 }
 
@@ -207,7 +207,7 @@ uint64_t BufferPool::ReadAndPublish(std::span<Frame*> frames, std::span<const Pa
         s = Status::Corruption(fe.file->path() + " page " + std::to_string(refs[k].page.value) + ": short read, " +
                                std::to_string(r.bytes_read) + " of " + std::to_string(ps) + " bytes (file truncated?)");
       }
-      if (s.ok()) s = VerifyPage(f.data, ps, fe.type, refs[k].page, fe.file->path());
+      if (s.ok()) s = VerifyPage(f.data, ps, fe.type, refs[k].page, fe.binding, fe.file->path());
       if (s.ok()) {
         f.state.store(kReady, std::memory_order_release);
       } else {

@@ -118,10 +118,10 @@ class BufferPool {
   static Result<std::unique_ptr<BufferPool>> Create(const BufferPoolOptions& options);
   ~BufferPool();
 
-  // Registers a file of pages of `type` in `cls`. The file must outlive every
-  // pin of its pages. Not thread-safe against concurrent pins: register files
-  // before searching.
-  Result<FileId> AddFile(File* file, PageClass cls, PageType type);
+  // Registers a file of pages of `type` sealed with `binding` (io/page.h) in
+  // `cls`. The file must outlive every pin of its pages. Not thread-safe
+  // against concurrent pins: register files before searching.
+  Result<FileId> AddFile(File* file, PageClass cls, PageType type, uint64_t binding);
 
   Result<PageHandle> Pin(PageRef page);
   // Pins every page; the misses are read as one batch per file, in parallel
@@ -148,6 +148,7 @@ class BufferPool {
     File* file;
     PageClass cls;
     PageType type;
+    uint64_t binding;
   };
   static constexpr size_t kShards = 64;
 

@@ -4,8 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <optional>
+#include <random>
 
 #include "core/checksum.h"
 
@@ -42,7 +44,32 @@ std::optional<uint64_t> GenerationOf(const std::string& name) {
   return n;
 }
 
+// The page nonce as 16 hex digits: a manifest of one size whatever the
+// nonce (the crash tests cut writes at byte offsets).
+std::string NonceHex(uint64_t nonce) {
+  char s[17];
+  std::snprintf(s, sizeof s, "%016llx", static_cast<unsigned long long>(nonce));
+  return s;
+}
+
+std::optional<uint64_t> ParseNonceHex(const std::string& s) {
+  if (s.size() != 16) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
 }  // namespace
+
+uint64_t PageBinding(uint64_t page_nonce, const std::string& name) {
+  if (page_nonce == 0) return 0;
+  const uint64_t b = XXH3_64bits_withSeed(name.data(), name.size(), page_nonce);
+  return b == 0 ? 1 : b;
+}
 
 std::string GenerationDir(const std::string& dir, uint64_t generation) {
   return dir + "/gen-" + std::to_string(generation);
@@ -78,6 +105,7 @@ Result<ManifestFile> DescribeFile(Env* env, const std::string& dir, const std::s
 Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   nlohmann::json body;
   body["generation"] = m.generation;
+  if (m.page_nonce != 0) body["page_nonce"] = NonceHex(m.page_nonce);
   body["params"] = m.params;
   auto files = [](const std::vector<ManifestFile>& list) {
     nlohmann::json a = nlohmann::json::array();
@@ -153,6 +181,11 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
   try {
     const auto j = nlohmann::json::parse(body.begin(), body.end());
     m.generation = j.at("generation").get<uint64_t>();
+    if (j.contains("page_nonce")) {
+      const std::optional<uint64_t> nonce = ParseNonceHex(j.at("page_nonce").get<std::string>());
+      if (!nonce) return Status::Corruption(path + ": page_nonce is not 16 hex digits");
+      m.page_nonce = *nonce;
+    }
     m.params = j.at("params").get<std::map<std::string, std::string>>();
     auto files = [](const nlohmann::json& a) {
       std::vector<ManifestFile> out;
@@ -250,7 +283,11 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
                            (committed.ok() ? " (the current index stays until the new one is committed)" : "") +
                            "; free space or build into another directory");
   }
-  std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(*lock), last + 1));
+  // A nonce drawn per generation binds its pages to it: a page copied from
+  // another index, or another generation of this one, fails its check.
+  std::random_device rd;
+  const uint64_t nonce = ((uint64_t{rd()} << 32) | rd()) | 1;  // never 0 (unbound)
+  std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(*lock), last + 1, nonce));
   VX_RETURN_IF_ERROR(env->CreateDir(w->gen_dir_));
   return w;
 }
@@ -267,6 +304,7 @@ Status GenerationWriter::Commit(std::map<std::string, std::string> params, const
   VX_RETURN_IF_ERROR(env_->SyncDir(gen_dir_));
   Manifest m;
   m.generation = generation_;
+  m.page_nonce = page_nonce_;
   m.params = std::move(params);
   for (const std::string& name : files) {
     VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env_, gen_dir_, name));

@@ -39,11 +39,19 @@ struct ManifestSegment {
   friend bool operator==(const ManifestSegment&, const ManifestSegment&) = default;
 };
 
+// The binding (io/page.h) of the pages of file `name` of an index whose
+// manifest records `page_nonce`: 0 (unbound) when the nonce is 0.
+uint64_t PageBinding(uint64_t page_nonce, const std::string& name);
+
 // dir/gen-N: where generation N's files live.
 std::string GenerationDir(const std::string& dir, uint64_t generation);
 
 struct Manifest {
   uint64_t generation = 0;  // 1 for the first build, then one more per commit
+  // Drawn at random per generation; each paged file's pages carry
+  // PageBinding(page_nonce, name). 0 in manifests written before pages were
+  // bound.
+  uint64_t page_nonce = 0;
   std::map<std::string, std::string> params;
   std::vector<ManifestFile> files;        // the base generation's
   std::vector<ManifestSegment> segments;  // applied in order after the base
@@ -53,6 +61,7 @@ struct Manifest {
   std::string FilePath(const std::string& dir, const std::string& name) const {
     return GenerationDir(dir, generation) + "/" + name;
   }
+  uint64_t PageBindingOf(const std::string& name) const { return PageBinding(page_nonce, name); }
 };
 
 // Size and checksums of dir/name as it is now.
@@ -87,19 +96,23 @@ class GenerationWriter {
   static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir, uint64_t min_bytes);
   ~GenerationWriter();
   std::string Path(const std::string& name) const { return gen_dir_ + "/" + name; }
+  // The binding to seal the pages of file `name` with.
+  uint64_t PageBindingOf(const std::string& name) const { return PageBinding(page_nonce_, name); }
   Status Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files);
 
  private:
-  GenerationWriter(Env* env, std::string dir, std::unique_ptr<FileLock> lock, uint64_t generation)
+  GenerationWriter(Env* env, std::string dir, std::unique_ptr<FileLock> lock, uint64_t generation, uint64_t page_nonce)
       : env_(env),
         dir_(std::move(dir)),
         lock_(std::move(lock)),
         generation_(generation),
+        page_nonce_(page_nonce),
         gen_dir_(GenerationDir(dir_, generation)) {}
   Env* env_;
   std::string dir_;
   std::unique_ptr<FileLock> lock_;
   uint64_t generation_;
+  uint64_t page_nonce_;
   std::string gen_dir_;
   bool committed_ = false;
 };

@@ -12,18 +12,19 @@ Status ValidatePageSize(size_t page_size) {
   return Status::Ok();
 }
 
-void SealPage(uint8_t* page, size_t page_size, PageType type, PageNo page_no) {
+void SealPage(uint8_t* page, size_t page_size, PageType type, PageNo page_no, uint64_t binding) {
   PageHeader h{};
   h.magic = kPageMagic;
   h.version = kPageFormatVersion;
   h.type = static_cast<uint8_t>(type);
   h.page_no = page_no.value;
+  h.binding = binding;
   std::memcpy(page, &h, sizeof h);
   h.checksum = Checksum(page + 8, page_size - 8);
   std::memcpy(page, &h.checksum, 8);
 }
 
-Status VerifyPage(const uint8_t* page, size_t page_size, PageType expected_type, PageNo page_no,
+Status VerifyPage(const uint8_t* page, size_t page_size, PageType expected_type, PageNo page_no, uint64_t binding,
                   const std::string& path) {
   PageHeader h;
   std::memcpy(&h, page, sizeof h);
@@ -39,6 +40,10 @@ Status VerifyPage(const uint8_t* page, size_t page_size, PageType expected_type,
   }
   if (h.page_no != page_no.value) {
     return Status::Corruption(where + ": holds page " + std::to_string(h.page_no) + " (misdirected write)");
+  }
+  if (h.binding != binding) {
+    return Status::Corruption(where + ": belongs to another file or index (page binding " + std::to_string(h.binding) +
+                              ", this file's is " + std::to_string(binding) + ")");
   }
   if (h.type != static_cast<uint8_t>(expected_type)) {
     return Status::Corruption(where + ": page type " + std::to_string(h.type) + ", expected " +

@@ -8,7 +8,10 @@
 //       15    1 reserved   0
 //       16    8 page_no    the page's own number in its file (catches
 //                          misdirected writes and reads)
-//       24    8 reserved   0
+//       24    8 binding    the file the page belongs to: a value drawn per
+//                          file and recorded in the manifest (0: unbound,
+//                          indexes written before pages were bound), so a
+//                          page copied from another file or index is caught
 //   then the payload, page_size - 32 bytes.
 //
 // Page sizes are powers of two from 4 KiB to 64 KiB. A page that fails any
@@ -46,7 +49,7 @@ struct PageHeader {
   uint8_t type;
   uint8_t reserved0;
   uint64_t page_no;
-  uint64_t reserved1;
+  uint64_t binding;
 };
 static_assert(sizeof(PageHeader) == 32, "the page header is 32 bytes on disk");
 inline constexpr size_t kPageHeaderSize = sizeof(PageHeader);
@@ -60,13 +63,13 @@ struct PageNo {
 // InvalidArgument unless page_size is a power of two in [4 KiB, 64 KiB].
 Status ValidatePageSize(size_t page_size);
 
-// Fills the header of `page` (type, number) and its checksum. The payload
-// (bytes from kPageHeaderSize on) must already be in place.
-void SealPage(uint8_t* page, size_t page_size, PageType type, PageNo page_no);
+// Fills the header of `page` (type, number, binding) and its checksum. The
+// payload (bytes from kPageHeaderSize on) must already be in place.
+void SealPage(uint8_t* page, size_t page_size, PageType type, PageNo page_no, uint64_t binding);
 
-// Checks magic, version, type, number and checksum. `path` names the file in
-// the Corruption message.
-Status VerifyPage(const uint8_t* page, size_t page_size, PageType expected_type, PageNo page_no,
+// Checks magic, version, type, number, binding and checksum. `path` names
+// the file in the Corruption message.
+Status VerifyPage(const uint8_t* page, size_t page_size, PageType expected_type, PageNo page_no, uint64_t binding,
                   const std::string& path);
 
 }  // namespace vx

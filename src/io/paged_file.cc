@@ -5,7 +5,7 @@
 namespace vx {
 
 Status PageWriter::EmitAs(PageType type) {
-  SealPage(buf_.data(), ps_, type, PageNo{next_});
+  SealPage(buf_.data(), ps_, type, PageNo{next_}, binding_);
   VX_RETURN_IF_ERROR(f_->Write(next_ * ps_, buf_.data(), ps_));
   ++next_;
   std::memset(buf_.data(), 0, ps_);

@@ -30,7 +30,9 @@ static_assert(sizeof(PagedFileHeader) == 32);
 
 class PageWriter {
  public:
-  PageWriter(File* f, size_t page_size, PageType type) : f_(f), ps_(page_size), type_(type), buf_(page_size) {}
+  // Pages sealed with `binding` (io/page.h).
+  PageWriter(File* f, size_t page_size, PageType type, uint64_t binding)
+      : f_(f), ps_(page_size), type_(type), binding_(binding), buf_(page_size) {}
   // The page being filled, zeroed; its payload starts at kPageHeaderSize.
   uint8_t* page() { return buf_.data(); }
   uint64_t next_page() const { return next_; }
@@ -42,6 +44,7 @@ class PageWriter {
   File* f_;
   size_t ps_;
   PageType type_;
+  uint64_t binding_;
   AlignedBuffer buf_;
   uint64_t next_ = 0;
 };

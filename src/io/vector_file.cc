@@ -25,9 +25,10 @@ Result<VectorLayout> VectorLayout::Make(size_t page_size, uint32_t dim, ElementT
 }
 
 Result<std::unique_ptr<VectorFileWriter>> VectorFileWriter::Create(Env* env, const std::string& path,
-                                                                   const VectorLayout& layout, uint64_t count) {
+                                                                   const VectorLayout& layout, uint64_t count,
+                                                                   uint64_t binding) {
   VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{.write = true, .create = true, .truncate = true}));
-  std::unique_ptr<VectorFileWriter> w(new VectorFileWriter(std::move(f), layout, count));
+  std::unique_ptr<VectorFileWriter> w(new VectorFileWriter(std::move(f), layout, count, binding));
   VX_RETURN_IF_ERROR(
       w->writer_.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kVectors), count,
                              layout.vector_bytes, layout.per_page, layout.dim, static_cast<uint32_t>(layout.storage)}));

@@ -31,16 +31,17 @@ struct VectorLayout {
 
 class VectorFileWriter {
  public:
+  // Pages sealed with `binding` (io/page.h).
   static Result<std::unique_ptr<VectorFileWriter>> Create(Env* env, const std::string& path, const VectorLayout& layout,
-                                                          uint64_t count);
+                                                          uint64_t count, uint64_t binding);
   // Appends n rows of dim floats, stored as layout.storage.
   Status Append(const float* rows, uint64_t n);
   // Flushes the last page and fsyncs; FailedPrecondition unless `count` rows came.
   Status Finish();
 
  private:
-  VectorFileWriter(std::unique_ptr<File> f, const VectorLayout& l, uint64_t count)
-      : file_(std::move(f)), layout_(l), count_(count), writer_(file_.get(), l.page_size, PageType::kVector) {}
+  VectorFileWriter(std::unique_ptr<File> f, const VectorLayout& l, uint64_t count, uint64_t binding)
+      : file_(std::move(f)), layout_(l), count_(count), writer_(file_.get(), l.page_size, PageType::kVector, binding) {}
   std::unique_ptr<File> file_;
   VectorLayout layout_;
   uint64_t count_, written_ = 0;

@@ -103,7 +103,8 @@ Result<std::vector<float>> WriteVectorsAndSample(VectorSource& source, const Gen
                                                  const Plan& plan, const BuildOptions& o) {
   const uint32_t dim = s.dim;
   std::vector<float> sample(plan.sample_rows * dim), rows(plan.block * dim);
-  VX_ASSIGN_OR_RETURN(auto vw, VectorFileWriter::Create(s.env, gen.Path(kVectorsFile), s.vectors, s.count));
+  VX_ASSIGN_OR_RETURN(auto vw, VectorFileWriter::Create(s.env, gen.Path(kVectorsFile), s.vectors, s.count,
+                                                        gen.PageBindingOf(kVectorsFile)));
   std::mt19937_64 rng(o.seed);
   VX_RETURN_IF_ERROR(source.Rewind());
   for (uint64_t done = 0; done < s.count;) {
@@ -225,7 +226,7 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
   VX_ASSIGN_OR_RETURN(auto spill, s.env->OpenFile(spill_path, OpenOptions{}));
   VX_ASSIGN_OR_RETURN(
       auto f, s.env->OpenFile(gen.Path(kListsFile), OpenOptions{.write = true, .create = true, .truncate = true}));
-  PageWriter w(f.get(), s.vectors.page_size, PageType::kList);
+  PageWriter w(f.get(), s.vectors.page_size, PageType::kList, gen.PageBindingOf(kListsFile));
   VX_RETURN_IF_ERROR(w.EmitHeader({kFileHeaderMagic, static_cast<uint32_t>(PagedFileKind::kLists), entries,
                                    static_cast<uint32_t>(4 + cs), ll.per_page, s.dim, 0}));
   const uint64_t gather_budget = std::max<uint64_t>(plan.gather_budget, entry_bytes);

@@ -131,7 +131,7 @@ vx::Result<Figures> PoolRun(vx::File* file, uint64_t pages, size_t page_size, ui
   if (pool->CapacityPages(vx::PageClass::kVector) < static_cast<size_t>(qd)) {
     return vx::Status::InvalidArgument("--pool-mb holds fewer pages than queue depth " + std::to_string(qd));
   }
-  VX_ASSIGN_OR_RETURN(const vx::FileId id, pool->AddFile(file, vx::PageClass::kVector, vx::PageType::kVector));
+  VX_ASSIGN_OR_RETURN(const vx::FileId id, pool->AddFile(file, vx::PageClass::kVector, vx::PageType::kVector, 0));
   std::mt19937_64 rng(qd);
   std::vector<float> lat;
   Figures f{"pool", qd};
@@ -175,7 +175,7 @@ vx::Status CreatePagedFile(vx::Env* env, const std::string& path, uint64_t mb, s
         const uint64_t v = rng();
         std::memcpy(page + j, &v, 8);
       }
-      vx::SealPage(page, page_size, vx::PageType::kVector, vx::PageNo{p + i});
+      vx::SealPage(page, page_size, vx::PageType::kVector, vx::PageNo{p + i}, 0);
     }
     VX_RETURN_IF_ERROR(f->Write(p * page_size, buf.data(), n * page_size));
     progress.Update(p + n);
