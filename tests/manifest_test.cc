@@ -4,10 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-
-#include "core/checksum.h"
-
 #include "io/fault_env.h"
 #include "io_test_util.h"
 
@@ -171,23 +167,23 @@ TEST_P(ManifestTest, PageNonceRoundTripsAndBindsEachFile) {
   EXPECT_NE(m.PageBindingOf("graph"), back->PageBindingOf("graph"));
 }
 
-// A page nonce that is not 16 hex digits, in a manifest whose checksum is
-// right, is Corruption.
-TEST_P(ManifestTest, AMalformedPageNonceIsCorruption) {
-  const std::string body = R"({"generation": 1, "page_nonce": "12zz", "params": {}, "files": [], "segments": []})";
-  std::string bytes(24, '\0');
-  const uint32_t magic = kManifestMagic;
-  const uint16_t version = kManifestVersion;
-  const uint64_t len = body.size(), sum = Checksum(body.data(), body.size());
-  std::memcpy(bytes.data(), &magic, 4);
-  std::memcpy(bytes.data() + 4, &version, 2);
-  std::memcpy(bytes.data() + 8, &len, 8);
-  std::memcpy(bytes.data() + 16, &sum, 8);
-  Put(env_.get(), Path("MANIFEST"), bytes + body);
-  auto m = ReadManifest(env_.get(), dir_.path());
-  ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(m.status().message().find("page_nonce is not 16 hex digits"), std::string::npos) << m.status().ToString();
+// Fields of the wrong kind, in a manifest whose checksum is right, are
+// Corruption naming the field: a page nonce that is not 16 hex digits, and
+// numbers that are not unsigned integers (converting them is undefined).
+TEST_P(ManifestTest, MalformedFieldsAreCorruption) {
+  const std::string tail = R"(, "params": {}, "files": [], "segments": []})";
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"generation": 1, "page_nonce": "12zz")", "page_nonce is not 16 hex digits"},
+      {R"({"generation": 1.5e28)", "'generation' is not an unsigned integer"},
+      {R"({"generation": -3)", "'generation' is not an unsigned integer"},
+  };
+  for (const auto& [head, says] : cases) {
+    Put(env_.get(), Path("MANIFEST"), ManifestFileBytes(head + tail));
+    auto m = ReadManifest(env_.get(), dir_.path());
+    ASSERT_FALSE(m.ok()) << head;
+    EXPECT_EQ(m.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(m.status().message().find(says), std::string::npos) << m.status().ToString();
+  }
 }
 
 TEST_P(ManifestTest, OtherFormatVersionsAreRefusedSayingWhatToDo) {

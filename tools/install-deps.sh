@@ -3,7 +3,7 @@
 # packages only (run as root on Debian bookworm). Idempotent.
 set -euo pipefail
 packages=(
-  cmake g++ make pkg-config bc ccache clang-format
+  cmake g++ make pkg-config bc ccache clang-format clang libclang-rt-dev
   liburing-dev libxxhash-dev libzstd-dev libjemalloc-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the sources' format (clang-format), builds vx and runs the whole
-# test suite twice, a release build then an ASan+UBSan build, and the
-# concurrency tests under TSan. Exits non-zero if anything fails. Build
-# trees: build/, build-asan/ and build-tsan/ (reused when present).
+# test suite twice, a release build then an ASan+UBSan build, the
+# concurrency tests under TSan, and each libFuzzer target for a bounded time
+# on its corpus (tools/fuzz.sh). Exits non-zero if anything fails. Build
+# trees: build/, build-asan/, build-tsan/ and build-fuzz/ (reused when
+# present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -31,3 +33,6 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DVX_SANITIZE=thread -DVX_BUIL
 cmake --build build-tsan -j"$jobs" --target vx_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   build-tsan/tests/vx_tests --gtest_filter='*Concurrent*'
+
+echo "== fuzzing: each target 20 s on its corpus"
+tools/fuzz.sh 20

@@ -1,5 +1,7 @@
 #include "core/distance.h"
 
+#include <cpuid.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -23,20 +25,28 @@ const char* IsaName(Isa isa) {
   return "?";
 }
 
+namespace {
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports has no "f16c").
+bool HasF16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+}  // namespace
+
 const KernelTable* KernelTableFor(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
       return internal::ScalarTable();
     case Isa::kAvx2:
       __builtin_cpu_init();
-      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c()) {
         return internal::Avx2Table();
       }
       return nullptr;
     case Isa::kAvx512:
       __builtin_cpu_init();
       if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c")) {
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && HasF16c()) {
         return internal::Avx512Table();
       }
       return nullptr;

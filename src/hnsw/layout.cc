@@ -109,7 +109,7 @@ bool GraphPageMap::Record(uint32_t node, uint64_t page, const uint8_t* payload, 
 Result<GraphPageMap> GraphPageMap::Decode(const std::string& bytes, uint64_t count, uint64_t file_bytes,
                                           size_t page_size, const std::string& where) {
   std::vector<uint32_t> first(bytes.size() / 4);
-  std::memcpy(first.data(), bytes.data(), first.size() * 4);
+  if (!first.empty()) std::memcpy(first.data(), bytes.data(), first.size() * 4);
   if (bytes.size() % 4 != 0 || first.empty() || first[0] != 0 || first.back() >= count ||
       std::adjacent_find(first.begin(), first.end(), std::greater_equal<>()) != first.end() ||
       (first.size() + 1) * page_size != file_bytes) {

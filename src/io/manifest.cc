@@ -63,6 +63,18 @@ std::optional<uint64_t> ParseNonceHex(const std::string& s) {
   return v;
 }
 
+struct MalformedField {
+  std::string what;
+};
+
+// j[key] as an unsigned integer. A float or a negative number is refused
+// here: nlohmann converts them by a cast, undefined when out of range.
+uint64_t Unsigned(const nlohmann::json& j, const char* key) {
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_number_unsigned()) throw MalformedField{std::string("'") + key + "' is not an unsigned integer"};
+  return v.get<uint64_t>();
+}
+
 }  // namespace
 
 uint64_t PageBinding(uint64_t page_nonce, const std::string& name) {
@@ -102,6 +114,19 @@ Result<ManifestFile> DescribeFile(Env* env, const std::string& dir, const std::s
   return mf;
 }
 
+std::string ManifestFileBytes(const std::string& body) {
+  std::string bytes(kHeaderSize, '\0');
+  const uint32_t magic = kManifestMagic;
+  const uint16_t version = kManifestVersion, reserved = 0;
+  const uint64_t len = body.size(), sum = Checksum(body.data(), body.size());
+  std::memcpy(bytes.data(), &magic, 4);
+  std::memcpy(bytes.data() + 4, &version, 2);
+  std::memcpy(bytes.data() + 6, &reserved, 2);
+  std::memcpy(bytes.data() + 8, &len, 8);
+  std::memcpy(bytes.data() + 16, &sum, 8);
+  return bytes + body;
+}
+
 Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   nlohmann::json body;
   body["generation"] = m.generation;
@@ -119,17 +144,7 @@ Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   for (const ManifestSegment& seg : m.segments) {
     body["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"files", files(seg.files)}});
   }
-  const std::string text = body.dump(1);
-  std::vector<uint8_t> bytes(kHeaderSize + text.size());
-  const uint32_t magic = kManifestMagic;
-  const uint16_t version = kManifestVersion, reserved = 0;
-  const uint64_t len = text.size(), sum = Checksum(text.data(), text.size());
-  std::memcpy(bytes.data(), &magic, 4);
-  std::memcpy(bytes.data() + 4, &version, 2);
-  std::memcpy(bytes.data() + 6, &reserved, 2);
-  std::memcpy(bytes.data() + 8, &len, 8);
-  std::memcpy(bytes.data() + 16, &sum, 8);
-  std::memcpy(bytes.data() + kHeaderSize, text.data(), text.size());
+  const std::string bytes = ManifestFileBytes(body.dump(1));
 
   const std::string tmp = dir + "/" + kManifestName + ".tmp";
   {
@@ -180,7 +195,7 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
   Manifest m;
   try {
     const auto j = nlohmann::json::parse(body.begin(), body.end());
-    m.generation = j.at("generation").get<uint64_t>();
+    m.generation = Unsigned(j, "generation");
     if (j.contains("page_nonce")) {
       const std::optional<uint64_t> nonce = ParseNonceHex(j.at("page_nonce").get<std::string>());
       if (!nonce) return Status::Corruption(path + ": page_nonce is not 16 hex digits");
@@ -190,18 +205,20 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
     auto files = [](const nlohmann::json& a) {
       std::vector<ManifestFile> out;
       for (const auto& jf : a) {
-        out.push_back(ManifestFile{jf.at("name").get<std::string>(), jf.at("size").get<uint64_t>(),
-                                   jf.at("head_checksum").get<uint64_t>(), jf.at("checksum").get<uint64_t>()});
+        out.push_back(ManifestFile{jf.at("name").get<std::string>(), Unsigned(jf, "size"),
+                                   Unsigned(jf, "head_checksum"), Unsigned(jf, "checksum")});
       }
       return out;
     };
     m.files = files(j.at("files"));
     for (const auto& js : j.at("segments")) {
       m.segments.push_back(
-          ManifestSegment{js.at("id").get<uint64_t>(), js.at("kind").get<std::string>(), files(js.at("files"))});
+          ManifestSegment{Unsigned(js, "id"), js.at("kind").get<std::string>(), files(js.at("files"))});
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(path + ": malformed body: " + e.what());
+  } catch (const MalformedField& e) {
+    return Status::Corruption(path + ": malformed body: " + e.what);
   }
   for (size_t i = 1; i < m.segments.size(); ++i) {
     if (m.segments[i].id <= m.segments[i - 1].id) {

@@ -67,6 +67,9 @@ struct Manifest {
 // Size and checksums of dir/name as it is now.
 Result<ManifestFile> DescribeFile(Env* env, const std::string& dir, const std::string& name);
 
+// The bytes of a manifest file around the JSON `body`: header and checksum.
+std::string ManifestFileBytes(const std::string& body);
+
 // Atomically replaces dir/MANIFEST.
 Status WriteManifest(Env* env, const std::string& dir, const Manifest& manifest);
 
