@@ -274,9 +274,6 @@ TEST(QuantSpec, ParsesAndRejects) {
   EXPECT_EQ(Quantizer::Create(*ParseQuantSpec("pq:64"), Metric::kL2, 64).value()->code_size(), 64u);
   auto q = Quantizer::Create(*ParseQuantSpec("pq:65"), Metric::kL2, 64);
   EXPECT_NE(q.status().message().find("must number 1 to 64"), std::string::npos) << q.status().ToString();
-  EXPECT_EQ(ResolveAutoQuant("auto", 128), "pq:32");
-  EXPECT_EQ(ResolveAutoQuant("auto", 30), "sq8");
-  EXPECT_EQ(ResolveAutoQuant("f16", 128), "f16");
 }
 
 TEST(Quantizer, CosineRejectsZeroVectors) {

@@ -56,8 +56,13 @@ struct BuildOptions {
   uint32_t lists = 0;     // 0: pgvector's rule
   uint32_t replicas = 0;  // extra lists a boundary vector may also go to (SPANN's closure rule)
   // Both
-  // Codes: HNSW keeps them in RAM, IVF on its list pages.
-  std::string quant = "auto";               // f16 | sq8 | pq:M | pq4:M | rabitq[:B] | auto (pq:dim/4, else sq8)
+  // Codes: HNSW keeps them in RAM, IVF on its list pages. f16 | sq8 | pq:M |
+  // pq4:M | rabitq[:B] | auto: the most accurate of sq8, rabitq:4, :2, :1
+  // whose memory, beside the structure a search walks, fits
+  // serve_memory_bytes, checked on a sample (IndexInfo::quant_choice says
+  // what it chose and why).
+  std::string quant = "auto";
+  uint64_t serve_memory_bytes = 0;  // the memory the index will be served with; 0: this machine's (or cgroup's)
   ElementType storage = ElementType::kF32;  // full vectors on SSD: f32 or f16 (halfvec)
   int threads = 0;                          // 0: all cores
   // HNSW holds the base vectors and the graph in memory and refuses, before
@@ -152,6 +157,7 @@ struct SegmentInfo {
 struct IndexInfo {
   IndexType type = IndexType::kHnsw;
   std::string quant;
+  std::string quant_choice;  // what "auto" chose and why; empty when the build named its codes
   Metric metric = Metric::kL2;
   ElementType storage = ElementType::kF32;
   uint64_t count = 0;

@@ -69,6 +69,7 @@ void vx_build_options_init(vx_build_options* o) {
   o->build_memory_bytes = d.build_memory_bytes;
   o->keys = nullptr;
   o->key_count = 0;
+  o->serve_memory_bytes = 0;
 }
 
 void vx_search_params_init(vx_search_params* p) {
@@ -98,6 +99,7 @@ vx_code vx_build(const char* base_path, const char* dir, const vx_build_options*
     o.quant = c.quant ? c.quant : "auto";
     o.threads = c.threads;
     o.build_memory_bytes = c.build_memory_bytes;
+    o.serve_memory_bytes = c.serve_memory_bytes;
     if (c.keys) o.keys.assign(c.keys, c.keys + c.key_count);
     return vx::BuildIndex(base_path, dir, o);
   });

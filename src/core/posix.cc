@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace vx {
@@ -82,6 +84,16 @@ Status PwriteAll(const std::string& path, int fd, const void* buf, size_t n, uin
     done += static_cast<size_t>(r);
   }
   return Status::Ok();
+}
+
+uint64_t UsableMemoryBytes() {
+  uint64_t bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+  if (FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) {
+    unsigned long long limit = 0;
+    if (std::fscanf(f, "%llu", &limit) == 1 && limit > 0) bytes = std::min<uint64_t>(bytes, limit);  // "max": none
+    std::fclose(f);
+  }
+  return bytes;
 }
 
 }  // namespace vx

@@ -37,4 +37,8 @@ Result<uint64_t> FileSize(const std::string& path, int fd);
 Status PreadExact(const std::string& path, int fd, void* buf, size_t n, uint64_t offset);
 Status PwriteAll(const std::string& path, int fd, const void* buf, size_t n, uint64_t offset);
 
+// The memory this process may use: the machine's RAM, or the cgroup's limit
+// (memory.max, cgroup v2) when it is lower.
+uint64_t UsableMemoryBytes();
+
 }  // namespace vx

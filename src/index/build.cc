@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "index/auto_codes.h"
 #include "index/keys.h"
 
 namespace vx {
@@ -22,7 +23,9 @@ Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& o) {
     VX_RETURN_IF_ERROR(CheckKeys(o.keys, s.count, "keys"));
     s.keys = o.keys;
   }
-  VX_ASSIGN_OR_RETURN(s.quant, ParseQuantSpec(ResolveAutoQuant(o.quant, s.dim)));
+  VX_ASSIGN_OR_RETURN(CodeChoice codes, ChooseCodes(source, o));
+  s.quant = codes.spec;
+  s.quant_choice = std::move(codes.why);
   VX_ASSIGN_OR_RETURN(s.quantizer, Quantizer::Create(s.quant, o.metric, s.dim));
   VX_ASSIGN_OR_RETURN(s.vectors, VectorLayout::Make(o.page_size, s.dim, o.storage));
   s.progress.report = o.progress;
@@ -53,6 +56,7 @@ IndexParams BuiltParams(const BuildSetup& setup, const BuildOptions& o, const st
   p.metric = o.metric;
   p.storage = o.storage;
   p.quant = setup.quant.ToString();
+  p.quant_choice = setup.quant_choice;
   p.count = setup.count;
   p.dim = setup.dim;
   p.page_size = static_cast<uint32_t>(setup.vectors.page_size);

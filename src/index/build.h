@@ -25,6 +25,7 @@ struct BuildSetup {
   uint32_t dim = 0;
   std::vector<int64_t> keys;  // per source row
   QuantSpec quant;
+  std::string quant_choice;  // what "auto" chose and why (index/auto_codes.h)
   std::unique_ptr<Quantizer> quantizer;
   VectorLayout vectors{};  // the vectors file's layout; its page size is the index's
   ProgressControl progress;
@@ -32,7 +33,8 @@ struct BuildSetup {
 
 // Checks the source (rows, at most 2^32 - 1) and the keys (one per row,
 // distinct; the row numbers when options.keys is empty), and creates the
-// quantizer options.quant names ("auto" resolved for the dimension).
+// quantizer options.quant names ("auto" chosen by ChooseCodes, which reads
+// a sample of the source and leaves it rewound).
 Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& options);
 
 // Scales n rows of dim floats to unit length; InvalidArgument naming the

@@ -25,6 +25,7 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   VX_ASSIGN_OR_RETURN(params_, IndexParams::FromManifest(m, dir, ops.name, format));
   info_.type = ops.type;
   info_.quant = params_.quant;
+  info_.quant_choice = params_.quant_choice;
   info_.metric = params_.metric;
   info_.storage = params_.storage;
   info_.count = params_.count;

@@ -47,6 +47,7 @@ void IndexParams::ToManifest(ManifestParams* out) const {
   (*out)["metric"] = MetricName(metric);
   (*out)["storage"] = ElementTypeName(storage);
   (*out)["quant"] = quant;
+  if (!quant_choice.empty()) (*out)["quant_choice"] = quant_choice;
   (*out)["count"] = std::to_string(count);
   (*out)["dim"] = std::to_string(dim);
   (*out)["page_size"] = std::to_string(page_size);
@@ -67,6 +68,7 @@ Result<IndexParams> IndexParams::FromManifest(const Manifest& m, const std::stri
   VX_ASSIGN_OR_RETURN(p.metric, ParseMetric(Param(m, "metric")));
   VX_ASSIGN_OR_RETURN(p.storage, ParseElementType(Param(m, "storage")));
   p.quant = Param(m, "quant");
+  p.quant_choice = Param(m, "quant_choice");
   VX_ASSIGN_OR_RETURN(p.count, Number(m, "count", dir, 1, UINT32_MAX - 1));
   VX_ASSIGN_OR_RETURN(const uint64_t dim, Number(m, "dim", dir, 1, 65536));
   VX_ASSIGN_OR_RETURN(const uint64_t ps, Number(m, "page_size", dir, kMinPageSize, kMaxPageSize));

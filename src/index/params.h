@@ -21,7 +21,8 @@ struct IndexParams {
   uint32_t format = 0;  // the type's file format version
   Metric metric = Metric::kL2;
   ElementType storage = ElementType::kF32;
-  std::string quant;   // QuantSpec::ToString()
+  std::string quant;         // QuantSpec::ToString()
+  std::string quant_choice;  // what "auto" chose and why; empty when the build named the codes
   uint64_t count = 0;  // rows of the base generation
   uint32_t dim = 0;
   uint32_t page_size = 0;

@@ -81,11 +81,6 @@ Result<QuantSpec> ParseQuantSpec(std::string_view text) {
   return s;
 }
 
-std::string ResolveAutoQuant(std::string_view text, uint32_t dim) {
-  if (text != "auto") return std::string(text);
-  return dim % 4 == 0 ? "pq:" + std::to_string(dim / 4) : "sq8";
-}
-
 Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metric metric, uint32_t dim) {
   if (dim == 0) return Status::InvalidArgument("quantizer: dimension 0");
   switch (spec.kind) {
@@ -135,10 +130,14 @@ Status Quantizer::Encode(const float* x, uint64_t n, uint8_t* codes, int threads
       if (!errors[b].ok()) return;
       rows = unit.data();
     }
-    for (uint64_t i = 0; i < rn; ++i) DoEncode(rows + i * dim_, codes + (r0 + i) * cs);
+    DoEncodeBlock(rows, rn, codes + r0 * cs);
   });
   for (const Status& s : errors) VX_RETURN_IF_ERROR(s);
   return Status::Ok();
+}
+
+void Quantizer::DoEncodeBlock(const float* x, uint64_t n, uint8_t* codes) const {
+  for (uint64_t i = 0; i < n; ++i) DoEncode(x + i * dim_, codes + i * code_size());
 }
 
 Status Quantizer::Prepare(const float* q, PreparedQuery* out) const {

@@ -41,9 +41,6 @@ struct QuantSpec {
 // Parses "f16", "sq8", "pq:M", "pq4:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
 Result<QuantSpec> ParseQuantSpec(std::string_view text);
 
-// The index builders' default, "auto": pq:dim/4 (a byte per 4 dimensions)
-// where 4 divides dim, else sq8. Any other text is returned as it is.
-std::string ResolveAutoQuant(std::string_view text, uint32_t dim);
 
 // Per-query state built by Prepare: a transformed query or lookup tables.
 // Reused across queries to avoid allocation.
@@ -119,6 +116,9 @@ class Quantizer {
 
   virtual Status DoTrain(const float* x, uint64_t n, const TrainParams& params) = 0;
   virtual void DoEncode(const float* x, uint8_t* code) const = 0;
+  // n rows into n codes; a quantizer that transforms rows (RaBitQ's
+  // rotation) does a block as one matrix product. Default: DoEncode each.
+  virtual void DoEncodeBlock(const float* x, uint64_t n, uint8_t* codes) const;
   virtual void DoPrepare(const float* q, PreparedQuery* out) const = 0;
   virtual float DoScore(const PreparedQuery& q, const uint8_t* code) const = 0;
   virtual void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const;

@@ -168,7 +168,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
     std::string type = "hnsw", base, ids, metric = "l2", out, quant = "auto", storage = "f32";
     uint32_t m = 16, ef_construction = 64, lists = 0, replicas = 0;
     int threads = 0;
-    uint64_t build_memory_mb = 8192;
+    uint64_t build_memory_mb = 8192, serve_memory_mb = 0;
     size_t page_size = 4096;
     bool no_reorder = false;
   };
@@ -197,8 +197,9 @@ void AddBuild(CLI::App& app, RunFn* run) {
       ->capture_default_str()
       ->check(CLI::Range(0u, 8u));
   cmd->add_option("--quant", a->quant,
-                  "Codes (HNSW: in RAM; IVF: on list pages): f16 | sq8 | pq:M | pq4:M (M <= dim) | rabitq[:B] (B "
-                  "bits/dim, 1-8) | auto (pq:dim/4)")
+                  "Codes (HNSW: in RAM; IVF: on list pages): f16 (halfvec) | sq8 | pq:M | pq4:M (M <= dim) | "
+                  "rabitq[:B] (B bits/dim, 1-8) | auto: the most accurate of sq8, rabitq:4, rabitq:2, rabitq:1 that "
+                  "fits --serve-memory beside the graph or lists, checked on a sample")
       ->capture_default_str()
       ->check(QuantSpecArg());
   cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")
@@ -213,6 +214,10 @@ void AddBuild(CLI::App& app, RunFn* run) {
                   "IVF streams the base and fits its sample and passes to the budget (pgvector's "
                   "maintenance_work_mem)")
       ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  cmd->add_option("--serve-memory", a->serve_memory_mb,
+                  "MB the index will be served with (pgvector's shared_buffers), for --quant auto (default: this "
+                  "machine's RAM, or its cgroup's limit)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_option("--page-size", a->page_size, "Page size (raised to fit one vector)")->capture_default_str();
   cmd->add_flag("--no-reorder", a->no_reorder, "Keep base order instead of BFS renumbering");
@@ -229,6 +234,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
       o.storage = vx::ParseElementType(a->storage).value();
       o.threads = a->threads;
       o.build_memory_bytes = a->build_memory_mb << 20;
+      o.serve_memory_bytes = a->serve_memory_mb << 20;
       o.page_size = a->page_size;
       o.reorder = !a->no_reorder;
       if (!a->ids.empty()) {
@@ -251,8 +257,14 @@ void AddBuild(CLI::App& app, RunFn* run) {
       vx::Status s = vx::BuildIndex(a->base, a->out, o);
       if (bar) bar->Finish();
       if (!s.ok()) return Fail(s);
-      fmt::print("built {} in {:.1f} s (peak RSS {:.0f} MB)\n", a->out,
-                 std::chrono::duration<double>(Clock::now() - t0).count(), PeakRssMb());
+      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      vx::IndexOptions io;
+      io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
+      auto built = vx::Index::Open(a->out, io);
+      if (!built.ok()) return Fail(built.status());
+      const vx::IndexInfo& info = (*built)->info();
+      fmt::print("built {} in {:.1f} s (peak RSS {:.0f} MB); codes {}\n", a->out, seconds, PeakRssMb(),
+                 info.quant_choice.empty() ? info.quant : info.quant_choice);
       return 0;
     };
   });
@@ -400,10 +412,12 @@ void AddInfo(CLI::App& app, RunFn* run) {
         fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas,
                    i.entries, double(i.entries) / n, i.page_size);
         fmt::print("  codes {} on list pages; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
+        if (!i.quant_choice.empty()) fmt::print("  codes chosen by {}\n", i.quant_choice);
       } else {
         fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1,
                    i.page_size);
         fmt::print("  codes {} in RAM; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
+        if (!i.quant_choice.empty()) fmt::print("  codes chosen by {}\n", i.quant_choice);
       }
       fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure,
                  i.structure_bytes / 1e6, i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
