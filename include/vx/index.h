@@ -62,7 +62,7 @@ struct BuildOptions {
   // serve_memory_bytes, checked on a sample (IndexInfo::quant_choice says
   // what it chose and why).
   std::string quant = "auto";
-  uint64_t serve_memory_bytes = 0;  // the memory the index will be served with; 0: this machine's (or cgroup's)
+  uint64_t serve_memory_bytes = 0;          // the memory the index will be served with; 0: this machine's (or cgroup's)
   ElementType storage = ElementType::kF32;  // full vectors on SSD: f32 or f16 (halfvec)
   int threads = 0;                          // 0: all cores
   // HNSW holds the base vectors and the graph in memory and refuses, before

@@ -95,7 +95,8 @@ Result<CodeChoice> ChooseCodes(VectorSource& source, const BuildOptions& o) {
   const Rung* pick = nullptr;
   std::string fit;
   for (size_t i = 0; i + 1 < ladder.size() && !pick; ++i) {
-    if (ladder[i].all <= usable) pick = &ladder[i], fit = Mb(pick->all) + of_budget + ", the whole " + structure + " cached";
+    if (ladder[i].all <= usable)
+      pick = &ladder[i], fit = Mb(pick->all) + of_budget + ", the whole " + structure + " cached";
   }
   for (size_t i = 0; i + 1 < ladder.size() && !pick; ++i) {
     if (ladder[i].quarter <= usable) {

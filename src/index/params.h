@@ -23,7 +23,7 @@ struct IndexParams {
   ElementType storage = ElementType::kF32;
   std::string quant;         // QuantSpec::ToString()
   std::string quant_choice;  // what "auto" chose and why; empty when the build named the codes
-  uint64_t count = 0;  // rows of the base generation
+  uint64_t count = 0;        // rows of the base generation
   uint32_t dim = 0;
   uint32_t page_size = 0;
   std::string source;  // what the build read (a path, or "memory")

@@ -41,7 +41,6 @@ struct QuantSpec {
 // Parses "f16", "sq8", "pq:M", "pq4:M", "rabitq" (= "rabitq:1") or "rabitq:B", B <= 8.
 Result<QuantSpec> ParseQuantSpec(std::string_view text);
 
-
 // Per-query state built by Prepare: a transformed query or lookup tables.
 // Reused across queries to avoid allocation.
 struct PreparedQuery {
