@@ -2,7 +2,8 @@
 # The evidence behind --quant auto's ladder, and what auto picks by budget.
 # For each dimension a generated cosine set (unit vectors, the embeddings'
 # case): (1) each candidate code's recall@10 after reranking its best 10,
-# 20 and 40 (quant-eval, one thread: train time, bytes a vector); (2) HNSW
+# 20 and 40 (quant-eval, one thread: train time, bytes a vector; PQ at the
+# bytes of RaBitQ at 2 and 1 bits); (2) HNSW
 # built with auto at the machine's RAM and at a serving budget of a quarter
 # of the sq8 index, each searched at the default ef_search 40 in memory.
 #
@@ -23,7 +24,7 @@ for d in "${dims[@]}"; do
   [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --metric cosine --out "$gt" 2>/dev/null
   echo
   echo "dim $d: codes | bytes/vector | train s | recall@10 by codes, after rerank 20, after rerank 40"
-  for quant in f16 sq8 rabitq:4 "pq:$((d / 2))" rabitq:2 "pq:$((d / 4))" rabitq:1 "pq:$((d / 8))"; do
+  for quant in f16 sq8 rabitq:4 rabitq:2 "pq:$((d / 4))" rabitq:1 "pq:$((d / 8))"; do
     out=$($vxctl quant-eval --base "$base" --queries "$q" --gt "$gt" --quant "$quant" --metric cosine \
       --rerank 20 40 --threads 1 2>&1)
     printf '%-10s | %5s | %6s | %s / %s / %s\n' "$quant" "$(awk '/bytes per vector/ {print $4}' <<< "$out")" \
@@ -34,8 +35,8 @@ for d in "${dims[@]}"; do
   for budget in "" "$quarter_mb"; do
     idx=$work/idx_${n}_${d}_${budget:-ram}
     rm -rf "$idx"
-    $vxctl build --base "$base" --out "$idx" --metric cosine --threads 2 ${budget:+--serve-memory $budget} \
-      | sed 's/^built [^ ]* /built /'
+    $vxctl build --base "$base" --out "$idx" --metric cosine --threads 2 ${budget:+--serve-memory $budget} 2>/dev/null \
+      | sed -n 's/^built [^ ]* /built /p'
     $vxctl query "$idx" --queries "$q" --gt "$gt" --memory 1024 --prewarm | grep -E "recall@10|QPS"
   done
 done

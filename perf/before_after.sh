@@ -12,7 +12,8 @@
 #        VX_EFS (default 20,40,80,160), VX_PROBES (default 1,2,4,8,16),
 #        VX_PREPARE_ONLY=1: stop after building the binaries, data and indexes,
 #        VX_BUILD_THREADS (default all cores; 1 builds the same HNSW graph
-#        every time, so recall compares exactly),
+#        every time, so recall compares exactly), VX_BUILD_ARGS (extra
+#        build flags for both binaries, e.g. --quant pq:32),
 #        VX_SETTINGS (default "memory cap": which runs to make; the summary
 #        reads both), VX_OVERHEAD_MB (default 40: the capped process's memory
 #        beside the index's resident part and its pool)
@@ -60,7 +61,7 @@ for type in hnsw ivf; do
     if [ ! -f "$idx/MANIFEST" ]; then
       exe=$old; [ $bin = new ] && exe=$new
       /usr/bin/time -f "$bin $type build: %e s, peak RSS %M KB" "$exe" build --type "$type" --base "$base" --out "$idx" \
-        --threads "${VX_BUILD_THREADS:-$(nproc)}" 2>&1 | grep -E "build:|built"
+        --threads "${VX_BUILD_THREADS:-$(nproc)}" ${VX_BUILD_ARGS:-} 2>&1 | grep -E "build:|built"
     fi
   done
 done

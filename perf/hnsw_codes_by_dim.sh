@@ -5,7 +5,7 @@
 #
 #   perf/hnsw_codes_by_dim.sh [COUNT]             (default 200000)
 #   env: VX_BENCH_DIR (default /tmp/vx-dims), VX_DIMS (default 32,64,128),
-#        VX_QUANTS (default auto,sq8), VX_EFS (default 10,20,40,80,160)
+#        VX_QUANTS (default auto,sq8; pq:DIM/4 is pq at a byte per 4 dimensions), VX_EFS (default 10,20,40,80,160)
 # Needs a release build in build/. Reuses data and indexes already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ for d in "${dims[@]}"; do
   [ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
   [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
   for quant in "${quants[@]}"; do
+    [ "$quant" = "pq:DIM/4" ] && quant=pq:$((d / 4))  # a byte per 4 dimensions at each dimension
     idx=$work/idx_${n}_${d}_$quant
     [ -f "$idx/MANIFEST" ] || $vxctl build --base "$base" --out "$idx" --quant "$quant" --threads 2 2>&1 | grep built
     echo "dim $d, --quant $quant ($($vxctl info "$idx" | grep -o 'codes [^ ]*'))"

@@ -10,7 +10,8 @@
 #   env: VX_BENCH_DIR (default /tmp/vx-bench-hnsw), VX_EFS (default
 #        10,20,40,80,160), VX_REUSE=1 (serve an index already built there
 #        instead of rebuilding it; its build time is then not printed),
-#        VX_EFC (ef_construction of all engines, default 64),
+#        VX_EFC (ef_construction of all engines, default 64), VX_BUILD_ARGS
+#        (extra vx build flags, e.g. --quant pq:32),
 #        VX_FAISS=0 (leave FAISS out: its 5M build takes over 26 minutes on
 #        2 cores), VX_PEER_CACHE=1 (save each peer's index in VX_BENCH_DIR
 #        after building it, and load it instead of building when it is
@@ -33,7 +34,8 @@ echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
 efs=${VX_EFS:-10,20,40,80,160}
 if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
   rm -rf "$work/idx"
-  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 --ef-construction "$efc" 2>&1 | grep -E "vx build|built"
+  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 --ef-construction "$efc" \
+    ${VX_BUILD_ARGS:-} 2>&1 | grep -E "vx build|built"
 fi
 mem=$(( ($(stat -c %s "$work"/idx/gen-*/graph) + $(stat -c %s "$work"/idx/gen-*/vectors)) / 1048576 + 16 ))
 $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
