@@ -25,6 +25,15 @@
 namespace vx {
 namespace {
 
+// sq8 scores its codes against the query rounded to i8 units of q8_scale:
+// each code byte c moves the inner product by at most c * q8_scale / 2 (l2
+// counts it twice).
+double Sq8QueryRounding(const PreparedQuery& pq, const uint8_t* code, uint32_t dim, Metric m) {
+  double bytes = 0;
+  for (uint32_t j = 0; j < dim; ++j) bytes += code[j];
+  return (m == Metric::kL2 ? 2 : 1) * bytes * pq.q8_scale * 0.5;
+}
+
 struct Case {
   const char* spec;
   Metric metric;
@@ -108,6 +117,7 @@ TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
         bound += 1e-3 * (std::fabs(exact) + 1);
         // pq4 rounds each subspace's table entry to a multiple of scale.
         if (q_->spec().kind == QuantKind::kPQ4) bound += q_->spec().pq_m * pq.scale * 0.5;
+        if (q_->spec().kind == QuantKind::kSQ8) bound += Sq8QueryRounding(pq, Code(i), kDim, m);
       }
       ++pairs;
       if (std::fabs(est - exact) > bound) {
@@ -335,6 +345,7 @@ TEST(QuantizerShared, SiftsmallRecall) {
           for (int j = 0; j < 128; ++j) rsq += std::pow(double{base->row(order[r])[j]} - rec[j], 2);
           bound = 2 * std::sqrt(rsq) * std::sqrt(std::max(e, 0.0)) + rsq;
           if ((*q)->spec().kind == QuantKind::kPQ4) bound += (*q)->spec().pq_m * pq.scale * 0.5;
+          if ((*q)->spec().kind == QuantKind::kSQ8) bound += Sq8QueryRounding(pq, code, 128, Metric::kL2);
         }
         outside += std::fabs(e - exact) > bound + 1e-3 * (std::fabs(exact) + 1);
       }

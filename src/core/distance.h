@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "vx/status.h"
@@ -28,10 +29,16 @@ using OneFn = float (*)(const float* q, float q_inv_norm, const void* x, size_t 
 // One query against `n` stored vectors laid out contiguously (row stride = dim).
 using ManyFn = void (*)(const float* q, float q_inv_norm, const void* base, size_t dim, size_t n, float* out);
 
+// The exact dot product of d u8 codes and an i8 query (SQ8 scoring: no
+// float conversion; AVX-512 VNNI does 64 products an instruction). Exact for
+// d <= 65536, so every ISA returns the same value.
+using DotU8I8Fn = int32_t (*)(const uint8_t* x, const int8_t* q, size_t d);
+
 struct KernelTable {
   Isa isa;
   OneFn one[3][4];    // [Metric][ElementType]
   ManyFn many[3][4];  // [Metric][ElementType]
+  DotU8I8Fn dot_u8_i8;
 };
 
 // The table of `isa`, or nullptr when this CPU cannot run it.

@@ -1,5 +1,6 @@
 // AVX-512 (F, BW, VL, DQ) + F16C kernels. Built with those flags; only called
 // when the CPU reports them. Tails use masked loads, so there is no scalar loop.
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstdint>
@@ -77,12 +78,44 @@ void DotNorm(const float* q, const T* x, size_t d, float* dot, float* norm_sq) {
   *norm_sq = _mm512_reduce_add_ps(an);
 }
 
+// Without VNNI: widened to 16 bits, 32 products a step.
+int32_t DotU8I8(const uint8_t* x, const int8_t* q, size_t d) {
+  __m512i acc = _mm512_setzero_si512();
+  for (size_t i = 0; i < d; i += 32) {
+    const __mmask32 m = d - i >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (d - i)) - 1u);
+    const __m512i a = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, x + i));
+    const __m512i b = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, q + i));
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+// VNNI: vpdpbusd, 64 u8 x i8 products summed in fours into 16 lanes a step.
+// Only this function is built for VNNI; the table uses it when CPUID says so.
+__attribute__((target("avx512vnni"))) int32_t DotU8I8Vnni(const uint8_t* x, const int8_t* q, size_t d) {
+  __m512i acc = _mm512_setzero_si512();
+  for (size_t i = 0; i < d; i += 64) {
+    const __mmask64 m = d - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (d - i)) - 1u;
+    acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, x + i), _mm512_maskz_loadu_epi8(m, q + i));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+bool HasVnni() {
+  unsigned a, b, c, d;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & bit_AVX512VNNI) != 0;
+}
+
 #include "core/distance_table.inc"
 
 }  // namespace
 
 const KernelTable* Avx512Table() {
-  static const KernelTable table = MakeTable(Isa::kAvx512);
+  static const KernelTable table = [] {
+    KernelTable t = MakeTable(Isa::kAvx512);
+    if (HasVnni()) t.dot_u8_i8 = DotU8I8Vnni;
+    return t;
+  }();
   return &table;
 }
 

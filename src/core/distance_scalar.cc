@@ -42,6 +42,12 @@ void DotNorm(const float* q, const T* x, size_t d, float* dot, float* norm_sq) {
   *norm_sq = n;
 }
 
+int32_t DotU8I8(const uint8_t* x, const int8_t* q, size_t d) {
+  int32_t s = 0;
+  for (size_t i = 0; i < d; ++i) s += int32_t{x[i]} * q[i];
+  return s;
+}
+
 #include "core/distance_table.inc"
 
 }  // namespace

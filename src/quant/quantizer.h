@@ -46,6 +46,8 @@ Result<QuantSpec> ParseQuantSpec(std::string_view text);
 struct PreparedQuery {
   std::vector<float> table;
   std::vector<uint8_t> lut8;  // pq4: 8-bit lookup tables, 16 bytes a subspace
+  std::vector<int8_t> q8;     // sq8: the scaled query as i8, q8_scale a unit
+  float q8_scale = 0;
   float bias = 0;
   float scale = 0;
   float extra = 0;
