@@ -111,6 +111,7 @@ int main(void) {
   vx_build_options o;
   vx_build_options_init(&o);
   CHECK(o.m == 16 && o.ef_construction == 64 && strcmp(o.type, "hnsw") == 0, "pgvector's defaults");
+  CHECK(strcmp(o.quant, "auto") == 0 && o.serve_memory_bytes == 0, "auto codes for this machine's memory by default");
   o.type = "ivf";
   o.lists = 8;
   o.quant = "sq8";

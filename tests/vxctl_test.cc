@@ -236,6 +236,29 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
   EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
 }
 
+// build --quant auto (the default) prints what it chose and why, and info
+// repeats it: sq8 with room to spare, the smallest codes, and what serving
+// needs, under --serve-memory 1; a bad budget exits 2.
+TEST(VxctlIndex, AutoCodesFollowTheServingBudgetAndSayWhy) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 16 --count 40000 --queries 10"));
+  CliRun roomy = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "roomy" + " --threads 1");
+  ASSERT_EQ(roomy.status, 0) << roomy.output;
+  EXPECT_NE(roomy.output.find("codes auto: sq8 ("), std::string::npos) << roomy.output;
+  EXPECT_NE(roomy.output.find("recall@10 at ef_search 40 on a sample of 10000 rows"), std::string::npos)
+      << roomy.output;
+  CliRun tight = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "tight" + " --threads 1 --serve-memory 1");
+  ASSERT_EQ(tight.status, 0) << tight.output;
+  EXPECT_NE(tight.output.find("codes auto: rabitq (the smallest codes; they do not fit the 1 MB serving budget"),
+            std::string::npos)
+      << tight.output;
+  CliRun info = Vxctl("info " + dir / "tight");
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.output.find("codes rabitq in RAM"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("codes chosen by auto: rabitq"), std::string::npos) << info.output;
+  EXPECT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "x" + " --serve-memory 0").status, 2);
+}
+
 // build --ids: searches return the keys (query --out .npy writes them as
 // int64); info names the generation and its segments; a repeated key is a
 // data error naming the rows.
