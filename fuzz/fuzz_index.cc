@@ -16,6 +16,7 @@
 //
 // VX_FUZZ_WRITE_SEEDS=DIR writes the seed corpus (each file of each index,
 // unchanged) to DIR at start.
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,7 @@
 
 #include "core/checksum.h"
 #include "io/manifest.h"
+#include "io/page.h"
 #include "vx/index.h"
 
 namespace {
@@ -113,9 +115,9 @@ void Put(vx::Env* env, const std::string& path, const std::string& bytes) {
 void Reseal(std::string& bytes, size_t page_size, uint64_t binding) {
   for (size_t p = 0; p + page_size <= bytes.size(); p += page_size) {
     uint8_t* page = reinterpret_cast<uint8_t*>(bytes.data() + p);
-    std::memcpy(page + 24, &binding, 8);
-    const uint64_t sum = vx::Checksum(page + 8, page_size - 8);
-    std::memcpy(page, &sum, 8);
+    std::memcpy(page + offsetof(vx::PageHeader, binding), &binding, sizeof binding);
+    const uint64_t sum = vx::Checksum(page + sizeof sum, page_size - sizeof sum);  // what SealPage covers
+    std::memcpy(page + offsetof(vx::PageHeader, checksum), &sum, sizeof sum);
   }
 }
 

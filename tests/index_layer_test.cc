@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +13,7 @@
 #include "core/synth.h"
 #include "index/index_base.h"
 #include "index_test_util.h"
+#include "io/page.h"
 #include "test_util.h"
 #include "vx/index.h"
 
@@ -142,8 +144,8 @@ TEST_P(IndexLayerTest, AMemorySourceBuildsTheSameFilesAsAFileOfTheSameRows) {
     if (name == "vectors" || name == "graph" || name == "lists") {
       for (size_t p = 0; p < x.size(); p += page_size) {
         for (std::string* bytes : {&x, &y}) {
-          bytes->replace(p, 8, 8, '\0');       // checksum
-          bytes->replace(p + 24, 8, 8, '\0');  // binding
+          bytes->replace(p + offsetof(PageHeader, checksum), 8, 8, '\0');
+          bytes->replace(p + offsetof(PageHeader, binding), 8, 8, '\0');
         }
       }
     } else {

@@ -44,14 +44,13 @@ typedef struct vx_build_options {
   uint32_t ef_construction; /* HNSW, default 64 */
   uint32_t lists;           /* IVF, 0 (default): pgvector's rule */
   uint32_t replicas;        /* IVF, default 0 */
-  const char* quant;   /* "auto" (default: chosen by serve_memory_bytes), "f16", "sq8", "pq:M", "pq4:M", "rabitq[:B]" */
-  const char* storage; /* "f32" (default) or "f16" */
-  int threads;         /* 0 (default): all cores */
+  const char* quant;        /* "auto" (default; by serve_memory_bytes), "f16", "sq8", "pq:M", "pq4:M", "rabitq[:B]" */
+  const char* storage;      /* "f32" (default) or "f16" */
+  int threads;              /* 0 (default): all cores */
   uint64_t build_memory_bytes; /* default 8 GiB */
   const int64_t* keys; /* key_count keys, one per base row, distinct (copied); NULL (default): the row numbers */
   uint64_t key_count;
-  uint64_t
-      serve_memory_bytes; /* the memory the index will be served with, for quant "auto"; 0 (default): this machine's */
+  uint64_t serve_memory_bytes; /* memory the index will be served with, for "auto"; 0 (default): this machine's */
 } vx_build_options;
 
 typedef struct vx_search_params {

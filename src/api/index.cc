@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "hnsw/hnsw.h"
+#include "index/index_base.h"
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/page.h"
@@ -142,7 +143,7 @@ Result<VerifyReport> Index::Verify(const std::string& dir, Env* env) {
     return r;
   }
   for (const auto& [name, page_type] : {std::pair<std::string, PageType>{e->structure_file, e->structure_page},
-                                        std::pair<std::string, PageType>{"vectors", PageType::kVector}}) {
+                                        std::pair<std::string, PageType>{kVectorsFile, PageType::kVector}}) {
     if (env->FileExists(m.FilePath(dir, name)))
       VerifyPages(env, m.FilePath(dir, name), page_size, page_type, m.PageBindingOf(name), &r);
   }

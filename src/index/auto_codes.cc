@@ -57,7 +57,7 @@ Result<double> SampleRecall(const QuantSpec& spec, const BuildOptions& o, const 
 RowFootprint FootprintOf(IndexType type, uint32_t m, size_t code_size) {
   constexpr uint64_t kKey = sizeof(int64_t);
   // HNSW: the codes and keys in RAM; a layer-0 record of up to 2m ids,
-  // delta-packed, in graph pages: 25-37 bytes a row measured at m 16 from
+  // delta-packed, in graph pages: 25-40 bytes a row measured at m 16 from
   // 20k to 5M rows, so 4 + 2.5 m. IVF: keys in RAM; a list entry (row id and
   // code) in list pages.
   if (type == IndexType::kHnsw) return {code_size + kKey, 4 + uint64_t{m} * 5 / 2};
@@ -74,37 +74,41 @@ Result<CodeChoice> ChooseCodes(VectorSource& source, const BuildOptions& o) {
   const uint32_t dim = source.dim();
   const uint64_t budget = o.serve_memory_bytes ? o.serve_memory_bytes : UsableMemoryBytes();
   const char* structure = o.type == IndexType::kHnsw ? "graph" : "lists";
-  // Each rung's bytes to serve with the whole structure cached (one round
+  // A rung's bytes to serve with the whole structure cached (one round
   // trip a query after a prewarm), and with a quarter of it.
   struct Rung {
     QuantSpec spec;
     uint64_t all = 0, quarter = 0;
   };
-  std::vector<Rung> ladder;
-  for (const char* text : {"sq8", "rabitq:4", "rabitq:2", "rabitq:1", "f16"}) {
+  auto rung = [&](const char* text) -> Result<Rung> {
     Rung r;
     VX_ASSIGN_OR_RETURN(r.spec, ParseQuantSpec(text));
     VX_ASSIGN_OR_RETURN(auto q, Quantizer::Create(r.spec, o.metric, dim));
     const RowFootprint f = FootprintOf(o.type, o.m, q->code_size());
     r.all = n * (f.resident + f.structure);
     r.quarter = n * (f.resident + f.structure / 4);
+    return r;
+  };
+  std::vector<Rung> ladder;  // most accurate first
+  for (const char* text : {"sq8", "rabitq:4", "rabitq:2", "rabitq:1"}) {
+    VX_ASSIGN_OR_RETURN(Rung r, rung(text));
     ladder.push_back(r);
   }
+  VX_ASSIGN_OR_RETURN(const Rung f16, rung("f16"));
   const uint64_t usable = budget / 10 * 9;  // a tenth for vector pages and per-query scratch
   const std::string of_budget = " of the " + Mb(budget) + " serving budget";
   const Rung* pick = nullptr;
   std::string fit;
-  for (size_t i = 0; i + 1 < ladder.size() && !pick; ++i) {
-    if (ladder[i].all <= usable)
-      pick = &ladder[i], fit = Mb(pick->all) + of_budget + ", the whole " + structure + " cached";
+  for (const Rung& r : ladder) {
+    if (!pick && r.all <= usable) pick = &r, fit = Mb(r.all) + of_budget + ", the whole " + structure + " cached";
   }
-  for (size_t i = 0; i + 1 < ladder.size() && !pick; ++i) {
-    if (ladder[i].quarter <= usable) {
-      pick = &ladder[i], fit = Mb(pick->quarter) + of_budget + ", a quarter of the " + structure + " cached";
+  for (const Rung& r : ladder) {
+    if (!pick && r.quarter <= usable) {
+      pick = &r, fit = Mb(r.quarter) + of_budget + ", a quarter of the " + structure + " cached";
     }
   }
   if (!pick) {
-    pick = &ladder[3];
+    pick = &ladder.back();
     fit = "the smallest codes; they do not fit the " + Mb(budget) + " serving budget: serving needs " +
           Mb(pick->quarter) + " with a quarter of the " + structure + " cached";
   }
@@ -133,12 +137,12 @@ Result<CodeChoice> ChooseCodes(VectorSource& source, const BuildOptions& o) {
   const uint64_t nb = base.size() / dim;
   VX_ASSIGN_OR_RETURN(double recall, SampleRecall(c.spec, o, base, nb, queries, dim));
   // sq8 short of the target: f16, if it fits as well.
-  if (c.spec.kind == QuantKind::kSQ8 && recall < kAutoTargetRecall && ladder[4].all <= usable) {
-    VX_ASSIGN_OR_RETURN(const double f16, SampleRecall(ladder[4].spec, o, base, nb, queries, dim));
-    if (f16 > recall) {
-      recall = f16;
-      c.spec = ladder[4].spec;
-      fit = Mb(ladder[4].all) + of_budget + ", the whole " + structure + " cached; sq8 missed the target";
+  if (c.spec.kind == QuantKind::kSQ8 && recall < kAutoTargetRecall && f16.all <= usable) {
+    VX_ASSIGN_OR_RETURN(const double f16_recall, SampleRecall(f16.spec, o, base, nb, queries, dim));
+    if (f16_recall > recall) {
+      recall = f16_recall;
+      c.spec = f16.spec;
+      fit = Mb(f16.all) + of_budget + ", the whole " + structure + " cached; sq8 missed the target";
     }
   }
   char figures[160];

@@ -4,10 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <random>
+#include <stdexcept>
 
 #include "core/checksum.h"
 
@@ -53,25 +55,17 @@ std::string NonceHex(uint64_t nonce) {
 }
 
 std::optional<uint64_t> ParseNonceHex(const std::string& s) {
-  if (s.size() != 16) return std::nullopt;
   uint64_t v = 0;
-  for (char c : s) {
-    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return std::nullopt;
-    v = v << 4 | static_cast<uint64_t>(d);
-  }
+  const auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+  if (s.size() != 16 || err != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
 }
-
-struct MalformedField {
-  std::string what;
-};
 
 // j[key] as an unsigned integer. A float or a negative number is refused
 // here: nlohmann converts them by a cast, undefined when out of range.
 uint64_t Unsigned(const nlohmann::json& j, const char* key) {
   const nlohmann::json& v = j.at(key);
-  if (!v.is_number_unsigned()) throw MalformedField{std::string("'") + key + "' is not an unsigned integer"};
+  if (!v.is_number_unsigned()) throw std::runtime_error(std::string("'") + key + "' is not an unsigned integer");
   return v.get<uint64_t>();
 }
 
@@ -215,10 +209,8 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
       m.segments.push_back(
           ManifestSegment{Unsigned(js, "id"), js.at("kind").get<std::string>(), files(js.at("files"))});
     }
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {  // nlohmann's exceptions and Unsigned's
     return Status::Corruption(path + ": malformed body: " + e.what());
-  } catch (const MalformedField& e) {
-    return Status::Corruption(path + ": malformed body: " + e.what);
   }
   for (size_t i = 1; i < m.segments.size(); ++i) {
     if (m.segments[i].id <= m.segments[i - 1].id) {
@@ -241,28 +233,25 @@ Status CheckFiles(Env* env, const std::string& dir, const Manifest& manifest, bo
 }
 
 Status CheckFile(Env* env, const std::string& dir, const Manifest& manifest, const ManifestFile& want, bool full) {
-  {
-    const std::string path = manifest.FilePath(dir, want.name);
-    if (!env->FileExists(path)) return Status::Corruption(path + ": listed in the manifest but missing");
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
-    VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
-    if (size < want.size) {
-      return Status::Corruption(path + ": truncated: " + std::to_string(size) + " bytes, the manifest says " +
-                                std::to_string(want.size));
-    }
-    if (size > want.size) {
-      return Status::Corruption(path + ": " + std::to_string(size) + " bytes, the manifest says " +
-                                std::to_string(want.size) + " (a file from another index version?)");
-    }
-    if (full) {
-      VX_ASSIGN_OR_RETURN(const ManifestFile have,
-                          DescribeFile(env, GenerationDir(dir, manifest.generation), want.name));
-      if (have.checksum != want.checksum) return Status::Corruption(path + ": content checksum mismatch");
-    } else {
-      VX_ASSIGN_OR_RETURN(auto head, ReadWhole(f.get(), 0, std::min<uint64_t>(size, kHeadBytes)));
-      if (Checksum(head.data(), head.size()) != want.head_checksum) {
-        return Status::Corruption(path + ": head checksum mismatch (a file from another index version?)");
-      }
+  const std::string path = manifest.FilePath(dir, want.name);
+  if (!env->FileExists(path)) return Status::Corruption(path + ": listed in the manifest but missing");
+  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
+  VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
+  if (size < want.size) {
+    return Status::Corruption(path + ": truncated: " + std::to_string(size) + " bytes, the manifest says " +
+                              std::to_string(want.size));
+  }
+  if (size > want.size) {
+    return Status::Corruption(path + ": " + std::to_string(size) + " bytes, the manifest says " +
+                              std::to_string(want.size) + " (a file from another index version?)");
+  }
+  if (full) {
+    VX_ASSIGN_OR_RETURN(const ManifestFile have, DescribeFile(env, GenerationDir(dir, manifest.generation), want.name));
+    if (have.checksum != want.checksum) return Status::Corruption(path + ": content checksum mismatch");
+  } else {
+    VX_ASSIGN_OR_RETURN(auto head, ReadWhole(f.get(), 0, std::min<uint64_t>(size, kHeadBytes)));
+    if (Checksum(head.data(), head.size()) != want.head_checksum) {
+      return Status::Corruption(path + ": head checksum mismatch (a file from another index version?)");
     }
   }
   return Status::Ok();

@@ -109,12 +109,12 @@ class RaBitQQuantizer : public Quantizer {
   // product (a row at a time streams the whole rotation per row: 2.4 MB at
   // 768 dims), then each row's levels chosen.
   void DoEncodeBlock(const float* x, uint64_t n, uint8_t* codes) const override {
-    constexpr uint64_t kRows = 256;
-    std::vector<float> o(kRows * dim_), rot(kRows * dp_);
-    std::vector<double> norms(kRows);
+    const uint64_t block = std::min<uint64_t>(n, 256);
+    std::vector<float> o(block * dim_), rot(block * dp_);
+    std::vector<double> norms(block);
     std::vector<uint8_t> levels(dp_);
-    for (uint64_t r0 = 0; r0 < n; r0 += kRows) {
-      const uint64_t rn = std::min(kRows, n - r0);
+    for (uint64_t r0 = 0; r0 < n; r0 += block) {
+      const uint64_t rn = std::min(block, n - r0);
       for (uint64_t r = 0; r < rn; ++r) {
         float* v = o.data() + r * dim_;
         double norm = 0;

@@ -56,21 +56,19 @@ class SQ8Quantizer : public Quantizer {
   }
 
   void DoPrepare(const float* q, PreparedQuery* out) const override {
-    out->table.resize(dim_);
     double bias = 0, norm = 0;
+    float max_abs = 0;
     for (uint32_t i = 0; i < dim_; ++i) {
-      out->table[i] = q[i] * scale_[i];
       bias += double{q[i]} * min_[i];
       norm += double{q[i]} * q[i];
+      max_abs = std::max(max_abs, std::fabs(q[i] * scale_[i]));
     }
     out->bias = static_cast<float>(bias);
     out->extra = static_cast<float>(norm);
-    float max_abs = 0;
-    for (float t : out->table) max_abs = std::max(max_abs, std::fabs(t));
     out->q8_scale = max_abs > 0 ? max_abs / 127 : 1.0f;
     out->q8.resize(dim_);
     for (uint32_t i = 0; i < dim_; ++i) {
-      out->q8[i] = static_cast<int8_t>(std::clamp(std::nearbyint(out->table[i] / out->q8_scale), -127.0f, 127.0f));
+      out->q8[i] = static_cast<int8_t>(std::clamp(std::nearbyint(q[i] * scale_[i] / out->q8_scale), -127.0f, 127.0f));
     }
   }
 

@@ -412,13 +412,12 @@ void AddInfo(CLI::App& app, RunFn* run) {
         fmt::print("  lists {}  replicas {}  entries {} ({:.3f} per vector)  page {} B\n", i.lists, i.replicas,
                    i.entries, double(i.entries) / n, i.page_size);
         fmt::print("  codes {} on list pages; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
-        if (!i.quant_choice.empty()) fmt::print("  codes chosen by {}\n", i.quant_choice);
       } else {
         fmt::print("  m {}  ef_construction {}  levels {}  page {} B\n", i.m, i.ef_construction, i.max_level + 1,
                    i.page_size);
         fmt::print("  codes {} in RAM; vectors {} on SSD\n", i.quant, vx::ElementTypeName(i.storage));
-        if (!i.quant_choice.empty()) fmt::print("  codes chosen by {}\n", i.quant_choice);
       }
+      if (!i.quant_choice.empty()) fmt::print("  codes chosen by {}\n", i.quant_choice);
       fmt::print("  on disk: {} {:.1f} MB, vectors {:.1f} MB ({:.1f} bytes/vector)\n", structure,
                  i.structure_bytes / 1e6, i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
       fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
