@@ -12,18 +12,34 @@
 namespace vx {
 namespace {
 
+// The kernels of `isa`, or null after marking the run skipped.
+const KernelTable* TableOrSkip(benchmark::State& state, Isa isa) {
+  const KernelTable* table = KernelTableFor(isa);
+  if (table == nullptr) state.SkipWithError("ISA not supported on this CPU");
+  return table;
+}
+
+// Stored vectors a run scores: ~1 MiB, L2-resident for small d, like a hot block.
+size_t BlockRows(size_t vector_bytes) { return std::max<size_t>(64, (1u << 20) / vector_bytes); }
+
+// ns per distance, and bytes of stored vectors streamed per second.
+void Count(benchmark::State& state, size_t n, size_t vector_bytes) {
+  const double distances = static_cast<double>(state.iterations()) * n;
+  // kIsRate divides by seconds; kInvert turns distances/ns into ns/distance.
+  state.counters["ns_per_dist"] =
+      benchmark::Counter(distances * 1e-9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.SetItemsProcessed(static_cast<int64_t>(distances));
+  state.SetBytesProcessed(static_cast<int64_t>(distances * vector_bytes));
+}
+
 void BM_Distance(benchmark::State& state) {
   const auto isa = static_cast<Isa>(state.range(0));
   const auto type = static_cast<ElementType>(state.range(1));
   const auto metric = static_cast<Metric>(state.range(2));
   const size_t dim = static_cast<size_t>(state.range(3));
-  const KernelTable* table = KernelTableFor(isa);
-  if (table == nullptr) {
-    state.SkipWithError("ISA not supported on this CPU");
-    return;
-  }
-  // 256 KiB..6 MiB of vectors: L2-resident for small d, like a hot block.
-  const size_t n = std::max<size_t>(64, (1u << 20) / (dim * ElementSize(type)));
+  const KernelTable* table = TableOrSkip(state, isa);
+  if (table == nullptr) return;
+  const size_t n = BlockRows(dim * ElementSize(type));
   std::mt19937 rng(1);
   std::normal_distribution<float> g;
   std::vector<float> q(dim);
@@ -43,12 +59,7 @@ void BM_Distance(benchmark::State& state) {
     qd->Many(base.data(), n, out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  const double distances = static_cast<double>(state.iterations()) * n;
-  // kIsRate divides by seconds; kInvert turns distances/ns into ns/distance.
-  state.counters["ns_per_dist"] =
-      benchmark::Counter(distances * 1e-9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.SetItemsProcessed(static_cast<int64_t>(distances));
-  state.SetBytesProcessed(static_cast<int64_t>(distances * dim * ElementSize(type)));
+  Count(state, n, dim * ElementSize(type));
   state.SetLabel(std::string(IsaName(isa)) + " " + ElementTypeName(type) + " " + MetricName(metric));
 }
 
@@ -63,35 +74,40 @@ void Args(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Distance)->Apply(Args)->ArgNames({"isa", "type", "metric", "dim"});
 
-// SQ8's score: u8 codes against the query rounded to i8, summed in integers
-// (KernelTable::dot_u8_i8; VNNI where the CPU has it). Compare with
-// BM_Distance's u8 ip rows, the float path it replaced.
-void BM_DotU8I8(benchmark::State& state) {
+// SQ8's score of one code, as a search makes it (one kernel call a code):
+// `integer` 1, the u8 codes against the query rounded to i8, summed in
+// integers (KernelTable::dot_u8_i8; VNNI where the CPU has it); 0, the float
+// u8 inner product it replaced.
+void BM_Sq8Score(benchmark::State& state) {
   const auto isa = static_cast<Isa>(state.range(0));
-  const size_t dim = static_cast<size_t>(state.range(1));
-  const KernelTable* table = KernelTableFor(isa);
-  if (table == nullptr) {
-    state.SkipWithError("ISA not supported on this CPU");
-    return;
-  }
-  const size_t n = std::max<size_t>(64, (1u << 20) / dim);
+  const bool integer = state.range(1) != 0;
+  const size_t dim = static_cast<size_t>(state.range(2));
+  const KernelTable* table = TableOrSkip(state, isa);
+  if (table == nullptr) return;
+  const size_t n = BlockRows(dim);
   std::mt19937 rng(1);
-  std::vector<int8_t> q(dim);
-  for (int8_t& v : q) v = static_cast<int8_t>(rng());
+  std::vector<float> qf(dim);
+  std::vector<int8_t> q8(dim);
+  for (size_t i = 0; i < dim; ++i) {
+    q8[i] = static_cast<int8_t>(rng());
+    qf[i] = q8[i] * 0.01f;
+  }
   std::vector<uint8_t> base(n * dim);
   for (uint8_t& v : base) v = static_cast<uint8_t>(rng());
-  std::vector<int32_t> out(n);
+  const OneFn float_dot = table->one[static_cast<int>(Metric::kInnerProduct)][static_cast<int>(ElementType::kU8)];
+  std::vector<float> out(n);
   for (auto _ : state) {
-    for (size_t i = 0; i < n; ++i) out[i] = table->dot_u8_i8(base.data() + i * dim, q.data(), dim);
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t* code = base.data() + i * dim;
+      out[i] = integer ? 0.01f * static_cast<float>(table->dot_u8_i8(code, q8.data(), dim))
+                       : float_dot(qf.data(), 0, code, dim);
+    }
     benchmark::DoNotOptimize(out.data());
   }
-  const double distances = static_cast<double>(state.iterations()) * n;
-  state.counters["ns_per_dist"] =
-      benchmark::Counter(distances * 1e-9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.SetBytesProcessed(static_cast<int64_t>(distances * dim));
-  state.SetLabel(std::string(IsaName(isa)) + " u8 x i8");
+  Count(state, n, dim);
+  state.SetLabel(std::string(IsaName(isa)) + (integer ? " u8 x i8" : " u8 x f32"));
 }
-BENCHMARK(BM_DotU8I8)->ArgsProduct({{0, 1, 2}, {96, 128, 768, 1536}})->ArgNames({"isa", "dim"});
+BENCHMARK(BM_Sq8Score)->ArgsProduct({{0, 1, 2}, {0, 1}, {96, 128, 768, 1536}})->ArgNames({"isa", "integer", "dim"});
 
 }  // namespace
 }  // namespace vx
