@@ -62,6 +62,18 @@ static void Exact(const float* q, int64_t* out) {
   }
 }
 
+/* Build progress: counts calls and finished phases; cancels on the first
+ * call when asked. */
+struct Progress {
+  int calls, finished_phases, cancel;
+};
+static int CountProgress(uint64_t done, uint64_t total, const char* phase, void* user) {
+  struct Progress* p = user;
+  ++p->calls;
+  if (done == total && phase != NULL) ++p->finished_phases;
+  return p->cancel;
+}
+
 static int WriteBase(const char* path) {
   FILE* f = fopen(path, "wb");
   if (!f) return 0;
@@ -80,7 +92,7 @@ static double Recall(const vx_index* index, const vx_search_params* p) {
     float dist[kK];
     uint32_t found = 0;
     vx_error err;
-    const vx_code c = vx_search(index, q, p, ids, dist, &found, &err);
+    const vx_code c = vx_search(index, q, kDim, p, ids, dist, &found, NULL, &err);
     CHECK(c == VX_OK, "search: %s", err.message);
     CHECK(found == kK, "found %u", found);
     Exact(q, want);
@@ -117,7 +129,10 @@ int main(void) {
   o.quant = "sq8";
   o.threads = 2;
   CHECK(vx_build(path, ivf, &o, &err) == VX_OK, "build ivf: %s", err.message);
-  vx_index* index = vx_open(ivf, 1 << 20, 1 << 20, &err);
+  vx_open_options oo;
+  vx_open_options_init(&oo);
+  oo.structure_cache_bytes = oo.vector_cache_bytes = 1 << 20;
+  vx_index* index = vx_open(ivf, &oo, &err);
   CHECK(index != NULL, "open ivf: %s", err.message);
   if (index) {
     CHECK(vx_index_dim(index) == kDim && vx_index_count(index) == kRows, "dim %u count %llu", vx_index_dim(index),
@@ -132,16 +147,17 @@ int main(void) {
     p.k = 0;
     int64_t ids[kK];
     uint32_t found = 7;
-    CHECK(vx_search(index, queries, &p, ids, NULL, &found, &err) == VX_INVALID_ARGUMENT && found == 0,
+    CHECK(vx_search(index, queries, kDim, &p, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT && found == 0,
           "k = 0 accepted");
     CHECK(strstr(err.message, "k must be") != NULL, "message: %s", err.message);
-    CHECK(vx_search(index, NULL, NULL, ids, NULL, &found, &err) == VX_INVALID_ARGUMENT, "NULL query accepted");
+    CHECK(vx_search(index, NULL, kDim, NULL, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT,
+          "NULL query accepted");
     vx_close(index);
   }
 
   /* HNSW with the defaults (NULL options and params). */
   CHECK(vx_build(path, hnsw, NULL, &err) == VX_OK, "build hnsw: %s", err.message);
-  index = vx_open(hnsw, 0, 0, &err);
+  index = vx_open(hnsw, NULL, &err);
   CHECK(index != NULL, "open hnsw: %s", err.message);
   if (index) {
     uint64_t pages = 0;
@@ -154,7 +170,8 @@ int main(void) {
   CHECK(vx_prewarm(NULL, NULL, &err) == VX_INVALID_ARGUMENT, "prewarm of NULL accepted");
 
   /* A budget far above the index is cut to its files: the open succeeds. */
-  index = vx_open(hnsw, UINT64_MAX / 4, UINT64_MAX / 4, &err);
+  oo.structure_cache_bytes = oo.vector_cache_bytes = UINT64_MAX / 4;
+  index = vx_open(hnsw, &oo, &err);
   CHECK(index != NULL, "open with a huge budget: %s", err.message);
   if (index) {
     const double r = Recall(index, NULL);
@@ -163,18 +180,18 @@ int main(void) {
   }
 
   /* NaN and Inf queries are refused, naming the component. */
-  index = vx_open(hnsw, 0, 0, &err);
+  index = vx_open(hnsw, NULL, &err);
   if (index) {
     float q[kDim];
     int64_t ids[kK];
     uint32_t found = 9;
     memcpy(q, queries, sizeof q);
     q[5] = NAN;
-    CHECK(vx_search(index, q, NULL, ids, NULL, &found, &err) == VX_INVALID_ARGUMENT && found == 0,
+    CHECK(vx_search(index, q, kDim, NULL, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT && found == 0,
           "NaN query accepted");
     CHECK(strstr(err.message, "component 5 is NaN") != NULL, "message: %s", err.message);
     q[5] = INFINITY;
-    CHECK(vx_search(index, q, NULL, ids, NULL, &found, &err) == VX_INVALID_ARGUMENT, "Inf query accepted");
+    CHECK(vx_search(index, q, kDim, NULL, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT, "Inf query accepted");
     vx_close(index);
   }
 
@@ -191,13 +208,13 @@ int main(void) {
     k.key_count = kRows;
     k.quant = "sq8";
     CHECK(vx_build(path, keyed, &k, &err) == VX_OK, "build with keys: %s", err.message);
-    vx_index* by_key = vx_open(keyed, 0, 0, &err);
+    vx_index* by_key = vx_open(keyed, NULL, &err);
     CHECK(by_key != NULL, "open keyed: %s", err.message);
     if (by_key) {
       int64_t got[kK], want[kK];
       uint32_t found = 0;
-      CHECK(vx_search(by_key, queries, NULL, got, NULL, &found, &err) == VX_OK && found == kK, "search keyed: %s",
-            err.message);
+      CHECK(vx_search(by_key, queries, kDim, NULL, got, NULL, &found, NULL, &err) == VX_OK && found == kK,
+            "search keyed: %s", err.message);
       Exact(queries, want);
       int hits = 0;
       for (uint32_t i = 0; i < found; ++i) {
@@ -212,6 +229,141 @@ int main(void) {
     CHECK(strstr(err.message, "row 100 repeats key") != NULL, "message: %s", err.message);
   }
 
+  CHECK(strcmp(vx_version(), VX_VERSION) == 0, "library %s, header %s", vx_version(), VX_VERSION);
+
+  /* From an array, with progress; then a build cancelled by its progress
+   * callback leaves the first index as it was. */
+  {
+    char arr[256];
+    snprintf(arr, sizeof arr, "%s/array", dir);
+    struct Progress seen = {0, 0, 0};
+    vx_build_options a;
+    vx_build_options_init(&a);
+    a.quant = "sq8";
+    a.progress = CountProgress;
+    a.progress_user = &seen;
+    CHECK(vx_build_from_array(base, "f32", kRows, kDim, arr, &a, &err) == VX_OK, "build from array: %s", err.message);
+    CHECK(seen.calls > 0 && seen.finished_phases > 0, "progress: %d calls, %d phases finished", seen.calls,
+          seen.finished_phases);
+    struct Progress cancel = {0, 0, 1};
+    a.progress_user = &cancel;
+    a.m = 8;
+    CHECK(vx_build_from_array(base, "f32", kRows / 2, kDim, arr, &a, &err) == VX_CANCELLED, "cancel: %s", err.message);
+    CHECK(cancel.calls == 1, "progress called %d times after asking to cancel", cancel.calls);
+
+    /* One memory budget split between the pools; info says what the index is. */
+    vx_open_options mo;
+    vx_open_options_init(&mo);
+    mo.memory_bytes = 3 << 20;
+    vx_index* index = vx_open(arr, &mo, &err);
+    CHECK(index != NULL, "open with memory_bytes: %s", err.message);
+    if (index) {
+      vx_index_info info;
+      info.struct_size = sizeof info;
+      CHECK(vx_index_info_get(index, &info, &err) == VX_OK, "info: %s", err.message);
+      CHECK(info.count == kRows && info.dim == kDim && info.m == 16 && info.lists == 0, "count %llu dim %u m %u",
+            (unsigned long long)info.count, info.dim, info.m);
+      CHECK(strcmp(info.type, "hnsw") == 0 && strcmp(info.metric, "l2") == 0 && strcmp(info.quant, "sq8") == 0 &&
+                strcmp(info.storage, "f32") == 0 && info.quant_choice[0] == '\0',
+            "type %s metric %s quant %s storage %s", info.type, info.metric, info.quant, info.storage);
+      CHECK(info.structure_cache_bytes + info.vector_cache_bytes == mo.memory_bytes &&
+                info.structure_cache_bytes <= info.structure_bytes,
+            "pools %llu + %llu for %llu", (unsigned long long)info.structure_cache_bytes,
+            (unsigned long long)info.vector_cache_bytes, (unsigned long long)mo.memory_bytes);
+      CHECK(info.structure_bytes > 0 && info.vector_bytes >= (uint64_t)kRows * kDim * 4 && info.resident_bytes > 0,
+            "sizes");
+
+      /* A batch on two threads answers as one query at a time does, with
+       * the same work per query. */
+      static int64_t batch_ids[kQueries * kK];
+      static float batch_dist[kQueries * kK];
+      static uint32_t batch_found[kQueries];
+      static vx_search_stats batch_stats[kQueries];
+      CHECK(vx_search_batch(index, queries, kQueries, kDim, NULL, 2, batch_ids, batch_dist, batch_found, batch_stats,
+                            &err) == VX_OK,
+            "batch: %s", err.message);
+      for (int qi = 0; qi < kQueries; ++qi) {
+        int64_t ids[kK];
+        float dist[kK];
+        uint32_t found = 0;
+        vx_search_stats st;
+        CHECK(vx_search(index, queries + qi * kDim, kDim, NULL, ids, dist, &found, &st, &err) == VX_OK, "search: %s",
+              err.message);
+        CHECK(found == batch_found[qi], "query %d: found %u, batch %u", qi, found, batch_found[qi]);
+        for (uint32_t i = 0; i < found && i < kK; ++i) {
+          CHECK(ids[i] == batch_ids[qi * kK + i] && dist[i] == batch_dist[qi * kK + i], "query %d place %u differs", qi,
+                i);
+        }
+        CHECK(st.codes_scored > 0 && st.codes_scored == batch_stats[qi].codes_scored &&
+                  st.vectors_reranked == batch_stats[qi].vectors_reranked &&
+                  st.structure_pages == batch_stats[qi].structure_pages && st.vectors_reranked >= kK,
+              "query %d: stats differ (codes %llu vs %llu)", qi, (unsigned long long)st.codes_scored,
+              (unsigned long long)batch_stats[qi].codes_scored);
+      }
+      /* k past the rows: the places past found are -1 and INFINITY. */
+      vx_search_params big;
+      vx_search_params_init(&big);
+      big.k = 4 * kRows;
+      big.rerank = 4 * kRows;
+      int64_t* wide_ids = malloc(sizeof(int64_t) * 2 * big.k);
+      float* wide_dist = malloc(sizeof(float) * 2 * big.k);
+      uint32_t wide_found[2];
+      CHECK(vx_search_batch(index, queries, 2, kDim, &big, 1, wide_ids, wide_dist, wide_found, NULL, &err) == VX_OK,
+            "batch with k past the rows: %s", err.message);
+      const uint32_t got = wide_found[1];
+      CHECK(got > kK && got <= kRows && wide_ids[big.k + got - 1] >= 0 && wide_ids[big.k + got] == -1 &&
+                wide_ids[2 * big.k - 1] == -1 && isinf(wide_dist[big.k + got]) && !isinf(wide_dist[big.k + got - 1]),
+            "found %u", got);
+      free(wide_ids);
+      free(wide_dist);
+
+      /* Misuse: a short query, an uninitialised struct, too many threads, a
+       * closed handle. */
+      int64_t ids[kK];
+      uint32_t found = 3;
+      CHECK(vx_search(index, queries, kDim - 1, NULL, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT &&
+                strstr(err.message, "23 components; the index has dim 24") != NULL && found == 0,
+            "short query: %s", err.message);
+      vx_search_params zero;
+      memset(&zero, 0, sizeof zero);
+      CHECK(vx_search(index, queries, kDim, &zero, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT &&
+                strstr(err.message, "struct_size is 0") != NULL,
+            "uninitialised params: %s", err.message);
+      CHECK(vx_search_batch(index, queries, 2, kDim, NULL, 5000, batch_ids, NULL, NULL, NULL, &err) ==
+                VX_INVALID_ARGUMENT,
+            "5000 threads: %s", err.message);
+      info.struct_size = 8;
+      CHECK(vx_index_info_get(index, &info, &err) == VX_INVALID_ARGUMENT, "info with struct_size 8");
+      vx_close(index);
+      CHECK(vx_search(index, queries, kDim, NULL, ids, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT &&
+                strstr(err.message, "index is closed") != NULL,
+            "search of a closed index: %s", err.message);
+      CHECK(vx_prewarm(index, NULL, &err) == VX_INVALID_ARGUMENT && vx_index_dim(index) == 0 &&
+                vx_index_count(index) == 0,
+            "a closed index answered");
+      vx_close(index); /* twice: harmless */
+    }
+
+    /* verify: whole, then one flipped byte in the vectors file. */
+    uint64_t problems = 9;
+    char report[1024];
+    CHECK(vx_verify(arr, &problems, report, sizeof report, &err) == VX_OK && problems == 0, "verify: %s", err.message);
+    char vectors[300];
+    snprintf(vectors, sizeof vectors, "%s/gen-1/vectors", arr);
+    FILE* f = fopen(vectors, "r+b");
+    CHECK(f != NULL, "open %s", vectors);
+    if (f) {
+      fseek(f, 5000, SEEK_SET);
+      const int c = fgetc(f);
+      fseek(f, 5000, SEEK_SET);
+      fputc(c ^ 0x40, f);
+      fclose(f);
+    }
+    CHECK(vx_verify(arr, &problems, report, sizeof report, &err) == VX_CORRUPTION && problems > 0 &&
+              strstr(report, "vectors") != NULL,
+          "verify of a flipped byte: %s / %s", err.message, report);
+  }
+
   /* Errors: codes and messages, no output, no exit. */
   o.threads = 5000;
   CHECK(vx_build(path, ivf, &o, &err) == VX_INVALID_ARGUMENT, "5000 threads accepted: %s", err.message);
@@ -221,7 +373,7 @@ int main(void) {
   CHECK(vx_build(path, ivf, &o, &err) == VX_INVALID_ARGUMENT && err.code == VX_INVALID_ARGUMENT, "bad metric");
   CHECK(strstr(err.message, "euclid") != NULL, "message: %s", err.message);
   snprintf(path, sizeof path, "%s/missing", dir);
-  CHECK(vx_open(path, 0, 0, &err) == NULL && err.code != VX_OK, "opened a missing index");
+  CHECK(vx_open(path, NULL, &err) == NULL && err.code != VX_OK, "opened a missing index");
   CHECK(strstr(err.message, "missing") != NULL, "message: %s", err.message);
   CHECK(vx_build(NULL, ivf, NULL, NULL) == VX_INVALID_ARGUMENT, "NULL base path");
   vx_close(NULL);

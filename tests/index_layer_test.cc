@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "core/dataset.h"
 #include "core/synth.h"
@@ -167,6 +168,36 @@ TEST_P(IndexLayerTest, AMemorySourceRefusesNaNNamingTheRow) {
   ASSERT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   EXPECT_NE(s.message().find("row 2500 component 3 is NaN"), std::string::npos) << s.ToString();
   EXPECT_FALSE(std::filesystem::exists(dir / "idx/MANIFEST"));
+}
+
+// Rows of every element type in memory read as the floats they hold; a
+// NaN in f16 is refused like one in f32.
+TEST(VectorSourceTest, MemoryRowsOfEveryElementTypeReadAsFloats) {
+  const std::vector<uint16_t> f16 = {0x3c00, 0xc000, 0x3800, 0x0000, 0x7bff, 0x3555};  // 1 -2 0.5 0 65504 ~1/3
+  const std::vector<uint8_t> u8 = {0, 1, 127, 128, 200, 255};
+  const std::vector<int8_t> i8 = {-128, -1, 0, 1, 100, 127};
+  const std::vector<float> want_f16 = {1, -2, 0.5f, 0, 65504, 0.33325195f};
+  for (const auto& [rows, type, want] :
+       {std::tuple<const void*, ElementType, std::vector<float>>{f16.data(), ElementType::kF16, want_f16},
+        {u8.data(), ElementType::kU8, {0, 1, 127, 128, 200, 255}},
+        {i8.data(), ElementType::kI8, {-128, -1, 0, 1, 100, 127}}}) {
+    SCOPED_TRACE(ElementTypeName(type));
+    auto source = VectorSource::FromMemory(rows, type, 3, 2);
+    ASSERT_TRUE(source.ok());
+    std::vector<float> got(6, -7);
+    auto n = (*source)->Read(2, got.data());
+    ASSERT_TRUE(n.ok() && *n == 2);
+    n = (*source)->Read(5, got.data() + 4);
+    ASSERT_TRUE(n.ok() && *n == 1);
+    EXPECT_EQ(got, want);
+  }
+  const std::vector<uint16_t> nan = {0x3c00, 0x3c00, 0x7e00, 0x3c00};
+  auto source = VectorSource::FromMemory(nan.data(), ElementType::kF16, 2, 2);
+  ASSERT_TRUE(source.ok());
+  std::vector<float> out(4);
+  auto n = (*source)->Read(2, out.data());
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("row 1 component 0 is NaN"), std::string::npos) << n.status().ToString();
 }
 
 // The progress callback sees every phase, training included; cancelling in

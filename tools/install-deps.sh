@@ -7,6 +7,7 @@ packages=(
   liburing-dev libxxhash-dev libzstd-dev libjemalloc-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
+  python3-dev pybind11-dev python3-numpy python3-pytest librsvg2-bin
 )
 missing=()
 for p in "${packages[@]}"; do

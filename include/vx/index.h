@@ -16,6 +16,7 @@
 #include "vx/status.h"
 #include "vx/types.h"
 
+#pragma GCC visibility push(default)  // libvx.so exports what this header declares
 namespace vx {
 
 class Env;
@@ -34,6 +35,10 @@ class VectorSource {
   // stay valid and unchanged until the build returns. NaN and Inf are
   // refused as they are read, naming the row.
   static Result<std::unique_ptr<VectorSource>> FromMemory(const float* rows, uint64_t count, uint32_t dim);
+  // The same for rows of any element type (f16: IEEE binary16), converted
+  // to floats as they are read.
+  static Result<std::unique_ptr<VectorSource>> FromMemory(const void* rows, ElementType type, uint64_t count,
+                                                          uint32_t dim);
   virtual ~VectorSource() = default;
   virtual uint64_t count() const = 0;
   virtual uint32_t dim() const = 0;
@@ -207,6 +212,13 @@ class Index {
   // The keys of the k nearest neighbours of `query` (dim floats), nearest first.
   virtual Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
                         SearchStats* stats) const = 0;
+  // `n` queries of dim floats at `queries` (row-major) on `threads` threads
+  // (0: all cores). Query i's keys and distances go to keys[i*k ..] and
+  // distances[i*k ..] (n*k each), places past its found[i] results set to
+  // -1 and +infinity; `distances`, `found` (n) and `stats` (n, one per
+  // query) may be null. Returns the first failing query's error, naming it.
+  Status SearchBatch(const float* queries, uint64_t n, const SearchParams& params, int threads, int64_t* keys,
+                     float* distances, uint32_t* found, SearchStats* stats) const;
   // The number of candidates a search with `params` reranks: `rerank` when
   // set, else HNSW's ef_search and IVF's max(100, 25 x probes), probes clamped
   // to the lists; never fewer than k. Under codes with an error bound (RaBitQ)
@@ -249,3 +261,4 @@ class IndexWriter {
 };
 
 }  // namespace vx
+#pragma GCC visibility pop

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#pragma GCC visibility push(default)  // libvx.so exports what this header declares
 namespace vx {
 
 enum class StatusCode {
@@ -99,6 +100,7 @@ void Result<T>::CheckOk() const {
 }
 
 }  // namespace vx
+#pragma GCC visibility pop
 
 #define VX_STATUS_CONCAT_INNER(a, b) a##b
 #define VX_STATUS_CONCAT(a, b) VX_STATUS_CONCAT_INNER(a, b)

@@ -7,6 +7,7 @@
 
 #include "vx/status.h"
 
+#pragma GCC visibility push(default)  // libvx.so exports what this header declares
 namespace vx {
 
 // How one vector component is stored.
@@ -38,3 +39,4 @@ const char* MetricName(Metric m);  // "l2", "ip", "cosine"
 Result<Metric> ParseMetric(std::string_view name);
 
 }  // namespace vx
+#pragma GCC visibility pop

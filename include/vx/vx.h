@@ -7,7 +7,9 @@
  * parameter. Nothing is printed and nothing exits the process.
  *
  * Thread-safety: a vx_index may be searched from any number of threads at
- * once; vx_close must not race with searches of the same index. */
+ * once; vx_close must not race with searches of the same index.
+ *
+ * Link with -lvx (pkg-config vx, or find_package(vx) and vx::vx). */
 #ifndef VX_VX_H_
 #define VX_VX_H_
 
@@ -17,6 +19,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* libvx.so exports what this header declares */
 
 /* The same codes as vx::StatusCode. */
 typedef enum vx_code {
@@ -37,7 +40,24 @@ typedef struct vx_error {
   char message[512]; /* NUL-terminated; truncated if longer */
 } vx_error;
 
+/* The library's version, "MAJOR.MINOR.PATCH"; the header's is VX_VERSION. */
+#define VX_VERSION "0.1.0"
+const char* vx_version(void);
+
+/* Option and result structs start with `struct_size`, set by their _init
+ * function (or to sizeof by the caller): a library newer than the caller's
+ * header reads only the fields the caller's struct has and keeps its
+ * defaults for the rest. A struct_size below the first version's size is
+ * VX_INVALID_ARGUMENT. */
+
+/* Called through a build with the work done and the total of its current
+ * phase (reading, training, inserting, writing); return non-zero to cancel
+ * the build, which then returns VX_CANCELLED and leaves the index already
+ * in the directory as it was. Called from one thread at a time. */
+typedef int (*vx_progress_fn)(uint64_t done, uint64_t total, const char* phase, void* user);
+
 typedef struct vx_build_options {
+  size_t struct_size;
   const char* type;         /* "hnsw" (default) or "ivf" */
   const char* metric;       /* "l2" (default), "ip" or "cosine" */
   uint32_t m;               /* HNSW, default 16 */
@@ -45,15 +65,29 @@ typedef struct vx_build_options {
   uint32_t lists;           /* IVF, 0 (default): pgvector's rule */
   uint32_t replicas;        /* IVF, default 0 */
   const char* quant;        /* "auto" (default; by serve_memory_bytes), "f16", "sq8", "pq:M", "pq4:M", "rabitq[:B]" */
-  const char* storage;      /* "f32" (default) or "f16" */
+  const char* storage;      /* full vectors on SSD: "f32" (default) or "f16" (pgvector's halfvec) */
   int threads;              /* 0 (default): all cores */
   uint64_t build_memory_bytes; /* default 8 GiB */
   const int64_t* keys; /* key_count keys, one per base row, distinct (copied); NULL (default): the row numbers */
   uint64_t key_count;
   uint64_t serve_memory_bytes; /* memory the index will be served with, for "auto"; 0 (default): this machine's */
+  vx_progress_fn progress;     /* NULL (default): none */
+  void* progress_user;         /* passed to progress */
 } vx_build_options;
 
+typedef struct vx_open_options {
+  size_t struct_size;
+  /* The memory the index is served with, in bytes, split between the two
+   * buffer pools as vxctl query --memory does (structure pages first, up to
+   * 3/4). 0 (default): the two budgets below. */
+  uint64_t memory_bytes;
+  uint64_t structure_cache_bytes; /* 0 (default): 64 MiB; like shared_buffers, for graph or list pages */
+  uint64_t vector_cache_bytes;    /* 0 (default): 16 MiB; for full-vector pages read by the rerank */
+  uint32_t max_searchers;         /* searches at once; 0 (default): the machine's hardware threads */
+} vx_open_options;
+
 typedef struct vx_search_params {
+  size_t struct_size;
   uint32_t k;         /* default 10 */
   uint32_t rerank;    /* 0 (default): HNSW ef_search, IVF max(100, 25 x probes) */
   uint32_t ef_search; /* HNSW, default 40 */
@@ -61,43 +95,102 @@ typedef struct vx_search_params {
   uint32_t probes;    /* IVF, default 1 */
 } vx_search_params;
 
+/* One query's work (vx::SearchStats). */
+typedef struct vx_search_stats {
+  uint64_t structure_pages, structure_reads; /* graph or list pages pinned / read from SSD */
+  uint64_t vector_pages, vector_reads;       /* full-vector pages pinned / read from SSD */
+  uint64_t round_trips;                      /* read submissions waited on */
+  uint64_t codes_scored;
+  uint64_t vectors_reranked; /* candidates whose full vectors were read and compared */
+} vx_search_stats;
+
+/* What an open index is (vx::IndexInfo). The strings belong to the index
+ * and live until vx_close. */
+typedef struct vx_index_info {
+  size_t struct_size;
+  const char* type;         /* "hnsw" or "ivf" */
+  const char* metric;       /* "l2", "ip" or "cosine" */
+  const char* quant;        /* the codes, e.g. "sq8" */
+  const char* quant_choice; /* what "auto" chose and why; "" when the build named its codes */
+  const char* storage;      /* "f32" or "f16" */
+  uint64_t count;
+  uint32_t dim;
+  uint32_t m, ef_construction, max_level; /* HNSW; 0 for IVF */
+  uint32_t lists, replicas;               /* IVF; 0 for HNSW */
+  uint64_t page_size;
+  uint64_t structure_bytes, vector_bytes;             /* on disk */
+  uint64_t resident_bytes;                            /* always in RAM: codes, upper layers or centroids, keys */
+  uint64_t structure_cache_bytes, vector_cache_bytes; /* the buffer pools' budgets, as opened */
+  uint64_t generation;
+} vx_index_info;
+
 typedef struct vx_index vx_index;
 
-/* Fill with the defaults. */
+/* Fill with the defaults (and struct_size). */
 void vx_build_options_init(vx_build_options* options);
+void vx_open_options_init(vx_open_options* options);
 void vx_search_params_init(vx_search_params* params);
 
-/* Builds an index of the vectors in `base_path` (.fbin, .fvecs, ...) into
- * directory `dir`. `options` NULL: the defaults. An index already in `dir`
- * serves until the new one is committed at the end, and stays whole if the
- * build fails. VX_BUSY: another build is writing `dir`; VX_NO_SPACE, before
- * any compute, when the disk has less free space than a lower bound of what
- * the build writes (the vectors file and the codes at least). */
+/* Builds an index of the vectors in `base_path` (.fbin, .fvecs, .npy, ...)
+ * into directory `dir`. `options` NULL: the defaults. An index already in
+ * `dir` serves until the new one is committed at the end, and stays whole if
+ * the build fails. VX_BUSY: another build is writing `dir`; VX_NO_SPACE,
+ * before any compute, when the disk has less free space than a lower bound
+ * of what the build writes (the vectors file and the codes at least);
+ * VX_CANCELLED when options->progress asked to stop. */
 vx_code vx_build(const char* base_path, const char* dir, const vx_build_options* options, vx_error* err);
+/* The same from `count` rows of `dim` components at `rows` (row-major; read,
+ * not kept), each of `element_type`: "f32" (float), "f16" (IEEE binary16),
+ * "u8" or "i8". A NaN or Inf component is VX_INVALID_ARGUMENT naming the
+ * row. */
+vx_code vx_build_from_array(const void* rows, const char* element_type, uint64_t count, uint32_t dim, const char* dir,
+                            const vx_build_options* options, vx_error* err);
 
-/* Opens the index in `dir` with buffer pools of the given sizes (0: the C++
- * API's defaults, 64 MiB for structure pages and 16 MiB for vector pages).
- * Returns NULL on error. */
-vx_index* vx_open(const char* dir, uint64_t structure_cache_bytes, uint64_t vector_cache_bytes, vx_error* err);
-void vx_close(vx_index* index); /* NULL is allowed */
+/* Opens the index in `dir`. `options` NULL: the defaults. Returns NULL on
+ * error. */
+vx_index* vx_open(const char* dir, const vx_open_options* options, vx_error* err);
+/* Closes the index. The handle stays an invalid handle: any later call with
+ * it (vx_close included) is VX_INVALID_ARGUMENT "index is closed", not a
+ * crash; it must not race with calls still running on the index. NULL is
+ * allowed. */
+void vx_close(vx_index* index);
 
 /* Reads the structure pages (HNSW graph, IVF lists) into the buffer pool, as
- * many as structure_cache_bytes holds, as pg_prewarm does for pgvector; sets
- * *pages (may be NULL) to the pages it left in the pool. */
+ * many as its budget holds, as pg_prewarm does for pgvector; sets *pages
+ * (may be NULL) to the pages it left in the pool. */
 vx_code vx_prewarm(const vx_index* index, uint64_t* pages, vx_error* err);
 
-uint32_t vx_index_dim(const vx_index* index);
-uint64_t vx_index_count(const vx_index* index);
+vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* err);
+uint32_t vx_index_dim(const vx_index* index);   /* 0 for NULL or a closed handle */
+uint64_t vx_index_count(const vx_index* index); /* 0 for NULL or a closed handle */
 
-/* The params->k nearest neighbours of `query` (dim floats), nearest first:
- * their keys (vx_build_options.keys; by default the row in the base file)
- * and exact distances (l2 squared, ip negated, cosine 1 - cos), written to
- * ids[0..*found) and distances[0..*found) (both
- * at least k long; `distances` may be NULL). *found < k only when the index
- * holds fewer than k vectors. `params` NULL: the defaults. */
-vx_code vx_search(const vx_index* index, const float* query, const vx_search_params* params, int64_t* ids,
-                  float* distances, uint32_t* found, vx_error* err);
+/* The params->k nearest neighbours of `query` (query_dim floats, which must
+ * be the index's dim), nearest first: their keys (vx_build_options.keys; by
+ * default the row in the base) and exact distances (l2 squared, ip negated,
+ * cosine 1 - cos), written to ids[0..*found) and distances[0..*found) (both
+ * at least k long; `distances` and `stats` may be NULL). *found < k only
+ * when the index holds fewer than k vectors. `params` NULL: the defaults. */
+vx_code vx_search(const vx_index* index, const float* query, uint32_t query_dim, const vx_search_params* params,
+                  int64_t* ids, float* distances, uint32_t* found, vx_search_stats* stats, vx_error* err);
 
+/* `n` queries of `query_dim` floats at `queries` (row-major) on `threads`
+ * threads (0: all cores): query i's results go to ids[i*k ..] and
+ * distances[i*k ..] (n*k each; `distances`, `found` (n) and `stats` (n) may
+ * be NULL); places past a query's found are -1 and INFINITY. The first
+ * failing query's error is returned, naming it. */
+vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n, uint32_t query_dim,
+                        const vx_search_params* params, int threads, int64_t* ids, float* distances, uint32_t* found,
+                        vx_search_stats* stats, vx_error* err);
+
+/* Checks the index in `dir` as vxctl verify does: every file and page.
+ * *problems (may be NULL) gets the number of problems found, and `report`
+ * (report_size bytes, may be NULL) their lines, truncated. VX_OK when the
+ * index is whole; VX_CORRUPTION when problems were found (err names the
+ * first); another code when there was nothing to check against (no readable
+ * manifest). */
+vx_code vx_verify(const char* dir, uint64_t* problems, char* report, size_t report_size, vx_error* err);
+
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

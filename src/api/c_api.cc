@@ -4,17 +4,25 @@
 #include "vx/vx.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
 
 #include "vx/index.h"
 
+// A handle outlives vx_close as an empty shell (kept reachable in
+// ClosedHandles, never reused), so that a call with a closed handle is an
+// error, not a use after free.
 struct vx_index {
   std::unique_ptr<vx::Index> index;
+  vx::IndexOptions options;
+  vx_index_info info{};
+  std::string info_strings[5];  // what info's const char* fields point at
 };
 
 namespace {
@@ -24,6 +32,19 @@ static_assert(VX_RESOURCE_EXHAUSTED == static_cast<int>(vx::StatusCode::kResourc
               VX_IO_ERROR == static_cast<int>(vx::StatusCode::kIOError) &&
               VX_BUSY == static_cast<int>(vx::StatusCode::kBusy) &&
               VX_CANCELLED == static_cast<int>(vx::StatusCode::kCancelled));
+
+// The first published size of each struct: smaller is a caller that never
+// called the _init function.
+constexpr size_t kBuildOptionsV1 = sizeof(vx_build_options);
+constexpr size_t kOpenOptionsV1 = sizeof(vx_open_options);
+constexpr size_t kSearchParamsV1 = sizeof(vx_search_params);
+constexpr size_t kIndexInfoV1 = sizeof(vx_index_info);
+
+std::mutex closed_mu;
+std::vector<std::unique_ptr<vx_index>>* ClosedHandles() {
+  static auto* closed = new std::vector<std::unique_ptr<vx_index>>;
+  return closed;
+}
 
 vx_code Report(const vx::Status& s, vx_error* err) {
   const vx_code code = static_cast<vx_code>(s.code());
@@ -51,12 +72,84 @@ vx_code Guard(vx_error* err, Fn&& fn) {
 
 vx::Status Missing(const char* what) { return vx::Status::InvalidArgument(std::string(what) + " is NULL"); }
 
+vx::Status CheckHandle(const vx_index* index) {
+  if (!index) return Missing("index");
+  if (!index->index) return vx::Status::InvalidArgument("index is closed");
+  return vx::Status::Ok();
+}
+
+// `given` over the defaults in *out, as far as the caller's struct_size
+// reaches.
+template <class T>
+vx::Status Overlay(const T* given, size_t v1_size, const char* name, T* out) {
+  if (!given) return vx::Status::Ok();
+  if (given->struct_size < v1_size) {
+    return vx::Status::InvalidArgument(std::string(name) + "->struct_size is " + std::to_string(given->struct_size) +
+                                       ", not at least " + std::to_string(v1_size) + ": call " + name + "_init");
+  }
+  std::memcpy(static_cast<void*>(out), given, std::min(given->struct_size, sizeof(T)));
+  out->struct_size = sizeof(T);
+  return vx::Status::Ok();
+}
+
+vx::Status CheckDim(const vx_index* index, uint32_t query_dim) {
+  const uint32_t dim = index->index->info().dim;
+  if (query_dim == dim) return vx::Status::Ok();
+  return vx::Status::InvalidArgument("query has " + std::to_string(query_dim) + " components; the index has dim " +
+                                     std::to_string(dim));
+}
+
+vx::Result<vx::SearchParams> ToParams(const vx_search_params* params) {
+  vx_search_params c;
+  vx_search_params_init(&c);
+  VX_RETURN_IF_ERROR(Overlay(params, kSearchParamsV1, "vx_search_params", &c));
+  return vx::SearchParams{c.k, c.rerank, c.ef_search, c.beam, c.probes};
+}
+
+void ToStats(const vx::SearchStats& s, vx_search_stats* out) {
+  *out = vx_search_stats{s.structure_pages, s.structure_reads, s.vector_pages,    s.vector_reads,
+                         s.round_trips,     s.codes_scored,    s.vectors_reranked};
+}
+
+vx::Status Build(vx::VectorSource& source, const char* dir, const vx_build_options* options) {
+  if (!dir) return Missing("dir");
+  vx_build_options c;
+  vx_build_options_init(&c);
+  VX_RETURN_IF_ERROR(Overlay(options, kBuildOptionsV1, "vx_build_options", &c));
+  vx::BuildOptions o;
+  VX_ASSIGN_OR_RETURN(o.type, vx::ParseIndexType(c.type ? c.type : "hnsw"));
+  VX_ASSIGN_OR_RETURN(o.metric, vx::ParseMetric(c.metric ? c.metric : "l2"));
+  VX_ASSIGN_OR_RETURN(o.storage, vx::ParseElementType(c.storage ? c.storage : "f32"));
+  o.m = c.m;
+  o.ef_construction = c.ef_construction;
+  o.lists = c.lists;
+  o.replicas = c.replicas;
+  o.quant = c.quant ? c.quant : "auto";
+  o.threads = c.threads;
+  o.build_memory_bytes = c.build_memory_bytes;
+  o.serve_memory_bytes = c.serve_memory_bytes;
+  if (c.keys) o.keys.assign(c.keys, c.keys + c.key_count);
+  std::atomic<bool> cancel{false};
+  if (c.progress) {
+    o.progress = [&](uint64_t done, uint64_t total, const char* phase) {
+      if (c.progress(done, total, phase, c.progress_user) != 0) cancel = true;
+    };
+    o.cancel = &cancel;
+  }
+  return vx::BuildIndex(source, dir, o);
+}
+
 }  // namespace
 
 extern "C" {
 
+const char* vx_version(void) { return VX_VERSION; }
+
 void vx_build_options_init(vx_build_options* o) {
+  if (!o) return;
   const vx::BuildOptions d;
+  *o = vx_build_options{};
+  o->struct_size = sizeof(*o);
   o->type = "hnsw";
   o->metric = "l2";
   o->m = d.m;
@@ -67,92 +160,178 @@ void vx_build_options_init(vx_build_options* o) {
   o->storage = "f32";
   o->threads = d.threads;
   o->build_memory_bytes = d.build_memory_bytes;
-  o->keys = nullptr;
-  o->key_count = 0;
-  o->serve_memory_bytes = 0;
+}
+
+void vx_open_options_init(vx_open_options* o) {
+  if (!o) return;
+  *o = vx_open_options{};
+  o->struct_size = sizeof(*o);
 }
 
 void vx_search_params_init(vx_search_params* p) {
+  if (!p) return;
   const vx::SearchParams d;
-  p->k = d.k;
-  p->rerank = d.rerank;
-  p->ef_search = d.ef_search;
-  p->beam = d.beam;
-  p->probes = d.probes;
+  *p = vx_search_params{sizeof(*p), d.k, d.rerank, d.ef_search, d.beam, d.probes};
 }
 
 vx_code vx_build(const char* base_path, const char* dir, const vx_build_options* options, vx_error* err) {
   return Guard(err, [&]() -> vx::Status {
     if (!base_path) return Missing("base_path");
-    if (!dir) return Missing("dir");
-    vx_build_options c;
-    vx_build_options_init(&c);
-    if (options) c = *options;
-    vx::BuildOptions o;
-    VX_ASSIGN_OR_RETURN(o.type, vx::ParseIndexType(c.type ? c.type : "hnsw"));
-    VX_ASSIGN_OR_RETURN(o.metric, vx::ParseMetric(c.metric ? c.metric : "l2"));
-    VX_ASSIGN_OR_RETURN(o.storage, vx::ParseElementType(c.storage ? c.storage : "f32"));
-    o.m = c.m;
-    o.ef_construction = c.ef_construction;
-    o.lists = c.lists;
-    o.replicas = c.replicas;
-    o.quant = c.quant ? c.quant : "auto";
-    o.threads = c.threads;
-    o.build_memory_bytes = c.build_memory_bytes;
-    o.serve_memory_bytes = c.serve_memory_bytes;
-    if (c.keys) o.keys.assign(c.keys, c.keys + c.key_count);
-    return vx::BuildIndex(base_path, dir, o);
+    VX_ASSIGN_OR_RETURN(auto source, vx::VectorSource::FromFile(base_path));
+    return Build(*source, dir, options);
   });
 }
 
-vx_index* vx_open(const char* dir, uint64_t structure_cache_bytes, uint64_t vector_cache_bytes, vx_error* err) {
+vx_code vx_build_from_array(const void* rows, const char* element_type, uint64_t count, uint32_t dim, const char* dir,
+                            const vx_build_options* options, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    if (!rows) return Missing("rows");
+    if (!element_type) return Missing("element_type");
+    VX_ASSIGN_OR_RETURN(const vx::ElementType type, vx::ParseElementType(element_type));
+    VX_ASSIGN_OR_RETURN(auto source, vx::VectorSource::FromMemory(rows, type, count, dim));
+    return Build(*source, dir, options);
+  });
+}
+
+vx_index* vx_open(const char* dir, const vx_open_options* options, vx_error* err) {
   vx_index* out = nullptr;
   Guard(err, [&]() -> vx::Status {
     if (!dir) return Missing("dir");
+    vx_open_options c;
+    vx_open_options_init(&c);
+    VX_RETURN_IF_ERROR(Overlay(options, kOpenOptionsV1, "vx_open_options", &c));
     vx::IndexOptions o;
-    if (structure_cache_bytes) o.structure_cache_bytes = structure_cache_bytes;
-    if (vector_cache_bytes) o.vector_cache_bytes = vector_cache_bytes;
+    if (c.memory_bytes) {
+      VX_ASSIGN_OR_RETURN(o, vx::IndexOptionsForMemory(dir, c.memory_bytes));
+    } else {
+      if (c.structure_cache_bytes) o.structure_cache_bytes = c.structure_cache_bytes;
+      if (c.vector_cache_bytes) o.vector_cache_bytes = c.vector_cache_bytes;
+    }
+    o.max_searchers = c.max_searchers;
     VX_ASSIGN_OR_RETURN(auto index, vx::Index::Open(dir, o));
-    out = new vx_index{std::move(index)};
+    auto handle = std::make_unique<vx_index>();
+    handle->index = std::move(index);
+    handle->options = o;
+    const vx::IndexInfo& i = handle->index->info();
+    std::string* str = handle->info_strings;
+    str[0] = vx::IndexTypeName(i.type), str[1] = vx::MetricName(i.metric), str[2] = i.quant, str[3] = i.quant_choice,
+    str[4] = vx::ElementTypeName(i.storage);
+    handle->info = vx_index_info{sizeof(vx_index_info),
+                                 str[0].c_str(),
+                                 str[1].c_str(),
+                                 str[2].c_str(),
+                                 str[3].c_str(),
+                                 str[4].c_str(),
+                                 i.count,
+                                 i.dim,
+                                 i.m,
+                                 i.ef_construction,
+                                 i.max_level,
+                                 i.lists,
+                                 i.replicas,
+                                 i.page_size,
+                                 i.structure_bytes,
+                                 i.vector_bytes,
+                                 i.resident_bytes,
+                                 o.structure_cache_bytes,
+                                 o.vector_cache_bytes,
+                                 i.generation};
+    out = handle.release();
     return vx::Status::Ok();
   });
   return out;
 }
 
-void vx_close(vx_index* index) { delete index; }
+void vx_close(vx_index* index) {
+  if (!index || !index->index) return;
+  index->index.reset();
+  std::lock_guard<std::mutex> lock(closed_mu);
+  ClosedHandles()->emplace_back(index);
+}
 
 vx_code vx_prewarm(const vx_index* index, uint64_t* pages, vx_error* err) {
   if (pages) *pages = 0;
   return Guard(err, [&]() -> vx::Status {
-    if (!index) return Missing("index");
+    VX_RETURN_IF_ERROR(CheckHandle(index));
     VX_ASSIGN_OR_RETURN(const uint64_t n, index->index->Prewarm());
     if (pages) *pages = n;
     return vx::Status::Ok();
   });
 }
 
-uint32_t vx_index_dim(const vx_index* index) { return index ? index->index->info().dim : 0; }
-uint64_t vx_index_count(const vx_index* index) { return index ? index->index->info().count : 0; }
+vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    VX_RETURN_IF_ERROR(CheckHandle(index));
+    if (!info) return Missing("info");
+    if (info->struct_size < kIndexInfoV1) {
+      return vx::Status::InvalidArgument("vx_index_info.struct_size is " + std::to_string(info->struct_size) +
+                                         ", not at least " + std::to_string(kIndexInfoV1));
+    }
+    std::memcpy(static_cast<void*>(info), &index->info, std::min(info->struct_size, sizeof(vx_index_info)));
+    return vx::Status::Ok();
+  });
+}
 
-vx_code vx_search(const vx_index* index, const float* query, const vx_search_params* params, int64_t* ids,
-                  float* distances, uint32_t* found, vx_error* err) {
+uint32_t vx_index_dim(const vx_index* index) { return CheckHandle(index).ok() ? index->index->info().dim : 0; }
+uint64_t vx_index_count(const vx_index* index) { return CheckHandle(index).ok() ? index->index->info().count : 0; }
+
+vx_code vx_search(const vx_index* index, const float* query, uint32_t query_dim, const vx_search_params* params,
+                  int64_t* ids, float* distances, uint32_t* found, vx_search_stats* stats, vx_error* err) {
   if (found) *found = 0;
   return Guard(err, [&]() -> vx::Status {
-    if (!index) return Missing("index");
+    VX_RETURN_IF_ERROR(CheckHandle(index));
     if (!query) return Missing("query");
     if (!ids) return Missing("ids");
-    vx_search_params c;
-    vx_search_params_init(&c);
-    if (params) c = *params;
-    const vx::SearchParams p{c.k, c.rerank, c.ef_search, c.beam, c.probes};
+    VX_RETURN_IF_ERROR(CheckDim(index, query_dim));
+    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params));
     thread_local std::vector<vx::SearchResult> results;
-    VX_RETURN_IF_ERROR(index->index->Search(query, p, &results, nullptr));
+    vx::SearchStats s;
+    VX_RETURN_IF_ERROR(index->index->Search(query, p, &results, &s));
     for (size_t i = 0; i < results.size(); ++i) {
       ids[i] = results[i].key;
       if (distances) distances[i] = results[i].distance;
     }
     if (found) *found = static_cast<uint32_t>(results.size());
+    if (stats) ToStats(s, stats);
     return vx::Status::Ok();
+  });
+}
+
+vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n, uint32_t query_dim,
+                        const vx_search_params* params, int threads, int64_t* ids, float* distances, uint32_t* found,
+                        vx_search_stats* stats, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    VX_RETURN_IF_ERROR(CheckHandle(index));
+    if (n == 0) return vx::Status::Ok();
+    if (!queries) return Missing("queries");
+    if (!ids) return Missing("ids");
+    VX_RETURN_IF_ERROR(CheckDim(index, query_dim));
+    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params));
+    std::vector<vx::SearchStats> s(stats ? n : 0);
+    const vx::Status status =
+        index->index->SearchBatch(queries, n, p, threads, ids, distances, found, stats ? s.data() : nullptr);
+    for (size_t i = 0; i < s.size(); ++i) ToStats(s[i], &stats[i]);
+    return status;
+  });
+}
+
+vx_code vx_verify(const char* dir, uint64_t* problems, char* report, size_t report_size, vx_error* err) {
+  if (problems) *problems = 0;
+  if (report && report_size) report[0] = '\0';
+  return Guard(err, [&]() -> vx::Status {
+    if (!dir) return Missing("dir");
+    VX_ASSIGN_OR_RETURN(const vx::VerifyReport r, vx::Index::Verify(dir));
+    if (problems) *problems = r.problems.size();
+    std::string lines;
+    for (const std::string& p : r.problems) lines += p + "\n";
+    if (report && report_size) {
+      const size_t n = std::min(lines.size(), report_size - 1);
+      std::memcpy(report, lines.data(), n);
+      report[n] = '\0';
+    }
+    if (r.ok()) return vx::Status::Ok();
+    return vx::Status::Corruption(dir + std::string(": ") + std::to_string(r.problems.size()) +
+                                  " problem(s), the first: " + r.problems[0]);
   });
 }
 

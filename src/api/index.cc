@@ -3,9 +3,12 @@
 // that names every type.
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
+#include <mutex>
 #include <utility>
 
 #include "core/check.h"
+#include "core/parallel.h"
 #include "hnsw/hnsw.h"
 #include "index/index_base.h"
 #include "io/env.h"
@@ -67,6 +70,34 @@ Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptio
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options) {
   VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));
   return BuildIndex(*source, dir, options);
+}
+
+Status Index::SearchBatch(const float* queries, uint64_t n, const SearchParams& params, int threads, int64_t* keys,
+                          float* distances, uint32_t* found, SearchStats* stats) const {
+  VX_RETURN_IF_ERROR(CheckThreads(threads, "threads"));
+  if (n > 0 && (queries == nullptr || keys == nullptr)) return Status::InvalidArgument("queries or keys is null");
+  const uint32_t dim = info().dim;
+  const uint32_t k = params.k;
+  std::mutex mu;
+  uint64_t first_failed = n;
+  Status failed;
+  ParallelFor(n, threads, [&](size_t i) {
+    thread_local std::vector<SearchResult> results;
+    SearchStats one;
+    Status s = Search(queries + i * dim, params, &results, &one);
+    const size_t got = s.ok() ? results.size() : 0;
+    for (size_t j = 0; j < k; ++j) {
+      keys[i * k + j] = j < got ? results[j].key : -1;
+      if (distances) distances[i * k + j] = j < got ? results[j].distance : std::numeric_limits<float>::infinity();
+    }
+    if (found) found[i] = static_cast<uint32_t>(got);
+    if (stats) stats[i] = one;
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (i < first_failed) first_failed = i, failed = s.WithContext("query " + std::to_string(i));
+    }
+  });
+  return failed;
 }
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {

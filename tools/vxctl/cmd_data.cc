@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "core/synth.h"
 #include "quant/quantizer.h"
+#include "vx/vx.h"
 #include "vxctl/commands.h"
 #include "vxctl/progress.h"
 
@@ -50,7 +51,8 @@ void AddVersion(CLI::App& app, RunFn* run) {
       for (vx::Isa isa : {vx::Isa::kScalar, vx::Isa::kAvx2, vx::Isa::kAvx512}) {
         if (vx::KernelTableFor(isa)) supported += std::string(supported.empty() ? "" : " ") + vx::IsaName(isa);
       }
-      fmt::print("vxctl 0.1.0\nkernels: {} (supported here: {})\n", vx::IsaName(vx::ActiveKernels().isa), supported);
+      fmt::print("vxctl {}\nkernels: {} (supported here: {})\n", vx_version(), vx::IsaName(vx::ActiveKernels().isa),
+                 supported);
       return 0;
     };
   });

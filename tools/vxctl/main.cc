@@ -2,11 +2,13 @@
 // arguments, call the library, print results and progress.
 #include <cstdio>
 
+#include "vx/vx.h"
 #include "vxctl/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"vxctl: build, query and benchmark vx vector indexes"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("vxctl ") + vx_version());
   vxctl::RunFn run;
   vxctl::AddVersion(app, &run);
   vxctl::AddGen(app, &run);

@@ -1,0 +1,16 @@
+"""vx: vector search over sets larger than RAM (HNSW and IVF on NVMe).
+
+    import vx
+    vx.build("idx", vectors)                 # 2-D numpy array or a vector file
+    index = vx.open("idx", memory_mb=64)
+    D, I = index.search(queries, k=10)       # float32 distances, int64 keys
+
+Errors: ValueError (bad arguments), FileNotFoundError, OSError (I/O, no
+space), MemoryError (a budget exceeded), vx.CorruptionError, vx.BusyError,
+vx.CancelledError; all carry vx's message.
+"""
+from ._vx import (BusyError, CancelledError, CorruptionError, Error, Index,
+                  __version__, build, open, verify)
+
+__all__ = ["build", "open", "verify", "Index", "Error", "CorruptionError",
+           "BusyError", "CancelledError", "__version__"]

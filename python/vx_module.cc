@@ -1,0 +1,299 @@
+// The Python module vx (vx._vx; python/vx/__init__.py re-exports it): the
+// C++ API over numpy arrays, shaped like FAISS and hnswlib
+// (index.search(queries) -> (D, I)).
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "vx/index.h"
+#include "vx/vx.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// vx.Error and its kinds; the other codes map to Python's own exceptions.
+struct Exceptions {
+  py::object error, corruption, busy, cancelled;
+};
+Exceptions* exceptions = nullptr;
+
+[[noreturn]] void Raise(const vx::Status& s) {
+  const std::string msg = s.ToString();
+  PyObject* type = exceptions->error.ptr();
+  switch (s.code()) {
+    case vx::StatusCode::kInvalidArgument:
+      type = PyExc_ValueError;
+      break;
+    case vx::StatusCode::kNotFound:
+      type = PyExc_FileNotFoundError;
+      break;
+    case vx::StatusCode::kIOError:
+      type = PyExc_OSError;
+      break;
+    case vx::StatusCode::kNoSpace: {
+      py::object e = py::reinterpret_steal<py::object>(PyObject_CallFunction(PyExc_OSError, "is", ENOSPC, msg.c_str()));
+      PyErr_SetObject(PyExc_OSError, e.ptr());
+      throw py::error_already_set();
+    }
+    case vx::StatusCode::kResourceExhausted:
+      type = PyExc_MemoryError;
+      break;
+    case vx::StatusCode::kNotSupported:
+      type = PyExc_NotImplementedError;
+      break;
+    case vx::StatusCode::kCorruption:
+      type = exceptions->corruption.ptr();
+      break;
+    case vx::StatusCode::kBusy:
+      type = exceptions->busy.ptr();
+      break;
+    case vx::StatusCode::kCancelled:
+      type = exceptions->cancelled.ptr();
+      break;
+    case vx::StatusCode::kOk:  // never raised
+      break;
+  }
+  PyErr_SetString(type, msg.c_str());
+  throw py::error_already_set();
+}
+
+void Check(const vx::Status& s) {
+  if (!s.ok()) Raise(s);
+}
+
+template <class T>
+T Take(vx::Result<T> r) {
+  if (!r.ok()) Raise(r.status());
+  return std::move(*r);
+}
+
+std::string PathOf(const py::handle& p) { return py::str(py::module_::import("os").attr("fspath")(p)); }
+
+// The element type a numpy array's rows are read as; ValueError otherwise.
+vx::ElementType ElementTypeOf(const py::array& a) {
+  const py::dtype d = a.dtype();
+  if (d.is(py::dtype::of<float>())) return vx::ElementType::kF32;
+  if (d.is(py::dtype("float16"))) return vx::ElementType::kF16;
+  if (d.is(py::dtype::of<uint8_t>())) return vx::ElementType::kU8;
+  if (d.is(py::dtype::of<int8_t>())) return vx::ElementType::kI8;
+  throw py::value_error("vectors: dtype " + d.attr("name").cast<std::string>() +
+                        " is not one vx reads (float32, float16, uint8, int8)");
+}
+
+uint64_t Megabytes(const std::optional<double>& mb, uint64_t fallback) {
+  if (!mb) return fallback;
+  if (!(*mb > 0)) throw py::value_error("a memory budget must be > 0 MB");
+  return static_cast<uint64_t>(*mb * 1048576.0);
+}
+
+void Build(const py::object& path, const py::object& vectors, const std::string& metric, const std::string& type,
+           const std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>& keys, uint32_t m,
+           uint32_t ef_construction, uint32_t lists, uint32_t replicas, const std::string& quant,
+           const std::string& storage, int threads, std::optional<double> build_memory_mb,
+           std::optional<double> serve_memory_mb, const py::object& progress) {
+  vx::BuildOptions o;
+  o.type = Take(vx::ParseIndexType(type));
+  o.metric = Take(vx::ParseMetric(metric));
+  o.storage = Take(vx::ParseElementType(storage));
+  o.m = m;
+  o.ef_construction = ef_construction;
+  o.lists = lists;
+  o.replicas = replicas;
+  o.quant = quant;
+  o.threads = threads;
+  o.build_memory_bytes = Megabytes(build_memory_mb, o.build_memory_bytes);
+  o.serve_memory_bytes = Megabytes(serve_memory_mb, 0);
+  std::unique_ptr<vx::VectorSource> source;
+  py::array rows;  // held while the build reads it
+  if (py::isinstance<py::str>(vectors) || py::hasattr(vectors, "__fspath__")) {
+    source = Take(vx::VectorSource::FromFile(PathOf(vectors)));
+  } else {
+    rows = py::array::ensure(vectors, py::array::c_style);
+    if (!rows) throw py::value_error("vectors must be a 2-D numpy array or a path to a vector file");
+    if (rows.ndim() != 2)
+      throw py::value_error("vectors must be 2-D (rows, dim), not " + std::to_string(rows.ndim()) + "-D");
+    source = Take(vx::VectorSource::FromMemory(rows.data(), ElementTypeOf(rows), rows.shape(0),
+                                               static_cast<uint32_t>(rows.shape(1))));
+  }
+  if (keys) {
+    if (keys->ndim() != 1 || static_cast<uint64_t>(keys->shape(0)) != source->count()) {
+      throw py::value_error("keys must be 1-D with one key per row (" + std::to_string(source->count()) + ")");
+    }
+    o.keys.assign(keys->data(), keys->data() + keys->shape(0));
+  }
+  // The callback runs with the GIL; an exception it raises (KeyboardInterrupt
+  // from Ctrl-C among them) cancels the build and is raised again after.
+  std::atomic<bool> cancel{false};
+  std::optional<py::error_already_set> raised;
+  o.cancel = &cancel;
+  o.progress = [&](uint64_t done, uint64_t total, const char* phase) {
+    py::gil_scoped_acquire gil;
+    if (cancel) return;
+    try {
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!progress.is_none()) progress(done, total, phase);
+    } catch (py::error_already_set& e) {
+      raised.emplace(std::move(e));
+      cancel = true;
+    }
+  };
+  const std::string dir = PathOf(path);
+  vx::Status s;
+  {
+    py::gil_scoped_release release;
+    s = vx::BuildIndex(*source, dir, o);
+  }
+  if (raised) throw std::move(*raised);
+  Check(s);
+}
+
+class PyIndex {
+ public:
+  PyIndex(std::unique_ptr<vx::Index> index, vx::IndexOptions options) : index_(std::move(index)), options_(options) {}
+
+  const vx::Index& index() const {
+    if (!index_) throw py::value_error("the index is closed");
+    return *index_;
+  }
+  void Close() { index_.reset(); }
+
+  py::tuple Search(const py::array_t<float, py::array::c_style | py::array::forcecast>& queries, uint32_t k,
+                   uint32_t ef_search, uint32_t probes, uint32_t rerank, uint32_t beam, int threads,
+                   bool return_stats) const {
+    const vx::Index& ix = index();
+    const uint32_t dim = ix.info().dim;
+    if (queries.ndim() != 1 && queries.ndim() != 2) throw py::value_error("queries must be 1-D or 2-D");
+    const uint64_t n = queries.ndim() == 1 ? 1 : queries.shape(0);
+    const uint64_t qdim = queries.shape(queries.ndim() - 1);
+    if (qdim != dim) {
+      throw py::value_error("queries have " + std::to_string(qdim) + " components; the index has dim " +
+                            std::to_string(dim));
+    }
+    const vx::SearchParams p{k, rerank, ef_search, beam, probes};
+    py::array_t<float> distances({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+    py::array_t<int64_t> keys({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+    std::vector<vx::SearchStats> stats(return_stats ? n : 0);
+    vx::Status s;
+    {
+      py::gil_scoped_release release;
+      s = ix.SearchBatch(queries.data(), n, p, threads, keys.mutable_data(), distances.mutable_data(), nullptr,
+                         return_stats ? stats.data() : nullptr);
+    }
+    Check(s);
+    if (!return_stats) return py::make_tuple(distances, keys);
+    py::dict per_query;
+    const std::pair<const char*, uint64_t vx::SearchStats::*> fields[] = {
+        {"structure_pages", &vx::SearchStats::structure_pages},  {"structure_reads", &vx::SearchStats::structure_reads},
+        {"vector_pages", &vx::SearchStats::vector_pages},        {"vector_reads", &vx::SearchStats::vector_reads},
+        {"round_trips", &vx::SearchStats::round_trips},          {"codes_scored", &vx::SearchStats::codes_scored},
+        {"vectors_reranked", &vx::SearchStats::vectors_reranked}};
+    for (const auto& [name, field] : fields) {
+      py::array_t<uint64_t> column(static_cast<py::ssize_t>(n));
+      for (uint64_t i = 0; i < n; ++i) column.mutable_data()[i] = stats[i].*field;
+      per_query[name] = column;
+    }
+    return py::make_tuple(distances, keys, per_query);
+  }
+
+  uint64_t Prewarm() const {
+    const vx::Index& ix = index();
+    vx::Result<uint64_t> pages = 0;
+    {
+      py::gil_scoped_release release;
+      pages = ix.Prewarm();
+    }
+    return Take(std::move(pages));
+  }
+
+  py::dict Info() const {
+    const vx::IndexInfo& i = index().info();
+    py::dict d;
+    d["type"] = vx::IndexTypeName(i.type);
+    d["metric"] = vx::MetricName(i.metric);
+    d["quant"] = i.quant;
+    d["quant_choice"] = i.quant_choice;
+    d["storage"] = vx::ElementTypeName(i.storage);
+    d["count"] = i.count;
+    d["dim"] = i.dim;
+    if (i.type == vx::IndexType::kHnsw) {
+      d["m"] = i.m;
+      d["ef_construction"] = i.ef_construction;
+      d["max_level"] = i.max_level;
+    } else {
+      d["lists"] = i.lists;
+      d["replicas"] = i.replicas;
+      d["entries"] = i.entries;
+    }
+    d["page_size"] = i.page_size;
+    d["structure_bytes"] = i.structure_bytes;
+    d["vector_bytes"] = i.vector_bytes;
+    d["resident_bytes"] = i.resident_bytes;
+    d["structure_cache_bytes"] = options_.structure_cache_bytes;
+    d["vector_cache_bytes"] = options_.vector_cache_bytes;
+    d["generation"] = i.generation;
+    return d;
+  }
+
+ private:
+  std::unique_ptr<vx::Index> index_;
+  vx::IndexOptions options_;
+};
+
+PyIndex Open(const py::object& path, double memory_mb, uint32_t max_searchers) {
+  const std::string dir = PathOf(path);
+  vx::IndexOptions o = Take(vx::IndexOptionsForMemory(dir, Megabytes(memory_mb, 0)));
+  o.env = nullptr;
+  o.max_searchers = max_searchers;
+  return PyIndex(Take(vx::Index::Open(dir, o)), o);
+}
+
+std::vector<std::string> Verify(const py::object& path) { return Take(vx::Index::Verify(PathOf(path))).problems; }
+
+}  // namespace
+
+PYBIND11_MODULE(_vx, m) {
+  m.doc() = "vx: vector search over sets larger than RAM (HNSW and IVF on NVMe)";
+  m.attr("__version__") = vx_version();
+  // Never destroyed: the types outlive the interpreter's teardown of m.
+  exceptions = new Exceptions;
+  exceptions->error = py::exception<Exceptions>(m, "Error");
+  exceptions->corruption = py::exception<Exceptions>(m, "CorruptionError", exceptions->error.ptr());
+  exceptions->busy = py::exception<Exceptions>(m, "BusyError", exceptions->error.ptr());
+  exceptions->cancelled = py::exception<Exceptions>(m, "CancelledError", exceptions->error.ptr());
+
+  m.def("build", &Build, py::arg("path"), py::arg("vectors"), py::kw_only(), py::arg("metric") = "l2",
+        py::arg("type") = "hnsw", py::arg("keys") = py::none(), py::arg("m") = 16, py::arg("ef_construction") = 64,
+        py::arg("lists") = 0, py::arg("replicas") = 0, py::arg("quant") = "auto", py::arg("storage") = "f32",
+        py::arg("threads") = 0, py::arg("build_memory_mb") = py::none(), py::arg("serve_memory_mb") = py::none(),
+        py::arg("progress") = py::none(),
+        "Builds an index of `vectors` (a 2-D float32/float16/uint8/int8 array, or a vector file's path) into "
+        "directory `path`. progress(done, total, phase) is called through the build; an exception it raises "
+        "cancels the build and is raised again.");
+  m.def("open", &Open, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
+        "Opens the index in `path`, its buffer pools sized to memory_mb between them (like shared_buffers).");
+  m.def("verify", &Verify, py::arg("path"),
+        "Checks every file and page of the index in `path`; returns the problems found (empty when whole).");
+
+  py::class_<PyIndex>(m, "Index")
+      .def("search", &PyIndex::Search, py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("ef_search") = 40,
+           py::arg("probes") = 1, py::arg("rerank") = 0, py::arg("beam") = 4, py::arg("threads") = 1,
+           py::arg("return_stats") = false,
+           "(D, I): float32 distances and int64 keys of shape (n, k), nearest first; -1 and inf past the rows "
+           "found. With return_stats, (D, I, stats): per-query counters, one array each.")
+      .def("prewarm", &PyIndex::Prewarm, "Reads the structure pages into the pool; returns the pages it holds.")
+      .def("close", &PyIndex::Close)
+      .def(
+          "__enter__", [](PyIndex& self) -> PyIndex& { return self; }, py::return_value_policy::reference)
+      .def("__exit__", [](PyIndex& self, py::args) { self.Close(); })
+      .def_property_readonly("info", &PyIndex::Info)
+      .def_property_readonly("dim", [](const PyIndex& self) { return self.index().info().dim; })
+      .def("__len__", [](const PyIndex& self) { return self.index().info().count; });
+}

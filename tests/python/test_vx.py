@@ -1,0 +1,211 @@
+"""The Python module vx: builds from numpy arrays of every element type and
+from files, searches against exact ground truth, the (D, I) shapes FAISS
+users expect, per-query statistics, progress and cancel, and each error as
+its Python exception with vx's message."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import vx
+
+ROWS, DIM, QUERIES, K = 2000, 24, 30, 10
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(7)
+    centres = rng.uniform(0, 10, size=(12, DIM)).astype(np.float32)
+    base = (centres[np.arange(ROWS) % 12] + rng.uniform(-0.5, 0.5, size=(ROWS, DIM))).astype(np.float32)
+    queries = (centres[np.arange(QUERIES) % 12] + rng.uniform(-0.5, 0.5, size=(QUERIES, DIM))).astype(np.float32)
+    return base, queries
+
+
+def exact(base, queries, k=K):
+    d = ((queries[:, None, :].astype(np.float64) - base[None, :, :]) ** 2).sum(-1)
+    order = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(d, order, axis=1), order
+
+
+def recall(found, truth):
+    return np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)])
+
+
+@pytest.fixture(scope="module")
+def hnsw(tmp_path_factory, data):
+    base, _ = data
+    path = tmp_path_factory.mktemp("idx") / "hnsw"
+    vx.build(path, base, quant="sq8")
+    return path
+
+
+def test_search_matches_exact_neighbours_with_exact_distances(hnsw, data):
+    base, queries = data
+    with vx.open(hnsw) as index:
+        D, I = index.search(queries, k=K, ef_search=80)
+        assert D.shape == (QUERIES, K) and I.shape == (QUERIES, K)
+        assert D.dtype == np.float32 and I.dtype == np.int64
+        truth_d, truth_i = exact(base, queries)
+        assert recall(I, truth_i) >= 0.95
+        want = ((queries[:, None, :] - base[I]) ** 2).sum(-1)
+        np.testing.assert_allclose(D, want, rtol=1e-4, atol=1e-3)
+        assert np.all(np.diff(D, axis=1) >= 0)
+
+
+def test_one_query_a_batch_and_threads_agree(hnsw, data):
+    _, queries = data
+    index = vx.open(hnsw)
+    D1, I1 = index.search(queries, threads=1)
+    D2, I2 = index.search(queries, threads=2)
+    np.testing.assert_array_equal(I1, I2)
+    np.testing.assert_array_equal(D1, D2)
+    d, i = index.search(queries[3])  # 1-D: one row of results
+    assert i.shape == (1, K)
+    np.testing.assert_array_equal(i[0], I1[3])
+    # float64 queries are converted; a non-contiguous view too.
+    _, i64 = index.search(queries.astype(np.float64))
+    np.testing.assert_array_equal(i64, I1)
+    wide = np.repeat(queries, 2, axis=1)[:, ::2]
+    _, iv = index.search(wide)
+    np.testing.assert_array_equal(iv, I1)
+    index.close()
+
+
+def test_keys_and_every_element_type(tmp_path, data):
+    base, queries = data
+    keys = np.arange(ROWS, dtype=np.int64) * 3 + 7_000_000_000
+    u8 = np.clip(base * 20, 0, 255).astype(np.uint8)
+    for name, rows in [("f32", base), ("f16", base.astype(np.float16)), ("u8", u8),
+                       ("i8", (u8.astype(np.int16) - 128).astype(np.int8))]:
+        path = tmp_path / name
+        vx.build(path, rows, keys=keys, quant="sq8", type="ivf", lists=4)
+        as_float = rows.astype(np.float32)
+        with vx.open(path) as index:
+            assert len(index) == ROWS and index.dim == DIM and index.info["type"] == "ivf"
+            D, I = index.search(as_float[:QUERIES], probes=4, rerank=ROWS)
+            truth_d, truth_i = exact(as_float, as_float[:QUERIES])
+            np.testing.assert_array_equal(I, keys[truth_i], err_msg=name)
+            np.testing.assert_allclose(D, truth_d, rtol=1e-4, atol=1e-3, err_msg=name)
+
+
+def test_build_from_a_file_path(tmp_path, data):
+    base, queries = data
+    path = tmp_path / "base.npy"
+    np.save(path, base)
+    vx.build(tmp_path / "idx", str(path), type="ivf", lists=4, quant="sq8")
+    with vx.open(tmp_path / "idx") as index:
+        _, I = index.search(queries, probes=4, rerank=ROWS)
+        np.testing.assert_array_equal(I, exact(base, queries)[1])
+
+
+def test_info_prewarm_and_stats(hnsw):
+    index = vx.open(hnsw, memory_mb=2)
+    info = index.info
+    assert info["type"] == "hnsw" and info["metric"] == "l2" and info["quant"] == "sq8"
+    assert info["count"] == ROWS and info["dim"] == DIM and info["m"] == 16
+    assert info["structure_cache_bytes"] + info["vector_cache_bytes"] == 2 << 20
+    assert index.prewarm() > 0
+    q = np.zeros((3, DIM), np.float32) + 5
+    D, I, stats = index.search(q, rerank=25, return_stats=True)
+    assert set(stats) == {"structure_pages", "structure_reads", "vector_pages", "vector_reads",
+                          "round_trips", "codes_scored", "vectors_reranked"}
+    assert stats["codes_scored"].shape == (3,)
+    assert np.all(stats["codes_scored"] > 0) and np.all(stats["vectors_reranked"] <= 25)
+    assert np.all(stats["vectors_reranked"] >= K)
+    # past the rows: -1 and inf
+    D, I = index.search(q[0], k=ROWS + 5, ef_search=ROWS + 5)
+    assert I[0, -1] == -1 and np.isinf(D[0, -1])
+
+
+def test_progress_is_called_and_an_exception_in_it_cancels(tmp_path, data):
+    base, queries = data
+    seen = []
+    vx.build(tmp_path / "idx", base, quant="sq8", progress=lambda done, total, phase: seen.append((done, total, phase)))
+    phases = {p for _, _, p in seen}
+    assert {"read", "insert", "write"} <= phases, phases
+    before = vx.open(tmp_path / "idx").search(queries)[1]
+
+    def stop(done, total, phase):
+        if phase == "insert":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        vx.build(tmp_path / "idx", base[:500], quant="sq8", progress=stop)
+    with vx.open(tmp_path / "idx") as index:  # the first index, whole
+        assert len(index) == ROWS
+        np.testing.assert_array_equal(index.search(queries)[1], before)
+
+
+def test_searches_run_in_parallel_threads(hnsw, data):
+    _, queries = data
+    index = vx.open(hnsw)
+    want = index.search(queries)[1]
+    results = [None] * 4
+
+    def run(i):
+        results[i] = index.search(queries)[1]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, want)
+
+
+def test_errors_are_python_exceptions_with_vx_messages(tmp_path, hnsw, data):
+    base, queries = data
+    index = vx.open(hnsw)
+    with pytest.raises(ValueError, match="23 components; the index has dim 24"):
+        index.search(queries[:, :23])
+    with pytest.raises(ValueError, match="k must be"):
+        index.search(queries, k=0)
+    bad = queries.copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(ValueError, match="query 4.*component 2 is NaN"):
+        index.search(bad)
+    index.close()
+    with pytest.raises(ValueError, match="closed"):
+        index.search(queries)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        vx.open(tmp_path / "missing")
+    with pytest.raises(ValueError, match="metric"):
+        vx.build(tmp_path / "x", base, metric="euclid")
+    with pytest.raises(ValueError, match="dtype int32"):
+        vx.build(tmp_path / "x", base.astype(np.int32))
+    with pytest.raises(ValueError, match="2-D"):
+        vx.build(tmp_path / "x", base[0])
+    nan = base.copy()
+    nan[77, 1] = np.inf
+    with pytest.raises(ValueError, match="row 77 component 1 is Inf"):
+        vx.build(tmp_path / "x", nan)
+    with pytest.raises(ValueError, match="repeats key"):
+        vx.build(tmp_path / "x", base, keys=np.zeros(ROWS, np.int64))
+    with pytest.raises(ValueError, match="one key per row"):
+        vx.build(tmp_path / "x", base, keys=np.arange(5))
+    assert issubclass(vx.CorruptionError, vx.Error)
+
+
+def test_corruption_is_a_corruption_error(tmp_path, data):
+    base, _ = data
+    path = tmp_path / "idx"
+    vx.build(path, base, quant="sq8", type="ivf", lists=4)
+    assert vx.verify(path) == []
+    vectors = path / "gen-1" / "vectors"
+    raw = bytearray(vectors.read_bytes())
+    raw[5000] ^= 0x40
+    vectors.write_bytes(bytes(raw))
+    problems = vx.verify(path)
+    assert len(problems) >= 1 and "vectors" in problems[0]
+    manifest = path / "MANIFEST"
+    raw = bytearray(manifest.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    manifest.write_bytes(bytes(raw))
+    with pytest.raises(vx.CorruptionError, match="MANIFEST"):
+        vx.open(path)
+
+
+def test_version():
+    assert vx.__version__.count(".") == 2
