@@ -30,4 +30,4 @@ PY
 done
 echo
 echo "buffer pool, budget 256 MiB (~1/16 of the file):"
-$vxctl bench-io "$file" --qd "$(echo $qds | tr ' ' ',')" --seconds "$secs" --pool-mb 256 | grep -E '^(mode|pool)'
+$vxctl bench-io "$file" --qd "$(echo $qds | tr ' ' ',')" --seconds "$secs" --memory 256 | grep -E '^(mode|pool)'

@@ -18,6 +18,8 @@
 #        there; the build line then repeats the figures of the run that
 #        built it; FAISS then builds in chunks of 1M and resumes an
 #        interrupted build; VX_FAISS_CHUNK sets the chunk size)
+# Writes vx.json and peers.json in VX_BENCH_DIR: `perf/plot.sh vx.json
+# peers.json out.png` draws them.
 # Needs: a release build in build/ and `apt-get install python3-hnswlib
 # python3-faiss python3-numpy`.
 set -euo pipefail
@@ -60,6 +62,7 @@ def built(path, line):
     if cache:
         open(path + ".build", "w").write(line + "\n")
 best = {}
+peer_rows = []  # written to peers.json beside vx.json, for perf/plot.sh
 vx = json.load(open(sys.argv[4]))["rows"]
 for t in (1, 2):
     rows = [r for r in vx if r["threads"] == t and r["recall"] >= 0.95]
@@ -82,6 +85,7 @@ for t in (1, 2):
     for ef in efs:
         h.set_ef(ef); t0 = time.time(); I, _ = h.knn_query(xq, k=10, num_threads=t); dt = time.time() - t0
         r = recall(I); print(f"hnswlib threads {t} ef {ef:4d} recall {r:.4f} QPS {len(xq)/dt:8.0f}")
+        peer_rows.append({"engine": "hnswlib", "threads": t, "ef_search": ef, "recall": r, "qps": len(xq) / dt})
         if r >= 0.95 and ("hnswlib", t) not in best: best[("hnswlib", t)] = (ef, r, len(xq) / dt)
 del h
 
@@ -132,7 +136,9 @@ if "faiss" in engines:
       for ef in efs:
           f.hnsw.efSearch = ef; t0 = time.time(); _, I = f.search(xq, 10); dt = time.time() - t0
           r = recall(I); print(f"faiss   threads {t} ef {ef:4d} recall {r:.4f} QPS {len(xq)/dt:8.0f}")
+          peer_rows.append({"engine": "faiss", "threads": t, "ef_search": ef, "recall": r, "qps": len(xq) / dt})
           if r >= 0.95 and ("faiss", t) not in best: best[("faiss", t)] = (ef, r, len(xq) / dt)
+json.dump({"rows": peer_rows}, open(os.path.join(sys.argv[9], "peers.json"), "w"), indent=1)
 print("\nQPS at the smallest ef_search with recall@10 >= 0.95:")
 for t in (1, 2):
     for e in engines:

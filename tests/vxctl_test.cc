@@ -11,7 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/dataset.h"
 #include "test_util.h"
@@ -26,8 +31,9 @@ struct CliRun {
   std::string output;  // stdout and stderr together
 };
 
-CliRun Vxctl(const std::string& args) {
-  const std::string cmd = std::string(VXCTL_PATH) + " " + args + " 2>&1";
+// stderr goes with stdout unless `stdout_only`.
+CliRun Vxctl(const std::string& args, bool stdout_only = false) {
+  const std::string cmd = std::string(VXCTL_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
   FILE* p = ::popen(cmd.c_str(), "r");
   CliRun r{-1, ""};
   if (p == nullptr) return r;
@@ -44,6 +50,16 @@ std::string Slurp(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The int64 values of a version-1 .npy file (its header skipped).
+std::vector<int64_t> ReadInt64Npy(const std::string& path) {
+  const std::string bytes = Slurp(path);
+  if (bytes.size() < 10 || bytes.compare(1, 5, "NUMPY") != 0) return {};
+  const size_t header = 10 + static_cast<uint8_t>(bytes[8]) + 256 * static_cast<uint8_t>(bytes[9]);
+  std::vector<int64_t> v((bytes.size() - header) / 8);
+  std::memcpy(v.data(), bytes.data() + header, v.size() * 8);
+  return v;
 }
 
 // dir/b.fbin and dir/q.fbin from `vxctl gen GEN_ARGS`, and dir/gt.ivecs:
@@ -68,11 +84,27 @@ TEST(Vxctl, BadArgumentsExitTwoWithOneLine) {
         "recall --results a.ivecs --gt b.ivecs --k -1",
         // Each of these once ran to an abort, a wrap-around or exit status 1:
         "build --base b.fbin --out idx --threads 5000", "build --base b.fbin --out idx --quant foo",
-        "build --base b.fbin --out idx --build-memory 17592186044416", "query idx --queries q.fbin --out x.csv",
+        "build --base b.fbin --out idx --build-memory 17592186044416", "query idx --queries q.fbin --out x.txt",
         "gt --base b --queries q --out x.fvecs", "bench idx --queries q --gt g --sweep ef_search=-1",
         "bench idx --queries q --gt g --sweep ef_search=10,4294967306"}) {
     CliRun r = Vxctl(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+}
+
+// A misspelt command or option is named, with the one meant.
+TEST(Vxctl, TyposAreAnsweredWithWhatWasMeant) {
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"biuld --base b", "unknown command 'biuld'; did you mean 'build'?"},
+           {"query idx --queries q --ef_search 3", "unknown option --ef_search for query; did you mean --ef-search?"},
+           {"build --base b --out o --serve-memroy 5", "did you mean --serve-memory?"},
+           {"gt --base b --queries q --out o.ivecs --memory 5",
+            "unknown option --memory for gt; did you mean --work-memory?"},
+           {"zzzzzz", "unknown command 'zzzzzz' (see --help)"}}) {
+    CliRun r = Vxctl(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.output.find(want), std::string::npos) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
   }
 }
@@ -234,6 +266,171 @@ TEST(VxctlIndex, BuildQueryInfoBenchEndToEnd) {
           .status,
       2);
   EXPECT_EQ(Vxctl("query " + dir / "missing" + " --queries " + dir / "q.fbin").status, 1);
+}
+
+// A flag of the other index type is refused (exit 2), naming the one to use,
+// at build, query and bench.
+TEST(VxctlIndex, FlagsOfTheOtherIndexTypeAreRefused) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 8 --count 1000 --queries 5"));
+  const std::string base = " --base " + dir / "b.fbin" + " --quant sq8 --out ";
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"build --type ivf --m 8" + base + dir / "x", "--m applies to HNSW indexes, not --type ivf"},
+           {"build --type ivf --no-reorder" + base + dir / "x", "--no-reorder applies to HNSW"},
+           {"build --lists 4" + base + dir / "x", "--lists applies to IVF indexes, not --type hnsw"}}) {
+    CliRun r = Vxctl(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(want), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(testing::Exists(dir / "x"));
+  ASSERT_EQ(Vxctl("build" + base + dir / "hnsw").status, 0);
+  ASSERT_EQ(Vxctl("build --type ivf --lists 4" + base + dir / "ivf").status, 0);
+  const std::string q = " --queries " + dir / "q.fbin";
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"query " + dir / "hnsw" + q + " --probes 3",
+            "--probes applies to IVF indexes; " + dir / "hnsw" + " is an hnsw index (use --ef-search)"},
+           {"query " + dir / "ivf" + q + " --ef-search 80", "--ef-search applies to HNSW indexes"},
+           {"query " + dir / "ivf" + q + " --beam 2", "--beam applies to HNSW indexes"},
+           {"bench " + dir / "ivf" + q + " --gt " + dir / "gt.ivecs" + " --sweep probes=1,2 --ef-search 9",
+            "--ef-search applies to HNSW"}}) {
+    CliRun r = Vxctl(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(want), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(Vxctl("query " + dir / "ivf" + q + " --probes 3 --threads 0").status, 0);
+}
+
+// query --out writes the same keys and exact distances in every format:
+// an .npy pair, .csv, .jsonl and JSON lines on stdout (the report then on
+// stderr); .ivecs keeps the keys.
+TEST(VxctlIndex, QueryResultsWithDistancesInEveryFormat) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 8 --count 2000 --queries 7"));
+  ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --quant sq8 --out " + dir / "idx").status, 0);
+  const std::string query = "query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --k 5 --out ";
+  for (const char* ext : {"r.npy", "r.csv", "r.jsonl", "r.ivecs"}) {
+    CliRun r = Vxctl(query + dir / ext);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("results in " + dir / ext), std::string::npos) << r.output;
+  }
+  auto base = ReadAllFloat(dir / "b.fbin");
+  auto queries = ReadAllFloat(dir / "q.fbin");
+  auto keys = ReadInt64Npy(dir / "r.npy");
+  auto dists = ReadAllFloat(dir / "r.distances.npy");
+  auto ivecs = ReadAllIds(dir / "r.ivecs");
+  ASSERT_TRUE(base.ok() && queries.ok() && dists.ok() && ivecs.ok());
+  ASSERT_EQ(keys.size(), 7u * 5);
+  ASSERT_EQ(dists->rows, 7u);
+  ASSERT_EQ(dists->dim, 5u);
+  std::vector<std::string> csv_lines, jsonl_lines;
+  std::istringstream csv(Slurp(dir / "r.csv")), jsonl(Slurp(dir / "r.jsonl"));
+  for (std::string line; std::getline(csv, line);) csv_lines.push_back(line);
+  for (std::string line; std::getline(jsonl, line);) jsonl_lines.push_back(line);
+  ASSERT_EQ(csv_lines.size(), 1 + 7 * 5u);
+  EXPECT_EQ(csv_lines[0], "query,rank,key,distance");
+  ASSERT_EQ(jsonl_lines.size(), 7u);
+  CliRun to_stdout = Vxctl(query + "-", /*stdout_only=*/true);
+  ASSERT_EQ(to_stdout.status, 0);
+  EXPECT_EQ(to_stdout.output, Slurp(dir / "r.jsonl"));
+  for (uint64_t i = 0; i < 7; ++i) {
+    const auto line = nlohmann::json::parse(jsonl_lines[i]);
+    EXPECT_EQ(line["query"], i);
+    for (uint32_t j = 0; j < 5; ++j) {
+      const int64_t key = keys[i * 5 + j];
+      const float d = dists->row(i)[j];
+      float exact = 0;
+      for (uint32_t c = 0; c < 8; ++c) {
+        const float diff = queries->row(i)[c] - base->row(key)[c];
+        exact += diff * diff;
+      }
+      EXPECT_NEAR(d, exact, 1e-4 * (1 + exact)) << i << " " << j;
+      EXPECT_EQ(ivecs->row(i)[j], key);
+      EXPECT_EQ(line["keys"][j], key);
+      EXPECT_FLOAT_EQ(line["distances"][j].get<float>(), d);
+      std::istringstream fields(csv_lines[1 + i * 5 + j]);
+      std::string f[4];
+      for (auto& x : f) std::getline(fields, x, ',');
+      EXPECT_EQ(std::stoull(f[0]), i);
+      EXPECT_EQ(std::stoul(f[1]), j);
+      EXPECT_EQ(std::stoll(f[2]), key);
+      EXPECT_FLOAT_EQ(std::stof(f[3]), d);
+    }
+  }
+}
+
+// --json [FILE] means the same in every command: JSON on stdout, or in FILE
+// with the text report on stdout.
+TEST(VxctlIndex, JsonToStdoutOrAFileInEveryCommand) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 8 --count 1000 --queries 5"));
+  ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --quant sq8 --out " + dir / "idx").status, 0);
+  const std::string q = " --queries " + dir / "q.fbin";
+  const std::string gt = " --gt " + dir / "gt.ivecs";
+  for (const auto& [cmd, key] : std::vector<std::pair<std::string, std::string>>{
+           {"info " + dir / "idx", "resident_bytes"},
+           {"verify " + dir / "idx", "pages"},
+           {"query " + dir / "idx" + q, "qps"},
+           {"quant-eval --base " + dir / "b.fbin" + q + gt + " --quant sq8", "encode_vectors_per_s"},
+           {"bench-io " + dir / "idx/gen-1/vectors" + " --qd 1 --seconds 0.1", "runs"},
+           {"bench " + dir / "idx" + q + gt + " --sweep ef-search=10,20", "rows"}}) {
+    CliRun on_stdout = Vxctl(cmd + " --json", /*stdout_only=*/true);
+    ASSERT_EQ(on_stdout.status, 0) << cmd << "\n" << on_stdout.output;
+    const auto j = nlohmann::json::parse(on_stdout.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << cmd << "\n" << on_stdout.output;
+    EXPECT_TRUE(j.contains(key)) << cmd << "\n" << on_stdout.output;
+    CliRun to_file = Vxctl(cmd + " --json " + dir / "out.json");
+    ASSERT_EQ(to_file.status, 0) << cmd << "\n" << to_file.output;
+    EXPECT_TRUE(nlohmann::json::parse(to_file.output, nullptr, false).is_discarded()) << cmd << ": text expected";
+    EXPECT_TRUE(nlohmann::json::parse(Slurp(dir / "out.json")).contains(key)) << cmd;
+    std::filesystem::remove(dir / "out.json");
+  }
+}
+
+// bench --plot draws a chart people can read: numbered ticks on both axes,
+// the target recall, each point labelled with its ef_search, a title naming
+// the index, codes, k and memory, one colour per thread count (five here,
+// none repeated), and it renders to PNG (rsvg-convert, librsvg2-bin).
+TEST(VxctlIndex, BenchPlotHasAxesLabelsTitleAndRenders) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 8 --count 2000 --queries 20"));
+  ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --quant sq8 --out " + dir / "idx").status, 0);
+  CliRun bench =
+      Vxctl("bench " + dir / "idx" + " --queries " + dir / "q.fbin" + " --gt " + dir / "gt.ivecs" +
+            " --sweep ef-search=10,20,40 --threads 1,2,3,4,5 --memory 32 --target-recall 0.9 --plot " + dir / "p.svg");
+  ASSERT_EQ(bench.status, 0) << bench.output;
+  const std::string svg = Slurp(dir / "p.svg");
+  for (const std::string& want :
+       {std::string(">0.90<"), std::string(">1.00<"), std::string("target 0.9"), std::string(">recall@10<"),
+        std::string("queries per second (log)"), std::string("hnsw 2000 x 8, sq8 codes, k 10, memory 32 MB"),
+        std::string(" 5 threads</text>"), std::string("labels: ef_search")}) {
+    EXPECT_NE(svg.find(want), std::string::npos) << want;
+  }
+  // Numbered QPS ticks (1-2-5 steps) and each point's ef_search as a label.
+  size_t y_ticks = 0;
+  for (size_t at = svg.find("text-anchor='end'>"); at != std::string::npos; at = svg.find("text-anchor='end'>", at + 1))
+    ++y_ticks;
+  EXPECT_GE(y_ticks, 2u) << svg;
+  for (const char* ef : {">10<", ">20<", ">40<"}) {
+    size_t n = 0;
+    for (size_t at = svg.find(ef); at != std::string::npos; at = svg.find(ef, at + 1)) ++n;
+    EXPECT_EQ(n, 5u) << ef;  // one label per thread count
+  }
+  std::set<std::string> colours;
+  for (size_t at = svg.find("fill='hsl("); at != std::string::npos; at = svg.find("fill='hsl(", at + 1))
+    colours.insert(svg.substr(at, svg.find(')', at) - at));
+  EXPECT_EQ(colours.size(), 5u);
+  ASSERT_EQ(std::system(("rsvg-convert " + dir / "p.svg" + " -o " + dir / "p.png").c_str()), 0)
+      << "rsvg-convert (apt-get install librsvg2-bin) could not render the plot";
+  const std::string png = Slurp(dir / "p.png");
+  ASSERT_GT(png.size(), 24u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  // Width and height from the IHDR chunk: the SVG's 760 x 500.
+  auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(png[at])) << 24) | (uint32_t(uint8_t(png[at + 1])) << 16) |
+           (uint32_t(uint8_t(png[at + 2])) << 8) | uint8_t(png[at + 3]);
+  };
+  EXPECT_EQ(be32(16), 760u);
+  EXPECT_EQ(be32(20), 500u);
 }
 
 // build --quant auto (the default) prints what it chose and why, and info

@@ -129,7 +129,7 @@ vx::Result<Figures> PoolRun(vx::File* file, uint64_t pages, size_t page_size, ui
   o.budget_bytes = {page_size, pool_bytes};
   VX_ASSIGN_OR_RETURN(auto pool, vx::BufferPool::Create(o));
   if (pool->CapacityPages(vx::PageClass::kVector) < static_cast<size_t>(qd)) {
-    return vx::Status::InvalidArgument("--pool-mb holds fewer pages than queue depth " + std::to_string(qd));
+    return vx::Status::InvalidArgument("--memory holds fewer pages than queue depth " + std::to_string(qd));
   }
   VX_ASSIGN_OR_RETURN(const vx::FileId id, pool->AddFile(file, vx::PageClass::kVector, vx::PageType::kVector, 0));
   std::mt19937_64 rng(qd);
@@ -196,9 +196,9 @@ void AddBenchIo(CLI::App& app, RunFn* run) {
     std::vector<int> qd = {1, 4, 16, 32, 64};
     double seconds = 5;
     size_t page_size = 4096;
-    uint64_t pool_mb = 0;
+    uint64_t memory_mb = 0;
     uint64_t create_mb = 0;
-    bool json = false;
+    JsonOut json;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench-io", "Random page reads: vx's reader and buffer pool at each queue depth");
@@ -208,17 +208,15 @@ void AddBenchIo(CLI::App& app, RunFn* run) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
   cmd->add_option("--page-size", args->page_size, "Page size in bytes")->capture_default_str();
-  cmd->add_option("--pool-mb", args->pool_mb,
-                  "Also read through a buffer pool of this many MB (file must be vx pages)");
+  cmd->add_option("--memory", args->memory_mb,
+                  "Also read through a buffer pool of this many MB, as an index served with --memory MB would (FILE "
+                  "must be vx pages)");
   cmd->add_option("--create-mb", args->create_mb, "First write FILE as this many MB of sealed vx pages");
-  cmd->add_flag("--json", args->json, "Print JSON instead of a table");
+  AddJsonOption(cmd, &args->json);
   cmd->callback([run, args] {
     *run = [args]() -> int {
       vx::Status s = vx::ValidatePageSize(args->page_size);
-      if (!s.ok()) {
-        fmt::print(stderr, "vxctl: --page-size: {}\n", s.message());
-        return 2;
-      }
+      if (!s.ok()) return Usage("--page-size: " + s.message());
       vx::Env* env = vx::DefaultEnv();
       if (args->create_mb > 0) {
         s = CreatePagedFile(env, args->file, args->create_mb, args->page_size);
@@ -244,20 +242,20 @@ void AddBenchIo(CLI::App& app, RunFn* run) {
         if (!r.ok()) return Fail(r.status());
         rows.push_back(*r);
       }
-      if (args->pool_mb > 0) {
+      if (args->memory_mb > 0) {
         for (int qd : args->qd) {
-          auto r = PoolRun(file->get(), pages, args->page_size, args->pool_mb << 20, qd, args->seconds);
+          auto r = PoolRun(file->get(), pages, args->page_size, args->memory_mb << 20, qd, args->seconds);
           if (!r.ok()) return Fail(r.status());
           rows.push_back(*r);
         }
       }
-      if (args->json) {
+      if (args->json.wanted()) {
         nlohmann::json j;
         j["file"] = args->file;
         j["file_bytes"] = *size;
         j["page_size"] = args->page_size;
         j["backend"] = env->Describe();
-        j["pool_mb"] = args->pool_mb;
+        j["memory_mb"] = args->memory_mb;
         for (const Figures& f : rows) {
           nlohmann::json r = {{"mode", f.mode},        {"qd", f.qd},
                               {"ops_per_s", f.iops()}, {"mb_per_s", f.iops() * args->page_size / 1e6},
@@ -265,18 +263,18 @@ void AddBenchIo(CLI::App& app, RunFn* run) {
           if (f.hit_ratio >= 0) r["hit_ratio"] = f.hit_ratio;
           j["runs"].push_back(r);
         }
-        fmt::print("{}\n", j.dump(2));
-        return 0;
+        s = args->json.Write(j);
+        return s.ok() ? 0 : Fail(s);
       }
       fmt::print("bench-io {} ({:.1f} GB, {} B pages, {}{})\n", args->file, *size / 1e9, args->page_size,
-                 env->Describe(), args->pool_mb ? fmt::format(", pool {} MB", args->pool_mb) : "");
+                 env->Describe(), args->memory_mb ? fmt::format(", pool {} MB", args->memory_mb) : "");
       fmt::print("{:<8}{:>5}{:>12}{:>10}{:>10}{:>10}{:>8}\n", "mode", "qd", "IOPS", "MB/s", "p50 us", "p99 us", "hit");
       for (const Figures& f : rows) {
         fmt::print("{:<8}{:>5}{:>12.0f}{:>10.1f}{:>10.1f}{:>10.1f}{:>8}\n", f.mode, f.qd, f.iops(),
                    f.iops() * args->page_size / 1e6, f.p50_us, f.p99_us,
                    f.hit_ratio >= 0 ? fmt::format("{:.3f}", f.hit_ratio) : "");
       }
-      if (args->pool_mb) fmt::print("(pool rows: IOPS = pages pinned per second; latency per batch of qd pins)\n");
+      if (args->memory_mb) fmt::print("(pool rows: IOPS = pages pinned per second; latency per batch of qd pins)\n");
       return 0;
     };
   });

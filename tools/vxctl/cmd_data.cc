@@ -1,6 +1,8 @@
 // Data commands: version, gen (synthetic data), gt (exact neighbours), recall.
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,61 @@ namespace vxctl {
 int Fail(const vx::Status& s) {
   fmt::print(stderr, "vxctl: {}\n", s.ToString());
   return 1;
+}
+
+int Usage(const std::string& message) {
+  fmt::print(stderr, "vxctl: {} (see --help)\n", message);
+  return 2;
+}
+
+void AddJsonOption(CLI::App* cmd, JsonOut* out) {
+  out->option =
+      cmd->add_option("--json", out->path, "Print JSON instead of text, to FILE when given (FILE or -: stdout)")
+          ->expected(0, 1)
+          ->type_name("[FILE]");
+}
+
+vx::Status JsonOut::Write(const nlohmann::json& j) const {
+  if (to_stdout()) {
+    fmt::print("{}\n", j.dump(2));
+    return vx::Status::Ok();
+  }
+  std::ofstream f(path);
+  f << j.dump(2) << "\n";
+  f.close();
+  if (!f) return vx::Status::IOError(path + ": write failed");
+  return vx::Status::Ok();
+}
+
+std::string Suggest(const std::string& typo, const std::vector<std::string>& names) {
+  auto norm = [](std::string s) {
+    std::replace(s.begin(), s.end(), '_', '-');
+    return s;
+  };
+  const std::string t = norm(typo);
+  std::string best;
+  size_t best_d = 3;
+  for (const std::string& name : names) {
+    const std::string n = norm(name);
+    std::vector<size_t> row(n.size() + 1);
+    for (size_t j = 0; j <= n.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= t.size(); ++i) {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= n.size(); ++j) {
+        const size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (t[i - 1] == n[j - 1] ? 0 : 1)});
+        diag = up;
+      }
+    }
+    if (row[n.size()] < best_d) best_d = row[n.size()], best = name;
+  }
+  // Else a name that holds the word whole (--memory in --work-memory).
+  const std::string core = t.substr(t.find_first_not_of('-') == std::string::npos ? 0 : t.find_first_not_of('-'));
+  for (const std::string& name : names) {
+    if (best.empty() && core.size() >= 4 && norm(name).find(core) != std::string::npos) best = name;
+  }
+  return best;
 }
 
 vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count, uint32_t dim,
@@ -136,12 +193,28 @@ CLI::Validator IdsOutputArg() {
       "FILE");
 }
 
+CLI::Validator ResultsOutputArg() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s == "-" || s.ends_with(".csv") || s.ends_with(".jsonl")) return "";
+        auto f = vx::FormatFromPath(s);
+        if (!f.ok())
+          return s +
+                 ": results go to .npy (keys; distances beside it), .csv, .jsonl, - (stdout) or .ivecs/.ibin (keys)";
+        if (*f != vx::FileFormat::kIvecs && *f != vx::FileFormat::kIbin && *f != vx::FileFormat::kNpy) {
+          return s + ": results go to .npy, .csv, .jsonl, - or .ivecs/.ibin";
+        }
+        return "";
+      },
+      "FILE");
+}
+
 void AddGt(CLI::App& app, RunFn* run) {
   struct Args {
     std::string base, queries, out, dist_out, metric = "l2";
     uint32_t k = 100;
     int threads = 0;
-    uint64_t memory_mb = 1024;
+    uint64_t work_memory_mb = 1024;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("gt", "Exact k nearest neighbours by blocked brute force");
@@ -156,7 +229,7 @@ void AddGt(CLI::App& app, RunFn* run) {
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::Range(0, vx::kMaxThreads));
-  cmd->add_option("--memory", args->memory_mb, "MB of base vectors held in memory at once")
+  cmd->add_option("--work-memory", args->work_memory_mb, "MB of base vectors held in memory at once")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 24));
   cmd->callback([run, args] {
@@ -179,7 +252,7 @@ void AddGt(CLI::App& app, RunFn* run) {
       p.metric = vx::ParseMetric(args->metric).value();
       p.k = args->k;
       p.threads = args->threads;
-      p.memory_bytes = args->memory_mb << 20;
+      p.memory_bytes = args->work_memory_mb << 20;
       Progress progress("gt", (*base)->info().count, "base vectors");
       p.progress = [&](uint64_t done, uint64_t) { progress.Update(done); };
       auto result = vx::ExactSearch(**base, *queries, p);

@@ -3,9 +3,12 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -95,45 +98,109 @@ double RecallAt(const Run& run, const vx::IdMatrix& gt, uint32_t k) {
   return double(hits) / (double(run.results.size()) * k);
 }
 
-// Where the result keys go, opened before the queries run so that an
-// unwritable path fails first: .npy as int64, other formats as int32
-// (refusing keys that int32 cannot hold).
-struct KeysOut {
-  std::string path;
-  std::unique_ptr<vx::VectorWriter> writer;
-  bool wide = false;
-};
-
-vx::Result<KeysOut> OpenKeysOut(const std::string& path, uint32_t k) {
-  KeysOut out;
-  out.path = path;
-  VX_ASSIGN_OR_RETURN(const vx::FileFormat format, vx::FormatFromPath(path));
-  out.wide = format == vx::FileFormat::kNpy;
-  VX_ASSIGN_OR_RETURN(out.writer, vx::VectorWriter::Create(path, out.wide ? vx::DType::kI64 : vx::DType::kI32, k));
-  return out;
-}
-
-// The keys of `results`, k a query (-1 past a query's results).
-vx::Status WriteKeys(KeysOut& out, const std::vector<std::vector<vx::SearchResult>>& results, uint32_t k) {
-  std::vector<int64_t> keys(results.size() * k, -1);
-  for (size_t i = 0; i < results.size(); ++i) {
-    for (size_t j = 0; j < results[i].size(); ++j) keys[i * k + j] = results[i][j].key;
-  }
-  if (!out.wide) {
-    std::vector<int32_t> narrow(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i] < INT32_MIN || keys[i] > INT32_MAX) {
-        return vx::Status::InvalidArgument(out.path + ": key " + std::to_string(keys[i]) +
-                                           " does not fit this int32 format; write .npy");
+// Where query results go, opened before the queries run so that an
+// unwritable path fails first: .npy, keys as int64 and distances as float32
+// in the .distances.npy beside it; .csv (query,rank,key,distance); .jsonl
+// (one object per query) or "-" (the same on stdout); .ivecs and .ibin,
+// keys only, as int32 (refusing keys that int32 cannot hold).
+class ResultsOut {
+ public:
+  static vx::Result<ResultsOut> Open(const std::string& path, uint32_t k) {
+    ResultsOut out;
+    out.path_ = path;
+    out.k_ = k;
+    if (path == "-" || path.ends_with(".jsonl")) {
+      out.kind_ = kJsonLines;
+    } else if (path.ends_with(".csv")) {
+      out.kind_ = kCsv;
+    } else {
+      VX_ASSIGN_OR_RETURN(const vx::FileFormat format, vx::FormatFromPath(path));
+      out.kind_ = format == vx::FileFormat::kNpy ? kNpyPair : kKeys32;
+      VX_ASSIGN_OR_RETURN(out.keys_,
+                          vx::VectorWriter::Create(path, out.kind_ == kNpyPair ? vx::DType::kI64 : vx::DType::kI32, k));
+      if (out.kind_ == kNpyPair) {
+        out.distances_path_ = path.substr(0, path.size() - 4) + ".distances.npy";
+        VX_ASSIGN_OR_RETURN(out.distances_, vx::VectorWriter::Create(out.distances_path_, vx::DType::kF32, k));
       }
-      narrow[i] = static_cast<int32_t>(keys[i]);
+      return out;
     }
-    VX_RETURN_IF_ERROR(out.writer->Append(narrow.data(), results.size()));
-  } else {
-    VX_RETURN_IF_ERROR(out.writer->Append(keys.data(), results.size()));
+    if (path != "-") {
+      out.text_ = std::make_unique<std::ofstream>(path);
+      if (!*out.text_) return vx::Status::IOError(path + ": cannot create: " + std::strerror(errno));
+    }
+    return out;
   }
-  return out.writer->Finish();
-}
+  bool to_stdout() const { return path_ == "-"; }
+  // What was written, for the report: the file(s).
+  std::string Describe() const { return distances_path_.empty() ? path_ : path_ + " and " + distances_path_; }
+
+  // k places a query, -1 and +inf past a query's results.
+  vx::Status Write(const std::vector<std::vector<vx::SearchResult>>& results) {
+    const size_t n = results.size();
+    std::vector<int64_t> keys(n * k_, -1);
+    std::vector<float> dist(n * k_, std::numeric_limits<float>::infinity());
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < results[i].size() && j < k_; ++j) {
+        keys[i * k_ + j] = results[i][j].key;
+        dist[i * k_ + j] = results[i][j].distance;
+      }
+    }
+    switch (kind_) {
+      case kNpyPair:
+        VX_RETURN_IF_ERROR(keys_->Append(keys.data(), n));
+        VX_RETURN_IF_ERROR(keys_->Finish());
+        VX_RETURN_IF_ERROR(distances_->Append(dist.data(), n));
+        return distances_->Finish();
+      case kKeys32: {
+        std::vector<int32_t> narrow(keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (keys[i] < INT32_MIN || keys[i] > INT32_MAX) {
+            return vx::Status::InvalidArgument(path_ + ": key " + std::to_string(keys[i]) +
+                                               " does not fit this int32 format; write .npy, .csv or .jsonl");
+          }
+          narrow[i] = static_cast<int32_t>(keys[i]);
+        }
+        VX_RETURN_IF_ERROR(keys_->Append(narrow.data(), n));
+        return keys_->Finish();
+      }
+      case kCsv:
+      case kJsonLines: {
+        std::string text = kind_ == kCsv ? "query,rank,key,distance\n" : "";
+        for (size_t i = 0; i < n; ++i) {
+          if (kind_ == kCsv) {
+            for (size_t j = 0; j < results[i].size(); ++j)
+              text += fmt::format("{},{},{},{}\n", i, j, results[i][j].key, results[i][j].distance);
+          } else {
+            nlohmann::json line = {
+                {"query", i}, {"keys", nlohmann::json::array()}, {"distances", nlohmann::json::array()}};
+            for (const vx::SearchResult& r : results[i]) {
+              line["keys"].push_back(r.key);
+              line["distances"].push_back(r.distance);
+            }
+            text += line.dump() + "\n";
+          }
+        }
+        if (to_stdout()) {
+          fmt::print("{}", text);
+          return std::fflush(stdout) == 0 ? vx::Status::Ok() : vx::Status::IOError("stdout: write failed");
+        }
+        *text_ << text;
+        text_->close();
+        if (!*text_) return vx::Status::IOError(path_ + ": write failed");
+        return vx::Status::Ok();
+      }
+    }
+    return vx::Status::Ok();
+  }
+
+ private:
+  enum Kind { kNpyPair, kKeys32, kCsv, kJsonLines };
+  Kind kind_ = kKeys32;
+  std::string path_, distances_path_;
+  uint32_t k_ = 0;
+  std::unique_ptr<vx::VectorWriter> keys_, distances_;
+  std::unique_ptr<std::ofstream> text_;
+};
 
 // Opens `dir` with a pool of `memory_mb` for `threads` searching threads.
 vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, uint64_t memory_mb, int threads) {
@@ -142,21 +209,50 @@ vx::Result<std::unique_ptr<vx::Index>> OpenWithMemory(const std::string& dir, ui
   return vx::Index::Open(dir, io);
 }
 
-// The search knobs query and bench share, bound straight into a SearchParams.
-void AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
+// The search knobs query and bench share, bound straight into a
+// SearchParams; the options, to refuse those the index's type has not.
+struct SearchFlags {
+  CLI::Option *ef_search, *beam, *probes;
+};
+SearchFlags AddSearchOptions(CLI::App* cmd, vx::SearchParams* sp) {
   cmd->add_option("--k", sp->k, "Neighbours per query")->capture_default_str()->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--ef-search", sp->ef_search, "HNSW: candidate list size (pgvector's hnsw.ef_search)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 10000u));
-  cmd->add_option("--beam", sp->beam, "HNSW: nodes expanded per step (one batch of page reads)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 256u));
-  cmd->add_option("--probes", sp->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 1u << 24));
+  SearchFlags f;
+  f.ef_search = cmd->add_option("--ef-search", sp->ef_search, "HNSW: candidate list size (pgvector's hnsw.ef_search)")
+                    ->capture_default_str()
+                    ->check(CLI::Range(1u, 10000u));
+  f.beam = cmd->add_option("--beam", sp->beam, "HNSW: nodes expanded per step (one batch of page reads)")
+               ->capture_default_str()
+               ->check(CLI::Range(1u, 256u));
+  f.probes = cmd->add_option("--probes", sp->probes, "IVF: lists scanned (pgvector's ivfflat.probes)")
+                 ->capture_default_str()
+                 ->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--rerank", sp->rerank,
                   "Candidates reranked with full vectors (0 = HNSW: ef_search, IVF: max(100, 25 x probes))")
       ->capture_default_str();
+  return f;
+}
+
+// A usage message when a flag given does not apply to the index in `dir`;
+// "" when all do.
+std::string InapplicableFlag(const SearchFlags& f, const std::string& dir, vx::IndexType type) {
+  const bool ivf = type == vx::IndexType::kIvf;
+  for (const CLI::Option* o :
+       ivf ? std::vector<CLI::Option*>{f.ef_search, f.beam} : std::vector<CLI::Option*>{f.probes}) {
+    if (o->count() > 0) {
+      return fmt::format("{} applies to {} indexes; {} is an {} index (use {})", o->get_name(), ivf ? "HNSW" : "IVF",
+                         dir, vx::IndexTypeName(type), ivf ? "--probes" : "--ef-search");
+    }
+  }
+  return "";
+}
+
+// --memory, the same in every command that opens an index.
+void AddMemoryOption(CLI::App* cmd, uint64_t* memory_mb) {
+  cmd->add_option("--memory", *memory_mb,
+                  "MB the index is served with: its buffer pools, pgvector's shared_buffers for this index "
+                  "(structure pages take what their file needs, up to 3/4; vector pages the rest)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
 }
 
 }  // namespace
@@ -171,6 +267,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
     uint64_t build_memory_mb = 8192, serve_memory_mb = 0;
     size_t page_size = 4096;
     bool no_reorder = false;
+    std::vector<CLI::Option*> hnsw_only, ivf_only;  // refused for the other type
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("build", "Build an index directory from a vector file");
@@ -187,15 +284,19 @@ void AddBuild(CLI::App& app, RunFn* run) {
                   "needs room for both; the build is refused at its start if the free space is below a lower bound of "
                   "what it writes (its vector file and codes at least)")
       ->required();
-  cmd->add_option("--m", a->m, "Links per node (2m on layer 0)")->capture_default_str()->check(CLI::Range(2u, 100u));
-  cmd->add_option("--ef-construction", a->ef_construction, "Candidates per insertion")
-      ->capture_default_str()
-      ->check(CLI::Range(4u, 1000u));
-  cmd->add_option("--lists", a->lists, "IVF lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")
-      ->capture_default_str();
-  cmd->add_option("--replicas", a->replicas, "IVF: extra lists a boundary vector may join (SPANN closure rule)")
-      ->capture_default_str()
-      ->check(CLI::Range(0u, 8u));
+  a->hnsw_only.push_back(cmd->add_option("--m", a->m, "HNSW: links per node (2m on layer 0)")
+                             ->capture_default_str()
+                             ->check(CLI::Range(2u, 100u)));
+  a->hnsw_only.push_back(cmd->add_option("--ef-construction", a->ef_construction, "HNSW: candidates per insertion")
+                             ->capture_default_str()
+                             ->check(CLI::Range(4u, 1000u)));
+  a->ivf_only.push_back(cmd->add_option("--lists", a->lists,
+                                        "IVF: lists (0 = pgvector's rule: rows/1000 up to 1M rows, sqrt(rows) above)")
+                            ->capture_default_str());
+  a->ivf_only.push_back(
+      cmd->add_option("--replicas", a->replicas, "IVF: extra lists a boundary vector may join (SPANN closure rule)")
+          ->capture_default_str()
+          ->check(CLI::Range(0u, 8u)));
   cmd->add_option("--quant", a->quant,
                   "Codes (HNSW: in RAM; IVF: on list pages): f16 (halfvec) | sq8 | pq:M | pq4:M (M <= dim) | "
                   "rabitq[:B] (B bits/dim, 1-8) | auto: the most accurate of sq8, rabitq:4, rabitq:2, rabitq:1 that "
@@ -220,11 +321,18 @@ void AddBuild(CLI::App& app, RunFn* run) {
                   "machine's RAM, or its cgroup's limit)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_option("--page-size", a->page_size, "Page size (raised to fit one vector)")->capture_default_str();
-  cmd->add_flag("--no-reorder", a->no_reorder, "Keep base order instead of BFS renumbering");
+  a->hnsw_only.push_back(
+      cmd->add_flag("--no-reorder", a->no_reorder, "HNSW: keep base order instead of BFS renumbering"));
   cmd->callback([run, a] {
     *run = [a]() -> int {
       vx::BuildOptions o;
       o.type = vx::ParseIndexType(a->type).value();
+      const bool ivf = o.type == vx::IndexType::kIvf;
+      for (const CLI::Option* opt : ivf ? a->hnsw_only : a->ivf_only) {
+        if (opt->count() > 0)
+          return Usage(
+              fmt::format("{} applies to {} indexes, not --type {}", opt->get_name(), ivf ? "HNSW" : "IVF", a->type));
+      }
       o.lists = a->lists;
       o.replicas = a->replicas;
       o.metric = vx::ParseMetric(a->metric).value();
@@ -276,30 +384,37 @@ void AddQuery(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir, queries, out, gt;
     vx::SearchParams sp;
+    SearchFlags flags;
     int threads = 1;
     uint64_t memory_mb = 64;
-    bool json = false, prewarm = false;
+    bool prewarm = false;
+    JsonOut json;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("query", "Search an index with a query file");
   cmd->add_option("dir", a->dir, "Index directory")->required();
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
-  AddSearchOptions(cmd, &a->sp);
-  cmd->add_option("--threads", a->threads, "Query threads")->capture_default_str()->check(CLI::Range(1, 256));
-  cmd->add_option("--memory", a->memory_mb,
-                  "Buffer pool MB, pgvector's shared_buffers for this index (structure pages take what their file "
-                  "needs, up to 3/4; vector pages the rest)")
+  a->flags = AddSearchOptions(cmd, &a->sp);
+  cmd->add_option("--threads", a->threads, "Query threads (0 = all cores)")
       ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
-  cmd->add_option("--out", a->out, "Write the result keys (.ivecs or .ibin: int32; .npy: int64)")
-      ->check(IdsOutputArg());
+      ->check(CLI::Range(0, vx::kMaxThreads));
+  AddMemoryOption(cmd, &a->memory_mb);
+  cmd->add_option("--out", a->out,
+                  "Write the results: .npy (keys int64, and distances in FILE.distances.npy), .csv, .jsonl, - (JSON "
+                  "lines on stdout; the report goes to stderr), or keys only in .ivecs/.ibin (int32)")
+      ->check(ResultsOutputArg());
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
   cmd->add_flag("--prewarm", a->prewarm, kPrewarmHelp);
-  cmd->add_flag("--json", a->json, "Print JSON");
+  AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
     *run = [a]() -> int {
-      auto index = OpenWithMemory(a->dir, a->memory_mb, a->threads);
+      if (a->out == "-" && a->json.to_stdout())
+        return Usage("--out - and --json both write to stdout: give --json a FILE");
+      const int threads = vx::ResolveThreads(a->threads);
+      auto index = OpenWithMemory(a->dir, a->memory_mb, threads);
       if (!index.ok()) return Fail(index.status());
+      const vx::IndexInfo& info = (*index)->info();
+      if (std::string bad = InapplicableFlag(a->flags, a->dir, info.type); !bad.empty()) return Usage(bad);
       std::string prewarmed;
       if (a->prewarm) {
         auto r = Prewarm(**index);
@@ -308,21 +423,20 @@ void AddQuery(CLI::App& app, RunFn* run) {
       }
       auto q = ReadQueries(a->queries);
       if (!q.ok()) return Fail(q.status());
-      std::optional<KeysOut> keys_out;
+      std::optional<ResultsOut> results_out;
       if (!a->out.empty()) {
-        auto opened = OpenKeysOut(a->out, a->sp.k);
+        auto opened = ResultsOut::Open(a->out, a->sp.k);
         if (!opened.ok()) return Fail(opened.status());
-        keys_out = std::move(*opened);
+        results_out = std::move(*opened);
       }
-      if (q->dim != (*index)->info().dim) {
-        return Fail(vx::Status::InvalidArgument(
-            fmt::format("{} has {} dims, the index {}", a->queries, q->dim, (*index)->info().dim)));
+      if (q->dim != info.dim) {
+        return Fail(
+            vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, info.dim)));
       }
       const vx::SearchParams& sp = a->sp;
-      const bool ivf = (*index)->info().type == vx::IndexType::kIvf;
-      auto run = RunQueries(**index, *q, a->queries, sp, a->threads);
+      const bool ivf = info.type == vx::IndexType::kIvf;
+      auto run = RunQueries(**index, *q, a->queries, sp, threads);
       if (!run.ok()) return Fail(run.status());
-      const std::vector<std::vector<vx::SearchResult>>& results = run->results;
       const vx::SearchStats& total = run->stats;
       auto pct = [&](double p) { return run->Pct(p); };
       const double secs = run->seconds;
@@ -334,18 +448,18 @@ void AddQuery(CLI::App& app, RunFn* run) {
           return Fail(vx::Status::InvalidArgument(a->gt + ": wrong shape for these queries and k"));
         recall = RecallAt(*run, *gt, a->sp.k);
       }
-      if (keys_out) {
-        vx::Status s = WriteKeys(*keys_out, results, a->sp.k);
+      if (results_out) {
+        vx::Status s = results_out->Write(run->results);
         if (!s.ok()) return Fail(s);
       }
       const double nq = double(q->rows);
       nlohmann::json j = {
           {"index", a->dir},
-          {"type", vx::IndexTypeName((*index)->info().type)},
+          {"type", vx::IndexTypeName(info.type)},
           {"queries", q->rows},
           {"k", a->sp.k},
           {"rerank", (*index)->RerankDepth(a->sp)},
-          {"threads", a->threads},
+          {"threads", threads},
           {"memory_mb", a->memory_mb},
           {"qps", nq / secs},
           {"latency_us_p50", pct(0.5)},
@@ -369,40 +483,75 @@ void AddQuery(CLI::App& app, RunFn* run) {
       }
       if (recall >= 0) j[fmt::format("recall@{}", a->sp.k)] = recall;
       if (a->prewarm) j["prewarm"] = prewarmed;
-      if (a->json) {
-        fmt::print("{}\n", j.dump(2));
-        return 0;
+      if (results_out) j["out"] = results_out->Describe();
+      if (a->json.wanted()) {
+        vx::Status s = a->json.Write(j);
+        return s.ok() ? 0 : Fail(s);
       }
-      fmt::print("queries {}  k {}  {} {}  threads {}  pool {} MB\n", q->rows, a->sp.k, ivf ? "probes" : "ef_search",
-                 ivf ? a->sp.probes : a->sp.ef_search, a->threads, a->memory_mb);
-      if (a->prewarm) fmt::print("{}\n", prewarmed);
-      if (recall >= 0) fmt::print("recall@{}          {:.4f}\n", a->sp.k, recall);
-      fmt::print("QPS                {:.0f}\n", nq / secs);
-      fmt::print("latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
-      fmt::print("SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n",
+      std::FILE* report = results_out && results_out->to_stdout() ? stderr : stdout;
+      fmt::print(report, "queries {}  k {}  {} {}  threads {}  pool {} MB\n", q->rows, a->sp.k,
+                 ivf ? "probes" : "ef_search", ivf ? a->sp.probes : a->sp.ef_search, threads, a->memory_mb);
+      if (a->prewarm) fmt::print(report, "{}\n", prewarmed);
+      if (recall >= 0) fmt::print(report, "recall@{}          {:.4f}\n", a->sp.k, recall);
+      fmt::print(report, "QPS                {:.0f}\n", nq / secs);
+      fmt::print(report, "latency p50/p95/p99 {:.0f} / {:.0f} / {:.0f} us\n", pct(0.5), pct(0.95), pct(0.99));
+      fmt::print(report, "SSD reads/query    {:.2f} ({} {:.2f}, vector {:.2f})\n",
                  (total.structure_reads + total.vector_reads) / nq, "structure", total.structure_reads / nq,
                  total.vector_reads / nq);
-      fmt::print("round trips/query  {:.2f}\n", total.round_trips / nq);
-      fmt::print("reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq, (*index)->RerankDepth(a->sp));
-      fmt::print("hit ratio          {} {:.3f}, vector {:.3f}\n", "structure", j["structure_hit_ratio"].get<double>(),
-                 j["vector_hit_ratio"].get<double>());
-      fmt::print("peak RSS           {:.0f} MB\n", PeakRssMb());
+      fmt::print(report, "round trips/query  {:.2f}\n", total.round_trips / nq);
+      fmt::print(report, "reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq,
+                 (*index)->RerankDepth(a->sp));
+      fmt::print(report, "hit ratio          {} {:.3f}, vector {:.3f}\n", "structure",
+                 j["structure_hit_ratio"].get<double>(), j["vector_hit_ratio"].get<double>());
+      fmt::print(report, "peak RSS           {:.0f} MB\n", PeakRssMb());
+      if (results_out && !results_out->to_stdout()) fmt::print(report, "results in {}\n", results_out->Describe());
       return 0;
     };
   });
 }
 
 void AddInfo(CLI::App& app, RunFn* run) {
-  auto dir = std::make_shared<std::string>();
+  struct Args {
+    std::string dir;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("info", "Parameters, sizes and memory needs of an index");
-  cmd->add_option("dir", *dir, "Index directory")->required();
-  cmd->callback([run, dir] {
-    *run = [dir]() -> int {
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      const std::string* dir = &a->dir;
       vx::IndexOptions io;
       io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
       auto index = vx::Index::Open(*dir, io);
       if (!index.ok()) return Fail(index.status());
       const vx::IndexInfo& i = (*index)->info();
+      if (a->json.wanted()) {
+        nlohmann::json j = {{"index", *dir},
+                            {"type", vx::IndexTypeName(i.type)},
+                            {"count", i.count},
+                            {"dim", i.dim},
+                            {"metric", vx::MetricName(i.metric)},
+                            {"quant", i.quant},
+                            {"quant_choice", i.quant_choice},
+                            {"storage", vx::ElementTypeName(i.storage)},
+                            {"page_size", i.page_size},
+                            {"structure_bytes", i.structure_bytes},
+                            {"vector_bytes", i.vector_bytes},
+                            {"resident_bytes", i.resident_bytes},
+                            {"generation", i.generation},
+                            {"segments", nlohmann::json::array()}};
+        if (i.type == vx::IndexType::kIvf) {
+          j.update({{"lists", i.lists}, {"replicas", i.replicas}, {"entries", i.entries}});
+        } else {
+          j.update({{"m", i.m}, {"ef_construction", i.ef_construction}, {"max_level", i.max_level}});
+        }
+        for (const vx::SegmentInfo& seg : i.segments)
+          j["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"bytes", seg.bytes}});
+        vx::Status s = a->json.Write(j);
+        return s.ok() ? 0 : Fail(s);
+      }
       const double n = double(i.count);
       fmt::print("{}: {} index, {} vectors x {} dims, metric {}, generation {}\n", *dir, vx::IndexTypeName(i.type),
                  i.count, i.dim, vx::MetricName(i.metric), i.generation);
@@ -437,23 +586,21 @@ void AddInfo(CLI::App& app, RunFn* run) {
 void AddVerify(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir;
-    bool json = false;
+    JsonOut json;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
       "verify", "Check every file and page of an index (pg_amcheck for vx); exit 1 when anything is wrong");
   cmd->add_option("dir", a->dir, "Index directory")->required();
-  cmd->add_flag("--json", a->json, "Print JSON");
+  AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
     *run = [a]() -> int {
       auto r = vx::Index::Verify(a->dir);
       if (!r.ok()) return Fail(r.status());
-      if (a->json) {
-        fmt::print(
-            "{}\n",
-            nlohmann::json{
-                {"index", a->dir}, {"files", r->files}, {"pages", r->pages}, {"ok", r->ok()}, {"problems", r->problems}}
-                .dump(2));
+      if (a->json.wanted()) {
+        vx::Status s = a->json.Write(nlohmann::json{
+            {"index", a->dir}, {"files", r->files}, {"pages", r->pages}, {"ok", r->ok()}, {"problems", r->problems}});
+        if (!s.ok()) return Fail(s);
       } else {
         for (const std::string& p : r->problems) fmt::print("{}\n", p);
         fmt::print("{}: {} files and {} pages checked: {}\n", a->dir, r->files, r->pages,
@@ -477,7 +624,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     (o.knob == "probes" ? p.probes : p.ef_search) = v;
     return p;
   };
-  fmt::print("{:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "rerank",
+  fmt::print(o.table, "{:>8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}\n", "threads", o.knob, "rerank",
              "recall@" + std::to_string(k), "QPS", "p50 us", "p99 us", "reads/q", "trips/q", "index hit");
   for (int threads : o.threads) {
     // A fresh pool per thread count: each sweep starts cold and warms up the same way.
@@ -490,7 +637,7 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
     }
     if (o.prewarm) {
       VX_ASSIGN_OR_RETURN(const std::string line, Prewarm(*index));
-      fmt::print("threads {}: {}\n", threads, line);
+      fmt::print(o.table, "threads {}: {}\n", threads, line);
     }
     if (o.warmup) {  // one untimed pass fills the pool
       const vx::FloatMatrix& wq = o.warmup_queries ? *o.warmup_queries : q;
@@ -513,9 +660,9 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       const vx::SearchStats& s = r.stats;
       const double hit = s.structure_pages ? 1.0 - double(s.structure_reads) / s.structure_pages : 0.0;
       const uint32_t rerank = index->RerankDepth(with(v));
-      fmt::print("{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n", threads, v,
-                 rerank, recall, r.Qps(), r.Pct(0.5), r.Pct(0.99), r.PerQuery(s.structure_reads + s.vector_reads),
-                 r.PerQuery(s.round_trips), hit);
+      fmt::print(o.table, "{:>8} {:>9} {:>7} {:>9.4f} {:>9.0f} {:>9.0f} {:>9.0f} {:>9.2f} {:>8.2f} {:>10.3f}\n",
+                 threads, v, rerank, recall, r.Qps(), r.Pct(0.5), r.Pct(0.99),
+                 r.PerQuery(s.structure_reads + s.vector_reads), r.PerQuery(s.round_trips), hit);
       if (!best && recall >= o.target) best = v;
       rows->push_back(
           {{"threads", threads},
@@ -533,57 +680,145 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
            {"structure_hit_ratio", hit}});
     }
     if (best)
-      fmt::print("threads {}: smallest {} with recall@{} >= {}: {}\n", threads, o.knob, k, o.target, best);
+      fmt::print(o.table, "threads {}: smallest {} with recall@{} >= {}: {}\n", threads, o.knob, k, o.target, best);
     else
-      fmt::print("threads {}: no {} in the sweep reaches recall@{} >= {}\n", threads, o.knob, k, o.target);
+      fmt::print(o.table, "threads {}: no {} in the sweep reaches recall@{} >= {}\n", threads, o.knob, k, o.target);
   }
   return vx::Status::Ok();
 }
 
-// Recall (x) against QPS (y, log scale), one line per thread count, as SVG.
+namespace {
+
+// Tick values for a log axis over [lo, hi]: 1, 2 and 5 times powers of ten.
+std::vector<double> LogTicks(double lo, double hi) {
+  std::vector<double> ticks;
+  for (double decade = std::pow(10.0, std::floor(std::log10(lo))); decade <= hi; decade *= 10) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      if (m * decade >= lo && m * decade <= hi) ticks.push_back(m * decade);
+    }
+  }
+  return ticks;
+}
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '\'')
+      out += "&apos;";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string Compact(double v) {
+  if (v >= 1e6) return fmt::format("{:g}M", v / 1e6);
+  if (v >= 1e3) return fmt::format("{:g}k", v / 1e3);
+  return fmt::format("{:g}", v);
+}
+
+}  // namespace
+
+// Recall (x) against QPS (y, log scale) as SVG: axes with ticks, numbers and
+// gridlines, the target recall as a dashed line, one colour per thread
+// count, each point labelled with its ef_search or probes, and a line
+// through each thread count's Pareto front (points off it hollow).
 vx::Status WritePlot(const std::string& path, const nlohmann::json& rows, const std::vector<int>& thread_counts,
-                     const std::string& knob, uint32_t k) {
-  constexpr double W = 640, H = 400, L = 60, B = 50;
-  double qmin = 1e18, qmax = 0, rmin = 1, rmax = 0;
+                     const std::string& knob, uint32_t k, double target, const std::string& title) {
+  constexpr double W = 760, H = 500, L = 70, R = 130, T = 50, B = 55;
+  double qmin = 1e300, qmax = 0, rmin = 1, rmax = 0;
   for (const auto& r : rows) {
     qmin = std::min(qmin, r["qps"].get<double>());
     qmax = std::max(qmax, r["qps"].get<double>());
     rmin = std::min(rmin, r["recall"].get<double>());
     rmax = std::max(rmax, r["recall"].get<double>());
   }
-  rmax = std::max(rmax, rmin + 1e-3);
-  qmax = std::max(qmax, qmin * 1.01);
-  auto x = [&](double r) { return L + (r - rmin) / (rmax - rmin) * (W - L - 20); };
-  auto y = [&](double qps) {
-    return H - B - (std::log(qps) - std::log(qmin)) / (std::log(qmax) - std::log(qmin)) * (H - B - 20);
+  // Recall from a round tenth below the lowest point (and the target) to 1.
+  rmin = std::floor(std::min(rmin, target) * 10 - 1e-9) / 10;
+  rmax = 1.0;
+  if (rmin >= rmax) rmin = rmax - 0.1;
+  qmin = std::pow(10.0, std::floor(std::log10(std::max(qmin, 1e-3))));
+  qmax = std::pow(10.0, std::ceil(std::log10(std::max(qmax, qmin * 1.01)) + 1e-12));
+  auto x = [&](double r) { return L + (r - rmin) / (rmax - rmin) * (W - L - R); };
+  auto y = [&](double q) {
+    return H - B - (std::log(q) - std::log(qmin)) / (std::log(qmax) - std::log(qmin)) * (H - B - T);
   };
   std::string svg = fmt::format(
-      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' font-size='12'>\n", W,
-      H);
+      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' font-size='12'>\n"
+      "<rect width='100%' height='100%' fill='white'/>\n"
+      "<text x='{}' y='22' font-size='14' text-anchor='middle'>{}</text>\n",
+      W, H, (W - R + L) / 2, XmlEscape(title));
+  // Gridlines and ticks: recall every 0.01 (0.05 when the span is wide), QPS at 1-2-5.
+  const double step = rmax - rmin > 0.25 ? 0.05 : rmax - rmin > 0.1 ? 0.02 : 0.01;
+  for (double r = rmin; r <= rmax + 1e-9; r += step) {
+    svg += fmt::format(
+        "<line x1='{0:.1f}' y1='{1}' x2='{0:.1f}' y2='{2}' stroke='#ddd'/>"
+        "<text x='{0:.1f}' y='{3}' text-anchor='middle'>{4:.2f}</text>\n",
+        x(r), T, H - B + 5, H - B + 18, r);
+  }
+  for (double q : LogTicks(qmin, qmax)) {
+    svg += fmt::format(
+        "<line x1='{0}' y1='{1:.1f}' x2='{2}' y2='{1:.1f}' stroke='#ddd'/>"
+        "<text x='{3}' y='{4:.1f}' text-anchor='end'>{5}</text>\n",
+        L - 5, y(q), W - R, L - 8, y(q) + 4, Compact(q));
+  }
   svg += fmt::format(
-      "<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='black'/><line x1='{}' y1='20' x2='{}' y2='{}' stroke='black'/>\n",
-      L, H - B, W - 20, H - B, L, L, H - B);
-  svg += fmt::format("<text x='{}' y='{}'>recall@{} ({:.3f} .. {:.3f})</text>\n", W / 2 - 60, H - 15, k, rmin, rmax);
-  svg += fmt::format("<text x='5' y='15'>QPS (log, {:.0f} .. {:.0f})</text>\n", qmin, qmax);
-  const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
-  size_t line = 0;
-  for (int threads : thread_counts) {
-    std::string pts;
+      "<line x1='{0}' y1='{1}' x2='{2}' y2='{1}' stroke='black'/><line x1='{0}' y1='{3}' x2='{0}' y2='{1}' "
+      "stroke='black'/>\n"
+      "<text x='{4}' y='{5}' text-anchor='middle'>recall@{6}</text>\n"
+      "<text x='16' y='{7}' text-anchor='middle' transform='rotate(-90 16 {7})'>queries per second (log)</text>\n",
+      L, H - B, W - R, T, (W - R + L) / 2, H - 12, k, (H - B + T) / 2);
+  svg += fmt::format(
+      "<line x1='{0:.1f}' y1='{1}' x2='{0:.1f}' y2='{2}' stroke='#888' stroke-dasharray='6,4'/>"
+      "<text x='{0:.1f}' y='{3}' fill='#555' text-anchor='middle'>target {4:g}</text>\n",
+      x(target), T, H - B, T - 6, target);
+  for (size_t line = 0; line < thread_counts.size(); ++line) {
+    const int threads = thread_counts[line];
+    // Evenly spaced hues: as many distinct colours as thread counts.
+    const std::string colour = fmt::format("hsl({:.0f},70%,40%)", 360.0 * line / thread_counts.size() + 210);
+    std::vector<std::pair<double, double>> pts;  // (recall, qps)
+    std::vector<uint32_t> values;
     for (const auto& r : rows) {
       if (r["threads"].get<int>() != threads) continue;
-      pts += fmt::format("{:.1f},{:.1f} ", x(r["recall"].get<double>()), y(r["qps"].get<double>()));
-      svg += fmt::format("<circle cx='{:.1f}' cy='{:.1f}' r='3' fill='{}'><title>{} {}</title></circle>\n",
-                         x(r["recall"].get<double>()), y(r["qps"].get<double>()), colors[line % 4], knob,
-                         r[knob].get<uint32_t>());
+      pts.emplace_back(r["recall"].get<double>(), r["qps"].get<double>());
+      values.push_back(r[knob].get<uint32_t>());
     }
-    svg += fmt::format("<polyline points='{}' fill='none' stroke='{}'/>\n", pts, colors[line % 4]);
-    svg += fmt::format("<text x='{}' y='{}' fill='{}'>{} thread{}</text>\n", W - 110, 30 + 15 * line, colors[line % 4],
-                       threads, threads > 1 ? "s" : "");
-    ++line;
+    std::vector<size_t> front;  // indices of points no other point beats on both axes
+    for (size_t i = 0; i < pts.size(); ++i) {
+      bool beaten = false;
+      for (size_t j = 0; j < pts.size() && !beaten; ++j) {
+        beaten = j != i && pts[j].first >= pts[i].first && pts[j].second >= pts[i].second &&
+                 (pts[j].first > pts[i].first || pts[j].second > pts[i].second);
+      }
+      if (!beaten) front.push_back(i);
+    }
+    std::sort(front.begin(), front.end(), [&](size_t a, size_t b) { return pts[a].first < pts[b].first; });
+    std::string polyline;
+    for (size_t i : front) polyline += fmt::format("{:.1f},{:.1f} ", x(pts[i].first), y(pts[i].second));
+    svg += fmt::format("<polyline points='{}' fill='none' stroke='{}' stroke-width='2'/>\n", polyline, colour);
+    for (size_t i = 0; i < pts.size(); ++i) {
+      const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
+      svg += fmt::format(
+          "<circle cx='{:.1f}' cy='{:.1f}' r='4' fill='{}' stroke='{}'/>"
+          "<text x='{:.1f}' y='{:.1f}' font-size='10' fill='{}'>{}</text>\n",
+          x(pts[i].first), y(pts[i].second), on_front ? colour : "white", colour, x(pts[i].first) + 6,
+          y(pts[i].second) - 6, colour, values[i]);
+    }
+    svg += fmt::format("<text x='{}' y='{}' fill='{}'>&#9679; {} thread{}</text>\n", W - R + 12, T + 20 + 18 * line,
+                       colour, threads, threads > 1 ? "s" : "");
   }
+  svg += fmt::format("<text x='{}' y='{}' fill='#555' font-size='10'>labels: {}</text>\n", W - R + 12,
+                     T + 20 + 18 * thread_counts.size(), knob);
   svg += "</svg>\n";
   std::ofstream f(path);
   f << svg;
+  f.close();
   if (!f) return vx::Status::IOError(path + ": write failed");
   return vx::Status::Ok();
 }
@@ -592,7 +827,9 @@ vx::Status WritePlot(const std::string& path, const nlohmann::json& rows, const 
 // options where they were declared.
 void AddBench(CLI::App& app, RunFn* run) {
   struct Args {
-    std::string dir, queries, gt, sweep = "ef_search=10,20,40,80,160,320", json, plot;
+    std::string dir, queries, gt, sweep = "ef-search=10,20,40,80,160,320", plot;
+    JsonOut json;
+    SearchFlags flags;
     std::vector<int> threads = {1};
     uint64_t memory_mb = 64;
     double target = 0.95;
@@ -606,15 +843,15 @@ void AddBench(CLI::App& app, RunFn* run) {
   cmd->add_option("dir", a->dir, "Index directory")->required();
   cmd->add_option("--queries", a->queries, "Query vectors")->required();
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs)")->required();
-  cmd->add_option("--sweep", a->sweep, "ef_search=LIST (HNSW) or probes=LIST (IVF)")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Thread counts (list)")->delimiter(',')->check(CLI::Range(1, 256));
-  cmd->add_option("--memory", a->memory_mb, "Buffer pool MB")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
+  cmd->add_option("--sweep", a->sweep, "ef-search=LIST (HNSW) or probes=LIST (IVF)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Thread counts (list; 0 = all cores)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, vx::kMaxThreads));
+  AddMemoryOption(cmd, &a->memory_mb);
   cmd->add_option("--target-recall", a->target, "Report the smallest setting reaching this recall")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
+  a->flags = AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
   cmd->add_flag("--warmup", a->warmup,
                 "Run all queries once, untimed, before each thread count's sweep, at the largest swept value (with "
                 "--warmup-queries reranking only as deep as the smallest value does)");
@@ -623,16 +860,15 @@ void AddBench(CLI::App& app, RunFn* run) {
       "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
   cmd->add_flag("--prewarm", a->prewarm,
                 std::string(kPrewarmHelp) + ", before each thread count's sweep (and its --warmup)");
-  cmd->add_option("--json", a->json, "Write the table as JSON to this file");
+  AddJsonOption(cmd, &a->json);
   cmd->add_option("--plot", a->plot, "Write a recall-QPS plot (SVG) to this file");
   cmd->callback([run, a] {
     *run = [a]() -> int {
       const size_t eq = a->sweep.find('=');
-      const std::string knob = a->sweep.substr(0, eq);
-      if (eq == std::string::npos || (knob != "ef_search" && knob != "probes")) {
-        fmt::print(stderr, "vxctl: --sweep: expected ef_search=LIST or probes=LIST, got '{}'\n", a->sweep);
-        return 2;
-      }
+      // ef-search as the flag is spelled; ef_search as pgvector's setting is.
+      const std::string knob = a->sweep.substr(0, eq) == "ef-search" ? "ef_search" : a->sweep.substr(0, eq);
+      if (eq == std::string::npos || (knob != "ef_search" && knob != "probes"))
+        return Usage(fmt::format("--sweep: expected ef-search=LIST or probes=LIST, got '{}'", a->sweep));
       // Whole numbers 1..10000 (--ef-search's and --probes' range starts alike).
       std::vector<uint32_t> values;
       std::stringstream ss(a->sweep.substr(eq + 1));
@@ -645,9 +881,16 @@ void AddBench(CLI::App& app, RunFn* run) {
         }
         values.push_back(v);
       }
-      if (values.empty()) {
-        fmt::print(stderr, "vxctl: --sweep: '{}' is not a list of whole numbers from 1 to 10000\n", a->sweep);
-        return 2;
+      if (values.empty())
+        return Usage(fmt::format("--sweep: '{}' is not a list of whole numbers from 1 to 10000", a->sweep));
+      for (int& t : a->threads) t = vx::ResolveThreads(t);
+      {
+        vx::IndexOptions small;
+        small.structure_cache_bytes = small.vector_cache_bytes = 1 << 16;
+        auto index = vx::Index::Open(a->dir, small);
+        if (!index.ok()) return Fail(index.status());
+        if (std::string bad = InapplicableFlag(a->flags, a->dir, (*index)->info().type); !bad.empty())
+          return Usage(bad);
       }
       auto q = ReadQueries(a->queries);
       if (!q.ok()) return Fail(q.status());
@@ -660,20 +903,36 @@ void AddBench(CLI::App& app, RunFn* run) {
         if (!r.ok()) return Fail(r.status());
         wq = std::move(*r);
       }
-      SweepOptions so{a->dir,     knob,         values,
-                      a->threads, a->memory_mb, a->target,
-                      a->sp,      a->warmup,    wq ? &*wq : nullptr,
-                      a->prewarm, a->queries,   a->warmup_queries};
+      SweepOptions so{a->dir,
+                      knob,
+                      values,
+                      a->threads,
+                      a->memory_mb,
+                      a->target,
+                      a->sp,
+                      a->warmup,
+                      wq ? &*wq : nullptr,
+                      a->prewarm,
+                      a->queries,
+                      a->warmup_queries,
+                      a->json.to_stdout() ? stderr : stdout};
       vx::Status st = Sweep(so, *q, *gt, &rows);
       if (!st.ok()) return Fail(st);
-      if (!a->json.empty()) {
-        std::ofstream f(a->json);
-        f << nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->sp.k}, {"rows", rows}}.dump(2)
-          << "\n";
-        if (!f) return Fail(vx::Status::IOError(a->json + ": write failed"));
+      if (a->json.wanted()) {
+        vx::Status s = a->json.Write(
+            nlohmann::json{{"index", a->dir}, {"memory_mb", a->memory_mb}, {"k", a->sp.k}, {"rows", rows}});
+        if (!s.ok()) return Fail(s);
       }
       if (!a->plot.empty()) {
-        vx::Status s = WritePlot(a->plot, rows, a->threads, knob, a->sp.k);
+        vx::IndexOptions small;
+        small.structure_cache_bytes = small.vector_cache_bytes = 1 << 16;
+        auto index = vx::Index::Open(a->dir, small);
+        if (!index.ok()) return Fail(index.status());
+        const vx::IndexInfo& i = (*index)->info();
+        const std::string title =
+            fmt::format("{}: {} {} x {}, {} codes, k {}, memory {} MB", a->dir, vx::IndexTypeName(i.type), i.count,
+                        i.dim, i.quant, a->sp.k, a->memory_mb);
+        vx::Status s = WritePlot(a->plot, rows, a->threads, knob, a->sp.k, a->target, title);
         if (!s.ok()) return Fail(s);
       }
       return 0;

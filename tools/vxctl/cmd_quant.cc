@@ -103,7 +103,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
     uint32_t k = 10;
     int threads = 0;
     uint64_t seed = vx::TrainParams{}.seed;
-    bool json = false;
+    JsonOut json;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("quant-eval", "Recall and speed of a quantizer's codes on a dataset");
@@ -123,7 +123,7 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       ->check(CLI::Range(0, vx::kMaxThreads));
   cmd->add_option("--seed", args->seed, "Training seed (k-means sampling and seeding, RaBitQ's rotation)")
       ->capture_default_str();
-  cmd->add_flag("--json", args->json, "Print JSON");
+  AddJsonOption(cmd, &args->json);
   cmd->callback([run, args] {
     *run = [args]() -> int {
       auto spec = vx::ParseQuantSpec(args->quant);
@@ -184,9 +184,9 @@ void AddQuantEval(CLI::App& app, RunFn* run) {
       j[fmt::format("recall@{}_codes", k)] = recall_codes;
       for (size_t ri = 0; ri < args->rerank.size(); ++ri)
         j[fmt::format("recall@{}_rerank{}", k, args->rerank[ri])] = recall_rerank[ri];
-      if (args->json) {
-        fmt::print("{}\n", j.dump(2));
-        return 0;
+      if (args->json.wanted()) {
+        vx::Status s = args->json.Write(j);
+        return s.ok() ? 0 : Fail(s);
       }
       fmt::print("quant-eval {} on {} ({} x {}, {}), kernels {}\n", spec->ToString(), args->base, base->rows, d,
                  args->metric, vx::IsaName(vx::ActiveKernels().isa));

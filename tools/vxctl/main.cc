@@ -1,9 +1,40 @@
 // vxctl: the command-line face of the vx library. A thin layer: parse
 // arguments, call the library, print results and progress.
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "vx/vx.h"
 #include "vxctl/commands.h"
+
+namespace {
+
+// The parse error, with the command or option meant when a word is a typo.
+std::string Explain(CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
+  if (argc >= 2 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    const std::string near = vxctl::Suggest(argv[1], commands);
+    return std::string("unknown command '") + argv[1] + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?");
+  }
+  const std::vector<CLI::App*> chosen = app.get_subcommands();
+  if (chosen.empty() || dynamic_cast<const CLI::ExtrasError*>(&e) == nullptr) return e.what();
+  std::vector<std::string> options;
+  for (const CLI::Option* o : chosen[0]->get_options()) {
+    for (const std::string& name : o->get_lnames()) options.push_back("--" + name);
+  }
+  for (int i = 2; i < argc; ++i) {
+    const std::string word = std::string(argv[i]).substr(0, std::string(argv[i]).find('='));
+    if (word.rfind("--", 0) != 0 || std::find(options.begin(), options.end(), word) != options.end()) continue;
+    const std::string near = vxctl::Suggest(word, options);
+    return "unknown option " + word + " for " + chosen[0]->get_name() +
+           (near.empty() ? "" : "; did you mean " + near + "?");
+  }
+  return e.what();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vxctl: build, query and benchmark vx vector indexes"};
@@ -25,9 +56,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::fprintf(stderr, "vxctl: %s (see --help)\n", e.what());
-    return 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return vxctl::Usage(Explain(app, argc, argv, e));
   }
   return run();
 }
