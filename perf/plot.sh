@@ -18,6 +18,7 @@ import json, sys
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 vx_doc = json.load(open(sys.argv[1]))
 knob = "probes" if any("probes" in r for r in vx_doc["rows"]) else "ef_search"
 series = {}
@@ -37,6 +38,9 @@ for (engine, threads), pts in sorted(series.items(), key=lambda kv: (engines.ind
         ax.annotate(str(v), (rec, qps), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colours[engine])
 ax.axvline(0.95, color="grey", linestyle=":", label="recall 0.95")
 ax.set_yscale("log")
+plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+ax.yaxis.set_major_formatter(plain)
+ax.yaxis.set_minor_formatter(plain)
 ax.set_xlabel(f"recall@{vx_doc.get('k', 10)}")
 ax.set_ylabel("queries per second (log)")
 ax.grid(True, which="both", alpha=0.3)

@@ -257,6 +257,41 @@ PyIndex Open(const py::object& path, double memory_mb, uint32_t max_searchers) {
 
 std::vector<std::string> Verify(const py::object& path) { return Take(vx::Index::Verify(PathOf(path))).problems; }
 
+// Snapshot or Restore with the GIL released; progress(done, total) is
+// called with it, and an exception it raises cancels and is raised again.
+template <class Job>
+py::dict RunArchiveJob(const py::object& progress, int level, Job job) {
+  vx::SnapshotOptions o;
+  o.level = level;
+  std::atomic<bool> cancel{false};
+  std::optional<py::error_already_set> raised;
+  o.cancel = &cancel;
+  o.progress = [&](uint64_t done, uint64_t total, const char*) {
+    py::gil_scoped_acquire gil;
+    if (cancel) return;
+    try {
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!progress.is_none()) progress(done, total);
+    } catch (py::error_already_set& e) {
+      raised.emplace(std::move(e));
+      cancel = true;
+    }
+  };
+  vx::Result<vx::SnapshotInfo> info = vx::SnapshotInfo{};
+  {
+    py::gil_scoped_release release;
+    info = job(o);
+  }
+  if (raised) throw std::move(*raised);
+  const vx::SnapshotInfo i = Take(std::move(info));
+  py::dict d;
+  d["generation"] = i.generation;
+  d["files"] = i.files;
+  d["bytes"] = i.bytes;
+  d["archive_bytes"] = i.archive_bytes;
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_vx, m) {
@@ -281,6 +316,23 @@ PYBIND11_MODULE(_vx, m) {
         "Opens the index in `path`, its buffer pools sized to memory_mb between them (like shared_buffers).");
   m.def("verify", &Verify, py::arg("path"),
         "Checks every file and page of the index in `path`; returns the problems found (empty when whole).");
+
+  m.def(
+      "snapshot",
+      [](const py::object& path, const py::object& archive, int level, const py::object& progress) {
+        const std::string dir = PathOf(path), out = PathOf(archive);
+        return RunArchiveJob(progress, level, [&](const vx::SnapshotOptions& o) { return vx::Snapshot(dir, out, o); });
+      },
+      py::arg("path"), py::arg("archive"), py::kw_only(), py::arg("level") = 3, py::arg("progress") = py::none(),
+      "Writes the committed index in `path` to one zstd-compressed, checksummed archive; returns what it wrote.");
+  m.def(
+      "restore",
+      [](const py::object& archive, const py::object& path, const py::object& progress) {
+        const std::string in = PathOf(archive), dir = PathOf(path);
+        return RunArchiveJob(progress, 3, [&](const vx::SnapshotOptions& o) { return vx::Restore(in, dir, o); });
+      },
+      py::arg("archive"), py::arg("path"), py::kw_only(), py::arg("progress") = py::none(),
+      "Restores an archive into `path`, beside or over an index, committed only when the archive checks out.");
 
   py::class_<PyIndex>(m, "Index")
       .def("search", &PyIndex::Search, py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("ef_search") = 40,

@@ -344,6 +344,31 @@ int main(void) {
       vx_close(index); /* twice: harmless */
     }
 
+    /* snapshot and restore: the copy answers as the original. */
+    {
+      char archive[300], copy[300];
+      snprintf(archive, sizeof archive, "%s/snap.vxs", dir);
+      snprintf(copy, sizeof copy, "%s/copy", dir);
+      CHECK(vx_snapshot(arr, archive, 0, &err) == VX_OK, "snapshot: %s", err.message);
+      CHECK(vx_restore(archive, copy, &err) == VX_OK, "restore: %s", err.message);
+      vx_index* a = vx_open(arr, NULL, &err);
+      vx_index* b = vx_open(copy, NULL, &err);
+      CHECK(a != NULL && b != NULL, "open the copy: %s", err.message);
+      if (a && b) {
+        int64_t ia[kK], ib[kK];
+        uint32_t fa = 0, fb = 0;
+        CHECK(vx_search(a, queries, kDim, NULL, ia, NULL, &fa, NULL, &err) == VX_OK &&
+                  vx_search(b, queries, kDim, NULL, ib, NULL, &fb, NULL, &err) == VX_OK && fa == fb &&
+                  memcmp(ia, ib, sizeof ia) == 0,
+              "the restored copy answers differently");
+      }
+      vx_close(a);
+      vx_close(b);
+      CHECK(vx_restore(path, copy, &err) == VX_CORRUPTION && strstr(err.message, "not a vx snapshot") != NULL,
+            "restore of a vector file: %s", err.message);
+      CHECK(vx_snapshot(NULL, archive, 0, &err) == VX_INVALID_ARGUMENT, "snapshot of NULL");
+    }
+
     /* verify: whole, then one flipped byte in the vectors file. */
     uint64_t problems = 9;
     char report[1024];

@@ -433,6 +433,33 @@ TEST(VxctlIndex, BenchPlotHasAxesLabelsTitleAndRenders) {
   EXPECT_EQ(be32(20), 500u);
 }
 
+// snapshot and restore from the command line: the restored index answers
+// as the original; a damaged archive is a data error (exit 1) naming the
+// offset, and the index restored before stays.
+TEST(VxctlIndex, SnapshotAndRestoreEndToEnd) {
+  testing::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(GenWithGroundTruth(dir, "--dim 8 --count 2000 --queries 7"));
+  ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --quant sq8 --out " + dir / "idx").status, 0);
+  CliRun snap = Vxctl("snapshot " + dir / "idx" + " " + dir / "s.vxs");
+  ASSERT_EQ(snap.status, 0) << snap.output;
+  EXPECT_NE(snap.output.find("generation 1"), std::string::npos) << snap.output;
+  CliRun restore = Vxctl("restore " + dir / "s.vxs" + " " + dir / "copy" + " --json");
+  ASSERT_EQ(restore.status, 0) << restore.output;
+  const std::string query = " --queries " + dir / "q.fbin" + " --out ";
+  ASSERT_EQ(Vxctl("query " + dir / "idx" + query + dir / "a.csv").status, 0);
+  ASSERT_EQ(Vxctl("query " + dir / "copy" + query + dir / "b.csv").status, 0);
+  EXPECT_EQ(Slurp(dir / "a.csv"), Slurp(dir / "b.csv"));
+  std::string bytes = Slurp(dir / "s.vxs");
+  bytes[bytes.size() / 2] ^= 0x10;
+  std::ofstream(dir / "bad.vxs", std::ios::binary) << bytes;
+  CliRun bad = Vxctl("restore " + dir / "bad.vxs" + " " + dir / "copy");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("fails its checksum at offset"), std::string::npos) << bad.output;
+  ASSERT_EQ(Vxctl("query " + dir / "copy" + query + dir / "c.csv").status, 0);
+  EXPECT_EQ(Slurp(dir / "a.csv"), Slurp(dir / "c.csv"));
+  EXPECT_EQ(Vxctl("snapshot " + dir / "idx" + " " + dir / "t.vxs --level 0").status, 2);
+}
+
 // build --quant auto (the default) prints what it chose and why, and info
 // repeats it: sq8 with room to spare, the smallest codes, and what serving
 // needs, under --serve-memory 1; a bad budget exits 2.

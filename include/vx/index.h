@@ -185,6 +185,36 @@ struct IndexInfo {
 // about once per query, get the rest.
 Result<IndexOptions> IndexOptionsForMemory(const std::string& dir, uint64_t memory_bytes, Env* env = nullptr);
 
+// A snapshot: the committed generation of an index as one archive, the way
+// to ship an index to a replica or a backup (pg_basebackup for vx). Its
+// files are zstd-compressed in checksummed frames, streamed (memory stays
+// a few MB whatever the index's size); format in docs/format.md.
+struct SnapshotOptions {
+  int level = 3;  // zstd level, 1..22
+  // Called with (bytes done, total bytes, "snapshot" | "restore"). Optional.
+  std::function<void(uint64_t, uint64_t, const char*)> progress;
+  const std::atomic<bool>* cancel = nullptr;  // set to stop: Cancelled, nothing left behind
+  Env* env = nullptr;
+};
+struct SnapshotInfo {
+  uint64_t generation = 0;  // Snapshot: the generation archived; Restore: the one committed in dir
+  uint64_t files = 0;
+  uint64_t bytes = 0;          // the files' bytes
+  uint64_t archive_bytes = 0;  // the archive's
+};
+// Writes the committed generation of the index in `dir` to `archive`,
+// while the index serves and a rebuild may commit (the files it opened stay
+// readable). Each file's bytes are checked against the manifest's checksum
+// as they are read: a damaged index gives Corruption, not an archive. The
+// archive appears only when whole (written as archive.tmp, then renamed).
+Result<SnapshotInfo> Snapshot(const std::string& dir, const std::string& archive, const SnapshotOptions& options = {});
+// Restores `archive` into `dir`, beside or over an index there: as a new
+// generation committed only once every frame and every file's checksum has
+// been checked, so a corrupt or truncated archive (Corruption, naming the
+// offset) or a failed write leaves `dir` as it was. Busy while a build
+// writes `dir`.
+Result<SnapshotInfo> Restore(const std::string& archive, const std::string& dir, const SnapshotOptions& options = {});
+
 // What Index::Verify found: every problem, one line each, naming the file
 // (and page); empty when the index is whole.
 struct VerifyReport {

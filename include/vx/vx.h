@@ -182,6 +182,15 @@ vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n,
                         const vx_search_params* params, int threads, int64_t* ids, float* distances, uint32_t* found,
                         vx_search_stats* stats, vx_error* err);
 
+/* Writes the committed generation of the index in `dir` to the archive
+ * `archive` (zstd `level` 1..22, 0: 3), while the index serves; the archive
+ * appears only when whole. VX_CORRUPTION when the index is damaged. */
+vx_code vx_snapshot(const char* dir, const char* archive, int level, vx_error* err);
+/* Restores `archive` into `dir`, beside or over an index there, committed
+ * only once every frame and file checks out: a corrupt or truncated archive
+ * (VX_CORRUPTION, naming the offset) leaves `dir` as it was. */
+vx_code vx_restore(const char* archive, const char* dir, vx_error* err);
+
 /* Checks the index in `dir` as vxctl verify does: every file and page.
  * *problems (may be NULL) gets the number of problems found, and `report`
  * (report_size bytes, may be NULL) their lines, truncated. VX_OK when the

@@ -10,7 +10,7 @@ space), MemoryError (a budget exceeded), vx.CorruptionError, vx.BusyError,
 vx.CancelledError; all carry vx's message.
 """
 from ._vx import (BusyError, CancelledError, CorruptionError, Error, Index,
-                  __version__, build, open, verify)
+                  __version__, build, open, restore, snapshot, verify)
 
-__all__ = ["build", "open", "verify", "Index", "Error", "CorruptionError",
-           "BusyError", "CancelledError", "__version__"]
+__all__ = ["build", "open", "verify", "snapshot", "restore", "Index", "Error",
+           "CorruptionError", "BusyError", "CancelledError", "__version__"]

@@ -315,6 +315,24 @@ vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n,
   });
 }
 
+vx_code vx_snapshot(const char* dir, const char* archive, int level, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    if (!dir) return Missing("dir");
+    if (!archive) return Missing("archive");
+    vx::SnapshotOptions o;
+    if (level) o.level = level;
+    return vx::Snapshot(dir, archive, o).status();
+  });
+}
+
+vx_code vx_restore(const char* archive, const char* dir, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    if (!archive) return Missing("archive");
+    if (!dir) return Missing("dir");
+    return vx::Restore(archive, dir).status();
+  });
+}
+
 vx_code vx_verify(const char* dir, uint64_t* problems, char* report, size_t report_size, vx_error* err) {
   if (problems) *problems = 0;
   if (report && report_size) report[0] = '\0';

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <string_view>
 
 #include "core/checksum.h"
 
@@ -150,7 +151,7 @@ Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   return env->SyncDir(dir);
 }
 
-Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
+Result<Manifest> ReadManifest(Env* env, const std::string& dir, std::string* bytes) {
   const std::string path = dir + "/" + kManifestName;
   auto opened = env->OpenFile(path, OpenOptions{});
   if (!opened.ok()) {
@@ -161,15 +162,34 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
   }
   File* f = opened->get();
   VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
+  // Larger than any manifest: the header alone, for its error.
+  VX_ASSIGN_OR_RETURN(auto read, ReadWhole(f, 0, std::min<uint64_t>(size, kHeaderSize + kMaxBodyBytes)));
+  if (size > kHeaderSize + kMaxBodyBytes && read.size() >= kHeaderSize) {
+    uint64_t len;
+    std::memcpy(&len, read.data() + 8, 8);
+    return Status::Corruption(path + ": body length " + std::to_string(len) + " disagrees with file size " +
+                              std::to_string(size));
+  }
+  if (read.size() != size) {
+    return Status::Corruption(path + ": read " + std::to_string(read.size()) + " of its " + std::to_string(size) +
+                              " bytes");
+  }
+  std::string whole(read.begin(), read.end());
+  VX_ASSIGN_OR_RETURN(Manifest m, ParseManifest(whole, path));
+  if (bytes) *bytes = std::move(whole);
+  return m;
+}
+
+Result<Manifest> ParseManifest(const std::string& bytes, const std::string& path) {
+  const uint64_t size = bytes.size();
   if (size < kHeaderSize) return Status::Corruption(path + ": truncated header (" + std::to_string(size) + " bytes)");
-  VX_ASSIGN_OR_RETURN(auto header, ReadWhole(f, 0, kHeaderSize));
   uint32_t magic;
   uint16_t version;
   uint64_t len, sum;
-  std::memcpy(&magic, header.data(), 4);
-  std::memcpy(&version, header.data() + 4, 2);
-  std::memcpy(&len, header.data() + 8, 8);
-  std::memcpy(&sum, header.data() + 16, 8);
+  std::memcpy(&magic, bytes.data(), 4);
+  std::memcpy(&version, bytes.data() + 4, 2);
+  std::memcpy(&len, bytes.data() + 8, 8);
+  std::memcpy(&sum, bytes.data() + 16, 8);
   if (magic != kManifestMagic) return Status::Corruption(path + ": bad magic (not a vx manifest)");
   if (version < kManifestVersion) {
     return Status::NotSupported(path + ": manifest format version " + std::to_string(version) +
@@ -183,8 +203,7 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir) {
     return Status::Corruption(path + ": body length " + std::to_string(len) + " disagrees with file size " +
                               std::to_string(size));
   }
-  VX_ASSIGN_OR_RETURN(auto body, ReadWhole(f, kHeaderSize, len));
-  if (body.size() != len) return Status::Corruption(path + ": truncated body");
+  const std::string_view body(bytes.data() + kHeaderSize, len);
   if (Checksum(body.data(), body.size()) != sum) return Status::Corruption(path + ": checksum mismatch");
   Manifest m;
   try {
@@ -257,8 +276,8 @@ Status CheckFile(Env* env, const std::string& dir, const Manifest& manifest, con
   return Status::Ok();
 }
 
-Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir,
-                                                                  uint64_t min_bytes) {
+Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir, uint64_t min_bytes,
+                                                                  uint64_t page_nonce) {
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
   auto lock = env->LockFile(dir + "/LOCK");
   if (!lock.ok()) {
@@ -292,7 +311,7 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
   // A nonce drawn per generation binds its pages to it: a page copied from
   // another index, or another generation of this one, fails its check.
   std::random_device rd;
-  const uint64_t nonce = ((uint64_t{rd()} << 32) | rd()) | 1;  // never 0 (unbound)
+  const uint64_t nonce = page_nonce != 0 ? page_nonce : ((uint64_t{rd()} << 32) | rd()) | 1;  // never 0 (unbound)
   std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(*lock), last + 1, nonce));
   VX_RETURN_IF_ERROR(env->CreateDir(w->gen_dir_));
   return w;

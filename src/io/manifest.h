@@ -74,8 +74,10 @@ std::string ManifestFileBytes(const std::string& body);
 Status WriteManifest(Env* env, const std::string& dir, const Manifest& manifest);
 
 // Reads and checks dir/MANIFEST (magic, version, checksum, well-formed body,
-// segment ids ascending).
-Result<Manifest> ReadManifest(Env* env, const std::string& dir);
+// segment ids ascending); *bytes (optional) gets the file as read.
+Result<Manifest> ReadManifest(Env* env, const std::string& dir, std::string* bytes = nullptr);
+// The same checks of a manifest file's bytes; `path` names them in errors.
+Result<Manifest> ParseManifest(const std::string& bytes, const std::string& path);
 
 // Writes the next generation of the index in `dir` beside the committed
 // one, which stays whole and servable (an index opened on it keeps its open
@@ -96,7 +98,10 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir);
 // lock is released on destruction.
 class GenerationWriter {
  public:
-  static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir, uint64_t min_bytes);
+  // `page_nonce` 0: a fresh one is drawn; else the one the files' pages were
+  // sealed with (a restored snapshot's).
+  static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir, uint64_t min_bytes,
+                                                         uint64_t page_nonce = 0);
   ~GenerationWriter();
   std::string Path(const std::string& name) const { return gen_dir_ + "/" + name; }
   // The binding to seal the pages of file `name` with.

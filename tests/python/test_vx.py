@@ -207,5 +207,25 @@ def test_corruption_is_a_corruption_error(tmp_path, data):
         vx.open(path)
 
 
+def test_snapshot_and_restore(tmp_path, hnsw, data):
+    _, queries = data
+    calls = []
+    info = vx.snapshot(hnsw, tmp_path / "snap.vxs", progress=lambda done, total: calls.append((done, total)))
+    assert info["files"] >= 3 and info["archive_bytes"] == (tmp_path / "snap.vxs").stat().st_size
+    assert calls and calls[-1][0] == calls[-1][1] == info["bytes"]
+    restored = vx.restore(tmp_path / "snap.vxs", tmp_path / "copy")
+    assert restored["bytes"] == info["bytes"]
+    want = vx.open(hnsw).search(queries)
+    got = vx.open(tmp_path / "copy").search(queries)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[0], want[0])
+    raw = bytearray((tmp_path / "snap.vxs").read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    (tmp_path / "bad.vxs").write_bytes(bytes(raw))
+    with pytest.raises(vx.CorruptionError, match="offset"):
+        vx.restore(tmp_path / "bad.vxs", tmp_path / "copy")
+    np.testing.assert_array_equal(vx.open(tmp_path / "copy").search(queries)[1], want[1])
+
+
 def test_version():
     assert vx.__version__.count(".") == 2

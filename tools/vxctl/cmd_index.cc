@@ -303,7 +303,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
                   "fits --serve-memory beside the graph or lists, checked on a sample")
       ->capture_default_str()
       ->check(QuantSpecArg());
-  cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16")
+  cmd->add_option("--storage", a->storage, "Full vectors on SSD: f32 | f16 (pgvector's halfvec)")
       ->capture_default_str()
       ->check(CLI::IsMember({"f32", "f16"}));
   cmd->add_option("--threads", a->threads, "Threads (0 = all cores)")
@@ -936,6 +936,90 @@ void AddBench(CLI::App& app, RunFn* run) {
         if (!s.ok()) return Fail(s);
       }
       return 0;
+    };
+  });
+}
+
+}  // namespace vxctl
+
+namespace vxctl {
+
+// snapshot and restore share their reporting: a progress bar in MB, then
+// one line (or --json).
+namespace {
+
+int RunSnapshotJob(const std::string& verb, const JsonOut& json, const std::string& from, const std::string& to,
+                   const std::function<vx::Result<vx::SnapshotInfo>(vx::SnapshotOptions&)>& job,
+                   vx::SnapshotOptions o) {
+  std::unique_ptr<Progress> bar;
+  o.progress = [&](uint64_t done, uint64_t total, const char*) {
+    if (!bar) bar = std::make_unique<Progress>(verb, total >> 20, "MB");
+    bar->Update(done >> 20);
+  };
+  const auto t0 = Clock::now();
+  auto info = job(o);
+  if (bar) bar->Finish();
+  if (!info.ok()) return Fail(info.status());
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (json.wanted()) {
+    vx::Status s = json.Write({{"from", from},
+                               {"to", to},
+                               {"generation", info->generation},
+                               {"files", info->files},
+                               {"bytes", info->bytes},
+                               {"archive_bytes", info->archive_bytes},
+                               {"seconds", seconds}});
+    return s.ok() ? 0 : Fail(s);
+  }
+  fmt::print("{} {} -> {}: generation {}, {} files, {:.1f} MB as {:.1f} MB ({:.2f}x) in {:.1f} s\n",
+             verb == "snapshot" ? "snapshot" : "restored", from, to, info->generation, info->files, info->bytes / 1e6,
+             info->archive_bytes / 1e6, info->archive_bytes ? double(info->bytes) / info->archive_bytes : 0.0, seconds);
+  return 0;
+}
+
+}  // namespace
+
+void AddSnapshot(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string dir, out;
+    int level = 3;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "snapshot", "Write the committed index to one zstd-compressed, checksummed archive, while it serves");
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  cmd->add_option("out", a->out, "Archive file (written as OUT.tmp, renamed when whole)")->required();
+  cmd->add_option("--level", a->level, "zstd level")->capture_default_str()->check(CLI::Range(1, 19));
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      vx::SnapshotOptions o;
+      o.level = a->level;
+      return RunSnapshotJob(
+          "snapshot", a->json, a->dir, a->out,
+          [&](vx::SnapshotOptions& so) { return vx::Snapshot(a->dir, a->out, so); }, o);
+    };
+  });
+}
+
+void AddRestore(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string archive, dir;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "restore", "Restore a snapshot archive into an index directory, beside or over an index (atomic)");
+  cmd->add_option("archive", a->archive, "Archive file (vxctl snapshot)")->required();
+  cmd->add_option("dir", a->dir, "Index directory; an index there is replaced only once the archive is whole")
+      ->required();
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      return RunSnapshotJob(
+          "restore", a->json, a->archive, a->dir,
+          [&](vx::SnapshotOptions& so) { return vx::Restore(a->archive, a->dir, so); }, vx::SnapshotOptions{});
     };
   });
 }

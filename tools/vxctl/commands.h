@@ -90,5 +90,7 @@ void AddQuery(CLI::App& app, RunFn* run);
 void AddInfo(CLI::App& app, RunFn* run);
 void AddVerify(CLI::App& app, RunFn* run);
 void AddBench(CLI::App& app, RunFn* run);
+void AddSnapshot(CLI::App& app, RunFn* run);
+void AddRestore(CLI::App& app, RunFn* run);
 
 }  // namespace vxctl

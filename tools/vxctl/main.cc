@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   vxctl::AddInfo(app, &run);
   vxctl::AddVerify(app, &run);
   vxctl::AddBench(app, &run);
+  vxctl::AddSnapshot(app, &run);
+  vxctl::AddRestore(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
