@@ -94,6 +94,34 @@ uint64_t Megabytes(const std::optional<double>& mb, uint64_t fallback) {
   return static_cast<uint64_t>(*mb * 1048576.0);
 }
 
+// A long job's progress callback, run with the GIL: it calls the user's
+// Python callable (if any) and checks for Ctrl-C; an exception from either
+// sets the cancel flag the job polls, and Rethrow raises it once the job
+// has returned.
+class PythonProgress {
+ public:
+  explicit PythonProgress(py::object callable) : callable_(std::move(callable)) {}
+  const std::atomic<bool>* cancel() const { return &cancel_; }
+  void operator()(const py::tuple& args) {
+    if (cancel_) return;
+    try {
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (!callable_.is_none()) callable_(*args);
+    } catch (py::error_already_set& e) {
+      raised_.emplace(std::move(e));
+      cancel_ = true;
+    }
+  }
+  void Rethrow() {
+    if (raised_) throw std::move(*raised_);
+  }
+
+ private:
+  py::object callable_;
+  std::atomic<bool> cancel_{false};
+  std::optional<py::error_already_set> raised_;
+};
+
 void Build(const py::object& path, const py::object& vectors, const std::string& metric, const std::string& type,
            const std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>& keys, uint32_t m,
            uint32_t ef_construction, uint32_t lists, uint32_t replicas, const std::string& quant,
@@ -129,21 +157,13 @@ void Build(const py::object& path, const py::object& vectors, const std::string&
     }
     o.keys.assign(keys->data(), keys->data() + keys->shape(0));
   }
-  // The callback runs with the GIL; an exception it raises (KeyboardInterrupt
-  // from Ctrl-C among them) cancels the build and is raised again after.
-  std::atomic<bool> cancel{false};
-  std::optional<py::error_already_set> raised;
-  o.cancel = &cancel;
+  // An exception the callback raises (KeyboardInterrupt from Ctrl-C among
+  // them) cancels the build and is raised again after.
+  PythonProgress report(progress);
+  o.cancel = report.cancel();
   o.progress = [&](uint64_t done, uint64_t total, const char* phase) {
     py::gil_scoped_acquire gil;
-    if (cancel) return;
-    try {
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (!progress.is_none()) progress(done, total, phase);
-    } catch (py::error_already_set& e) {
-      raised.emplace(std::move(e));
-      cancel = true;
-    }
+    report(py::make_tuple(done, total, phase));
   };
   const std::string dir = PathOf(path);
   vx::Status s;
@@ -151,7 +171,7 @@ void Build(const py::object& path, const py::object& vectors, const std::string&
     py::gil_scoped_release release;
     s = vx::BuildIndex(*source, dir, o);
   }
-  if (raised) throw std::move(*raised);
+  report.Rethrow();
   Check(s);
 }
 
@@ -263,26 +283,18 @@ template <class Job>
 py::dict RunArchiveJob(const py::object& progress, int level, Job job) {
   vx::SnapshotOptions o;
   o.level = level;
-  std::atomic<bool> cancel{false};
-  std::optional<py::error_already_set> raised;
-  o.cancel = &cancel;
+  PythonProgress report(progress);
+  o.cancel = report.cancel();
   o.progress = [&](uint64_t done, uint64_t total, const char*) {
     py::gil_scoped_acquire gil;
-    if (cancel) return;
-    try {
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (!progress.is_none()) progress(done, total);
-    } catch (py::error_already_set& e) {
-      raised.emplace(std::move(e));
-      cancel = true;
-    }
+    report(py::make_tuple(done, total));
   };
   vx::Result<vx::SnapshotInfo> info = vx::SnapshotInfo{};
   {
     py::gil_scoped_release release;
     info = job(o);
   }
-  if (raised) throw std::move(*raised);
+  report.Rethrow();
   const vx::SnapshotInfo i = Take(std::move(info));
   py::dict d;
   d["generation"] = i.generation;

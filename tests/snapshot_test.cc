@@ -140,9 +140,7 @@ TEST_P(SnapshotTest, CorruptOrTruncatedArchivesLeaveTheTargetWhole) {
   const std::string good = ReadFileBytes(Archive());
   const uint64_t n = good.size();
   const std::string bad = b_->dir / "bad.vxs";
-  auto write = [&](const std::string& bytes) {
-    std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
-  };
+  auto write = [&](const std::string& bytes) { std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes; };
   // magic, manifest length, manifest body, first frame header, a payload
   // byte, the last frame, the trailer's magic and length.
   for (uint64_t at : {uint64_t{2}, uint64_t{9}, uint64_t{40}, uint64_t{300}, n / 2, n - 40, n - 12, n - 3}) {

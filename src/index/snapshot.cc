@@ -154,8 +154,9 @@ Status WriteArchive(Env* env, const std::string& dir, OpenGeneration& g, const s
     XXH3_freeState(st);
     // A file that no longer matches its manifest is not shipped.
     if (whole != f.checksum) {
-      return Status::Corruption(g.files[i]->path() + ": whole-file checksum mismatch (the index is damaged: run "
-                                                     "vxctl verify); no snapshot written");
+      return Status::Corruption(g.files[i]->path() +
+                                ": whole-file checksum mismatch (the index is damaged: run "
+                                "vxctl verify); no snapshot written");
     }
   }
   std::string tail(kTrailer, sizeof kTrailer);
