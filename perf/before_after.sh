@@ -16,7 +16,8 @@
 #        build flags for both binaries, e.g. --quant pq:32),
 #        VX_SETTINGS (default "memory cap": which runs to make; the summary
 #        reads both), VX_OVERHEAD_MB (default 40: the capped process's memory
-#        beside the index's resident part and its pool)
+#        beside the index's resident part and its pool), VX_BUILD (the new
+#        binary's build tree, default build)
 # Needs root for memcap (../shared/tools/memcap), python3-numpy for the
 # warm-up sample, and a release build in build/. Reuses data, the old
 # binary and indexes already in VX_BENCH_DIR.
@@ -26,7 +27,7 @@ rev=${1:?usage: perf/before_after.sh OLD_REV [COUNT] [DIM]}
 n=${2:-1000000}; d=${3:-128}
 work=${VX_BENCH_DIR:-/tmp/vx-before-after}; mkdir -p "$work"
 rounds=${VX_ROUNDS:-3}
-new=$PWD/build/tools/vxctl
+new=$PWD/${VX_BUILD:-build}/tools/vxctl
 memcap=$PWD/../shared/tools/memcap
 old_src=$work/old-src
 old=$old_src/build/tools/vxctl

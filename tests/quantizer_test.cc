@@ -86,7 +86,7 @@ class QuantizerTest : public ::testing::TestWithParam<Case> {
 TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
   const Metric m = GetParam().metric;
   const bool probabilistic = q_->spec().kind == QuantKind::kRaBitQ;
-  uint64_t pairs = 0, outside = 0;
+  uint64_t pairs = 0, outside = 0, outside_stated = 0;
   PreparedQuery pq;
   std::vector<float> rec(kDim);
   for (int qi = 0; qi < 20; ++qi) {
@@ -120,6 +120,9 @@ TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
         if (q_->spec().kind == QuantKind::kSQ8) bound += Sq8QueryRounding(pq, Code(i), kDim, m);
       }
       ++pairs;
+      // sq8 states a bound too, for the rerank: it must hold as RaBitQ's does.
+      if (!probabilistic && q_->has_error_bound())
+        outside_stated += std::fabs(est - exact) > q_->ErrorBound(pq, Code(i)) * 1.0001 + 1e-4 * (std::fabs(exact) + 1);
       if (std::fabs(est - exact) > bound) {
         ++outside;
         if (!probabilistic)
@@ -130,6 +133,13 @@ TEST_P(QuantizerTest, EstimatesStayWithinTheStatedBound) {
   }
   if (probabilistic) {
     EXPECT_LE(outside, pairs / 100) << outside << " of " << pairs << " outside the bound";
+  }
+  EXPECT_LE(outside_stated, pairs / 1000) << outside_stated << " of " << pairs << " outside ErrorBound()";
+  if (q_->spec().kind == QuantKind::kSQ8) {
+    // ...and be tight enough to rule candidates out: well under the
+    // triangle bound's worst case.
+    ASSERT_TRUE(q_->Prepare(queries_.data(), &pq).ok());
+    EXPECT_LT(q_->ErrorBound(pq, Code(0)), 0.5 * std::fabs(q_->Score(pq, Code(0))) + 1e-3);
   }
 }
 

@@ -6,10 +6,21 @@
 // and the u8 dot is taken in integers: t_i = q_i scale_i is rounded to i8
 // units of max|t_i| / 127 once per query, then summed exactly against the
 // codes (KernelTable::dot_u8_i8; VNNI where the CPU has it). The rounding
-// moves a score by at most half a unit per code byte, well inside the
-// codes' own error; the rerank is exact.
+// moves a score by at most half a unit per code byte; the rerank is exact.
 //   |q - x^|^2 = |q|^2 - 2 <q, x^> + |x^|^2
 // so an l2 code carries |x^|^2 as 4 extra bytes after the dim code bytes.
+//
+// Error bound, for the rerank to skip candidates that cannot be among the
+// k nearest (as RaBitQ's does): a component trained in range is off by
+// e_i, at most scale_i / 2, and the e_i of a row behave as independent
+// uniform errors, so with x = x^ + e
+//   ip:  exact - est = -<q, e>,              sd sqrt(sum q_i^2 scale_i^2 / 12)
+//   l2:  exact - est = 2 <x^ - q, e> + |e|^2, sd 2 sqrt(sum (x^_i - q_i)^2 scale_i^2 / 12),
+//        0 <= |e|^2 <= sum scale_i^2 / 4
+// The bound is kBoundSigmas standard deviations (capped by the worst case
+// sum |.| scale_i / 2), plus this row's exact query rounding. Rows outside
+// the trained ranges (IVF trains on a sample) are clamped and may exceed
+// it: like RaBitQ's, it holds with high probability, not always.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,10 +30,35 @@
 namespace vx::internal {
 namespace {
 
+constexpr float kBoundSigmas = 4;
+
 class SQ8Quantizer : public Quantizer {
  public:
   SQ8Quantizer(const QuantSpec& spec, Metric metric, uint32_t dim) : Quantizer(spec, metric, dim) {}
   size_t code_size() const override { return dim_ + (has_norm() ? 4 : 0); }
+  bool has_error_bound() const override { return true; }
+
+  // q.table: the scaled query t_i = q_i scale_i, then q_i; q.scale: the ip
+  // bound (l2's is per row).
+  float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
+    const float* t = q.table.data();
+    const float* qv = t + dim_;
+    double exact_dot = 0, approx_dot = 0;
+    for (uint32_t i = 0; i < dim_; ++i) {
+      exact_dot += double{t[i]} * code[i];
+      approx_dot += static_cast<double>(q.q8[i]) * code[i];
+    }
+    const double rounding = std::fabs(approx_dot * q.q8_scale - exact_dot);
+    if (!has_norm()) return static_cast<float>(rounding + q.scale);
+    double var = 0, worst = 0;
+    for (uint32_t i = 0; i < dim_; ++i) {
+      const double diff = min_[i] + double{scale_[i]} * code[i] - qv[i];
+      var += diff * diff * scale_[i] * scale_[i];
+      worst += std::fabs(diff) * scale_[i];
+    }
+    const double spread = std::min(kBoundSigmas * 2 * std::sqrt(var / 12), worst);
+    return static_cast<float>(2 * rounding + spread + err_sq_max_);
+  }
   void Decode(const uint8_t* code, float* out) const override {
     for (uint32_t i = 0; i < dim_; ++i) out[i] = min_[i] + scale_[i] * code[i];
   }
@@ -41,7 +77,13 @@ class SQ8Quantizer : public Quantizer {
     }
     scale_.resize(dim_);
     for (uint32_t i = 0; i < dim_; ++i) scale_[i] = (max[i] - min_[i]) / 255.0f;
+    SetErrSqMax();
     return Status::Ok();
+  }
+
+  void SetErrSqMax() {
+    err_sq_max_ = 0;
+    for (float sc : scale_) err_sq_max_ += sc * sc / 4;
   }
 
   void DoEncode(const float* x, uint8_t* code) const override {
@@ -67,9 +109,17 @@ class SQ8Quantizer : public Quantizer {
     out->extra = static_cast<float>(norm);
     out->q8_scale = max_abs > 0 ? max_abs / 127 : 1.0f;
     out->q8.resize(dim_);
+    out->table.resize(2 * dim_);
+    double var = 0, worst = 0;
     for (uint32_t i = 0; i < dim_; ++i) {
-      out->q8[i] = static_cast<int8_t>(std::clamp(std::nearbyint(q[i] * scale_[i] / out->q8_scale), -127.0f, 127.0f));
+      const float t = q[i] * scale_[i];
+      out->q8[i] = static_cast<int8_t>(std::clamp(std::nearbyint(t / out->q8_scale), -127.0f, 127.0f));
+      out->table[i] = t;
+      out->table[dim_ + i] = q[i];
+      var += double{t} * t;
+      worst += std::fabs(t) / 2;
     }
+    out->scale = static_cast<float>(std::min(kBoundSigmas * std::sqrt(var / 12), worst));
   }
 
   float FromDot(const PreparedQuery& q, float neg_dot, const uint8_t* code) const {
@@ -91,11 +141,14 @@ class SQ8Quantizer : public Quantizer {
   }
   Status ReadBody(ByteReader& r) override {
     VX_RETURN_IF_ERROR(r.GetVector(&min_, dim_));
-    return r.GetVector(&scale_, dim_);
+    VX_RETURN_IF_ERROR(r.GetVector(&scale_, dim_));
+    SetErrSqMax();
+    return Status::Ok();
   }
 
  private:
   std::vector<float> min_, scale_;
+  double err_sq_max_ = 0;  // the largest |e|^2: sum scale_i^2 / 4
 };
 
 }  // namespace
