@@ -152,9 +152,6 @@ TEST_P(QuantizerTest, BlockScoringEqualsOneByOne) {
 }
 
 TEST_P(QuantizerTest, SimdScoringMatchesScalar) {
-  if (q_->spec().kind == QuantKind::kRaBitQ) {
-    GTEST_SKIP() << "rabitq scores with its own lookup tables, not the kernel table";
-  }
   PreparedQuery pq;
   ASSERT_TRUE(q_->Prepare(queries_.data(), &pq).ok());
   std::vector<float> simd(4000), scalar(4000);
@@ -165,6 +162,41 @@ TEST_P(QuantizerTest, SimdScoringMatchesScalar) {
   q_->ScoreBlock(pq_scalar, codes_.data(), 4000, scalar.data());
   for (size_t i = 0; i < 4000; ++i) {
     ASSERT_NEAR(simd[i], scalar[i], 1e-4 * (std::fabs(scalar[i]) + 1)) << "row " << i;
+  }
+}
+
+// RaBitQ's bit-plane popcounts (generic, POPCNT, AVX-512 VPOPCNTDQ) give the
+// same scores at every bit width, at dims whose planes end inside a 64-bit
+// word and inside an 8-word vector.
+TEST(Quantizer, RaBitQPopcountScoringIsTheSameOnEveryKernelSet) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  for (uint32_t dim : {8u, 100u, 600u, 1000u}) {
+    std::vector<float> rows(300 * dim), q(dim);
+    for (float& v : rows) v = g(rng);
+    for (float& v : q) v = g(rng);
+    for (uint32_t bits = 1; bits <= 8; ++bits) {
+      SCOPED_TRACE(std::to_string(dim) + " dims, " + std::to_string(bits) + " bits");
+      QuantSpec spec;
+      spec.kind = QuantKind::kRaBitQ;
+      spec.bits = bits;
+      auto quantizer = Quantizer::Create(spec, Metric::kL2, dim);
+      ASSERT_TRUE(quantizer.ok());
+      ASSERT_TRUE((*quantizer)->Train(rows.data(), 300, TrainParams{}).ok());
+      const size_t cs = (*quantizer)->code_size();
+      std::vector<uint8_t> codes(300 * cs);
+      ASSERT_TRUE((*quantizer)->Encode(rows.data(), 300, codes.data()).ok());
+      std::vector<std::vector<float>> scores;
+      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+        if (KernelTableFor(isa) == nullptr) continue;
+        (*quantizer)->UseKernels(*KernelTableFor(isa));
+        PreparedQuery pq;
+        ASSERT_TRUE((*quantizer)->Prepare(q.data(), &pq).ok());
+        scores.emplace_back(300);
+        for (size_t i = 0; i < 300; ++i) scores.back()[i] = (*quantizer)->Score(pq, codes.data() + i * cs);
+      }
+      for (size_t k = 1; k < scores.size(); ++k) EXPECT_EQ(scores[k], scores[0]) << "kernel set " << k;
+    }
   }
 }
 

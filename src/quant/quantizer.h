@@ -48,6 +48,10 @@ struct PreparedQuery {
   std::vector<uint8_t> lut8;  // pq4: 8-bit lookup tables, 16 bytes a subspace
   std::vector<int8_t> q8;     // sq8: the scaled query as i8, q8_scale a unit
   float q8_scale = 0;
+  // RaBitQ: the rotated query as levels lo + delta j, one bit plane after
+  // another, each a run of 64-bit words.
+  std::vector<uint64_t> qbits;
+  float q_lo = 0, q_delta = 0;
   float bias = 0;
   float scale = 0;
   float extra = 0;

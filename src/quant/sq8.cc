@@ -15,10 +15,10 @@
 // e_i, at most scale_i / 2, and the e_i of a row behave as independent
 // uniform errors, so with x = x^ + e
 //   ip:  exact - est = -<q, e>,              sd sqrt(sum q_i^2 scale_i^2 / 12)
-//   l2:  exact - est = 2 <x^ - q, e> + |e|^2, sd 2 sqrt(sum (x^_i - q_i)^2 scale_i^2 / 12),
-//        0 <= |e|^2 <= sum scale_i^2 / 4
-// The bound is kBoundSigmas standard deviations (capped by the worst case
-// sum |.| scale_i / 2), plus this row's exact query rounding. Rows outside
+//   l2:  exact - est = 2 <x^ - q, e> + |e|^2, sd 2 sqrt(sum (x^_i - q_i)^2 scale_i^2 / 12)
+//        <= 2 max scale_i |x^ - q| / sqrt(12), and 0 <= |e|^2 <= sum scale_i^2 / 4
+// The bound is kBoundSigmas standard deviations (ip: capped by the worst
+// case sum |q_i| scale_i / 2), plus this row's exact query rounding. Rows outside
 // the trained ranges (IVF trains on a sample) are clamped and may exceed
 // it: like RaBitQ's, it holds with high probability, not always.
 #include <algorithm>
@@ -36,31 +36,27 @@ class SQ8Quantizer : public Quantizer {
  public:
   SQ8Quantizer(const QuantSpec& spec, Metric metric, uint32_t dim) : Quantizer(spec, metric, dim) {}
   size_t code_size() const override { return dim_ + (has_norm() ? 4 : 0); }
-  bool has_error_bound() const override { return true; }
-
-  // q.table: the scaled query t_i = q_i scale_i, then q_i; q.scale: the ip
-  // bound (l2's is per row).
-  float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
-    const float* t = q.table.data();
-    const float* qv = t + dim_;
-    double exact_dot = 0, approx_dot = 0;
-    for (uint32_t i = 0; i < dim_; ++i) {
-      exact_dot += double{t[i]} * code[i];
-      approx_dot += static_cast<double>(q.q8[i]) * code[i];
-    }
-    const double rounding = std::fabs(approx_dot * q.q8_scale - exact_dot);
-    if (!has_norm()) return static_cast<float>(rounding + q.scale);
-    double var = 0, worst = 0;
-    for (uint32_t i = 0; i < dim_; ++i) {
-      const double diff = min_[i] + double{scale_[i]} * code[i] - qv[i];
-      var += diff * diff * scale_[i] * scale_[i];
-      worst += std::fabs(diff) * scale_[i];
-    }
-    const double spread = std::min(kBoundSigmas * 2 * std::sqrt(var / 12), worst);
-    return static_cast<float>(2 * rounding + spread + err_sq_max_);
-  }
   void Decode(const uint8_t* code, float* out) const override {
     for (uint32_t i = 0; i < dim_; ++i) out[i] = min_[i] + scale_[i] * code[i];
+  }
+  bool has_error_bound() const override { return true; }
+
+  // Two kernel calls a candidate: IVF bounds every entry it admits. q.table
+  // is the scaled query t_i = q_i scale_i; q.scale the ip bound (l2's
+  // depends on the row's distance).
+  float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
+    const OneFn float_dot = kernels_->one[static_cast<int>(Metric::kInnerProduct)][static_cast<int>(ElementType::kU8)];
+    const double exact_dot = -double{float_dot(q.table.data(), 0, code, dim_)};  // the kernel returns -dot
+    const double rounding =
+        std::fabs(double{q.q8_scale} * static_cast<double>(kernels_->dot_u8_i8(code, q.q8.data(), dim_)) - exact_dot);
+    if (!has_norm()) return static_cast<float>(rounding + q.scale);
+    // |x^ - q|^2, from the exact dot; sum (x^_i - q_i)^2 scale_i^2 is at most
+    // that times the largest scale_i^2.
+    float norm;
+    std::memcpy(&norm, code + dim_, 4);
+    const double dist = std::max(0.0, q.extra - 2 * (q.bias + exact_dot) + norm);
+    const double spread = kBoundSigmas * 2 * max_scale_ * std::sqrt(dist / 12);
+    return static_cast<float>(2 * rounding + spread + err_sq_max_);
   }
 
  protected:
@@ -82,8 +78,11 @@ class SQ8Quantizer : public Quantizer {
   }
 
   void SetErrSqMax() {
-    err_sq_max_ = 0;
-    for (float sc : scale_) err_sq_max_ += sc * sc / 4;
+    err_sq_max_ = max_scale_ = 0;
+    for (float sc : scale_) {
+      err_sq_max_ += sc * sc / 4;
+      max_scale_ = std::max<double>(max_scale_, sc);
+    }
   }
 
   void DoEncode(const float* x, uint8_t* code) const override {
@@ -109,13 +108,12 @@ class SQ8Quantizer : public Quantizer {
     out->extra = static_cast<float>(norm);
     out->q8_scale = max_abs > 0 ? max_abs / 127 : 1.0f;
     out->q8.resize(dim_);
-    out->table.resize(2 * dim_);
+    out->table.resize(dim_);
     double var = 0, worst = 0;
     for (uint32_t i = 0; i < dim_; ++i) {
       const float t = q[i] * scale_[i];
       out->q8[i] = static_cast<int8_t>(std::clamp(std::nearbyint(t / out->q8_scale), -127.0f, 127.0f));
       out->table[i] = t;
-      out->table[dim_ + i] = q[i];
       var += double{t} * t;
       worst += std::fabs(t) / 2;
     }
@@ -149,6 +147,7 @@ class SQ8Quantizer : public Quantizer {
  private:
   std::vector<float> min_, scale_;
   double err_sq_max_ = 0;  // the largest |e|^2: sum scale_i^2 / 4
+  double max_scale_ = 0;
 };
 
 }  // namespace
