@@ -158,7 +158,7 @@ TEST(Hnsw, TheErrorBoundPrunesTheRerank) {
   o.threads = 1;
   SearchParams p;
   p.ef_search = 400;  // all 400 candidates reranked without a bound
-  ExpectTheErrorBoundPrunesTheRerank(o, p, 0.99);
+  ExpectTheErrorBoundPrunesTheRerank(o, p, 0.99, {"sq8", "rabitq:4"});
 }
 
 TEST(Hnsw, MemoryBudgetIsSplitBetweenThePageClasses) {

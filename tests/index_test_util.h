@@ -161,12 +161,13 @@ inline void ExpectConcurrentSearchesAgreeWithSerial(const Built& b, const Search
   for (const Status& s : prewarms) EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
-// The rerank of a search with `p` (a deep one) reads, under sq8 and
-// rabitq:4 codes, only the candidates their error bound cannot rule out of
-// the k nearest, a quarter or less, and still finds the exact top 10
-// (recall@10 >= min_recall against exact search).
-inline void ExpectTheErrorBoundPrunesTheRerank(BuildOptions o, const SearchParams& p, double min_recall) {
-  for (const char* quant : {"sq8", "rabitq:4"}) {
+// The rerank of a search with `p` (a deep one) reads, under each of
+// `quants`, only the candidates their error bound cannot rule out of the k
+// nearest, a quarter or less, and still finds the exact top 10 (recall@10 >=
+// min_recall against exact search).
+inline void ExpectTheErrorBoundPrunesTheRerank(BuildOptions o, const SearchParams& p, double min_recall,
+                                               std::initializer_list<const char*> quants) {
+  for (const char* quant : quants) {
     SCOPED_TRACE(quant);
     o.quant = quant;
     auto b = BuildSyntheticIndex(o);

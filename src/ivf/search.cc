@@ -60,7 +60,8 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
   quantizer_->ScoreBlock(x.pq, codes, count, x.scores.data());
   stats->codes_scored += count;
   const uint8_t* rows = page + llayout_.RowsOffset();
-  const bool bounded = quantizer_->has_error_bound();
+  // Bounded as entries are admitted, where the bound is cheap (RaBitQ).
+  const bool bounded = quantizer_->has_error_bound() && quantizer_->error_bound_is_cheap();
   for (uint32_t j = 0; j < count; ++j) {
     if (!(x.scores[j] <= x.candidates.threshold())) continue;
     uint32_t row;
@@ -131,7 +132,7 @@ Status IvfIndex::SearchChecked(const float* query, const SearchParams& p, const 
   VX_RETURN_IF_ERROR(NearestLists(Probes(p), x));
   VX_RETURN_IF_ERROR(ScanLists(p, check, x, &local));
 
-  // 3. Rerank by exact distance. With an error bound (RaBitQ), a candidate
+  // 3. Rerank by exact distance. With a cheap error bound (RaBitQ), a candidate
   // whose lower bound is above the k-th smallest upper bound is not among
   // the k nearest (with the bound's probability): its vector is not read.
   x.rerank.rows.clear();

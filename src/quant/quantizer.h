@@ -97,8 +97,12 @@ class Quantizer {
   float Score(const PreparedQuery& q, const uint8_t* code) const;
   // Scores n codes stored contiguously.
   void ScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const;
-  // Whether ErrorBound bounds the estimate's error (RaBitQ).
+  // Whether ErrorBound bounds the estimate's error (RaBitQ, sq8).
   virtual bool has_error_bound() const { return false; }
+  // Whether ErrorBound costs O(1) a code (RaBitQ: factors stored in the
+  // code), cheap enough for every entry an IVF scan admits; sq8's takes two
+  // passes over the code, worth it only on a search's final candidates.
+  virtual bool error_bound_is_cheap() const { return false; }
   // A bound on |Score - exact distance| that holds with high probability
   // (RaBitQ); +inf for quantizers without one.
   virtual float ErrorBound(const PreparedQuery& q, const uint8_t* code) const {

@@ -152,6 +152,7 @@ class RaBitQQuantizer : public Quantizer {
   }
 
   bool has_error_bound() const override { return true; }
+  bool error_bound_is_cheap() const override { return true; }
   float ErrorBound(const PreparedQuery& q, const uint8_t* code) const override {
     const Factors f = ReadFactors(code);
     const float norm = f.norm, ip_oo = f.ip_oo;
