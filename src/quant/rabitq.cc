@@ -159,12 +159,11 @@ class RaBitQQuantizer : public Quantizer {
     const float err = eps_scale_ * std::sqrt(std::max(0.0f, 1.0f - ip_oo * ip_oo) / (ip_oo * ip_oo));
     const float scale = inner_metric() == Metric::kL2 ? 2.0f * norm * q.scale : norm * q.scale;
     // The query's rounding to qb_ bits: sum_i k_i r_i with |r_i| <= delta / 2
-    // spread as independent uniform errors, sd <= delta sqrt(sum k_i^2 / 12),
-    // sum k_i^2 <= (2^B - 1) sum k_i; kRoundingSigmas of them.
-    uint64_t levels = 0;
-    static_cast<void>(PlaneDotOf()(code, dp_ / 8, q.qbits.data(), words_, &levels));
-    const double k_sq = double((1u << bits_) - 1) * static_cast<double>(levels);
-    const double rounding = kRoundingSigmas * q.q_delta * std::sqrt(k_sq / 12) * f.inv_unorm / ip_oo;
+    // spread as independent uniform errors, sd <= delta sqrt(sum k_i^2 / 12)
+    // with sum k_i^2 <= (2^B - 1)^2 D'; kRoundingSigmas of them. O(1): IVF
+    // bounds every entry it admits, right after scoring it.
+    const double top = double((1u << bits_) - 1);
+    const double rounding = kRoundingSigmas * q.q_delta * top * std::sqrt(dp_ / 12.0) * f.inv_unorm / ip_oo;
     return scale * (err + static_cast<float>(rounding));
   }
 
