@@ -103,9 +103,10 @@ TEST(Ivf, TheErrorBoundPrunesTheRerank) {
 }
 
 // Every row scanned, none kept out of the rerank by its depth: the rerank
-// reads exactly the rows whose lower bound (estimate - error bound) is not
-// above the 10th smallest upper bound, counted here from the index's own
-// quantizer over every row.
+// reads the 10 nearest estimates, then exactly the other rows whose lower
+// bound (estimate - error bound) is neither above the 10th smallest upper
+// bound nor above the 10th exact distance among those 10, counted here
+// from the index's own quantizer over every row.
 TEST(Ivf, TheRerankReadsExactlyTheRowsTheBoundCannotRuleOut) {
   auto b = BuildSyntheticIndex(Ivf(Metric::kL2, "rabitq:2", 4));
   auto quantizer = Quantizer::Deserialize(ReadFileBytes(b->file("quantizer")));
@@ -117,8 +118,9 @@ TEST(Ivf, TheRerankReadsExactlyTheRowsTheBoundCannotRuleOut) {
   const size_t cs = (*quantizer)->code_size();
   std::vector<uint8_t> codes(6000 * cs);
   ASSERT_TRUE((*quantizer)->Encode(base.data(), 6000, codes.data(), 1).ok());
-  uint64_t expected = 0;
+  uint64_t expected = 0, in_reach = 0;
   std::vector<float> est(6000), upper(6000);
+  std::vector<uint32_t> order(6000);
   for (uint64_t i = 0; i < b->queries.rows; ++i) {
     PreparedQuery pq;
     ASSERT_TRUE((*quantizer)->Prepare(b->queries.row(i), &pq).ok());
@@ -126,10 +128,27 @@ TEST(Ivf, TheRerankReadsExactlyTheRowsTheBoundCannotRuleOut) {
     for (size_t r = 0; r < 6000; ++r) upper[r] = est[r] + (*quantizer)->ErrorBound(pq, codes.data() + r * cs);
     std::vector<float> sorted = upper;
     std::nth_element(sorted.begin(), sorted.begin() + 9, sorted.end());
-    for (size_t r = 0; r < 6000; ++r) expected += est[r] - (upper[r] - est[r]) <= sorted[9];
+    const auto lower = [&](uint32_t r) { return est[r] - (upper[r] - est[r]); };
+    order.clear();
+    for (uint32_t r = 0; r < 6000; ++r) {
+      if (lower(r) <= sorted[9]) order.push_back(r);
+    }
+    in_reach += order.size();
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) { return est[a] < est[c]; });
+    float kth = 0;
+    for (size_t j = 0; j < 10; ++j) {
+      float d = 0;
+      for (size_t t = 0; t < 32; ++t) {
+        const float diff = base[order[j] * 32 + t] - b->queries.row(i)[t];
+        d += diff * diff;
+      }
+      kth = std::max(kth, d);
+    }
+    expected += 10;
+    for (size_t j = 10; j < order.size(); ++j) expected += lower(order[j]) <= kth;
   }
-  ASSERT_LT(expected, 6000u * b->queries.rows / 4) << "a bound this loose tests little";
-
+  ASSERT_LT(in_reach, 6000u * b->queries.rows / 4) << "a bound this loose tests little";
+  ASSERT_LT(expected, in_reach) << "the exact 10th distance rules out nothing the upper bounds do not";
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   SearchParams p;

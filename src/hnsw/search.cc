@@ -8,7 +8,8 @@
 //      is walked through but never kept as a result candidate.
 //   3. Rerank the best `rerank` candidates (under codes with an error bound,
 //      those it cannot rule out of the k nearest) by exact distance to their
-//      full vectors, pinned in one batch, and return the k nearest keys.
+//      full vectors, pinned in one batch (with a bound: the nearest k, then
+//      those still in reach), and return the k nearest keys.
 #include <algorithm>
 #include <cstring>
 #include <span>
@@ -153,9 +154,13 @@ void HnswIndex::PruneByErrorBound(Scratch& x, uint32_t k) const {
   }
   size_t kept = 0;
   for (size_t i = 0; i < x.best.size(); ++i) {
-    if (x.best[i].dist - x.bounds[i] <= x.upper_k.threshold()) x.best[kept++] = x.best[i];
+    if (x.best[i].dist - x.bounds[i] <= x.upper_k.threshold()) {
+      x.bounds[kept] = x.bounds[i];
+      x.best[kept++] = x.best[i];
+    }
   }
   x.best.resize(kept);
+  x.bounds.resize(kept);
 }
 
 Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const RowCheck* check,
@@ -182,9 +187,17 @@ Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const
   // 3. Rerank the nearest `rerank` by exact distance.
   std::sort(x.best.begin(), x.best.end());
   x.best.resize(std::min<size_t>(RerankDepth(p), x.best.size()));
-  if (quantizer_->has_error_bound()) PruneByErrorBound(x, p.k);
   x.rerank.rows.clear();
+  x.rerank.lower.clear();
   for (const Candidate& c : x.best) x.rerank.rows.push_back(c.id);
+  if (quantizer_->has_error_bound()) {
+    PruneByErrorBound(x, p.k);
+    x.rerank.rows.clear();
+    for (size_t i = 0; i < x.best.size(); ++i) {
+      x.rerank.rows.push_back(x.best[i].id);
+      x.rerank.lower.push_back(x.best[i].dist - x.bounds[i]);
+    }
+  }
   VX_RETURN_IF_ERROR(Rerank(x.query.data(), p.k, x.rerank, &w.stats, out));
   if (stats) stats->Add(w.stats);
   return Status::Ok();

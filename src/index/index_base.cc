@@ -100,10 +100,21 @@ Result<uint64_t> IndexBase::Prewarm() const {
 Status IndexBase::Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
                          std::vector<SearchResult>* out) const {
   VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
-  stats->vectors_reranked += x.rows.size();
   x.top.Reset(k);
-  VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.rows, x.refs, x.pages, stats,
-                                          [&](uint32_t row, const uint8_t* v) { x.top.Push(exact(v), keys_[row]); }));
+  const auto visit = [&](uint32_t row, const uint8_t* v) { x.top.Push(exact(v), keys_[row]); };
+  const bool bounded = !x.lower.empty() && x.rows.size() > k;
+  x.batch.assign(x.rows.begin(), bounded ? x.rows.begin() + k : x.rows.end());
+  stats->vectors_reranked += x.batch.size();
+  VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.batch, x.refs, x.pages, stats, visit));
+  if (bounded) {
+    const float kth = x.top.threshold();
+    x.batch.clear();
+    for (size_t i = k; i < x.rows.size(); ++i) {
+      if (x.lower[i] <= kth) x.batch.push_back(x.rows[i]);
+    }
+    stats->vectors_reranked += x.batch.size();
+    if (!x.batch.empty()) VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.batch, x.refs, x.pages, stats, visit));
+  }
   for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
   return Status::Ok();
 }

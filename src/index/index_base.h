@@ -75,14 +75,19 @@ class IndexBase : public Index {
 
   // Per-thread buffers of Rerank, reused across queries.
   struct RerankScratch {
-    std::vector<uint32_t> rows;  // the candidates: rows (vectors-file slots)
+    std::vector<uint32_t> rows;  // the candidates: rows (vectors-file slots), nearest estimate first
+    std::vector<float> lower;    // their distances' lower bounds (codes with an error bound), or empty
+    std::vector<uint32_t> batch;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // empty between queries: no pins held
     TopK top{1};
   };
-  // The k rows of x.rows (any order; sorted here) nearest to `query` by
-  // exact distance to their full vectors, read in one batch, as keys into
-  // *out, nearest first. Counts into *stats.
+  // The k rows of x.rows nearest to `query` by exact distance to their full
+  // vectors, as keys into *out, nearest first. Counts into *stats.
+  // Without bounds every candidate is read in one batch. With them (x.lower),
+  // the first k are read, then only the rest whose lower bound is within the
+  // k-th exact distance found: under codes that rank well, close to k
+  // vectors a query instead of the rerank depth, in at most two round trips.
   Status Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
                 std::vector<SearchResult>* out) const;
 

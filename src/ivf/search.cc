@@ -136,9 +136,13 @@ Status IvfIndex::SearchChecked(const float* query, const SearchParams& p, const 
   // whose lower bound is above the k-th smallest upper bound is not among
   // the k nearest (with the bound's probability): its vector is not read.
   x.rerank.rows.clear();
+  x.rerank.lower.clear();
+  const bool bounded = quantizer_->has_error_bound() && quantizer_->error_bound_is_cheap();
   for (const Neighbor& c : x.candidates.Sorted()) {
     const auto& a = x.admitted[static_cast<size_t>(c.id)];
-    if (a.lower <= x.upper_k.threshold()) x.rerank.rows.push_back(a.row);
+    if (a.lower > x.upper_k.threshold()) continue;
+    x.rerank.rows.push_back(a.row);
+    if (bounded) x.rerank.lower.push_back(a.lower);
   }
   VX_RETURN_IF_ERROR(Rerank(x.query.data(), p.k, x.rerank, &local, out));
   if (stats) stats->Add(local);

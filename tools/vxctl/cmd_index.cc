@@ -639,19 +639,23 @@ vx::Status Sweep(const SweepOptions& o, const vx::FloatMatrix& q, const vx::IdMa
       VX_ASSIGN_OR_RETURN(const std::string line, Prewarm(*index));
       fmt::print(o.table, "threads {}: {}\n", threads, line);
     }
-    if (o.warmup) {  // one untimed pass fills the pool
-      const vx::FloatMatrix& wq = o.warmup_queries ? *o.warmup_queries : q;
+    if (o.warmup && !o.warmup_queries) {
+      // The measured queries, untimed, at every swept value: the pool then
+      // holds every page the sweep reads, when they fit (an in-memory run).
+      // One pass at the largest value would not do: the rows a bounded
+      // rerank reads depend on the candidates, which differ by value.
+      for (uint32_t v : o.values)
+        VX_RETURN_IF_ERROR(RunQueries(*index, q, o.queries_source, with(v), threads).status());
+    } else if (o.warmup) {
+      // A separate warm-up set (thousands of queries modelling a cold start):
+      // at the largest value, to touch the most structure pages, reranking
+      // only as deep as the smallest value (IVF's rerank grows with probes,
+      // and the warm-up would spend its time on vector-page reads).
+      const vx::FloatMatrix& wq = *o.warmup_queries;
       if (wq.dim != q.dim) return vx::Status::InvalidArgument("warm-up queries and queries differ in dimension");
-      // At the largest value, to touch the most structure pages. With the
-      // measured queries, as deep as that value reranks: the pool then holds
-      // every page the sweep reads, when they fit (an in-memory run). With a
-      // separate warm-up set (thousands of queries modelling a cold start),
-      // only as deep as the smallest value: IVF's rerank grows with probes,
-      // and the warm-up would spend its time on vector-page reads.
       vx::SearchParams wp = with(*std::max_element(o.values.begin(), o.values.end()));
-      if (o.warmup_queries) wp.rerank = index->RerankDepth(with(*std::min_element(o.values.begin(), o.values.end())));
-      VX_RETURN_IF_ERROR(
-          RunQueries(*index, wq, o.warmup_queries ? o.warmup_source : o.queries_source, wp, threads).status());
+      wp.rerank = index->RerankDepth(with(*std::min_element(o.values.begin(), o.values.end())));
+      VX_RETURN_IF_ERROR(RunQueries(*index, wq, o.warmup_source, wp, threads).status());
     }
     uint32_t best = 0;
     for (uint32_t v : o.values) {
@@ -853,8 +857,8 @@ void AddBench(CLI::App& app, RunFn* run) {
       ->check(CLI::Range(0.0, 1.0));
   a->flags = AddSearchOptions(cmd, &a->sp);  // the swept one is overridden per row
   cmd->add_flag("--warmup", a->warmup,
-                "Run all queries once, untimed, before each thread count's sweep, at the largest swept value (with "
-                "--warmup-queries reranking only as deep as the smallest value does)");
+                "Run the queries untimed before each thread count's sweep, once at each swept value (with "
+                "--warmup-queries: once, at the largest value, reranking only as deep as the smallest value does)");
   cmd->add_option(
       "--warmup-queries", a->warmup_queries,
       "With --warmup: warm with these queries instead (so the measured queries' own pages are not pre-read)");
