@@ -17,7 +17,9 @@
 #        after building it, and load it instead of building when it is
 #        there; the build line then repeats the figures of the run that
 #        built it; FAISS then builds in chunks of 1M and resumes an
-#        interrupted build; VX_FAISS_CHUNK sets the chunk size)
+#        interrupted build; VX_FAISS_CHUNK sets the chunk size),
+#        VX_METRIC=cosine (unit vectors, `gen --normalize`: the embeddings'
+#        case; hnswlib's cosine space, FAISS inner product; default l2)
 # Writes vx.json and peers.json in VX_BENCH_DIR: `perf/plot.sh vx.json
 # peers.json out.png` draws them.
 # Needs: a release build in build/ and `apt-get install python3-hnswlib
@@ -28,20 +30,26 @@ n=${1:-200000}; d=${2:-128}
 work=${VX_BENCH_DIR:-/tmp/vx-bench-hnsw}; mkdir -p "$work"
 vxctl=build/tools/vxctl
 base=$work/base_${n}_${d}.fbin; q=$work/q_${d}.fbin; gt=$work/gt_${n}_${d}.ivecs
-[ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
-[ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --out "$gt" 2>/dev/null
+metric=${VX_METRIC:-l2}
+case $metric in
+  l2) normalize= ;;
+  cosine) normalize=--normalize; base=$work/base_${n}_${d}_unit.fbin; q=$work/q_${d}_unit.fbin; gt=$work/gt_${n}_${d}_unit.ivecs ;;
+  *) echo "VX_METRIC: l2 or cosine" >&2; exit 2 ;;
+esac
+[ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 $normalize --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
+[ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --metric "$metric" --out "$gt" 2>/dev/null
 efc=${VX_EFC:-64}
-echo "data: $n x $d (generated, seed 11), 1000 queries, k=10, l2, m=16, ef_construction=$efc, 2 build threads"
+echo "data: $n x $d (generated, seed 11${normalize:+, unit vectors}), 1000 queries, k=10, $metric, m=16, ef_construction=$efc, 2 build threads"
 echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
 efs=${VX_EFS:-10,20,40,80,160}
 if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
   rm -rf "$work/idx"
-  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 --ef-construction "$efc" \
+  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx" --threads 2 --ef-construction "$efc" --metric "$metric" \
     ${VX_BUILD_ARGS:-} 2>&1 | grep -E "vx build|built"
 fi
 mem=$(( ($(stat -c %s "$work"/idx/gen-*/graph) + $(stat -c %s "$work"/idx/gen-*/vectors)) / 1048576 + 16 ))
 $vxctl bench "$work/idx" --queries "$q" --gt "$gt" --sweep "ef_search=$efs" --threads 1,2 --memory "$mem" --warmup --json "$work/vx.json" | grep -v "^threads"
-/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" "$efc" "${VX_PEER_CACHE:-0}" "$work" <<'PY'
+/usr/bin/python3 - "$base" "$q" "$gt" "$work/vx.json" "$efs" "${VX_FAISS:-1}" "$efc" "${VX_PEER_CACHE:-0}" "$work" "$metric" <<'PY'
 import os, sys, time, json, resource, numpy as np
 def fbin(p):
     n, d = np.fromfile(p, dtype=np.uint32, count=2); return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(n), int(d))
@@ -50,9 +58,10 @@ a = np.fromfile(sys.argv[3], dtype=np.int32); gt = a.reshape(-1, a[0] + 1)[:, 1:
 def recall(I): return np.mean([len(set(I[i, :10]) & set(gt[i])) / 10 for i in range(len(xq))])
 efs = [int(e) for e in sys.argv[5].split(",")]
 cache = sys.argv[8] == "1"
+cosine = sys.argv[10] == "cosine"  # unit vectors: FAISS's inner product ranks as cosine
 def cached(name):
     """(index path, earlier build line or None) of a peer's saved index."""
-    path = os.path.join(sys.argv[9], f"{name}_{len(xb)}_m16_efc{sys.argv[7]}")
+    path = os.path.join(sys.argv[9], f"{name}_{len(xb)}x{xb.shape[1]}_{cosine and 'cos' or 'l2'}_m16_efc{sys.argv[7]}")
     line = open(path + ".build").read().strip() if cache and os.path.exists(path + ".build") else None
     return path, line
 def built(path, line):
@@ -69,7 +78,7 @@ for t in (1, 2):
     best[("vx", t)] = (rows[0]["ef_search"], rows[0]["recall"], rows[0]["qps"]) if rows else None
 
 import hnswlib
-h = hnswlib.Index(space="l2", dim=xb.shape[1])
+h = hnswlib.Index(space="cosine" if cosine else "l2", dim=xb.shape[1])
 path, line = cached("hnswlib")
 if line:
     h.load_index(path + ".bin", max_elements=len(xb)); print(line + " (built by an earlier run, loaded)")
@@ -102,7 +111,8 @@ if "faiss" in engines:
       # 2 cores). Save and load times are not counted as build time.
       rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
       faiss.omp_set_num_threads(2)
-      f, done, spent, growth = faiss.IndexHNSWFlat(xb.shape[1], 16), 0, 0.0, 0.0
+      f = faiss.IndexHNSWFlat(xb.shape[1], 16, faiss.METRIC_INNER_PRODUCT if cosine else faiss.METRIC_L2)
+      done, spent, growth = 0, 0.0, 0.0
       chunk = int(os.environ.get("VX_FAISS_CHUNK", "1000000")) if cache else len(xb)
       progress = path + ".partial.json"  # [vectors added, seconds, MB]; names its index file
       if cache and os.path.exists(progress):
