@@ -47,7 +47,7 @@ class HnswIndex : public IndexBase {
   struct Walk;
   void SearchUpperLayers(Walk& w) const;
   Status SearchLayer0(Walk& w, uint32_t ef, uint32_t beam) const;
-  void PruneByErrorBound(Scratch& x, uint32_t k) const;
+  void RerankCandidates(Scratch& x, uint32_t k) const;
 
   HnswParams hnsw_;
   GraphPageMap graph_map_;

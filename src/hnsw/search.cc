@@ -140,10 +140,17 @@ Status HnswIndex::SearchLayer0(Walk& w, uint32_t ef, uint32_t beam) const {
   return Status::Ok();
 }
 
-// With an error bound (RaBitQ), a candidate whose lower bound is above the
-// k-th smallest upper bound is not among the k nearest (with the bound's
-// probability): its vector is not read. x.best is sorted, nearest first.
-void HnswIndex::PruneByErrorBound(Scratch& x, uint32_t k) const {
+// The rerank's candidates from x.best (sorted, nearest first). With an
+// error bound, a candidate whose lower bound is above the k-th smallest
+// upper bound is not among the k nearest (with the bound's probability):
+// it is left out, and the rest carry their lower bounds.
+void HnswIndex::RerankCandidates(Scratch& x, uint32_t k) const {
+  x.rerank.rows.clear();
+  x.rerank.lower.clear();
+  if (!quantizer_->has_error_bound()) {
+    for (const Candidate& c : x.best) x.rerank.rows.push_back(c.id);
+    return;
+  }
   const auto* codes = reinterpret_cast<const uint8_t*>(codes_.data());
   const size_t cs = quantizer_->code_size();
   x.bounds.clear();
@@ -152,15 +159,12 @@ void HnswIndex::PruneByErrorBound(Scratch& x, uint32_t k) const {
     x.bounds.push_back(quantizer_->ErrorBound(x.pq, codes + uint64_t{c.id} * cs));
     x.upper_k.Push(c.dist + x.bounds.back(), c.id);
   }
-  size_t kept = 0;
   for (size_t i = 0; i < x.best.size(); ++i) {
-    if (x.best[i].dist - x.bounds[i] <= x.upper_k.threshold()) {
-      x.bounds[kept] = x.bounds[i];
-      x.best[kept++] = x.best[i];
-    }
+    const float lower = x.best[i].dist - x.bounds[i];
+    if (lower > x.upper_k.threshold()) continue;
+    x.rerank.rows.push_back(x.best[i].id);
+    x.rerank.lower.push_back(lower);
   }
-  x.best.resize(kept);
-  x.bounds.resize(kept);
 }
 
 Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const RowCheck* check,
@@ -187,17 +191,7 @@ Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const
   // 3. Rerank the nearest `rerank` by exact distance.
   std::sort(x.best.begin(), x.best.end());
   x.best.resize(std::min<size_t>(RerankDepth(p), x.best.size()));
-  x.rerank.rows.clear();
-  x.rerank.lower.clear();
-  for (const Candidate& c : x.best) x.rerank.rows.push_back(c.id);
-  if (quantizer_->has_error_bound()) {
-    PruneByErrorBound(x, p.k);
-    x.rerank.rows.clear();
-    for (size_t i = 0; i < x.best.size(); ++i) {
-      x.rerank.rows.push_back(x.best[i].id);
-      x.rerank.lower.push_back(x.best[i].dist - x.bounds[i]);
-    }
-  }
+  RerankCandidates(x, p.k);
   VX_RETURN_IF_ERROR(Rerank(x.query.data(), p.k, x.rerank, &w.stats, out));
   if (stats) stats->Add(w.stats);
   return Status::Ok();

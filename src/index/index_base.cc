@@ -1,6 +1,8 @@
 #include "index/index_base.h"
 
+#include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "core/distance.h"
 #include "index/keys.h"
@@ -102,19 +104,20 @@ Status IndexBase::Rerank(const float* query, uint32_t k, RerankScratch& x, Searc
   VX_ASSIGN_OR_RETURN(QueryDistance exact, QueryDistance::Make(info_.metric, info_.storage, query, info_.dim));
   x.top.Reset(k);
   const auto visit = [&](uint32_t row, const uint8_t* v) { x.top.Push(exact(v), keys_[row]); };
-  const bool bounded = !x.lower.empty() && x.rows.size() > k;
-  x.batch.assign(x.rows.begin(), bounded ? x.rows.begin() + k : x.rows.end());
-  stats->vectors_reranked += x.batch.size();
-  VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.batch, x.refs, x.pages, stats, visit));
-  if (bounded) {
-    const float kth = x.top.threshold();
-    x.batch.clear();
-    for (size_t i = k; i < x.rows.size(); ++i) {
-      if (x.lower[i] <= kth) x.batch.push_back(x.rows[i]);
-    }
-    stats->vectors_reranked += x.batch.size();
-    if (!x.batch.empty()) VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, x.batch, x.refs, x.pages, stats, visit));
+  std::span<uint32_t> rows(x.rows);
+  const size_t first = x.lower.empty() ? rows.size() : std::min<size_t>(k, rows.size());
+  stats->vectors_reranked += first;
+  VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, rows.first(first), x.refs, x.pages, stats, visit));
+  // The rest, kept in place past the first k: those whose lower bound is
+  // within the k-th exact distance found.
+  const float kth = x.top.threshold();
+  size_t rest = 0;
+  for (size_t i = first; i < rows.size(); ++i) {
+    if (x.lower[i] <= kth) rows[first + rest++] = rows[i];
   }
+  stats->vectors_reranked += rest;
+  if (rest > 0)
+    VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, rows.subspan(first, rest), x.refs, x.pages, stats, visit));
   for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
   return Status::Ok();
 }

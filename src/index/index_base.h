@@ -77,7 +77,6 @@ class IndexBase : public Index {
   struct RerankScratch {
     std::vector<uint32_t> rows;  // the candidates: rows (vectors-file slots), nearest estimate first
     std::vector<float> lower;    // their distances' lower bounds (codes with an error bound), or empty
-    std::vector<uint32_t> batch;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // empty between queries: no pins held
     TopK top{1};
@@ -87,7 +86,8 @@ class IndexBase : public Index {
   // Without bounds every candidate is read in one batch. With them (x.lower),
   // the first k are read, then only the rest whose lower bound is within the
   // k-th exact distance found: under codes that rank well, close to k
-  // vectors a query instead of the rerank depth, in at most two round trips.
+  // vectors a query instead of the rerank depth, in two batches. Reorders
+  // x.rows.
   Status Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
                 std::vector<SearchResult>* out) const;
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,7 @@ class IndexPages {
   // share of the vector pool (usually one chunk: one round trip). Counts
   // into stats->vector_*, round_trips.
   template <class Fn>
-  Status VisitVectors(const VectorLayout& layout, std::vector<uint32_t>& slots, std::vector<PageRef>& refs,
+  Status VisitVectors(const VectorLayout& layout, std::span<uint32_t> slots, std::vector<PageRef>& refs,
                       std::vector<PageHandle>& pages, SearchStats* stats, Fn&& fn) const {
     std::sort(slots.begin(), slots.end());
     const size_t chunk = SharePages(PageClass::kVector);

@@ -42,6 +42,9 @@ class IvfIndex : public IndexBase {
   };
   static Scratch& ThreadScratch();
   uint32_t Probes(const SearchParams& p) const { return std::clamp<uint32_t>(p.probes, 1, ivf_.lists); }
+  // Whether entries are bounded as they are admitted (a cheap error bound:
+  // RaBitQ) and the rerank reads by their lower bounds.
+  bool Bounded() const { return quantizer_->has_error_bound() && quantizer_->error_bound_is_cheap(); }
 
   // The search's steps (search.cc).
   Status NearestLists(uint32_t probes, Scratch& x) const;

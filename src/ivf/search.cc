@@ -60,8 +60,7 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
   quantizer_->ScoreBlock(x.pq, codes, count, x.scores.data());
   stats->codes_scored += count;
   const uint8_t* rows = page + llayout_.RowsOffset();
-  // Bounded as entries are admitted, where the bound is cheap (RaBitQ).
-  const bool bounded = quantizer_->has_error_bound() && quantizer_->error_bound_is_cheap();
+  const bool bounded = Bounded();
   for (uint32_t j = 0; j < count; ++j) {
     if (!(x.scores[j] <= x.candidates.threshold())) continue;
     uint32_t row;
@@ -137,7 +136,7 @@ Status IvfIndex::SearchChecked(const float* query, const SearchParams& p, const 
   // the k nearest (with the bound's probability): its vector is not read.
   x.rerank.rows.clear();
   x.rerank.lower.clear();
-  const bool bounded = quantizer_->has_error_bound() && quantizer_->error_bound_is_cheap();
+  const bool bounded = Bounded();
   for (const Neighbor& c : x.candidates.Sorted()) {
     const auto& a = x.admitted[static_cast<size_t>(c.id)];
     if (a.lower > x.upper_k.threshold()) continue;
