@@ -33,7 +33,7 @@ run_set() {  # COUNTxDIM:METRIC, in memory, then under the cap if listed
 }
 
 mkdir -p "$root"
-for spec in $sets; do mkdir -p "$root/$(echo "$spec" | tr ':' '_')"; run_set "$spec"; done
+for spec in $sets; do run_set "$spec"; done
 for spec in $cap_sets; do
   [[ " $sets " == *" $spec "* ]] && continue
   n=${spec%%x*}; d=${spec#*x}; d=${d%%:*}; metric=${spec#*:}
@@ -64,6 +64,7 @@ b = vecs(glob.glob(src + "/*_base.*vecs")[0]); q = vecs(glob.glob(src + "/*_quer
 fbin(f"{out}/base_{len(b)}_{b.shape[1]}.fbin", b); fbin(f"{out}/q_{b.shape[1]}.fbin", q)
 gt = open(glob.glob(src + "/*_groundtruth.ivecs")[0], "rb").read()
 open(f"{out}/gt_{len(b)}_{b.shape[1]}.ivecs", "wb").write(gt)
+open(f"{out}/ORIGIN", "w").write(os.path.basename(src) + ", ../shared/data")
 PY
     echo "=== $set in memory"
     VX_BENCH_DIR=$dir VX_REUSE=1 perf/hnsw_vs_peers.sh 10000 128 2>&1 | tee "$dir.log"

@@ -36,10 +36,12 @@ case $metric in
   cosine) normalize=--normalize; base=$work/base_${n}_${d}_unit.fbin; q=$work/q_${d}_unit.fbin; gt=$work/gt_${n}_${d}_unit.ivecs ;;
   *) echo "VX_METRIC: l2 or cosine" >&2; exit 2 ;;
 esac
+origin="generated, seed 11${normalize:+, unit vectors}"
 [ -f "$base" ] || $vxctl gen --dim "$d" --count "$n" --seed 11 $normalize --out "$base" --queries 1000 --queries-out "$q" 2>/dev/null
+[ -f "$work/ORIGIN" ] && origin=$(cat "$work/ORIGIN")  # data placed there by hand (perf/auto_matrix.sh's real sets)
 [ -f "$gt" ] || $vxctl gt --base "$base" --queries "$q" --k 10 --metric "$metric" --out "$gt" 2>/dev/null
 efc=${VX_EFC:-64}
-echo "data: $n x $d (generated, seed 11${normalize:+, unit vectors}), 1000 queries, k=10, $metric, m=16, ef_construction=$efc, 2 build threads"
+echo "data: $n x $d ($origin), $(( ($(stat -c %s "$q") - 8) / (4 * d) )) queries, k=10, $metric, m=16, ef_construction=$efc, 2 build threads"
 echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
 efs=${VX_EFS:-10,20,40,80,160}
 if [ "${VX_REUSE:-0}" != 1 ] || [ ! -f "$work/idx/MANIFEST" ]; then
