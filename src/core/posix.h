@@ -37,6 +37,20 @@ Result<uint64_t> FileSize(const std::string& path, int fd);
 Status PreadExact(const std::string& path, int fd, void* buf, size_t n, uint64_t offset);
 Status PwriteAll(const std::string& path, int fd, const void* buf, size_t n, uint64_t offset);
 
+// Asks for transparent huge pages over [p, p + bytes) (the 2 MiB pages
+// inside it): a build's or a pool's random reads over tens of MB then miss
+// the TLB far less. Call before the memory is first touched; where THP is
+// off it does nothing, and nothing depends on it.
+void AdviseHugePages(void* p, size_t bytes);
+
+// Reserves n elements of v (untouched) with huge pages advised: the vector
+// may then be filled.
+template <class V>
+void ReserveHugePages(V& v, size_t n) {
+  v.reserve(n);
+  AdviseHugePages(v.data(), n * sizeof(*v.data()));
+}
+
 // The memory this process may use: the machine's RAM, or the cgroup's limit
 // (memory.max, cgroup v2) when it is lower.
 uint64_t UsableMemoryBytes();

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 
+#include "core/posix.h"
 #include "hnsw/graph.h"
 #include "hnsw/hnsw.h"
 #include "hnsw/hnsw_index.h"
@@ -77,7 +78,9 @@ Status CheckBuildMemory(const BuildSetup& s, const BuildOptions& o) {
 
 // All rows of the source, row-major (cosine: unit length).
 Result<std::vector<float>> ReadRows(VectorSource& source, const BuildSetup& s, Metric metric) {
-  std::vector<float> data(s.count * s.dim);
+  std::vector<float> data;
+  ReserveHugePages(data, s.count * s.dim);  // the graph build reads it at random
+  data.resize(s.count * s.dim);
   VX_RETURN_IF_ERROR(source.Rewind());
   for (uint64_t done = 0; done < s.count;) {
     VX_ASSIGN_OR_RETURN(const size_t got,

@@ -8,13 +8,14 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
-#include <queue>
 #include <random>
 #include <thread>
 
 #include "core/check.h"
 #include "core/distance.h"
 #include "core/parallel.h"
+#include "core/posix.h"
+#include "core/row_marks.h"
 #include "hnsw/graph.h"
 #include "hnsw/select.h"
 
@@ -22,6 +23,15 @@ namespace vx::hnsw {
 namespace {
 
 constexpr size_t kStripes = 1 << 16;
+
+// One inserting thread's buffers, reused: an insertion allocates nothing
+// once they have grown. The visited set is a bitmap (n/8 bytes: a 1M-node
+// build's stays in L2, where a tag per node would miss on every check).
+struct InsertScratch {
+  RowMarks visited;
+  std::vector<Candidate> frontier, best, found, entries, link;
+  std::vector<uint32_t> neighbors, chosen, kept;
+};
 
 class Builder {
  public:
@@ -37,75 +47,92 @@ class Builder {
   const float* Vec(uint32_t id) const { return data_ + uint64_t{id} * dim_; }
   std::mutex& Lock(uint32_t id) { return locks_[id % kStripes]; }
 
-  std::vector<uint32_t> CopyNeighbors(uint32_t node, uint32_t level) {
+  // Copies node's list on `level` into out (under its lock: scored without).
+  void CopyNeighbors(uint32_t node, uint32_t level, std::vector<uint32_t>& out) {
     std::lock_guard l(Lock(node));
     auto s = g_->Neighbors(node, level);
-    return {s.begin(), s.end()};
+    out.assign(s.begin(), s.end());
   }
 
-  // Beam search on one layer from `entries`; returns up to ef nearest, sorted.
-  std::vector<Candidate> SearchLayer(const float* q, const std::vector<Candidate>& entries, uint32_t ef, uint32_t level,
-                                     std::vector<uint32_t>& visited, uint32_t& tag) {
-    if (++tag == 0) {
-      std::fill(visited.begin(), visited.end(), 0);
-      tag = 1;
+  // Beam search on one layer from x.entries: x.found gets up to ef nearest,
+  // sorted. The unvisited neighbours' vectors are prefetched before any is
+  // scored, so their cache misses overlap.
+  void SearchLayer(const float* q, uint32_t ef, uint32_t level, InsertScratch& x) {
+    x.visited.Begin(g_->size());
+    auto& frontier = x.frontier;  // min-heap
+    auto& best = x.best;          // max-heap
+    frontier.clear();
+    best.clear();
+    for (const Candidate& e : x.entries) {
+      x.visited.Insert(e.id);
+      frontier.push_back(e);
+      best.push_back(e);
     }
-    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> frontier;
-    std::priority_queue<Candidate> best;
-    for (const Candidate& e : entries) {
-      visited[e.id] = tag;
-      frontier.push(e);
-      best.push(e);
+    std::make_heap(frontier.begin(), frontier.end(), std::greater<>());
+    std::make_heap(best.begin(), best.end());
+    while (best.size() > ef) {
+      std::pop_heap(best.begin(), best.end());
+      best.pop_back();
     }
-    while (best.size() > ef) best.pop();
     while (!frontier.empty()) {
-      const Candidate c = frontier.top();
-      if (best.size() >= ef && c.dist > best.top().dist) break;
-      frontier.pop();
-      for (uint32_t v : CopyNeighbors(c.id, level)) {
-        if (visited[v] == tag) continue;
-        visited[v] = tag;
+      const Candidate c = frontier.front();
+      if (best.size() >= ef && c.dist > best.front().dist) break;
+      std::pop_heap(frontier.begin(), frontier.end(), std::greater<>());
+      frontier.pop_back();
+      CopyNeighbors(c.id, level, x.neighbors);
+      size_t fresh = 0;
+      for (uint32_t v : x.neighbors) {
+        if (!x.visited.Insert(v)) continue;
+        __builtin_prefetch(Vec(v));
+        x.neighbors[fresh++] = v;
+      }
+      for (size_t i = 0; i < fresh; ++i) {
+        const uint32_t v = x.neighbors[i];
         const float d = Dist(q, v);
-        if (best.size() < ef || d < best.top().dist) {
-          frontier.push({d, v});
-          best.push({d, v});
-          if (best.size() > ef) best.pop();
+        if (best.size() < ef || d < best.front().dist) {
+          frontier.push_back({d, v});
+          std::push_heap(frontier.begin(), frontier.end(), std::greater<>());
+          best.push_back({d, v});
+          std::push_heap(best.begin(), best.end());
+          if (best.size() > ef) {
+            std::pop_heap(best.begin(), best.end());
+            best.pop_back();
+          }
         }
       }
     }
-    std::vector<Candidate> out(best.size());
-    for (size_t i = out.size(); i-- > 0;) {
-      out[i] = best.top();
-      best.pop();
-    }
-    return out;
+    x.found.assign(best.begin(), best.end());
+    std::sort(x.found.begin(), x.found.end());
   }
 
-  std::vector<uint32_t> Select(const std::vector<Candidate>& sorted, uint32_t max) {
-    return SelectNeighbors(sorted, max, [&](uint32_t a, uint32_t b) { return Dist(Vec(a), b); });
+  void Select(std::span<const Candidate> sorted, uint32_t max, std::vector<uint32_t>& kept) {
+    SelectNeighbors(
+        sorted, max, [&](uint32_t a, uint32_t b) { return Dist(Vec(a), b); }, kept);
   }
 
-  void Link(uint32_t node, uint32_t level, uint32_t other) {
+  void Link(uint32_t node, uint32_t level, uint32_t other, InsertScratch& x) {
     const uint32_t max = level == 0 ? g_->m0() : g_->m();
     std::lock_guard l(Lock(node));
     auto cur = g_->Neighbors(node, level);
     if (std::find(cur.begin(), cur.end(), other) != cur.end()) return;
     if (cur.size() < max) {
-      std::vector<uint32_t> ids(cur.begin(), cur.end());
-      ids.push_back(other);
-      g_->SetNeighbors(node, level, ids);
+      x.kept.assign(cur.begin(), cur.end());
+      x.kept.push_back(other);
+      g_->SetNeighbors(node, level, x.kept);
       return;
     }
-    std::vector<Candidate> cand;
-    cand.reserve(cur.size() + 1);
-    for (uint32_t v : cur) cand.push_back({Dist(Vec(node), v), v});
-    cand.push_back({Dist(Vec(node), other), other});
-    std::sort(cand.begin(), cand.end());
-    g_->SetNeighbors(node, level, Select(cand, max));
+    const float* base = Vec(node);
+    x.link.clear();
+    for (uint32_t v : cur) __builtin_prefetch(Vec(v));
+    for (uint32_t v : cur) x.link.push_back({Dist(base, v), v});
+    x.link.push_back({Dist(base, other), other});
+    std::sort(x.link.begin(), x.link.end());
+    Select(x.link, max, x.kept);
+    g_->SetNeighbors(node, level, x.kept);
   }
 
-  void Insert(uint32_t q, std::vector<uint32_t>& visited, uint32_t& tag) {
-    const float* x = Vec(q);
+  void Insert(uint32_t q, InsertScratch& x) {
+    const float* vec = Vec(q);
     uint32_t entry, top;
     {
       std::lock_guard l(entry_mu_);
@@ -113,12 +140,13 @@ class Builder {
       top = g_->max_level();
     }
     const uint32_t lq = g_->level(q);
-    Candidate ep{Dist(x, entry), entry};
+    Candidate ep{Dist(vec, entry), entry};
     for (uint32_t l = top; l > lq; --l) {  // greedy descent
       for (bool moved = true; moved;) {
         moved = false;
-        for (uint32_t v : CopyNeighbors(ep.id, l)) {
-          const float d = Dist(x, v);
+        CopyNeighbors(ep.id, l, x.neighbors);
+        for (uint32_t v : x.neighbors) {
+          const float d = Dist(vec, v);
           if (d < ep.dist) {
             ep = {d, v};
             moved = true;
@@ -126,16 +154,16 @@ class Builder {
         }
       }
     }
-    std::vector<Candidate> entries = {ep};
+    x.entries.assign(1, ep);
     for (uint32_t l = std::min(lq, top) + 1; l-- > 0;) {
-      std::vector<Candidate> found = SearchLayer(x, entries, params_.ef_construction, l, visited, tag);
-      const std::vector<uint32_t> chosen = Select(found, l == 0 ? g_->m0() : g_->m());
+      SearchLayer(vec, params_.ef_construction, l, x);
+      Select(x.found, l == 0 ? g_->m0() : g_->m(), x.chosen);
       {
         std::lock_guard lock(Lock(q));
-        g_->SetNeighbors(q, l, chosen);
+        g_->SetNeighbors(q, l, x.chosen);
       }
-      for (uint32_t v : chosen) Link(v, l, q);
-      entries = std::move(found);
+      for (uint32_t v : x.chosen) Link(v, l, q, x);
+      std::swap(x.entries, x.found);
     }
     if (lq > top) {
       std::lock_guard l(entry_mu_);
@@ -158,6 +186,7 @@ class Builder {
 Graph::Graph(uint32_t m, uint32_t entry, uint32_t max_level, std::vector<uint8_t> levels)
     : m_(m), entry_(entry), max_level_(max_level), level_(std::move(levels)) {
   const uint64_t n = level_.size();
+  ReserveHugePages(layer0_, n * (1 + m0()));  // read at random by the build
   layer0_.assign(n * (1 + m0()), 0);
   upper_offset_.resize(n + 1);
   uint64_t off = 0;
@@ -227,12 +256,11 @@ Graph Graph::Build(const float* data, uint32_t n, uint32_t dim, Metric metric, c
   std::mutex progress_mu;
   constexpr uint32_t kChunk = 256;
   auto work = [&] {
-    std::vector<uint32_t> visited(n, 0);
-    uint32_t tag = 0;
+    InsertScratch x;
     for (uint64_t first = next.fetch_add(kChunk); first < n; first = next.fetch_add(kChunk)) {
       if (p.cancel && p.cancel->load(std::memory_order_relaxed)) return;
       const uint64_t last = std::min<uint64_t>(n, first + kChunk);
-      for (uint64_t q = first; q < last; ++q) b.Insert(static_cast<uint32_t>(q), visited, tag);
+      for (uint64_t q = first; q < last; ++q) b.Insert(static_cast<uint32_t>(q), x);
       const uint64_t now = done.fetch_add(last - first) + (last - first);
       if (p.progress) {
         std::lock_guard l(progress_mu);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "hnsw/graph.h"
@@ -13,10 +14,10 @@
 namespace vx::hnsw {
 
 // Up to `max` of `sorted` (the base's candidates, nearest first), chosen by
-// the heuristic. dist(a, b) is the distance between nodes a and b.
+// the heuristic, into `kept`. dist(a, b) is the distance between nodes a and b.
 template <class DistFn>
-std::vector<uint32_t> SelectNeighbors(const std::vector<Candidate>& sorted, uint32_t max, DistFn&& dist) {
-  std::vector<uint32_t> kept;
+void SelectNeighbors(std::span<const Candidate> sorted, uint32_t max, DistFn&& dist, std::vector<uint32_t>& kept) {
+  kept.clear();
   for (const Candidate& c : sorted) {
     if (kept.size() >= max) break;
     bool diverse = true;
@@ -28,7 +29,6 @@ std::vector<uint32_t> SelectNeighbors(const std::vector<Candidate>& sorted, uint
     }
     if (diverse) kept.push_back(c.id);
   }
-  return kept;
 }
 
 }  // namespace vx::hnsw

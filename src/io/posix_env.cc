@@ -43,6 +43,7 @@ Result<AlignedBuffer> AlignedBuffer::Allocate(size_t size) {
     return Status::ResourceExhausted("cannot allocate " + std::to_string(size >> 20) + " MB (" + std::to_string(size) +
                                      " bytes): " + std::strerror(errno));
   }
+  AdviseHugePages(p, size);  // a pool's frames are read at random
   AlignedBuffer b;
   b.data_ = static_cast<uint8_t*>(p);
   b.size_ = size;
