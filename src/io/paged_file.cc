@@ -1,5 +1,6 @@
 #include "io/paged_file.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace vx {
@@ -25,13 +26,26 @@ Status WriteWholeFile(Env* env, const std::string& path, const void* data, size_
   return f->Sync();
 }
 
+// O_DIRECT through a bounded bounce buffer: a buffered read would hold a
+// resident file (a 1536-dim index's codes: hundreds of MB) twice while it
+// is read, in the page cache and here, and a memory cap counts both.
 Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t want_checksum) {
-  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
+  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{.direct = true}));
   VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
   std::string s(size, '\0');
-  size_t got = 0;
-  if (size) VX_RETURN_IF_ERROR(f->Read(0, size, s.data(), &got));
-  if (got != size) return Status::Corruption(path + ": short read");
+  constexpr uint64_t kChunk = 4 << 20;
+  const uint64_t chunk = std::min(kChunk, (size + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment);
+  VX_ASSIGN_OR_RETURN(AlignedBuffer bounce, AlignedBuffer::Allocate(std::max<uint64_t>(chunk, kDirectIoAlignment)));
+  for (uint64_t off = 0; off < size;) {
+    const uint64_t want = std::min(chunk, size - off);
+    size_t got = 0;
+    VX_RETURN_IF_ERROR(f->Read(off, chunk, bounce.data(), &got));
+    if (got < want)
+      return Status::Corruption(path + ": short read (the file ends at byte " + std::to_string(off + got) + " of " +
+                                std::to_string(size) + ")");
+    std::memcpy(s.data() + off, bounce.data(), want);
+    off += want;
+  }
   if (Checksum(s.data(), s.size()) != want_checksum) return Status::Corruption(path + ": content checksum mismatch");
   return s;
 }
