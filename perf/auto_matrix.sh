@@ -70,3 +70,29 @@ PY
     VX_BENCH_DIR=$dir VX_REUSE=1 perf/hnsw_vs_peers.sh 10000 128 2>&1 | tee "$dir.log"
   done
 fi
+
+# One row per set: auto's pick and its resident bytes per vector, the build
+# times, and each engine's QPS at the smallest ef_search reaching 0.95.
+/usr/bin/python3 - "$root" build/tools/vxctl <<'PY'
+import glob, os, re, subprocess, sys
+root, vxctl = sys.argv[1:3]
+print("| set | auto: codes, resident B/vector | build s vx / hnswlib / FAISS | threads | vx: ef, recall, QPS | hnswlib | FAISS | vx / hnswlib, vx / FAISS |")
+print("|---|---|---|---|---|---|---|---|")
+for log in sorted(glob.glob(root + "/*.log")):
+    if log.endswith(".cap.log"): continue
+    text = open(log).read(); name = os.path.basename(log)[:-4]
+    pick = re.search(r"codes auto: (\S+)", text)
+    info = subprocess.run([vxctl, "info", log[:-4] + "/idx"], capture_output=True, text=True).stdout
+    per = re.search(r"always in RAM: .*\(([\d.]+) bytes/vector", info)
+    builds = {e: re.search(rf"^{e} build: ([\d.]+) s", text, re.M) for e in ("vx", "hnswlib", "faiss")}
+    b = " / ".join(m.group(1) if m else "-" for m in builds.values())
+    for t in (1, 2):
+        best = {}
+        for e in ("vx", "hnswlib", "faiss"):
+            m = re.search(rf"^  {e} +threads {t}: ef (\d+), recall ([\d.]+), QPS (\d+)", text, re.M)
+            best[e] = m.groups() if m else None
+        cell = lambda e: f"{best[e][0]}, {best[e][1]}, {int(best[e][2]):,}" if best[e] else "below 0.95"
+        ratio = lambda e: f"{int(best['vx'][2]) / int(best[e][2]):.2f}x" if best["vx"] and best[e] else "-"
+        print(f"| {name} | {pick.group(1) if pick else '-'}, {per.group(1) if per else '-'} | {b} | {t} | "
+              f"{cell('vx')} | {cell('hnswlib')} | {cell('faiss')} | {ratio('hnswlib')}, {ratio('faiss')} |")
+PY
