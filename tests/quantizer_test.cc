@@ -151,6 +151,21 @@ TEST_P(QuantizerTest, BlockScoringEqualsOneByOne) {
   for (size_t i = 0; i < 4000; ++i) ASSERT_EQ(block[i], q_->Score(pq, Code(i))) << i;
 }
 
+// Rows scored where they lie in a table (out of order, repeated) score as
+// each does alone: through the block kernel (PQ, f16) or one by one.
+TEST_P(QuantizerTest, RowScoringEqualsOneByOne) {
+  PreparedQuery pq;
+  ASSERT_TRUE(q_->Prepare(queries_.data(), &pq).ok());
+  std::mt19937 rng(3);
+  std::vector<uint32_t> rows(64);
+  for (uint32_t& r : rows) r = static_cast<uint32_t>(rng() % 4000);
+  rows[1] = rows[0];
+  std::vector<uint8_t> block(rows.size() * q_->code_size());
+  std::vector<float> scores(rows.size());
+  q_->ScoreRows(pq, codes_.data(), rows, block.data(), scores.data());
+  for (size_t i = 0; i < rows.size(); ++i) ASSERT_EQ(scores[i], q_->Score(pq, Code(rows[i]))) << "row " << rows[i];
+}
+
 TEST_P(QuantizerTest, SimdScoringMatchesScalar) {
   PreparedQuery pq;
   ASSERT_TRUE(q_->Prepare(queries_.data(), &pq).ok());

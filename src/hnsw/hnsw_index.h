@@ -38,7 +38,7 @@ class HnswIndex : public IndexBase {
     uint32_t neighbors[2 * kMaxM];  // a decoded layer-0 list
     uint32_t fresh[2 * kMaxM];      // its unvisited nodes,
     float dists[2 * kMaxM];         // their code distances,
-    std::vector<uint8_t> block;     // and their codes, gathered
+    std::vector<uint8_t> block;     // and their codes, gathered for a block kernel
     RerankScratch rerank;
   };
   static Scratch& ThreadScratch();

@@ -26,6 +26,7 @@ class F16Quantizer : public Quantizer {
     return kernels_->one[static_cast<int>(inner_metric())][static_cast<int>(ElementType::kF16)](q.table.data(), 0, code,
                                                                                                 dim_);
   }
+  bool has_block_kernel() const override { return true; }
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
     kernels_->many[static_cast<int>(inner_metric())][static_cast<int>(ElementType::kF16)](q.table.data(), 0, codes,
                                                                                           dim_, n, out);

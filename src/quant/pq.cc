@@ -142,6 +142,7 @@ class PQQuantizer : public Quantizer {
     return out;
   }
 
+  bool has_block_kernel() const override { return true; }
   void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const override {
     if (!four_) return LutSums(q.table.data(), codes, m_, m_, n, out);
     if (kernels_->isa >= Isa::kAvx2)

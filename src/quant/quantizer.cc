@@ -164,6 +164,20 @@ void Quantizer::ScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t 
   }
 }
 
+void Quantizer::ScoreRows(const PreparedQuery& q, const uint8_t* table, std::span<const uint32_t> rows, uint8_t* block,
+                          float* out) const {
+  const size_t cs = code_size();
+  if (has_block_kernel()) {
+    for (size_t i = 0; i < rows.size(); ++i) std::memcpy(block + i * cs, table + uint64_t{rows[i]} * cs, cs);
+    DoScoreBlock(q, block, rows.size(), out);
+  } else {
+    for (size_t i = 0; i < rows.size(); ++i) out[i] = DoScore(q, table + uint64_t{rows[i]} * cs);
+  }
+  if (metric_ == Metric::kCosine) {
+    for (size_t i = 0; i < rows.size(); ++i) out[i] += 1.0f;
+  }
+}
+
 void Quantizer::DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const {
   const size_t cs = code_size();
   for (size_t i = 0; i < n; ++i) out[i] = DoScore(q, codes + i * cs);

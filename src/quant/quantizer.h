@@ -19,6 +19,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,12 @@ class Quantizer {
   float Score(const PreparedQuery& q, const uint8_t* code) const;
   // Scores n codes stored contiguously.
   void ScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const;
+  // Scores the codes of `rows` in a table of codes (row r's at r *
+  // code_size()). A quantizer with a block kernel (PQ, f16) copies them
+  // into `block` (rows.size() * code_size() bytes) and scores the block;
+  // the others score each code where it is.
+  void ScoreRows(const PreparedQuery& q, const uint8_t* table, std::span<const uint32_t> rows, uint8_t* block,
+                 float* out) const;
   // Whether ErrorBound bounds the estimate's error (RaBitQ, sq8).
   virtual bool has_error_bound() const { return false; }
   // Whether ErrorBound costs O(1) a code (RaBitQ: factors stored in the
@@ -131,6 +138,8 @@ class Quantizer {
   virtual void DoPrepare(const float* q, PreparedQuery* out) const = 0;
   virtual float DoScore(const PreparedQuery& q, const uint8_t* code) const = 0;
   virtual void DoScoreBlock(const PreparedQuery& q, const uint8_t* codes, size_t n, float* out) const;
+  // Whether DoScoreBlock scores n codes faster than n DoScore calls.
+  virtual bool has_block_kernel() const { return false; }
   virtual void WriteBody(ByteWriter& w) const = 0;
   virtual Status ReadBody(ByteReader& r) = 0;
 
