@@ -3,11 +3,31 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/posix.h"
 
 namespace vx {
+namespace {
+
+// liburing maps a ring's memory with raw syscalls, so a thread's new ring may
+// land where an exited thread's ring was without the C library (or TSan) seeing
+// an unmap and a map. Setting up and tearing down rings under one mutex orders
+// every use of the old ring before every use of the new one.
+std::mutex ring_lifetime_mu;
+
+int InitRing(unsigned depth, io_uring* ring) {
+  std::lock_guard<std::mutex> lock(ring_lifetime_mu);
+  return io_uring_queue_init(depth, ring, 0);
+}
+
+void ExitRing(io_uring* ring) {
+  std::lock_guard<std::mutex> lock(ring_lifetime_mu);
+  io_uring_queue_exit(ring);
+}
+
+}  // namespace
 
 Result<IoQueue*> IoQueue::ForThisThread() {
   thread_local std::unique_ptr<IoQueue> queue;
@@ -15,7 +35,7 @@ Result<IoQueue*> IoQueue::ForThisThread() {
   if (queue) return queue.get();
   if (init_error != 0) return ErrnoStatus("io_uring_queue_init", init_error);
   std::unique_ptr<IoQueue> q(new IoQueue());
-  const int rc = io_uring_queue_init(kDepth, &q->ring_, 0);
+  const int rc = InitRing(kDepth, &q->ring_);
   if (rc < 0) {
     init_error = -rc;
     return ErrnoStatus("io_uring_queue_init", -rc);
@@ -26,16 +46,16 @@ Result<IoQueue*> IoQueue::ForThisThread() {
 
 bool IoQueue::Available(std::string* why) {
   io_uring ring;
-  const int rc = io_uring_queue_init(4, &ring, 0);
+  const int rc = InitRing(4, &ring);
   if (rc < 0) {
     *why = std::string("io_uring_queue_init: ") + std::strerror(-rc);
     return false;
   }
-  io_uring_queue_exit(&ring);
+  ExitRing(&ring);
   return true;
 }
 
-IoQueue::~IoQueue() { io_uring_queue_exit(&ring_); }
+IoQueue::~IoQueue() { ExitRing(&ring_); }
 
 bool IoQueue::Queue(int fd, void* buf, unsigned len, uint64_t offset, uint64_t user_data) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
