@@ -122,6 +122,19 @@ TEST_P(FaultEnvTest, CrashDropsUnsyncedDataAndUndurableNames) {
   EXPECT_EQ(ReadAll("new"), "new content");
 }
 
+TEST_P(FaultEnvTest, CrashRestoresAFileWrittenBeforeThisEnvSawIt) {
+  {
+    auto f = env_->OpenFile(Path("before"), OpenOptions{.write = true, .create = true});
+    ASSERT_TRUE((*f)->Write(0, "on disk", 7).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  auto f = fault_->OpenFile(Path("before"), OpenOptions{.write = true});
+  ASSERT_TRUE((*f)->Write(7, " and more", 9).ok());  // never synced
+  ASSERT_TRUE((*f)->Truncate(3).ok());
+  ASSERT_TRUE(fault_->SimulateCrash().ok());
+  EXPECT_EQ(ReadAll("before"), "on disk");
+}
+
 TEST_P(FaultEnvTest, SyncedRenameSurvivesCrash) {
   Put("a", "A", true);
   ASSERT_TRUE(fault_->SyncDir(dir_.path()).ok());

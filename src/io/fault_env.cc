@@ -44,6 +44,7 @@ class FaultFile : public File {
     size_t allowed = n;
     Status s = env_->BeforeWrite(path_, &allowed, &torn);
     if (allowed > 0) {
+      VX_RETURN_IF_ERROR(env_->BeforeFirstChange(path_, base_.get()));
       VX_RETURN_IF_ERROR(base_->Write(offset, buf, allowed));
       env_->AfterWrite(path_, allowed);
     }
@@ -58,11 +59,13 @@ class FaultFile : public File {
   Result<uint64_t> Size() override { return base_->Size(); }
   Status Allocate(uint64_t size) override {
     VX_RETURN_IF_ERROR(env_->PowerCheck(path_ + ": allocate"));
+    VX_RETURN_IF_ERROR(env_->BeforeFirstChange(path_, base_.get()));
     env_->AfterWrite(path_, 0);
     return base_->Allocate(size);
   }
   Status Truncate(uint64_t size) override {
     VX_RETURN_IF_ERROR(env_->PowerCheck(path_ + ": truncate"));
+    VX_RETURN_IF_ERROR(env_->BeforeFirstChange(path_, base_.get()));
     env_->AfterWrite(path_, 0);
     return base_->Truncate(size);
   }
@@ -177,6 +180,14 @@ Status FaultEnv::BeforeWrite(const std::string& path, size_t* n, bool* torn) {
     used += *n;
   }
   return Status::Ok();
+}
+
+Status FaultEnv::BeforeFirstChange(const std::string& path, File* file) {
+  {
+    std::lock_guard l(mu_);
+    if (durable_.count(path) || dirty_.count(path) || undurable_creates_.count(path)) return Status::Ok();
+  }
+  return AfterSync(path, file);  // what the disk held before this Env first changed it
 }
 
 Status FaultEnv::AfterSync(const std::string& path, File* file) {

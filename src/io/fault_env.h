@@ -80,6 +80,9 @@ class FaultEnv : public Env {
     bytes_written_ += bytes;
   }
   Status AfterSync(const std::string& path, File* file);
+  // Records a file's content as durable before its first change through
+  // this Env when it existed before (SimulateCrash restores it).
+  Status BeforeFirstChange(const std::string& path, File* file);
 
   struct Rule {
     std::string filter;
