@@ -183,6 +183,22 @@ TEST_P(WalTest, NoSpaceStopsTheLogAndKeepsWhatWasAcknowledged) {
   EXPECT_EQ(static_cast<int64_t>(r.lsns.size()), acked + 1);
 }
 
+TEST_P(WalTest, ReadErrorAtOpenReachesTheCallerAndLeavesTheLog) {
+  const std::string path = Path("wal");
+  {
+    std::unique_ptr<Wal> wal;
+    ASSERT_TRUE(OpenAndReplay(env_.get(), path, &wal, WalOptions{.sync_on_append = false}).status.ok());
+    for (uint64_t s = 0; s < 1000; ++s) ASSERT_TRUE(wal->Append(1, Payload(0, s)).ok());
+  }
+  FaultEnv fault(env_.get());
+  fault.FailReads("wal", 1);  // the first 1 MiB, then EIO (the log holds 1.5 MB)
+  const Replayed r = OpenAndReplay(&fault, path);
+  EXPECT_EQ(r.status.code(), StatusCode::kIOError) << r.status.ToString();
+  EXPECT_NE(r.status.message().find("wal"), std::string::npos) << r.status.ToString();
+  fault.ClearFaults();
+  ExpectWholePrefix(OpenAndReplay(&fault, path), 1, {{0, 999}});
+}
+
 // Offsets of the records of a log written by one writer.
 std::vector<uint64_t> RecordOffsets(uint64_t n) {
   std::vector<uint64_t> at;
