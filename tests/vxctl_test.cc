@@ -384,6 +384,10 @@ TEST(VxctlIndex, JsonToStdoutOrAFileInEveryCommand) {
     EXPECT_TRUE(nlohmann::json::parse(Slurp(dir / "out.json")).contains(key)) << cmd;
     std::filesystem::remove(dir / "out.json");
   }
+  // --json before the index directory would take it for the file: refused, saying so.
+  CliRun before_dir = Vxctl("query --json " + dir / "idx" + q);
+  EXPECT_EQ(before_dir.status, 2) << before_dir.output;
+  EXPECT_NE(before_dir.output.find("is a directory, not a file"), std::string::npos) << before_dir.output;
 }
 
 // bench --plot draws a chart people can read: numbered ticks on both axes,

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -33,7 +34,17 @@ void AddJsonOption(CLI::App* cmd, JsonOut* out) {
   out->option =
       cmd->add_option("--json", out->path, "Print JSON instead of text, to FILE when given (FILE or -: stdout)")
           ->expected(0, 1)
-          ->type_name("[FILE]");
+          ->type_name("[FILE]")
+          // An optional value takes the next word: `--json DIR ...` would
+          // take the index directory for the JSON file.
+          ->check(
+              [](const std::string& v) {
+                std::error_code ec;
+                if (!std::filesystem::is_directory(v, ec)) return std::string();
+                return v +
+                       " is a directory, not a file: put --json after the positional arguments, or write --json=FILE";
+              },
+              "FILE");
 }
 
 vx::Status JsonOut::Write(const nlohmann::json& j) const {
