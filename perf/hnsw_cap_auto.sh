@@ -10,7 +10,9 @@
 #   DIR: a VX_BENCH_DIR of perf/hnsw_vs_peers.sh (its data, ground truth and
 #        in-memory index `idx`, whose graph and vectors files size the cap);
 #        VX_METRIC as given to it.
-#   env: VX_EFS (default 20,40,80,160), VXCTL_BASELINE, VX_METRIC
+#   env: VX_EFS (default 20,40,80,160), VXCTL_BASELINE, VX_METRIC,
+#        VX_STORAGE=f16 (full vectors as halfvec, in DIR/idx_cap_f16; the cap
+#        stays 1/4 of the f32 index's)
 # Needs root for memcap. Writes DIR/cap.jsonl (one object per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,15 +30,20 @@ on_ssd=$(( $(stat -c %s "$work"/idx/gen-*/graph) + $(stat -c %s "$work"/idx/gen-
 cap_mb=$(( on_ssd / 4 / 1048576 ))
 echo "data: $stem ($metric); graph + vectors on SSD $(( on_ssd / 1048576 )) MiB; memcap and --serve-memory $cap_mb MiB (1/4)"
 echo "machine: $(nproc) cores; $($vxctl version | sed -n 2p)"
-if [ ! -f "$work/idx_cap/MANIFEST" ]; then
-  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$work/idx_cap" --threads 2 \
-    --ef-construction "${VX_EFC:-64}" --metric "$metric" --serve-memory "$cap_mb" 2>&1 | grep -E "vx build|built"
+storage=${VX_STORAGE:-f32}
+idx=$work/idx_cap; [ "$storage" = f32 ] || idx=$work/idx_cap_$storage
+if [ ! -f "$idx/MANIFEST" ]; then
+  /usr/bin/time -f "vx build: %e s, peak RSS %M KB" $vxctl build --base "$base" --out "$idx" --threads 2 \
+    --ef-construction "${VX_EFC:-64}" --metric "$metric" --serve-memory "$cap_mb" --storage "$storage" 2>&1 |
+    grep -E "vx build|built"
 fi
-$vxctl info "$work/idx_cap" | grep -E "codes|always in RAM"
-resident_mb=$(( $($vxctl info "$work/idx_cap" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["resident_bytes"])') / 1048576 ))
+$vxctl info "$idx" | grep -E "codes|always in RAM|storage"
+resident_mb=$(( $($vxctl info "$idx" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["resident_bytes"])') / 1048576 ))
 # The pool: the cap less the resident codes and what the process itself
-# holds (binary, libraries, queries, ground truth, scratch).
-pool_mb=$(( cap_mb - resident_mb - 12 ))
+# holds: binary, libraries and scratch (12 MiB), and the queries twice over
+# (read, then prepared; 12 MiB at 1536 dims).
+q_mb=$(( $(stat -c %s "$q") / 1048576 ))
+pool_mb=$(( cap_mb - resident_mb - 12 - 2 * q_mb ))
 [ "$pool_mb" -ge 4 ] || { echo "the cap leaves a pool of $pool_mb MiB beside $resident_mb MiB resident" >&2; exit 1; }
 echo "resident $resident_mb MiB; pool $pool_mb MiB"
 : > "$work/cap.jsonl"
@@ -44,7 +51,7 @@ printf "%-9s %5s %9s %7s %8s %8s %9s\n" engine ef recall QPS reads/q trips/q rer
 for ef in ${VX_EFS:-20 40 80 160}; do
   for bin in "$vxctl" ${VXCTL_BASELINE:-}; do
     name=vx; [ "$bin" = "$vxctl" ] || name=baseline
-    $memcap "$cap_mb" "$bin" query "$work/idx_cap" --queries "$q" --gt "$gt" --ef-search "$ef" --memory "$pool_mb" \
+    $memcap "$cap_mb" "$bin" query "$idx" --queries "$q" --gt "$gt" --ef-search "$ef" --memory "$pool_mb" \
       --prewarm --json "$work/run.json" > /dev/null 2>&1 || { echo "$name ef $ef: failed under the cap" >&2; continue; }
     /usr/bin/python3 - "$work/run.json" "$name" "$ef" "$work/cap.jsonl" <<'PY'
 import json, sys
