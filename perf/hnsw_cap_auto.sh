@@ -40,8 +40,8 @@ fi
 $vxctl info "$idx" | grep -E "codes|always in RAM|storage"
 resident_mb=$(( $($vxctl info "$idx" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["resident_bytes"])') / 1048576 ))
 # The pool: the cap less the resident codes and what the process itself
-# holds: binary, libraries and scratch (12 MiB), and the queries twice over
-# (read, then prepared; 12 MiB at 1536 dims).
+# holds: binary, libraries and scratch (12 MiB), and twice the query file
+# (at 1536 dims the process held 18 MB beside pool and codes).
 q_mb=$(( $(stat -c %s "$q") / 1048576 ))
 pool_mb=$(( cap_mb - resident_mb - 12 - 2 * q_mb ))
 [ "$pool_mb" -ge 4 ] || { echo "the cap leaves a pool of $pool_mb MiB beside $resident_mb MiB resident" >&2; exit 1; }

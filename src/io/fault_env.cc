@@ -182,20 +182,30 @@ Status FaultEnv::BeforeWrite(const std::string& path, size_t* n, bool* torn) {
   return Status::Ok();
 }
 
-Status FaultEnv::BeforeFirstChange(const std::string& path, File* file) {
-  {
-    std::lock_guard l(mu_);
-    if (durable_.count(path) || dirty_.count(path) || undurable_creates_.count(path)) return Status::Ok();
-  }
-  return AfterSync(path, file);  // what the disk held before this Env first changed it
-}
+namespace {
 
-Status FaultEnv::AfterSync(const std::string& path, File* file) {
+Result<std::vector<uint8_t>> Content(File* file) {
   VX_ASSIGN_OR_RETURN(const uint64_t size, file->Size());
   std::vector<uint8_t> bytes(size);
   size_t got = 0;
   if (size > 0) VX_RETURN_IF_ERROR(file->Read(0, size, bytes.data(), &got));
   bytes.resize(got);
+  return bytes;
+}
+
+}  // namespace
+
+// Under the lock throughout: a second writer's first change waits until
+// the content before the first one is recorded.
+Status FaultEnv::BeforeFirstChange(const std::string& path, File* file) {
+  std::lock_guard l(mu_);
+  if (durable_.count(path) || dirty_.count(path) || undurable_creates_.count(path)) return Status::Ok();
+  VX_ASSIGN_OR_RETURN(durable_[path], Content(file));
+  return Status::Ok();
+}
+
+Status FaultEnv::AfterSync(const std::string& path, File* file) {
+  VX_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, Content(file));
   std::lock_guard l(mu_);
   durable_[path] = std::move(bytes);
   dirty_.erase(path);

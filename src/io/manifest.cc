@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/checksum.h"
+#include "io/paged_file.h"
 
 namespace vx {
 namespace {
@@ -141,14 +142,7 @@ Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   }
   const std::string bytes = ManifestFileBytes(body.dump(1));
 
-  const std::string tmp = dir + "/" + kManifestName + ".tmp";
-  {
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(tmp, OpenOptions{.write = true, .create = true, .truncate = true}));
-    VX_RETURN_IF_ERROR(f->Write(0, bytes.data(), bytes.size()));
-    VX_RETURN_IF_ERROR(f->Sync());
-  }
-  VX_RETURN_IF_ERROR(env->RenameFile(tmp, dir + "/" + kManifestName));
-  return env->SyncDir(dir);
+  return ReplaceWholeFile(env, dir + "/" + kManifestName, bytes.data(), bytes.size());
 }
 
 Result<Manifest> ReadManifest(Env* env, const std::string& dir, std::string* bytes) {

@@ -26,6 +26,13 @@ Status WriteWholeFile(Env* env, const std::string& path, const void* data, size_
   return f->Sync();
 }
 
+Status ReplaceWholeFile(Env* env, const std::string& path, const void* data, size_t n) {
+  const std::string tmp = path + ".tmp";
+  VX_RETURN_IF_ERROR(WriteWholeFile(env, tmp, data, n));
+  VX_RETURN_IF_ERROR(env->RenameFile(tmp, path));
+  return env->SyncDir(DirName(path));
+}
+
 // O_DIRECT through a bounded bounce buffer: a buffered read would hold a
 // resident file (a 1536-dim index's codes: hundreds of MB) twice while it
 // is read, in the page cache and here, and a memory cap counts both.

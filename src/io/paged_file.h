@@ -51,6 +51,10 @@ class PageWriter {
 
 // Writes (truncating) and fsyncs a whole file.
 Status WriteWholeFile(Env* env, const std::string& path, const void* data, size_t n);
+// Replaces `path` atomically: writes PATH.tmp whole, fsyncs it, renames it
+// over `path` and fsyncs the directory, so a crash leaves the old file or
+// the new one.
+Status ReplaceWholeFile(Env* env, const std::string& path, const void* data, size_t n);
 // Reads a whole file and checks it against the checksum the manifest recorded.
 Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t want_checksum);
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/checksum.h"
+#include "io/paged_file.h"
 
 namespace vx {
 namespace {
@@ -86,22 +87,10 @@ class ChunkReader {
   std::vector<uint8_t> buf_;
 };
 
-std::string DirOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
-// Writes a log holding only its header, for `first_lsn`, beside `path` and
-// renames it over `path` (durable once the directory is synced).
+// A new log of only its header, for `first_lsn`, replacing `path` atomically.
 Status WriteEmptyLog(Env* env, const std::string& path, uint64_t first_lsn) {
-  const std::string tmp = path + ".tmp";
-  VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(tmp, OpenOptions{.write = true, .create = true, .truncate = true}));
   const std::vector<uint8_t> header = FileHeader(first_lsn);
-  VX_RETURN_IF_ERROR(f->Write(0, header.data(), header.size()));
-  VX_RETURN_IF_ERROR(f->Sync());
-  f.reset();
-  VX_RETURN_IF_ERROR(env->RenameFile(tmp, path));
-  return env->SyncDir(DirOf(path));
+  return ReplaceWholeFile(env, path, header.data(), header.size());
 }
 
 }  // namespace
@@ -181,7 +170,6 @@ Result<uint64_t> Wal::Append(uint16_t type, std::span<const uint8_t> payload) {
   if (!failed_.ok()) return failed_;
   const uint64_t lsn = next_lsn_++;
   EncodeRecord(lsn, type, payload, &pending_);
-  pending_last_ = lsn;
   const bool sync = options_.sync_on_append;
   for (;;) {
     if ((sync ? durable_lsn_ : written_lsn_) >= lsn) return lsn;
@@ -211,7 +199,8 @@ void Wal::FlushLocked(std::unique_lock<std::mutex>& lock, bool sync) {
   flushing_ = true;
   std::vector<uint8_t> batch;
   batch.swap(pending_);
-  const uint64_t last = batch.empty() ? written_lsn_ : pending_last_;
+  // Pending records are the newest: the last has the last LSN handed out.
+  const uint64_t last = batch.empty() ? written_lsn_ : next_lsn_ - 1;
   const uint64_t offset = end_;
   lock.unlock();
   Status s = batch.empty() ? Status::Ok() : file_->Write(offset, batch.data(), batch.size());
@@ -236,9 +225,8 @@ Status Wal::Reset() {
   std::unique_lock lock(mu_);
   flushed_.wait(lock, [&] { return !flushing_; });
   if (!failed_.ok()) return failed_;
-  if (!pending_.empty()) {
+  if (!pending_.empty()) {  // appenders woken by the last flush, not yet running
     FlushLocked(lock, true);
-    flushed_.wait(lock, [&] { return !flushing_; });
     if (!failed_.ok()) return failed_;
   }
   file_.reset();

@@ -94,8 +94,7 @@ class Wal {
   std::condition_variable flushed_;
   uint64_t next_lsn_ = 1;
   uint64_t end_ = 0;              // bytes of the file written
-  std::vector<uint8_t> pending_;  // encoded records not yet written
-  uint64_t pending_last_ = 0;     // LSN of pending_'s last record
+  std::vector<uint8_t> pending_;  // encoded records not yet written, the newest
   uint64_t written_lsn_ = 0;      // records up to here are written to the OS
   uint64_t durable_lsn_ = 0;      // and up to here synced
   bool flushing_ = false;
