@@ -2,6 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -56,5 +59,28 @@ void AppendRaw(std::vector<uint8_t>* out, const T& v) {
 
 inline std::string SharedData(const std::string& rel) { return std::string(VX_SHARED_DATA_DIR) + "/" + rel; }
 inline bool Exists(const std::string& path) { return std::filesystem::exists(path); }
+
+// The parent's side of a SIGKILL trial: reads the `Msg`s the child writes
+// to `fd` until the pipe closes, handing each to `on_message`, kills the
+// child with SIGKILL once `kill_after` have arrived, and reaps it. Whether
+// the child died of that SIGKILL (the test's premise).
+template <class Msg, class Fn>
+::testing::AssertionResult KillChildAfterMessages(pid_t pid, int fd, uint64_t kill_after, Fn&& on_message) {
+  Msg msg;
+  uint64_t seen = 0;
+  bool killed = false;
+  while (::read(fd, &msg, sizeof msg) == sizeof msg) {
+    on_message(msg);
+    if (++seen == kill_after) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+  }
+  ::close(fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "child status " << status << " after " << seen << " messages";
+}
 
 }  // namespace vx::testing

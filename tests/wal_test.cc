@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -448,7 +449,7 @@ TEST_P(WalTest, PowerCutDuringResetLeavesTheOldLogOrTheEmptyOne) {
 // Real crashes: a child process appends from three threads, reporting each
 // acknowledged record on a pipe, and is killed with SIGKILL at a random
 // point; the log reopened holds every record reported. VX_WAL_CRASH_TRIALS
-// sets the number of kills (perf/wal_crash.sh runs hundreds).
+// sets the number of kills (perf/crash_trials.sh wal runs hundreds).
 TEST(WalCrash, SigkillOfAnAppendingProcessLosesNoAcknowledgedRecord) {
   const char* env_trials = std::getenv("VX_WAL_CRASH_TRIALS");
   const int trials = env_trials != nullptr ? std::atoi(env_trials) : 10;
@@ -492,20 +493,10 @@ TEST(WalCrash, SigkillOfAnAppendingProcessLosesNoAcknowledgedRecord) {
     }
     ::close(fds[1]);
     const uint64_t kill_after = std::uniform_int_distribution<uint64_t>(1, 300)(rng);
-    uint64_t msg[2];
-    uint64_t seen = 0;
-    bool killed = false;
-    while (::read(fds[0], msg, sizeof msg) == sizeof msg) {
-      acked[static_cast<uint32_t>(msg[0])] = std::max(acked[static_cast<uint32_t>(msg[0])], int64_t(msg[1]));
-      if (++seen == kill_after) {
-        ::kill(pid, SIGKILL);
-        killed = true;
-      }
-    }
-    ::close(fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ASSERT_TRUE(killed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+    using Msg = std::array<uint64_t, 2>;
+    ASSERT_TRUE(testing::KillChildAfterMessages<Msg>(pid, fds[0], kill_after, [&](const Msg& m) {
+      acked[static_cast<uint32_t>(m[0])] = std::max(acked[static_cast<uint32_t>(m[0])], int64_t(m[1]));
+    }));
   }
   ExpectWholePrefix(OpenAndReplay(DefaultEnv(), path), 1, acked);
 }

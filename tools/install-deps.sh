@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   cmake g++ make pkg-config bc ccache clang-format clang libclang-rt-dev
-  liburing-dev libxxhash-dev libzstd-dev libopenblas-dev
+  liburing-dev libxxhash-dev libzstd-dev libopenblas-dev libroaring-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   python3-dev pybind11-dev python3-numpy python3-pytest librsvg2-bin python3-matplotlib

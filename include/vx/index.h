@@ -148,6 +148,9 @@ struct SearchStats {
   // Candidates whose full vectors were read and compared: at most the rerank
   // depth, fewer where the codes' error bound (RaBitQ) ruled some out.
   uint64_t vectors_reranked = 0;
+  // IVF: lists scanned beyond `probes` because those probed held fewer than
+  // k rows that are not deleted.
+  uint64_t lists_widened = 0;
   void Add(const SearchStats& o);
 };
 
@@ -177,6 +180,11 @@ struct IndexInfo {
   uint64_t resident_bytes = 0;
   uint64_t generation = 0;            // the committed base generation
   std::vector<SegmentInfo> segments;  // on top of it, oldest first
+  // Rows deleted (tombstones; not returned by searches) of the `count`
+  // rows, and the bytes of the write-ahead log not yet checkpointed: as of
+  // the open (IndexWriter::info() is current).
+  uint64_t deleted = 0;
+  uint64_t wal_bytes = 0;
 };
 
 // Options whose buffer pool budgets add up to `memory_bytes`, split between
@@ -268,26 +276,62 @@ class Index {
   virtual Result<uint64_t> Prewarm() const = 0;
 };
 
-// The write interface of an index: rows inserted, deleted and replaced by
-// key after the build, durable through a write-ahead log, folded into
-// segments by Checkpoint and repaired around deleted rows by Vacuum. A write
-// is visible to every search that starts after it returns. Declared here so
-// that the API has its final shape; no index type implements it yet, so
-// there is no way to open one.
+struct WriterOptions {
+  // true: a write returns once its WAL record is on disk (fdatasync; writers
+  // that arrive during a sync share the next one). false: once it is
+  // written to the OS, like PostgreSQL's synchronous_commit = off: a crash
+  // of the process loses nothing, a power cut may lose the last
+  // acknowledged writes (whole batches, never part of one).
+  bool sync_on_append = true;
+};
+
+// The write interface of an index: rows deleted (and, later, inserted and
+// replaced) by key after the build, durable through a write-ahead log in
+// the generation's directory, folded into segments by Checkpoint. A write
+// is visible to every search of reader() that starts after it returns, and
+// to every Index opened after it returns (Index::Open replays the log).
+// Each batch is atomic: a refused or failed batch applies nothing, and
+// after a crash a batch is there whole or not at all. When a write returns
+// an I/O error its outcome is known only after the next open (the WAL
+// stops, as PostgreSQL's does after a failed fsync).
+//
+// One writer per directory: it holds dir/LOCK until destroyed, so a second
+// writer, and a build into the directory, are Busy meanwhile. A rebuild
+// replaces the index and its writes with it.
+//
+// Thread-safety: any number of threads may search reader() while one or
+// more threads write; writes run one at a time.
 class IndexWriter {
  public:
+  // Opens the committed index in `dir` for writing: replays its WAL (cutting
+  // a torn tail at the last whole record) and removes the files of a
+  // checkpoint that crashed before its commit.
+  static Result<std::unique_ptr<IndexWriter>> Open(const std::string& dir, const IndexOptions& options,
+                                                   const WriterOptions& writer = {});
   virtual ~IndexWriter() = default;
   // n rows: keys[i] gets vectors[i * dim ...]. A key that exists, a key
   // repeated in the batch, or a NaN component refuses the whole batch.
+  // (Not implemented yet: NotSupported.)
   virtual Status Insert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
-  // NotFound naming the first key that does not exist; nothing is deleted.
+  // Deletes the rows of n keys. NotFound naming the first key that does not
+  // exist or is already deleted, InvalidArgument naming a key repeated in
+  // the batch; nothing of a refused batch is deleted.
   virtual Status Delete(const int64_t* keys, uint64_t n) = 0;
-  // Insert, replacing the rows of keys that exist.
+  // Insert, replacing the rows of keys that exist. (Not implemented yet.)
   virtual Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
+  // Folds the WAL into segments: writes the tombstones as a segment,
+  // commits it with the manifest, then empties the WAL. Searches go on
+  // meanwhile; a crash at any point leaves the acknowledged writes.
   virtual Status Checkpoint() = 0;
+  // Repairs the graph around deleted rows and reclaims them. (Not
+  // implemented yet: NotSupported; deleted rows stay tombstones.)
   virtual Status Vacuum() = 0;
+  // Whether `key` names a row that is not deleted.
+  virtual bool Contains(int64_t key) const = 0;
   // The reader that sees every acknowledged write.
   virtual const Index& reader() const = 0;
+  // reader().info() with deleted, wal_bytes and segments as of now.
+  virtual IndexInfo info() const = 0;
 };
 
 }  // namespace vx

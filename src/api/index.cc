@@ -11,6 +11,7 @@
 #include "core/parallel.h"
 #include "hnsw/hnsw.h"
 #include "index/index_base.h"
+#include "index/index_writer.h"
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/page.h"
@@ -61,6 +62,7 @@ void SearchStats::Add(const SearchStats& o) {
   round_trips += o.round_trips;
   codes_scored += o.codes_scored;
   vectors_reranked += o.vectors_reranked;
+  lists_widened += o.lists_widened;
 }
 
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options) {
@@ -100,25 +102,60 @@ Status Index::SearchBatch(const float* queries, uint64_t n, const SearchParams& 
   return failed;
 }
 
+namespace {
+
+// The index the manifest in `dir` describes, opened by its type; `m` gets
+// the manifest.
+Result<std::unique_ptr<IndexBase>> OpenCommitted(Env* env, const std::string& dir, const IndexOptions& options,
+                                                 Manifest* m) {
+  VX_ASSIGN_OR_RETURN(*m, ReadManifest(env, dir));
+  const auto type = m->params.find("type");
+  const std::string name = type == m->params.end() ? "" : type->second;
+  const IndexTypeOps* e = EntryNamed(name);
+  if (e == nullptr) {
+    return Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (" + TypeNames() +
+                                ")");
+  }
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, e->open(dir, *m, options));
+  // Every type is an IndexBase.
+  return std::unique_ptr<IndexBase>(static_cast<IndexBase*>(index.release()));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
   Env* env = options.env ? options.env : DefaultEnv();
-  // A build that commits between our reading the manifest and opening its
-  // files deletes them: then the manifest names a newer generation, which
-  // is the one to open. A rebuild is minutes; three tries are plenty.
+  // A build or a checkpoint that commits between our reading the manifest
+  // and reading the files it names (a build deletes the old generation, a
+  // checkpoint the old segment and the WAL's folded records): then the
+  // manifest has changed, and the new one is the one to open. Commits are
+  // seconds apart at least; three tries are plenty.
   for (int attempt = 1;; ++attempt) {
-    VX_ASSIGN_OR_RETURN(const Manifest m, ReadManifest(env, dir));
-    const auto type = m.params.find("type");
-    const std::string name = type == m.params.end() ? "" : type->second;
-    const IndexTypeOps* e = EntryNamed(name);
-    if (e == nullptr) {
-      return Status::NotSupported(dir + ": index type '" + name + "' is not one this build of vx knows (" +
-                                  TypeNames() + ")");
-    }
-    Result<std::unique_ptr<Index>> index = e->open(dir, m, options);
-    if (index.ok() || attempt == 3) return index;
+    Manifest m;
+    Result<std::unique_ptr<IndexBase>> index = OpenCommitted(env, dir, options, &m);
+    Status s = index.ok() ? (*index)->ReplayLog() : index.status();
+    if (s.ok()) return std::unique_ptr<Index>(std::move(*index));
+    if (attempt == 3) return s;
     auto now = ReadManifest(env, dir);
-    if (!now.ok() || now->generation == m.generation) return index;
+    if (!now.ok() || (now->generation == m.generation && now->params == m.params && now->segments == m.segments))
+      return s;
   }
+}
+
+Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, const IndexOptions& options,
+                                                       const WriterOptions& writer) {
+  Env* env = options.env ? options.env : DefaultEnv();
+  VX_RETURN_IF_ERROR(ReadManifest(env, dir).status());  // no index: say so, rather than fail to lock
+  auto lock = env->LockFile(dir + "/LOCK");
+  if (!lock.ok()) {
+    if (lock.status().code() != StatusCode::kBusy) return lock.status();
+    return Status::Busy(dir + ": a build or another writer holds this index directory (" + lock.status().message() +
+                        ")");
+  }
+  // Under the lock the committed generation stays the one read here.
+  Manifest m;
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<IndexBase> index, OpenCommitted(env, dir, options, &m));
+  return OpenIndexWriter(std::move(*lock), std::move(index), writer);
 }
 
 namespace {

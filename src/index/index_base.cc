@@ -6,6 +6,7 @@
 
 #include "core/distance.h"
 #include "index/keys.h"
+#include "index/tombstones.h"
 #include "io/paged_file.h"
 
 namespace vx {
@@ -34,11 +35,6 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   info_.dim = params_.dim;
   info_.page_size = params_.page_size;
   info_.generation = m.generation;
-  for (const ManifestSegment& s : m.segments) {
-    SegmentInfo si{s.id, s.kind, 0};
-    for (const ManifestFile& f : s.files) si.bytes += f.size;
-    info_.segments.push_back(std::move(si));
-  }
   VX_ASSIGN_OR_RETURN(vlayout_, VectorLayout::Make(params_.page_size, params_.dim, params_.storage));
   if (vlayout_.page_size != params_.page_size) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
   VX_ASSIGN_OR_RETURN(const ManifestFile structure, ManifestEntry(m, ops.structure_file, dir));
@@ -62,7 +58,91 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
       pages_, IndexPages::Open(
                   env_, {FilePath(ops.structure_file), ops.structure_page, m.PageBindingOf(ops.structure_file)},
                   {FilePath(kVectorsFile), PageType::kVector, m.PageBindingOf(kVectorsFile)}, params_.page_size, o));
-  return CrossCheck();
+  VX_RETURN_IF_ERROR(CrossCheck());
+  return LoadSegments();
+}
+
+Status IndexBase::LoadSegments() {
+  std::shared_ptr<Tombstones> deleted;
+  for (const ManifestSegment& s : manifest_.segments) {
+    SegmentInfo si{s.id, s.kind, 0};
+    for (const ManifestFile& f : s.files) si.bytes += f.size;
+    info_.segments.push_back(std::move(si));
+    if (s.kind != kTombstonesKind || s.files.size() != 1) {
+      return Status::NotSupported(dir_ + "/MANIFEST: segment " + std::to_string(s.id) + " of kind '" + s.kind +
+                                  "' with " + std::to_string(s.files.size()) +
+                                  " files is not one this build of vx reads");
+    }
+    if (deleted) return Status::Corruption(dir_ + "/MANIFEST: more than one tombstones segment");
+    const std::string path = FilePath(s.files[0].name);
+    VX_ASSIGN_OR_RETURN(const std::string bytes, ReadWholeFile(env_, path, s.files[0].checksum));
+    VX_ASSIGN_OR_RETURN(deleted, Tombstones::Deserialize(bytes, params_.count, path));
+  }
+  info_.deleted = deleted ? deleted->size() : 0;
+  if (deleted) info_.resident_bytes += deleted->bytes();
+  PublishDeleted(std::move(deleted));
+  return Status::Ok();
+}
+
+Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                         SearchStats* stats) const {
+  const std::shared_ptr<const Tombstones> deleted = this->deleted();
+  return SearchChecked(query, p, deleted.get(), out, stats);
+}
+
+std::shared_ptr<const Tombstones> IndexBase::deleted() const {
+  std::lock_guard lock(deleted_mu_);
+  return deleted_;
+}
+
+void IndexBase::PublishDeleted(std::shared_ptr<const Tombstones> deleted) {
+  if (deleted && deleted->size() == 0) deleted.reset();  // no check at all: searches skip it
+  std::lock_guard lock(deleted_mu_);
+  deleted_.swap(deleted);
+}
+
+Status IndexBase::ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const {
+  const std::string where = FilePath(kWalFile) + ": record (LSN " + std::to_string(r.lsn) + ")";
+  if (r.type != static_cast<uint16_t>(LogRecordType::kDelete))
+    return Status::NotSupported(where + " of type " + std::to_string(r.type) +
+                                ", which this build of vx does not know");
+  if (r.payload.size() % sizeof(uint32_t) != 0) return Status::Corruption(where + ": a delete of a partial row");
+  std::vector<uint32_t> rows(r.payload.size() / sizeof(uint32_t));
+  std::memcpy(rows.data(), r.payload.data(), r.payload.size());
+  for (uint32_t row : rows) {
+    if (row >= params_.count) {
+      return Status::Corruption(where + ": deletes row " + std::to_string(row) + " of an index of " +
+                                std::to_string(params_.count));
+    }
+  }
+  deleted->Add(rows);
+  return Status::Ok();
+}
+
+Status IndexBase::CheckLogStart(const WalReplay& found) const {
+  if (found.first_lsn > params_.checkpoint_lsn + 1) {
+    return Status::Corruption(FilePath(kWalFile) + ": starts at LSN " + std::to_string(found.first_lsn) +
+                              " but the last checkpoint folded only up to " + std::to_string(params_.checkpoint_lsn) +
+                              ": the records between are missing");
+  }
+  return Status::Ok();
+}
+
+Status IndexBase::ReplayLog() {
+  std::shared_ptr<const Tombstones> before = deleted();
+  auto deleted = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
+  WalReplay found;
+  VX_RETURN_IF_ERROR(Wal::Read(
+      env_, FilePath(kWalFile),
+      [&](const WalRecord& r) {
+        return r.lsn <= params_.checkpoint_lsn ? Status::Ok() : ApplyLogRecord(r, deleted.get());
+      },
+      &found));
+  if (found.first_lsn != 0) VX_RETURN_IF_ERROR(CheckLogStart(found));
+  info_.deleted = deleted->size();
+  info_.wal_bytes = found.bytes;
+  PublishDeleted(std::move(deleted));
+  return Status::Ok();
 }
 
 // What the files record about themselves must agree with the manifest: a

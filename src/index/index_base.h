@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/vector_file.h"
+#include "io/wal.h"
 #include "quant/quantizer.h"
 #include "vx/index.h"
 
@@ -27,6 +29,15 @@ namespace vx {
 
 inline constexpr char kVectorsFile[] = "vectors";
 inline constexpr char kQuantizerFile[] = "quantizer";
+// The write-ahead log of a generation's writes, in its directory (not in
+// the manifest: it changes). IndexParams::checkpoint_lsn says up to which
+// of its LSNs a checkpoint folded it into segments.
+inline constexpr char kWalFile[] = "wal";
+
+// The kinds of WAL record (io/wal.h's type) a write appends.
+enum class LogRecordType : uint16_t {
+  kDelete = 1,  // payload: the deleted rows, u32 each
+};
 
 // The candidate check: a search admits a row to its results only if Admit
 // says so (tombstones, filters). A rejected row may still route an HNSW walk.
@@ -37,20 +48,37 @@ class RowCheck {
   virtual bool Admit(uint32_t row) const = 0;
 };
 
+class Tombstones;
+
 class IndexBase : public Index {
  public:
   const IndexInfo& info() const final { return info_; }
   Result<uint64_t> Prewarm() const final;
+  // Admits no deleted row.
   Status Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
-                SearchStats* stats) const final {
-    return SearchChecked(query, p, nullptr, out, stats);
-  }
+                SearchStats* stats) const final;
   // Search whose results hold only rows that `check` admits (nullptr: every
   // row): min(k, admitted rows the search reaches) results.
   virtual Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check,
                                std::vector<SearchResult>* out, SearchStats* stats) const = 0;
 
+  // The rows deleted as of now (nullptr: none): the tombstone segment and
+  // the WAL's deletes since.
+  std::shared_ptr<const Tombstones> deleted() const;
+  // Applies the WAL's records past the last checkpoint, reading the log
+  // without changing it (an IndexWriter may be appending to it). Index::Open
+  // calls it; IndexWriter opens the log itself.
+  Status ReplayLog();
+
  protected:
+  friend class IndexWriterImpl;
+  // Applies one WAL record to `deleted`.
+  Status ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const;
+  // What a replay found: records past params_.checkpoint_lsn are applied; a
+  // log that starts past it has lost the records between.
+  Status CheckLogStart(const WalReplay& found) const;
+  void PublishDeleted(std::shared_ptr<const Tombstones> deleted);
+
   // Opens `index`, a new object of type `ops` whose files are in format
   // `format`: checks the manifest's files (sizes, head checksums) and shared
   // parameters, loads the quantizer and keys, opens the structure file
@@ -100,6 +128,11 @@ class IndexBase : public Index {
   std::unique_ptr<Quantizer> quantizer_;
   std::vector<int64_t> keys_;  // per row (vectors-file slot)
   std::unique_ptr<IndexPages> pages_;
+
+ private:
+  Status LoadSegments();
+  mutable std::mutex deleted_mu_;  // held only to copy or swap the pointer
+  std::shared_ptr<const Tombstones> deleted_;
 };
 
 // Writes the shared files of a new generation: `keys` (one per row, in

@@ -52,6 +52,7 @@ void IndexParams::ToManifest(ManifestParams* out) const {
   (*out)["dim"] = std::to_string(dim);
   (*out)["page_size"] = std::to_string(page_size);
   (*out)["source"] = source;
+  if (checkpoint_lsn != 0) (*out)["wal_lsn"] = std::to_string(checkpoint_lsn);
 }
 
 Result<IndexParams> IndexParams::FromManifest(const Manifest& m, const std::string& dir, const std::string& type,
@@ -77,6 +78,9 @@ Result<IndexParams> IndexParams::FromManifest(const Manifest& m, const std::stri
   p.dim = static_cast<uint32_t>(dim);
   p.page_size = static_cast<uint32_t>(ps);
   p.source = Param(m, "source");
+  if (m.params.count("wal_lsn")) {
+    VX_ASSIGN_OR_RETURN(p.checkpoint_lsn, Number(m, "wal_lsn", dir, 1, UINT64_MAX));
+  }
   return p;
 }
 

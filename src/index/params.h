@@ -27,6 +27,9 @@ struct IndexParams {
   uint32_t dim = 0;
   uint32_t page_size = 0;
   std::string source;  // what the build read (a path, or "memory")
+  // The last LSN of the generation's WAL (index_base.h) that a checkpoint
+  // folded into segments ("wal_lsn"); 0: none.
+  uint64_t checkpoint_lsn = 0;
 
   void ToManifest(ManifestParams* out) const;
   // Checks that the index in `dir` described by `m` is of type `type` in

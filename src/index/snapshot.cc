@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/checksum.h"
+#include "index/index_base.h"
 #include "io/env.h"
 #include "io/manifest.h"
 #include "vx/index.h"
@@ -206,6 +207,16 @@ Result<SnapshotInfo> Snapshot(const std::string& dir, const std::string& archive
                                    std::to_string(o.level));
   }
   VX_ASSIGN_OR_RETURN(OpenGeneration g, OpenCommitted(env, dir));
+  // An archive holds the base generation only: writes since the build
+  // (segments, the WAL) would be lost from it, so it is refused.
+  WalReplay log;
+  VX_RETURN_IF_ERROR(Wal::Read(
+      env, g.manifest.FilePath(dir, kWalFile), [](const WalRecord&) { return Status::Ok(); }, &log));
+  if (!g.manifest.segments.empty() || log.records > 0) {
+    return Status::NotSupported(dir + ": has writes since its build (" + std::to_string(g.manifest.segments.size()) +
+                                " segments, " + std::to_string(log.records) +
+                                " WAL records), which a snapshot cannot hold yet; rebuild the index to snapshot it");
+  }
   SnapshotInfo info;
   const Status s = WriteArchive(env, dir, g, archive, o, &info);
   if (!s.ok()) {

@@ -276,7 +276,8 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
   auto lock = env->LockFile(dir + "/LOCK");
   if (!lock.ok()) {
     if (lock.status().code() != StatusCode::kBusy) return lock.status();
-    return Status::Busy(dir + ": another build is writing this index directory (" + lock.status().message() + ")");
+    return Status::Busy(dir + ": another build or an IndexWriter holds this index directory (" +
+                        lock.status().message() + ")");
   }
   const Result<Manifest> committed = ReadManifest(env, dir);
   const uint64_t named = committed.ok() ? committed->generation : 0;  // 0: none (generations start at 1)

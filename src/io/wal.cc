@@ -93,15 +93,9 @@ Status WriteEmptyLog(Env* env, const std::string& path, uint64_t first_lsn) {
   return ReplaceWholeFile(env, path, header.data(), header.size());
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Wal>> Wal::Open(Env* env, const std::string& path, const WalOptions& options,
-                                       const ReplayFn& replay, WalReplay* found) {
-  if (!env->FileExists(path)) VX_RETURN_IF_ERROR(WriteEmptyLog(env, path, 1));
-  std::unique_ptr<Wal> wal(new Wal(env, path, options));
-  VX_ASSIGN_OR_RETURN(wal->file_, env->OpenFile(path, OpenOptions{.write = true}));
-  File* f = wal->file_.get();
-  VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
+// Reads the log in `f` (`size` bytes), passing each whole record to
+// `replay`; *r gets what it found (r->bytes: where the whole records end).
+Status Scan(File* f, uint64_t size, const std::string& path, const Wal::ReplayFn& replay, WalReplay* r) {
   ChunkReader in(f, size);
   const auto corrupt = [&](uint64_t offset, const std::string& what) {
     return Status::Corruption(path + ": WAL " + what + " at offset " + std::to_string(offset) + " of " +
@@ -116,9 +110,9 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env* env, const std::string& path, const 
     return Status::NotSupported(path + ": WAL format version " + std::to_string(Load<uint16_t>(h + 4)) +
                                 " (this vx reads " + std::to_string(kWalVersion) + ")");
   }
-  uint64_t lsn = Load<uint64_t>(h + 8);
+  r->first_lsn = Load<uint64_t>(h + 8);
+  uint64_t lsn = r->first_lsn;
   uint64_t at = kFileHeaderSize;
-  WalReplay r;
   while (at < size) {
     if (size - at < kRecordHeaderSize) break;  // a header cut short: torn tail
     VX_ASSIGN_OR_RETURN(const uint8_t* rh, in.Get(at, kRecordHeaderSize));
@@ -135,7 +129,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env* env, const std::string& path, const 
       return corrupt(
           at, "record out of sequence (LSN " + std::to_string(rec_lsn) + ", expected " + std::to_string(lsn) + ")");
     }
-    if (len > kMaxPayload || Load<uint16_t>(rh + 14) != 0) return corrupt(at, "record header malformed");
+    if (len > Wal::kMaxPayload || Load<uint16_t>(rh + 14) != 0) return corrupt(at, "record header malformed");
     const uint64_t end = at + kRecordHeaderSize + len;
     if (end > size) break;  // runs past the end: torn tail
     VX_ASSIGN_OR_RETURN(const uint8_t* payload, in.Get(at + kRecordHeaderSize, len));
@@ -144,21 +138,46 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env* env, const std::string& path, const 
       return corrupt(at, "record (LSN " + std::to_string(rec_lsn) + ") payload checksum mismatch");
     }
     VX_RETURN_IF_ERROR(replay(WalRecord{rec_lsn, type, {payload, len}}));
-    ++r.records;
+    ++r->records;
     ++lsn;
     at = end;
   }
-  r.bytes = at;
-  r.cut_bytes = size - at;
+  r->bytes = at;
+  r->cut_bytes = size - at;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Wal>> Wal::Open(Env* env, const std::string& path, const WalOptions& options,
+                                       const ReplayFn& replay, WalReplay* found) {
+  if (!env->FileExists(path)) VX_RETURN_IF_ERROR(WriteEmptyLog(env, path, options.first_lsn));
+  std::unique_ptr<Wal> wal(new Wal(env, path, options));
+  VX_ASSIGN_OR_RETURN(wal->file_, env->OpenFile(path, OpenOptions{.write = true}));
+  File* f = wal->file_.get();
+  VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
+  WalReplay r;
+  VX_RETURN_IF_ERROR(Scan(f, size, path, replay, &r));
   if (r.cut_bytes > 0) {
-    VX_RETURN_IF_ERROR(f->Truncate(at));
+    VX_RETURN_IF_ERROR(f->Truncate(r.bytes));
     VX_RETURN_IF_ERROR(f->Sync());
   }
-  wal->next_lsn_ = lsn;
-  wal->written_lsn_ = wal->durable_lsn_ = lsn - 1;
-  wal->end_ = at;
+  wal->next_lsn_ = r.first_lsn + r.records;
+  wal->written_lsn_ = wal->durable_lsn_ = wal->next_lsn_ - 1;
+  wal->end_ = r.bytes;
   if (found != nullptr) *found = r;
   return wal;
+}
+
+Status Wal::Read(Env* env, const std::string& path, const ReplayFn& replay, WalReplay* found) {
+  WalReplay r;
+  if (env->FileExists(path)) {
+    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
+    VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
+    VX_RETURN_IF_ERROR(Scan(f.get(), size, path, replay, &r));
+  }
+  if (found != nullptr) *found = r;
+  return Status::Ok();
 }
 
 Result<uint64_t> Wal::Append(uint16_t type, std::span<const uint8_t> payload) {

@@ -39,6 +39,7 @@ namespace vx {
 
 struct WalOptions {
   bool sync_on_append = true;  // see above
+  uint64_t first_lsn = 1;      // the LSN of a log that Open creates (none exists)
 };
 
 struct WalRecord {
@@ -49,9 +50,10 @@ struct WalRecord {
 
 // What Open found.
 struct WalReplay {
+  uint64_t first_lsn = 0;  // the LSN the log starts at (its header's); 0: no log
   uint64_t records = 0;    // replayed
   uint64_t bytes = 0;      // of the log kept, header included
-  uint64_t cut_bytes = 0;  // of a torn tail cut off at `bytes`
+  uint64_t cut_bytes = 0;  // of a torn tail cut off at `bytes` (Read leaves it)
 };
 
 class Wal {
@@ -59,11 +61,16 @@ class Wal {
   static constexpr size_t kMaxPayload = 64 << 20;
   using ReplayFn = std::function<Status(const WalRecord&)>;
 
-  // Opens the log at `path` (creating it, first LSN 1, when missing),
+  // Opens the log at `path` (creating it, at options.first_lsn, when missing),
   // passes each record in order to `replay` (a non-OK status stops the open
   // with it) and cuts a torn tail, leaving the log ready to append.
   static Result<std::unique_ptr<Wal>> Open(Env* env, const std::string& path, const WalOptions& options,
                                            const ReplayFn& replay, WalReplay* found = nullptr);
+
+  // Reads the log at `path` without changing it (a reader beside the
+  // process that appends): passes each whole record to `replay` and stops
+  // at a torn tail, which it leaves. A missing log has no records.
+  static Status Read(Env* env, const std::string& path, const ReplayFn& replay, WalReplay* found = nullptr);
 
   // Appends one record; returns its LSN once it is acknowledged (above).
   // Thread-safe. Payloads above kMaxPayload are refused.

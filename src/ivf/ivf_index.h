@@ -27,7 +27,7 @@ class IvfIndex : public IndexBase {
     QueryVector query;
     PreparedQuery pq;
     std::vector<float> centroid_dist, scores;
-    std::vector<uint32_t> order, ref_list;
+    std::vector<uint32_t> ranked, order, ref_list;
     std::vector<PageRef> refs;
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     RowMarks seen;                  // rows offered to the candidate heap (replicas > 0 only)
@@ -47,8 +47,15 @@ class IvfIndex : public IndexBase {
   bool Bounded() const { return quantizer_->has_error_bound() && quantizer_->error_bound_is_cheap(); }
 
   // The search's steps (search.cc).
-  Status NearestLists(uint32_t probes, Scratch& x) const;
-  Status ScanLists(const SearchParams& p, const RowCheck* check, Scratch& x, SearchStats* stats) const;
+  Status RankLists(uint32_t probes, Scratch& x) const;
+  void OrderForScan(uint32_t from, uint32_t to, Scratch& x) const;
+  // Orders lists by centroid distance, ties by number.
+  static auto ListNearer(const Scratch& x) {
+    return [&x](uint32_t a, uint32_t b) {
+      return x.centroid_dist[a] < x.centroid_dist[b] || (x.centroid_dist[a] == x.centroid_dist[b] && a < b);
+    };
+  }
+  Status ScanLists(const RowCheck* check, Scratch& x, SearchStats* stats) const;
   Status ScanPage(const uint8_t* page, uint64_t page_no, uint32_t list, const RowCheck* check, Scratch& x,
                   SearchStats* stats) const;
 

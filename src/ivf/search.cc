@@ -24,24 +24,27 @@ IvfIndex::Scratch& IvfIndex::ThreadScratch() {
   return s;
 }
 
-// The `probes` nearest lists to the prepared query x.query, by the distance
-// the build assigned with (cosine: l2 from the unit query), into x.order in
-// file order.
-Status IvfIndex::NearestLists(uint32_t probes, Scratch& x) const {
+// Ranks the lists by their centroid's distance to the prepared query
+// x.query (by the distance the build assigned with; cosine: l2 from the
+// unit query): x.ranked holds the `probes` nearest first, in order, then
+// the rest unordered.
+Status IvfIndex::RankLists(uint32_t probes, Scratch& x) const {
   const Metric centroid_metric = info_.metric == Metric::kCosine ? Metric::kL2 : info_.metric;
   VX_ASSIGN_OR_RETURN(QueryDistance to_centroid,
                       QueryDistance::Make(centroid_metric, ElementType::kF32, x.query.data(), info_.dim));
   x.centroid_dist.resize(ivf_.lists);
   to_centroid.Many(centroids_.data(), ivf_.lists, x.centroid_dist.data());
-  x.order.resize(ivf_.lists);
-  std::iota(x.order.begin(), x.order.end(), 0u);
-  std::partial_sort(x.order.begin(), x.order.begin() + probes, x.order.end(), [&](uint32_t a, uint32_t b) {
-    return x.centroid_dist[a] < x.centroid_dist[b] || (x.centroid_dist[a] == x.centroid_dist[b] && a < b);
-  });
-  x.order.resize(probes);
+  x.ranked.resize(ivf_.lists);
+  std::iota(x.ranked.begin(), x.ranked.end(), 0u);
+  std::partial_sort(x.ranked.begin(), x.ranked.begin() + probes, x.ranked.end(), ListNearer(x));
+  return Status::Ok();
+}
+
+// x.order = x.ranked[from, to) in file order (one pass over the file).
+void IvfIndex::OrderForScan(uint32_t from, uint32_t to, Scratch& x) const {
+  x.order.assign(x.ranked.begin() + from, x.ranked.begin() + to);
   std::sort(x.order.begin(), x.order.end(),
             [&](uint32_t a, uint32_t b) { return extents_[a].first_page < extents_[b].first_page; });
-  return Status::Ok();
 }
 
 // Scores one pinned list page and offers its admitted rows. A candidate
@@ -84,12 +87,9 @@ Status IvfIndex::ScanPage(const uint8_t* page, uint64_t page_no, uint32_t want_l
   return Status::Ok();
 }
 
-// Scans the pages of the lists in x.order, a chunk of pins at a time.
-Status IvfIndex::ScanLists(const SearchParams& p, const RowCheck* check, Scratch& x, SearchStats* stats) const {
-  x.candidates.Reset(RerankDepth(p));
-  x.admitted.clear();
-  x.upper_k.Reset(p.k);
-  if (ivf_.replicas > 0) x.seen.Begin(info_.count);
+// Scans the pages of the lists in x.order, a chunk of pins at a time, into
+// the candidates (which it does not reset).
+Status IvfIndex::ScanLists(const RowCheck* check, Scratch& x, SearchStats* stats) const {
   const size_t chunk = pages_->SharePages(PageClass::kStructure);
   size_t li = 0;
   uint32_t next_page_in_list = 0;
@@ -128,8 +128,25 @@ Status IvfIndex::SearchChecked(const float* query, const SearchParams& p, const 
   Scratch& x = ThreadScratch();
   VX_RETURN_IF_ERROR(x.query.Prepare(info_.metric, query, info_.dim));
   quantizer_->PrepareUnit(x.query.data(), &x.pq);
-  VX_RETURN_IF_ERROR(NearestLists(Probes(p), x));
-  VX_RETURN_IF_ERROR(ScanLists(p, check, x, &local));
+  const uint32_t probes = Probes(p);
+  VX_RETURN_IF_ERROR(RankLists(probes, x));
+  x.candidates.Reset(RerankDepth(p));
+  x.admitted.clear();
+  x.upper_k.Reset(p.k);
+  if (ivf_.replicas > 0) x.seen.Begin(info_.count);
+  OrderForScan(0, probes, x);
+  VX_RETURN_IF_ERROR(ScanLists(check, x, &local));
+  // A check that rejects rows (deleted ones) can leave the probed lists with
+  // fewer than k admitted: the next nearest lists are scanned, twice as many
+  // each round, until k are found or every list is scanned.
+  for (uint32_t scanned = probes; check != nullptr && x.candidates.size() < p.k && scanned < ivf_.lists;) {
+    const uint32_t next = std::min(ivf_.lists, 2 * scanned);
+    if (scanned == probes) std::sort(x.ranked.begin() + probes, x.ranked.end(), ListNearer(x));
+    OrderForScan(scanned, next, x);
+    VX_RETURN_IF_ERROR(ScanLists(check, x, &local));
+    local.lists_widened += next - scanned;
+    scanned = next;
+  }
 
   // 3. Rerank by exact distance. With a cheap error bound (RaBitQ), a candidate
   // whose lower bound is above the k-th smallest upper bound is not among

@@ -1,0 +1,190 @@
+#include "index/index_writer.h"
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <set>
+
+#include "index/tombstones.h"
+#include "io/paged_file.h"
+
+namespace vx {
+
+class IndexWriterImpl final : public IndexWriter {
+ public:
+  IndexWriterImpl(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index)
+      : lock_(std::move(lock)), index_(std::move(index)), manifest_(index_->manifest_) {}
+
+  Status Open(const WriterOptions& options);
+  Status Insert(const int64_t*, const float*, uint64_t) override { return NotYet("insert"); }
+  Status Upsert(const int64_t*, const float*, uint64_t) override { return NotYet("upsert"); }
+  Status Vacuum() override { return NotYet("vacuum"); }
+  Status Delete(const int64_t* keys, uint64_t n) override;
+  Status Checkpoint() override;
+  bool Contains(int64_t key) const override {
+    const std::optional<uint32_t> row = RowOf(key);
+    const std::shared_ptr<const Tombstones> deleted = index_->deleted();
+    return row && !(deleted && deleted->Contains(*row));
+  }
+  const Index& reader() const override { return *index_; }
+  IndexInfo info() const override;
+
+ private:
+  static Status NotYet(const char* what) {
+    return Status::NotSupported(std::string(what) + " into an existing index is not implemented yet (delete is)");
+  }
+  // The row of `key`, if the index has one.
+  std::optional<uint32_t> RowOf(int64_t key) const;
+  std::string GenPath(const std::string& name) const { return manifest_.FilePath(index_->dir_, name); }
+  // Deletes the segment files in the generation's directory that the
+  // manifest does not name (a checkpoint that failed before its commit).
+  Status RemoveUncommittedSegments();
+
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<IndexBase> index_;
+  mutable std::mutex mu_;  // one write or checkpoint at a time
+  Manifest manifest_;      // as last committed (the reader keeps the one it opened)
+  uint64_t folded_ = 0;    // the last LSN a checkpoint folded into segments
+  std::unique_ptr<Wal> wal_;
+  std::vector<uint32_t> by_key_;  // rows in key order
+};
+
+Status IndexWriterImpl::Open(const WriterOptions& options) {
+  VX_RETURN_IF_ERROR(RemoveUncommittedSegments());
+  const std::shared_ptr<const Tombstones> committed = index_->deleted();
+  auto deleted = committed ? std::make_shared<Tombstones>(*committed) : std::make_shared<Tombstones>();
+  const uint64_t folded = folded_ = index_->params_.checkpoint_lsn;
+  WalReplay found;
+  VX_ASSIGN_OR_RETURN(wal_, Wal::Open(
+                                index_->env_, GenPath(kWalFile), WalOptions{options.sync_on_append, folded + 1},
+                                [&](const WalRecord& r) {
+                                  return r.lsn <= folded ? Status::Ok() : index_->ApplyLogRecord(r, deleted.get());
+                                },
+                                &found));
+  VX_RETURN_IF_ERROR(index_->CheckLogStart(found));
+  index_->info_.deleted = deleted->size();
+  index_->info_.wal_bytes = found.bytes;
+  index_->PublishDeleted(std::move(deleted));
+  const std::vector<int64_t>& keys = index_->keys_;
+  by_key_.resize(keys.size());
+  std::iota(by_key_.begin(), by_key_.end(), 0u);
+  std::sort(by_key_.begin(), by_key_.end(), [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
+  return Status::Ok();
+}
+
+Status IndexWriterImpl::RemoveUncommittedSegments() {
+  std::set<std::string> named;
+  for (const ManifestFile& f : manifest_.AllFiles()) named.insert(f.name);
+  const std::string gen_dir = GenerationDir(index_->dir_, manifest_.generation);
+  VX_ASSIGN_OR_RETURN(const std::vector<std::string> names, index_->env_->ListDir(gen_dir));
+  for (const std::string& name : names) {
+    if (name.starts_with("seg-") && !named.count(name))
+      VX_RETURN_IF_ERROR(index_->env_->DeleteFile(gen_dir + "/" + name));
+  }
+  return Status::Ok();
+}
+
+std::optional<uint32_t> IndexWriterImpl::RowOf(int64_t key) const {
+  const std::vector<int64_t>& keys = index_->keys_;
+  const auto it =
+      std::lower_bound(by_key_.begin(), by_key_.end(), key, [&](uint32_t row, int64_t k) { return keys[row] < k; });
+  if (it == by_key_.end() || keys[*it] != key) return std::nullopt;
+  return *it;
+}
+
+Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
+  if (n == 0) return Status::Ok();
+  if (keys == nullptr) return Status::InvalidArgument("delete: keys is null");
+  if (n > Wal::kMaxPayload / sizeof(uint32_t)) {
+    return Status::InvalidArgument("delete: a batch of " + std::to_string(n) + " keys is over the limit of " +
+                                   std::to_string(Wal::kMaxPayload / sizeof(uint32_t)) + "; split it");
+  }
+  std::lock_guard lock(mu_);
+  const std::shared_ptr<const Tombstones> before = index_->deleted();
+  std::vector<uint32_t> rows(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    const std::optional<uint32_t> row = RowOf(keys[i]);
+    const std::string which =
+        "delete: key " + std::to_string(keys[i]) + " (item " + std::to_string(i) + " of the batch)";
+    if (!row) return Status::NotFound(which + " does not exist; nothing was deleted");
+    if (before && before->Contains(*row)) return Status::NotFound(which + " is already deleted; nothing was deleted");
+    rows[i] = *row;
+  }
+  std::vector<uint32_t> sorted = rows;
+  std::sort(sorted.begin(), sorted.end());
+  if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
+    return Status::InvalidArgument("delete: key " + std::to_string(index_->keys_[*it]) +
+                                   " repeats in the batch; nothing was deleted");
+  }
+  const auto* payload = reinterpret_cast<const uint8_t*>(rows.data());
+  VX_RETURN_IF_ERROR(
+      wal_->Append(static_cast<uint16_t>(LogRecordType::kDelete), {payload, rows.size() * sizeof(uint32_t)}).status());
+  auto after = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
+  after->Add(rows);
+  index_->PublishDeleted(std::move(after));
+  return Status::Ok();
+}
+
+// A checkpoint writes the tombstones whole as a new segment, commits the
+// manifest naming it (and the LSN it folds) in place of the last one, then
+// empties the WAL. A crash before the commit leaves the old manifest and the
+// whole WAL (the new file is removed at the next open); after it, replay
+// skips the records the segment holds.
+Status IndexWriterImpl::Checkpoint() {
+  std::lock_guard lock(mu_);
+  VX_RETURN_IF_ERROR(wal_->Sync());
+  const uint64_t lsn = wal_->next_lsn() - 1;
+  if (lsn == folded_) return Status::Ok();
+  Env* env = index_->env_;
+  const std::string gen_dir = GenerationDir(index_->dir_, manifest_.generation);
+  Manifest m = manifest_;
+  const uint64_t id = (m.segments.empty() ? 0 : m.segments.back().id) + 1;
+  std::string replaced;  // the tombstones file the new segment replaces
+  std::erase_if(m.segments, [&](const ManifestSegment& s) {
+    if (s.kind != kTombstonesKind) return false;
+    replaced = s.files.at(0).name;
+    return true;
+  });
+  if (const std::shared_ptr<const Tombstones> deleted = index_->deleted()) {
+    const std::string name = "seg-" + std::to_string(id) + "-" + kTombstonesKind;
+    const std::string bytes = deleted->Serialize(index_->params_.count);
+    VX_RETURN_IF_ERROR(WriteWholeFile(env, gen_dir + "/" + name, bytes.data(), bytes.size()));
+    VX_RETURN_IF_ERROR(env->SyncDir(gen_dir));
+    VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env, gen_dir, name));
+    m.segments.push_back(ManifestSegment{id, kTombstonesKind, {std::move(f)}});
+  }
+  IndexParams params = index_->params_;
+  params.checkpoint_lsn = lsn;
+  params.ToManifest(&m.params);
+  VX_RETURN_IF_ERROR(WriteManifest(env, index_->dir_, m));
+  manifest_ = std::move(m);
+  folded_ = lsn;
+  VX_RETURN_IF_ERROR(wal_->Reset());
+  // Best effort: the next writer's open removes it.
+  if (!replaced.empty()) static_cast<void>(env->DeleteFile(gen_dir + "/" + replaced));
+  return Status::Ok();
+}
+
+IndexInfo IndexWriterImpl::info() const {
+  std::lock_guard lock(mu_);
+  IndexInfo info = index_->info();
+  const std::shared_ptr<const Tombstones> deleted = index_->deleted();
+  info.deleted = deleted ? deleted->size() : 0;
+  info.wal_bytes = wal_->size_bytes();
+  info.segments.clear();
+  for (const ManifestSegment& s : manifest_.segments) {
+    SegmentInfo si{s.id, s.kind, 0};
+    for (const ManifestFile& f : s.files) si.bytes += f.size;
+    info.segments.push_back(std::move(si));
+  }
+  return info;
+}
+
+Result<std::unique_ptr<IndexWriter>> OpenIndexWriter(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index,
+                                                     const WriterOptions& options) {
+  auto writer = std::make_unique<IndexWriterImpl>(std::move(lock), std::move(index));
+  VX_RETURN_IF_ERROR(writer->Open(options));
+  return std::unique_ptr<IndexWriter>(std::move(writer));
+}
+
+}  // namespace vx

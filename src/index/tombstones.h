@@ -1,0 +1,52 @@
+// Tombstones: the rows deleted from an index, a CRoaring bitmap of row
+// numbers. A search admits no row in it (it is the RowCheck the search is
+// given), while the HNSW walk still routes through deleted nodes until a
+// vacuum repairs their neighbourhoods.
+//
+// A Tombstones is immutable once published: a write copies it, adds its
+// rows and publishes the copy, so searches read it without a lock.
+//
+// File (a segment of kind "tombstones", named in the manifest with its
+// checksum): magic u32 "VXTS", version u32, the index's row count u64, then
+// the bitmap in CRoaring's portable format. Format in docs/format.md.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "index/index_base.h"
+
+struct roaring_bitmap_s;
+
+namespace vx {
+
+inline constexpr char kTombstonesKind[] = "tombstones";
+
+class Tombstones final : public RowCheck {
+ public:
+  Tombstones();
+  Tombstones(const Tombstones& other);
+  Tombstones& operator=(const Tombstones&) = delete;
+  ~Tombstones() override;
+
+  bool Admit(uint32_t row) const override { return !Contains(row); }
+  bool Contains(uint32_t row) const;
+  uint64_t size() const;
+  void Add(std::span<const uint32_t> rows);
+  // Bytes of RAM the bitmap holds (its serialized size, a close bound).
+  uint64_t bytes() const;
+
+  // The file's bytes for an index of `rows` rows.
+  std::string Serialize(uint64_t rows) const;
+  // Reads a file written by Serialize for an index of `rows` rows;
+  // Corruption naming `path` when it is not one.
+  static Result<std::unique_ptr<Tombstones>> Deserialize(const std::string& bytes, uint64_t rows,
+                                                         const std::string& path);
+
+ private:
+  explicit Tombstones(roaring_bitmap_s* bitmap) : bitmap_(bitmap) {}
+  roaring_bitmap_s* bitmap_;
+};
+
+}  // namespace vx
