@@ -224,6 +224,55 @@ int main(void) {
       CHECK(hits >= 8, "keyed search found %d of the 10 nearest keys", hits);
       vx_close(by_key);
     }
+    /* Deletes: the 10 nearest keys of query 0 deleted through a writer are
+     * gone from its searches, from a second opening, and after a
+     * checkpoint; a refused batch names its key. */
+    vx_writer_options wo;
+    vx_writer_options_init(&wo);
+    CHECK(wo.sync_on_append == 1, "durable appends by default");
+    vx_index* writer = vx_open_writer(keyed, NULL, &wo, &err);
+    CHECK(writer != NULL, "open writer: %s", err.message);
+    if (writer) {
+      CHECK(vx_open_writer(keyed, NULL, NULL, &err) == NULL && err.code == VX_BUSY, "a second writer: %s", err.message);
+      int64_t near[kK], dead[kK];
+      uint32_t found = 0;
+      CHECK(vx_search(writer, queries, kDim, NULL, near, NULL, &found, NULL, &err) == VX_OK && found == kK,
+            "search writer: %s", err.message);
+      CHECK(vx_delete(writer, near, kK, &err) == VX_OK, "delete: %s", err.message);
+      CHECK(vx_contains(writer, near[0]) == 0 && vx_contains(writer, keys[kRows - 1]) == 1, "contains");
+      int64_t bad[2] = {keys[1], 5};
+      CHECK(vx_delete(writer, bad, 2, &err) == VX_NOT_FOUND && strstr(err.message, "key 5 ") != NULL,
+            "delete of a missing key: %s", err.message);
+      CHECK(vx_contains(writer, keys[1]) == 1, "a refused batch applied");
+      vx_index* reader = vx_open(keyed, NULL, &err);
+      CHECK(reader != NULL, "open beside the writer: %s", err.message);
+      for (int pass = 0; pass < 3; ++pass) {
+        const vx_index* which = pass == 0 ? writer : reader;
+        if (pass == 2) {
+          CHECK(vx_checkpoint(writer, &err) == VX_OK, "checkpoint: %s", err.message);
+          vx_close(reader);
+          reader = vx_open(keyed, NULL, &err);
+          which = reader;
+        }
+        if (!which) continue;
+        CHECK(vx_search(which, queries, kDim, NULL, dead, NULL, &found, NULL, &err) == VX_OK && found == kK,
+              "search after delete (pass %d): %s", pass, err.message);
+        for (int i = 0; i < kK; ++i)
+          for (int j = 0; j < kK; ++j) CHECK(dead[i] != near[j], "deleted key %lld returned", (long long)near[j]);
+        vx_index_info info;
+        info.struct_size = sizeof info;
+        CHECK(vx_index_info_get(which, &info, &err) == VX_OK && info.deleted == kK, "deleted %llu (pass %d)",
+              (unsigned long long)info.deleted, pass);
+        CHECK(pass != 2 || (info.segments == 1 && info.wal_bytes < 64), "after checkpoint: %u segments, %llu WAL bytes",
+              info.segments, (unsigned long long)info.wal_bytes);
+      }
+      CHECK(vx_delete(reader, near, 1, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "read-only") != NULL,
+            "delete through a read-only handle: %s", err.message);
+      CHECK(vx_insert(writer, keys, base, 1, kDim, &err) == VX_NOT_SUPPORTED, "insert: %s", err.message);
+      vx_close(reader);
+      vx_close(writer);
+      CHECK(vx_delete(writer, near, 1, &err) == VX_INVALID_ARGUMENT, "delete through a closed handle");
+    }
     keys[100] = keys[5];
     CHECK(vx_build(path, keyed, &k, &err) == VX_INVALID_ARGUMENT, "a repeated key accepted");
     CHECK(strstr(err.message, "row 100 repeats key") != NULL, "message: %s", err.message);

@@ -531,6 +531,53 @@ TEST(VxctlIndex, BuildWithKeysQueryReturnsThem) {
   EXPECT_NE(build.output.find("row 1500 repeats key"), std::string::npos) << build.output;
 }
 
+// vxctl delete and checkpoint: the deleted keys leave every query's
+// results, info counts them, a bad key file deletes nothing and names the
+// key, and a checkpoint folds the WAL into a tombstones segment.
+TEST(VxctlIndex, DeleteCheckpointAndInfo) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 20 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+                .status,
+            0);
+  ASSERT_EQ(Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "idx" + " --quant sq8").status, 0);
+  const std::string query = "query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --out " + dir / "res.npy";
+  ASSERT_EQ(Vxctl(query).status, 0);
+  // Delete every key the queries returned.
+  std::vector<int64_t> hit = ReadInt64Npy(dir / "res.npy");
+  std::sort(hit.begin(), hit.end());
+  hit.erase(std::unique(hit.begin(), hit.end()), hit.end());
+  ASSERT_GT(hit.size(), 20u);
+  ASSERT_TRUE(WriteMatrix(dir / "del.npy", DType::kI64, 1, hit.data(), hit.size()).ok());
+  std::vector<int64_t> bad = {hit[0] == 0 ? 1 : 0, 5000};  // one live key, one that does not exist
+  ASSERT_TRUE(WriteMatrix(dir / "bad.npy", DType::kI64, 1, bad.data(), bad.size()).ok());
+  CliRun del = Vxctl("delete " + dir / "idx" + " --ids " + dir / "bad.npy");
+  EXPECT_EQ(del.status, 1);
+  EXPECT_NE(del.output.find("key 5000 (row 1) does not exist"), std::string::npos) << del.output;
+  del = Vxctl("delete " + dir / "idx" + " --ids " + dir / "del.npy" + " --batch 7 --json", true);
+  ASSERT_EQ(del.status, 0) << del.output;
+  EXPECT_EQ(JsonNumber(del.output, "deleted"), double(hit.size())) << del.output;
+  EXPECT_EQ(JsonNumber(del.output, "live"), double(2000 - hit.size())) << del.output;
+  CliRun info = Vxctl("info " + dir / "idx");
+  EXPECT_NE(info.output.find("rows: " + std::to_string(2000 - hit.size()) + " live, " + std::to_string(hit.size()) +
+                             " deleted"),
+            std::string::npos)
+      << info.output;
+  EXPECT_EQ(Vxctl("delete " + dir / "idx" + " --ids " + dir / "bad.npy").status, 1) << "nothing of it applied";
+  ASSERT_EQ(Vxctl(query).status, 0);
+  for (int64_t key : ReadInt64Npy(dir / "res.npy"))
+    EXPECT_FALSE(std::binary_search(hit.begin(), hit.end(), key)) << "deleted key " << key << " returned";
+  EXPECT_EQ(ReadInt64Npy(dir / "res.npy").size(), 200u);
+  CliRun cp = Vxctl("checkpoint " + dir / "idx" + " --json", true);
+  ASSERT_EQ(cp.status, 0) << cp.output;
+  EXPECT_GT(JsonNumber(cp.output, "wal_bytes_folded"), double(hit.size() * 4)) << cp.output;
+  info = Vxctl("info " + dir / "idx");
+  EXPECT_NE(info.output.find("segment 1: tombstones"), std::string::npos) << info.output;
+  EXPECT_EQ(Vxctl("verify " + dir / "idx").status, 0);
+  ASSERT_EQ(Vxctl(query).status, 0);
+  for (int64_t key : ReadInt64Npy(dir / "res.npy"))
+    EXPECT_FALSE(std::binary_search(hit.begin(), hit.end(), key)) << "deleted key " << key << " returned";
+}
+
 }  // namespace
 }  // namespace vx
 

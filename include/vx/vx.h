@@ -7,7 +7,9 @@
  * parameter. Nothing is printed and nothing exits the process.
  *
  * Thread-safety: a vx_index may be searched from any number of threads at
- * once; vx_close must not race with searches of the same index.
+ * once, and one opened with vx_open_writer written from any thread beside
+ * them (writes run one at a time); vx_close must not race with other calls
+ * on the same index.
  *
  * Link with -lvx (pkg-config vx, or find_package(vx) and vx::vx). */
 #ifndef VX_VX_H_
@@ -31,7 +33,7 @@ typedef enum vx_code {
   VX_NO_SPACE = 5,         /* ENOSPC / EDQUOT */
   VX_NOT_SUPPORTED = 6,
   VX_RESOURCE_EXHAUSTED = 7, /* a memory or size budget would be exceeded */
-  VX_BUSY = 8,               /* held by another writer (a build is writing the index directory) */
+  VX_BUSY = 8,               /* held by another writer (a build or a vx_open_writer holds the directory) */
   VX_CANCELLED = 9           /* the caller asked the operation to stop */
 } vx_code;
 
@@ -122,7 +124,21 @@ typedef struct vx_index_info {
   uint64_t resident_bytes;                            /* always in RAM: codes, upper layers or centroids, keys */
   uint64_t structure_cache_bytes, vector_cache_bytes; /* the buffer pools' budgets, as opened */
   uint64_t generation;
+  /* Since the first version (struct_size beyond `generation`): */
+  uint64_t deleted;   /* rows deleted (not returned by searches); a writer's is current */
+  uint64_t wal_bytes; /* the write-ahead log not yet checkpointed */
+  uint32_t segments;  /* committed on top of the generation (e.g. tombstones) */
 } vx_index_info;
+
+typedef struct vx_writer_options {
+  size_t struct_size;
+  /* 1 (default): a write returns once its WAL record is on disk (fdatasync,
+   * shared by writes that arrive meanwhile). 0: once written to the OS, like
+   * PostgreSQL's synchronous_commit = off: a crash of the process loses
+   * nothing, a power cut may lose the last acknowledged writes (whole
+   * batches, never part of one). */
+  int sync_on_append;
+} vx_writer_options;
 
 typedef struct vx_index vx_index;
 
@@ -130,6 +146,7 @@ typedef struct vx_index vx_index;
 void vx_build_options_init(vx_build_options* options);
 void vx_open_options_init(vx_open_options* options);
 void vx_search_params_init(vx_search_params* params);
+void vx_writer_options_init(vx_writer_options* options);
 
 /* Builds an index of the vectors in `base_path` (.fbin, .fvecs, .npy, ...)
  * into directory `dir`. `options` NULL: the defaults. An index already in
@@ -181,6 +198,32 @@ vx_code vx_search(const vx_index* index, const float* query, uint32_t query_dim,
 vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n, uint32_t query_dim,
                         const vx_search_params* params, int threads, int64_t* ids, float* distances, uint32_t* found,
                         vx_search_stats* stats, vx_error* err);
+
+/* Writes (vx::IndexWriter). vx_open_writer opens the index in `dir` as
+ * vx_open does, and for writing: it replays the write-ahead log and holds
+ * the directory until vx_close (a second writer or a build is VX_BUSY).
+ * The handle searches as any other and sees every acknowledged write; every
+ * index opened after a write returns sees it too. `writer` NULL: the
+ * defaults. A batch is atomic: refused or failed, nothing of it applies;
+ * after a crash it is there whole or not at all. The write calls on a
+ * handle from vx_open are VX_INVALID_ARGUMENT. */
+vx_index* vx_open_writer(const char* dir, const vx_open_options* options, const vx_writer_options* writer,
+                         vx_error* err);
+/* Deletes the rows of n keys. VX_NOT_FOUND naming the first key that does
+ * not exist or is already deleted, VX_INVALID_ARGUMENT naming a key
+ * repeated in the batch. */
+vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* err);
+/* n rows of `dim` floats; not implemented yet (VX_NOT_SUPPORTED). */
+vx_code vx_insert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err);
+vx_code vx_upsert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err);
+/* Folds the write-ahead log into a segment committed with the manifest,
+ * then empties the log; searches go on meanwhile. */
+vx_code vx_checkpoint(vx_index* index, vx_error* err);
+/* Not implemented yet (VX_NOT_SUPPORTED): deleted rows stay tombstones. */
+vx_code vx_vacuum(vx_index* index, vx_error* err);
+/* 1 when `key` names a row that is not deleted; 0 otherwise, and for a
+ * handle not opened with vx_open_writer. */
+int vx_contains(const vx_index* index, int64_t key);
 
 /* Writes the committed generation of the index in `dir` to the archive
  * `archive` (zstd `level` 1..22, 0: 3), while the index serves; the archive

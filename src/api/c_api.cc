@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -19,7 +20,9 @@
 // ClosedHandles, never reused), so that a call with a closed handle is an
 // error, not a use after free.
 struct vx_index {
-  std::unique_ptr<vx::Index> index;
+  std::unique_ptr<vx::Index> owned;         // vx_open
+  std::unique_ptr<vx::IndexWriter> writer;  // vx_open_writer
+  const vx::Index* index = nullptr;         // owned, or the writer's reader; null once closed
   vx::IndexOptions options;
   vx_index_info info{};
   std::string info_strings[5];  // what info's const char* fields point at
@@ -38,7 +41,8 @@ static_assert(VX_RESOURCE_EXHAUSTED == static_cast<int>(vx::StatusCode::kResourc
 constexpr size_t kBuildOptionsV1 = sizeof(vx_build_options);
 constexpr size_t kOpenOptionsV1 = sizeof(vx_open_options);
 constexpr size_t kSearchParamsV1 = sizeof(vx_search_params);
-constexpr size_t kIndexInfoV1 = sizeof(vx_index_info);
+constexpr size_t kIndexInfoV1 = offsetof(vx_index_info, deleted);
+constexpr size_t kWriterOptionsV1 = sizeof(vx_writer_options);
 
 std::mutex closed_mu;
 std::vector<std::unique_ptr<vx_index>>* ClosedHandles() {
@@ -92,11 +96,29 @@ vx::Status Overlay(const T* given, size_t v1_size, const char* name, T* out) {
   return vx::Status::Ok();
 }
 
-vx::Status CheckDim(const vx_index* index, uint32_t query_dim) {
+vx::Status CheckWriter(const vx_index* index) {
+  VX_RETURN_IF_ERROR(CheckHandle(index));
+  if (!index->writer) {
+    return vx::Status::InvalidArgument("index was opened read-only (vx_open); open it with vx_open_writer to write");
+  }
+  return vx::Status::Ok();
+}
+
+// `what` ("query", "vectors") has `given` components a row.
+vx::Status CheckDim(const vx_index* index, uint32_t given, const char* what = "query") {
   const uint32_t dim = index->index->info().dim;
-  if (query_dim == dim) return vx::Status::Ok();
-  return vx::Status::InvalidArgument("query has " + std::to_string(query_dim) + " components; the index has dim " +
-                                     std::to_string(dim));
+  if (given == dim) return vx::Status::Ok();
+  return vx::Status::InvalidArgument(std::string(what) + " has " + std::to_string(given) +
+                                     " components; the index has dim " + std::to_string(dim));
+}
+
+// vx_insert and vx_upsert: `write` is the IndexWriter's.
+vx::Status WriteRows(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
+                     vx::Status (vx::IndexWriter::*write)(const int64_t*, const float*, uint64_t)) {
+  VX_RETURN_IF_ERROR(CheckWriter(index));
+  if (n > 0 && (!keys || !vectors)) return Missing(keys ? "vectors" : "keys");
+  VX_RETURN_IF_ERROR(CheckDim(index, dim, "vectors"));
+  return (index->writer.get()->*write)(keys, vectors, n);
 }
 
 vx::Result<vx::SearchParams> ToParams(const vx_search_params* params) {
@@ -137,6 +159,65 @@ vx::Status Build(vx::VectorSource& source, const char* dir, const vx_build_optio
     o.cancel = &cancel;
   }
   return vx::BuildIndex(source, dir, o);
+}
+
+// vx_open (writer null) and vx_open_writer.
+vx_index* Open(const char* dir, const vx_open_options* options, const vx_writer_options* writer, vx_error* err) {
+  vx_index* out = nullptr;
+  Guard(err, [&]() -> vx::Status {
+    if (!dir) return Missing("dir");
+    vx_open_options c;
+    vx_open_options_init(&c);
+    VX_RETURN_IF_ERROR(Overlay(options, kOpenOptionsV1, "vx_open_options", &c));
+    vx::IndexOptions o;
+    if (c.memory_bytes) {
+      VX_ASSIGN_OR_RETURN(o, vx::IndexOptionsForMemory(dir, c.memory_bytes));
+    } else {
+      if (c.structure_cache_bytes) o.structure_cache_bytes = c.structure_cache_bytes;
+      if (c.vector_cache_bytes) o.vector_cache_bytes = c.vector_cache_bytes;
+    }
+    o.max_searchers = c.max_searchers;
+    auto handle = std::make_unique<vx_index>();
+    if (writer) {
+      VX_ASSIGN_OR_RETURN(handle->writer,
+                          vx::IndexWriter::Open(dir, o, vx::WriterOptions{writer->sync_on_append != 0}));
+      handle->index = &handle->writer->reader();
+    } else {
+      VX_ASSIGN_OR_RETURN(handle->owned, vx::Index::Open(dir, o));
+      handle->index = handle->owned.get();
+    }
+    handle->options = o;
+    const vx::IndexInfo& i = handle->index->info();
+    std::string* str = handle->info_strings;
+    str[0] = vx::IndexTypeName(i.type), str[1] = vx::MetricName(i.metric), str[2] = i.quant, str[3] = i.quant_choice,
+    str[4] = vx::ElementTypeName(i.storage);
+    handle->info = vx_index_info{sizeof(vx_index_info),
+                                 str[0].c_str(),
+                                 str[1].c_str(),
+                                 str[2].c_str(),
+                                 str[3].c_str(),
+                                 str[4].c_str(),
+                                 i.count,
+                                 i.dim,
+                                 i.m,
+                                 i.ef_construction,
+                                 i.max_level,
+                                 i.lists,
+                                 i.replicas,
+                                 i.page_size,
+                                 i.structure_bytes,
+                                 i.vector_bytes,
+                                 i.resident_bytes,
+                                 o.structure_cache_bytes,
+                                 o.vector_cache_bytes,
+                                 i.generation,
+                                 i.deleted,
+                                 i.wal_bytes,
+                                 static_cast<uint32_t>(i.segments.size())};
+    out = handle.release();
+    return vx::Status::Ok();
+  });
+  return out;
 }
 
 }  // namespace
@@ -194,57 +275,22 @@ vx_code vx_build_from_array(const void* rows, const char* element_type, uint64_t
 }
 
 vx_index* vx_open(const char* dir, const vx_open_options* options, vx_error* err) {
-  vx_index* out = nullptr;
-  Guard(err, [&]() -> vx::Status {
-    if (!dir) return Missing("dir");
-    vx_open_options c;
-    vx_open_options_init(&c);
-    VX_RETURN_IF_ERROR(Overlay(options, kOpenOptionsV1, "vx_open_options", &c));
-    vx::IndexOptions o;
-    if (c.memory_bytes) {
-      VX_ASSIGN_OR_RETURN(o, vx::IndexOptionsForMemory(dir, c.memory_bytes));
-    } else {
-      if (c.structure_cache_bytes) o.structure_cache_bytes = c.structure_cache_bytes;
-      if (c.vector_cache_bytes) o.vector_cache_bytes = c.vector_cache_bytes;
-    }
-    o.max_searchers = c.max_searchers;
-    VX_ASSIGN_OR_RETURN(auto index, vx::Index::Open(dir, o));
-    auto handle = std::make_unique<vx_index>();
-    handle->index = std::move(index);
-    handle->options = o;
-    const vx::IndexInfo& i = handle->index->info();
-    std::string* str = handle->info_strings;
-    str[0] = vx::IndexTypeName(i.type), str[1] = vx::MetricName(i.metric), str[2] = i.quant, str[3] = i.quant_choice,
-    str[4] = vx::ElementTypeName(i.storage);
-    handle->info = vx_index_info{sizeof(vx_index_info),
-                                 str[0].c_str(),
-                                 str[1].c_str(),
-                                 str[2].c_str(),
-                                 str[3].c_str(),
-                                 str[4].c_str(),
-                                 i.count,
-                                 i.dim,
-                                 i.m,
-                                 i.ef_construction,
-                                 i.max_level,
-                                 i.lists,
-                                 i.replicas,
-                                 i.page_size,
-                                 i.structure_bytes,
-                                 i.vector_bytes,
-                                 i.resident_bytes,
-                                 o.structure_cache_bytes,
-                                 o.vector_cache_bytes,
-                                 i.generation};
-    out = handle.release();
-    return vx::Status::Ok();
-  });
-  return out;
+  return Open(dir, options, nullptr, err);
+}
+
+vx_index* vx_open_writer(const char* dir, const vx_open_options* options, const vx_writer_options* writer,
+                         vx_error* err) {
+  vx_writer_options w;
+  vx_writer_options_init(&w);
+  if (Report(Overlay(writer, kWriterOptionsV1, "vx_writer_options", &w), err) != VX_OK) return nullptr;
+  return Open(dir, options, &w, err);
 }
 
 void vx_close(vx_index* index) {
   if (!index || !index->index) return;
-  index->index.reset();
+  index->index = nullptr;
+  index->writer.reset();
+  index->owned.reset();
   std::lock_guard<std::mutex> lock(closed_mu);
   ClosedHandles()->emplace_back(index);
 }
@@ -267,9 +313,55 @@ vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* 
       return vx::Status::InvalidArgument("vx_index_info.struct_size is " + std::to_string(info->struct_size) +
                                          ", not at least " + std::to_string(kIndexInfoV1));
     }
-    std::memcpy(static_cast<void*>(info), &index->info, std::min(info->struct_size, sizeof(vx_index_info)));
+    vx_index_info now = index->info;
+    if (index->writer) {
+      const vx::IndexInfo i = index->writer->info();
+      now.deleted = i.deleted;
+      now.wal_bytes = i.wal_bytes;
+      now.segments = static_cast<uint32_t>(i.segments.size());
+    }
+    std::memcpy(static_cast<void*>(info), &now, std::min(info->struct_size, sizeof(vx_index_info)));
     return vx::Status::Ok();
   });
+}
+
+void vx_writer_options_init(vx_writer_options* o) {
+  if (!o) return;
+  *o = vx_writer_options{sizeof(*o), vx::WriterOptions{}.sync_on_append ? 1 : 0};
+}
+
+vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    VX_RETURN_IF_ERROR(CheckWriter(index));
+    if (n > 0 && !keys) return Missing("keys");
+    return index->writer->Delete(keys, n);
+  });
+}
+
+vx_code vx_insert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err) {
+  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, &vx::IndexWriter::Insert); });
+}
+
+vx_code vx_upsert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err) {
+  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, &vx::IndexWriter::Upsert); });
+}
+
+vx_code vx_checkpoint(vx_index* index, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    VX_RETURN_IF_ERROR(CheckWriter(index));
+    return index->writer->Checkpoint();
+  });
+}
+
+vx_code vx_vacuum(vx_index* index, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    VX_RETURN_IF_ERROR(CheckWriter(index));
+    return index->writer->Vacuum();
+  });
+}
+
+int vx_contains(const vx_index* index, int64_t key) {
+  return CheckWriter(index).ok() && index->writer->Contains(key) ? 1 : 0;
 }
 
 uint32_t vx_index_dim(const vx_index* index) { return CheckHandle(index).ok() ? index->index->info().dim : 0; }

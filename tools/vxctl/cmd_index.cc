@@ -541,6 +541,9 @@ void AddInfo(CLI::App& app, RunFn* run) {
                             {"vector_bytes", i.vector_bytes},
                             {"resident_bytes", i.resident_bytes},
                             {"generation", i.generation},
+                            {"live", i.count - i.deleted},
+                            {"deleted", i.deleted},
+                            {"wal_bytes", i.wal_bytes},
                             {"segments", nlohmann::json::array()}};
         if (i.type == vx::IndexType::kIvf) {
           j.update({{"lists", i.lists}, {"replicas", i.replicas}, {"entries", i.entries}});
@@ -571,6 +574,8 @@ void AddInfo(CLI::App& app, RunFn* run) {
                  i.structure_bytes / 1e6, i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
       fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
                  ivf ? "centroids, list directory, keys" : "codes, upper layers, keys");
+      fmt::print("  rows: {} live, {} deleted; WAL {} bytes not checkpointed\n", i.count - i.deleted, i.deleted,
+                 i.wal_bytes);
       if (i.segments.empty()) fmt::print("  segments: none (the base generation only)\n");
       for (const vx::SegmentInfo& seg : i.segments)
         fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
@@ -578,6 +583,123 @@ void AddInfo(CLI::App& app, RunFn* run) {
         fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100,
                    structure, (i.resident_bytes + ratio * i.structure_bytes) / 1e6);
       }
+      return 0;
+    };
+  });
+}
+
+namespace {
+
+// The writer of the index in `dir`, opened with a small pool (writes touch
+// no pages).
+vx::Result<std::unique_ptr<vx::IndexWriter>> OpenWriter(const std::string& dir) {
+  vx::IndexOptions io;
+  io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
+  return vx::IndexWriter::Open(dir, io);
+}
+
+// The JSON of a writer's state after a command.
+nlohmann::json WriterJson(const std::string& dir, const vx::IndexInfo& i) {
+  nlohmann::json j = {{"index", dir},
+                      {"live", i.count - i.deleted},
+                      {"deleted", i.deleted},
+                      {"wal_bytes", i.wal_bytes},
+                      {"segments", nlohmann::json::array()}};
+  for (const vx::SegmentInfo& seg : i.segments)
+    j["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"bytes", seg.bytes}});
+  return j;
+}
+
+}  // namespace
+
+void AddDelete(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string dir, ids;
+    uint64_t batch = 100000;
+    bool checkpoint = false;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("delete", "Delete rows by key (durable through the WAL when it returns)");
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  cmd->add_option("--ids", a->ids, "The keys to delete (.npy int64, .ibin or .ivecs)")->required();
+  cmd->add_option("--batch", a->batch, "Keys a WAL record (one fsync each)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
+  cmd->add_flag("--checkpoint", a->checkpoint, "Checkpoint after the deletes (fold the WAL into a segment)");
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      auto keys = vx::ReadKeys(a->ids);
+      if (!keys.ok()) return Fail(keys.status());
+      auto w = OpenWriter(a->dir);
+      if (!w.ok()) return Fail(w.status());
+      // Every key is checked before any is deleted: a bad file deletes nothing
+      // (each batch is atomic on its own, the file is not).
+      std::vector<int64_t> sorted = *keys;
+      std::sort(sorted.begin(), sorted.end());
+      if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end())
+        return Fail(
+            vx::Status::InvalidArgument(a->ids + ": key " + std::to_string(*it) + " repeats; nothing was deleted"));
+      for (uint64_t i = 0; i < keys->size(); ++i) {
+        if (!(*w)->Contains((*keys)[i]))
+          return Fail(vx::Status::NotFound(a->ids + ": key " + std::to_string((*keys)[i]) + " (row " +
+                                           std::to_string(i) + ") does not exist or is already deleted in " + a->dir +
+                                           "; nothing was deleted"));
+      }
+      Progress bar("delete", keys->size(), "keys");
+      for (uint64_t at = 0; at < keys->size(); at += a->batch) {
+        const uint64_t n = std::min<uint64_t>(a->batch, keys->size() - at);
+        const vx::Status s = (*w)->Delete(keys->data() + at, n);
+        if (!s.ok()) {
+          return Fail(s.WithContext("after " + std::to_string(at) + " keys were deleted"));
+        }
+        bar.Update(at + n);
+      }
+      bar.Finish();
+      if (a->checkpoint) {
+        const vx::Status s = (*w)->Checkpoint();
+        if (!s.ok()) return Fail(s);
+      }
+      const vx::IndexInfo i = (*w)->info();
+      if (a->json.wanted()) {
+        nlohmann::json j = WriterJson(a->dir, i);
+        j["deleted_now"] = keys->size();
+        const vx::Status s = a->json.Write(j);
+        return s.ok() ? 0 : Fail(s);
+      }
+      fmt::print("{}: deleted {} keys; {} live, {} deleted; WAL {} bytes\n", a->dir, keys->size(), i.count - i.deleted,
+                 i.deleted, i.wal_bytes);
+      return 0;
+    };
+  });
+}
+
+void AddCheckpoint(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string dir;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("checkpoint", "Fold the WAL into segments committed with the manifest, then empty it");
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      auto w = OpenWriter(a->dir);
+      if (!w.ok()) return Fail(w.status());
+      const uint64_t wal_before = (*w)->info().wal_bytes;
+      const vx::Status s = (*w)->Checkpoint();
+      if (!s.ok()) return Fail(s);
+      const vx::IndexInfo i = (*w)->info();
+      if (a->json.wanted()) {
+        nlohmann::json j = WriterJson(a->dir, i);
+        j["wal_bytes_folded"] = wal_before - i.wal_bytes;
+        const vx::Status js = a->json.Write(j);
+        return js.ok() ? 0 : Fail(js);
+      }
+      fmt::print("{}: folded {} WAL bytes; {} segments; {} live, {} deleted\n", a->dir, wal_before - i.wal_bytes,
+                 i.segments.size(), i.count - i.deleted, i.deleted);
       return 0;
     };
   });

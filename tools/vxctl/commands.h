@@ -89,6 +89,8 @@ void AddBuild(CLI::App& app, RunFn* run);
 void AddQuery(CLI::App& app, RunFn* run);
 void AddInfo(CLI::App& app, RunFn* run);
 void AddVerify(CLI::App& app, RunFn* run);
+void AddDelete(CLI::App& app, RunFn* run);
+void AddCheckpoint(CLI::App& app, RunFn* run);
 void AddBench(CLI::App& app, RunFn* run);
 void AddSnapshot(CLI::App& app, RunFn* run);
 void AddRestore(CLI::App& app, RunFn* run);

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   vxctl::AddQuery(app, &run);
   vxctl::AddInfo(app, &run);
   vxctl::AddVerify(app, &run);
+  vxctl::AddDelete(app, &run);
+  vxctl::AddCheckpoint(app, &run);
   vxctl::AddBench(app, &run);
   vxctl::AddSnapshot(app, &run);
   vxctl::AddRestore(app, &run);
