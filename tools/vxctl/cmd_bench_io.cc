@@ -25,6 +25,14 @@
 #include "vxctl/progress.h"
 
 namespace vxctl {
+
+double Quantile(std::vector<float>& v, double q) {
+  if (v.empty()) return 0;
+  const size_t k = static_cast<size_t>(q * (v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -38,13 +46,6 @@ struct Figures {
   double hit_ratio = -1;  // pool only
   double iops() const { return reads / seconds; }
 };
-
-double Quantile(std::vector<float>& v, double q) {
-  if (v.empty()) return 0;
-  const size_t k = static_cast<size_t>(q * (v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
 
 // Keeps `qd` reads in flight on one io_uring for `secs` seconds.
 vx::Result<Figures> UringRun(int fd, uint64_t pages, size_t page_size, int qd, double secs) {

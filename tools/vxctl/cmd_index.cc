@@ -648,28 +648,45 @@ void AddDelete(CLI::App& app, RunFn* run) {
                                            "; nothing was deleted"));
       }
       Progress bar("delete", keys->size(), "keys");
+      std::vector<float> latency_us;  // each batch's, until durable
+      const auto start = std::chrono::steady_clock::now();
       for (uint64_t at = 0; at < keys->size(); at += a->batch) {
         const uint64_t n = std::min<uint64_t>(a->batch, keys->size() - at);
+        const auto t0 = std::chrono::steady_clock::now();
         const vx::Status s = (*w)->Delete(keys->data() + at, n);
+        latency_us.push_back(std::chrono::duration<float, std::micro>(std::chrono::steady_clock::now() - t0).count());
         if (!s.ok()) {
           return Fail(s.WithContext("after " + std::to_string(at) + " keys were deleted"));
         }
         bar.Update(at + n);
       }
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       bar.Finish();
+      const size_t batches = latency_us.size();
+      const double p50 = Quantile(latency_us, 0.5), p99 = Quantile(latency_us, 0.99);
+      double checkpoint_secs = 0;
       if (a->checkpoint) {
+        const auto t0 = std::chrono::steady_clock::now();
         const vx::Status s = (*w)->Checkpoint();
         if (!s.ok()) return Fail(s);
+        checkpoint_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
       const vx::IndexInfo i = (*w)->info();
       if (a->json.wanted()) {
         nlohmann::json j = WriterJson(a->dir, i);
-        j["deleted_now"] = keys->size();
+        j.update({{"deleted_now", keys->size()},
+                  {"batches", batches},
+                  {"seconds", secs},
+                  {"keys_per_s", keys->size() / secs},
+                  {"batch_latency_us_p50", p50},
+                  {"batch_latency_us_p99", p99}});
+        if (a->checkpoint) j["checkpoint_seconds"] = checkpoint_secs;
         const vx::Status s = a->json.Write(j);
         return s.ok() ? 0 : Fail(s);
       }
-      fmt::print("{}: deleted {} keys; {} live, {} deleted; WAL {} bytes\n", a->dir, keys->size(), i.count - i.deleted,
-                 i.deleted, i.wal_bytes);
+      fmt::print("{}: deleted {} keys in {} batches, {:.0f} keys/s, a batch durable in {:.0f} us p50, {:.0f} us p99\n",
+                 a->dir, keys->size(), batches, keys->size() / secs, p50, p99);
+      fmt::print("{}: {} live, {} deleted; WAL {} bytes\n", a->dir, i.count - i.deleted, i.deleted, i.wal_bytes);
       return 0;
     };
   });

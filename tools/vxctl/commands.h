@@ -76,6 +76,9 @@ CLI::Validator ResultsOutputArg();
 vx::Status WriteSynthetic(const vx::SyntheticGenerator& gen, uint64_t stream, uint64_t count, uint32_t dim,
                           const std::string& path, const char* label);
 
+// The q-quantile (0..1) of v, reordered in place; 0 when empty.
+double Quantile(std::vector<float>& v, double q);
+
 using RunFn = std::function<int()>;
 
 void AddVersion(CLI::App& app, RunFn* run);

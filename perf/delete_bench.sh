@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Deletes, vx beside pgvector 0.8.6 (PostgreSQL 15) on the same generated
+# set in one run: durable single-key deletes (one commit each: latency and
+# rate), then 20% of the rows deleted in one statement / one vxctl call,
+# then what 200 queries return at ef_search 40 (rows per query, recall@10
+# against exact search over the live rows), and pgvector's VACUUM.
+#   perf/delete_bench.sh        env: N (rows, default 100000), DIM (128),
+#                               VX_BENCH_DIR (default /var/tmp),
+#                               VX_BUILD_DIR (default build)
+# pgvector: ../shared/tools/pgvector-peer start (the script starts it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${N:-100000}
+dim=${DIM:-128}
+nq=200
+peer=$(cd .. && pwd)/shared/tools/pgvector-peer
+work=$(mktemp -d "${VX_BENCH_DIR:-/var/tmp}/vx-delete-bench.XXXXXX")
+trap 'rm -rf "$work"; "$peer" psql -q -c "DROP TABLE IF EXISTS vx_items" >/dev/null 2>&1 || true' EXIT
+py=/usr/bin/python3 # Debian's, with python3-numpy
+build=${VX_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" --target vxctl >/dev/null
+vxctl=$build/tools/vxctl
+"$peer" start >/dev/null
+pg() { "$peer" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+echo "== data: $n x $dim generated, $nq queries; commit $(git rev-parse --short HEAD)"
+$vxctl gen --dim "$dim" --count "$n" --queries "$nq" --out "$work/base.fbin" --queries-out "$work/q.fbin" >/dev/null
+$py - "$work" "$n" <<'EOF'
+import sys, numpy as np
+work, n = sys.argv[1], int(sys.argv[2])
+def fbin(p):
+    h = np.fromfile(p, dtype=np.uint32, count=2)
+    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
+base = fbin(f"{work}/base.fbin")
+with open(f"{work}/base.tsv", "w") as f:
+    for i, v in enumerate(base):
+        f.write(f"{i}\t[{','.join(f'{x:.7g}' for x in v)}]\n")
+rng = np.random.default_rng(1)
+single = rng.choice(np.arange(1, n, 5), 1000, replace=False)  # keys = 1 mod 5, for the single deletes
+np.save(f"{work}/single.npy", single.astype(np.int64))
+bulk = np.setdiff1d(np.arange(1, n, 5), single)                # the rest of the 20%
+np.save(f"{work}/bulk.npy", bulk.astype(np.int64))
+EOF
+
+echo "== build: vx hnsw (m 16, ef_construction 64) and pgvector hnsw (the same)"
+t0=$(date +%s.%N)
+$vxctl build --base "$work/base.fbin" --out "$work/idx" >/dev/null 2>&1
+t1=$(date +%s.%N)
+pg -c "DROP TABLE IF EXISTS vx_items" -c "CREATE TABLE vx_items (id bigint PRIMARY KEY, embedding vector($dim))"
+pg -c "\\copy vx_items FROM '$work/base.tsv'"
+pg -c "SET maintenance_work_mem = '2GB'" -c "CREATE INDEX ON vx_items USING hnsw (embedding vector_l2_ops)" \
+  -c "VACUUM ANALYZE vx_items"
+t2=$(date +%s.%N)
+printf 'build seconds: vx %.1f, pgvector %.1f (table load, index, analyze)\n' \
+  "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)"
+
+echo "== 1,000 single-key deletes, each durable before the next (fsync per commit)"
+$vxctl delete "$work/idx" --ids "$work/single.npy" --batch 1 --json >"$work/vx_single.json" 2>/dev/null
+$py - "$work/single.npy" >"$work/pg_single.sql" <<'EOF'
+import sys, numpy as np
+print("\\timing on")
+for k in np.load(sys.argv[1]):
+    print(f"DELETE FROM vx_items WHERE id = {k};")
+EOF
+pg -f "$work/pg_single.sql" >"$work/pg_single.out"
+$py - "$work" <<'EOF'
+import json, sys, re, numpy as np
+work = sys.argv[1]
+v = json.load(open(f"{work}/vx_single.json"))
+ms = np.array([float(m) for m in re.findall(r"Time: ([0-9.]+) ms", open(f"{work}/pg_single.out").read())])
+print(f"{'':10} {'deletes/s':>10} {'p50 us':>8} {'p99 us':>8}")
+print(f"{'vx':10} {v['keys_per_s']:>10,.0f} {v['batch_latency_us_p50']:>8,.0f} {v['batch_latency_us_p99']:>8,.0f}")
+print(f"{'pgvector':10} {1000 / (ms.sum() / 1000):>10,.0f} {np.percentile(ms, 50) * 1000:>8,.0f} {np.percentile(ms, 99) * 1000:>8,.0f}"
+      f"   ({len(ms)} statements; psql's time, client round trip included)")
+EOF
+
+echo "== the rest of 20% of the rows deleted at once"
+$vxctl delete "$work/idx" --ids "$work/bulk.npy" --json >"$work/vx_bulk.json" 2>/dev/null
+pg -c "\\timing on" -c "DELETE FROM vx_items WHERE id % 5 = 1" >"$work/pg_bulk.out"
+$py - "$work" <<'EOF'
+import json, sys, re
+work = sys.argv[1]
+v = json.load(open(f"{work}/vx_bulk.json"))
+ms = float(re.findall(r"Time: ([0-9.]+) ms", open(f"{work}/pg_bulk.out").read())[-1])
+print(f"vx: {v['deleted_now']:,} keys in {v['seconds']:.3f} s; pgvector: DELETE ... WHERE id % 5 = 1 in {ms / 1000:.3f} s")
+EOF
+
+# Exact top 10 over the live rows, and each system's answers at ef_search 40.
+$py - "$work" "$n" <<'EOF'
+import sys, numpy as np
+work, n = sys.argv[1], int(sys.argv[2])
+def fbin(p):
+    h = np.fromfile(p, dtype=np.uint32, count=2)
+    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
+base, q = fbin(f"{work}/base.fbin"), fbin(f"{work}/q.fbin")
+live = np.arange(n)[np.arange(n) % 5 != 1]
+d = (q * q).sum(1)[:, None] - 2 * q @ base[live].T + (base[live] ** 2).sum(1)[None, :]
+np.save(f"{work}/gt_live.npy", live[np.argsort(d, axis=1)[:, :10]])
+with open(f"{work}/pg_queries.sql", "w") as f:
+    f.write("SET hnsw.ef_search = 40;\n\\timing on\n")
+    for v in q:
+        f.write(f"SELECT string_agg(id::text, ' ') FROM (SELECT id FROM vx_items ORDER BY embedding <-> "
+                f"'[{','.join(f'{x:.7g}' for x in v)}]' LIMIT 10) r;\n")
+EOF
+report() { # label, vx results .npy or pg output
+  $py - "$work" "$@" <<'EOF'
+import sys, re, numpy as np
+work, label, kind, path = sys.argv[1:5]
+gt = np.load(f"{work}/gt_live.npy")
+if kind == "vx":
+    got = [[k for k in row if k >= 0] for row in np.load(path)]
+else:
+    text = open(path).read()  # psql -At: one line of keys a query (empty when none), then its time
+    lines = text.splitlines()
+    got = [[int(x) for x in lines[i - 1].split()] for i, l in enumerate(lines) if l.startswith("Time:")]
+    ms = np.array([float(m) for m in re.findall(r"Time: ([0-9.]+) ms", text)])
+deleted = sum(k % 5 == 1 for r in got for k in r)
+hits = sum(len(set(r) & set(g)) for r, g in zip(got, gt))
+rows = np.array([len(r) for r in got])
+extra = f"  p50 {np.percentile(ms, 50):.2f} ms" if kind != "vx" else ""
+print(f"{label:34} rows/query {rows.mean():5.2f} (min {rows.min():2d})  recall@10 {hits / (10 * len(gt)):.3f}  deleted returned {deleted}{extra}")
+EOF
+}
+echo "== 200 queries after the deletes, k 10, ef_search 40 (recall against exact search over the live rows)"
+$vxctl query "$work/idx" --queries "$work/q.fbin" --ef-search 40 --out "$work/vx_res.npy" >/dev/null 2>&1
+report "vx (tombstones)" vx "$work/vx_res.npy"
+pg -At -f "$work/pg_queries.sql" >"$work/pg_res.out"
+report "pgvector before VACUUM" pg "$work/pg_res.out"
+t0=$(date +%s.%N)
+pg -c "VACUUM vx_items"
+t1=$(date +%s.%N)
+printf 'pgvector VACUUM after the deletes: %.1f s\n' "$(echo "$t1 - $t0" | bc)"
+pg -At -f "$work/pg_queries.sql" >"$work/pg_res2.out"
+report "pgvector after VACUUM" pg "$work/pg_res2.out"
+t0=$(date +%s.%N)
+$vxctl checkpoint "$work/idx" >/dev/null
+t1=$(date +%s.%N)
+printf 'vx checkpoint (the WAL folded into a tombstones segment): %.2f s\n' "$(echo "$t1 - $t0" | bc)"
