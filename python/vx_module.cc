@@ -175,15 +175,51 @@ void Build(const py::object& path, const py::object& vectors, const std::string&
   Check(s);
 }
 
+// An index opened read-only (vx.open) or for writing (vx.open_writer: the
+// writer's reader searches).
 class PyIndex {
  public:
   PyIndex(std::unique_ptr<vx::Index> index, vx::IndexOptions options) : index_(std::move(index)), options_(options) {}
+  PyIndex(std::unique_ptr<vx::IndexWriter> writer, vx::IndexOptions options)
+      : writer_(std::move(writer)), options_(options) {}
 
   const vx::Index& index() const {
+    if (writer_) return writer_->reader();
     if (!index_) throw py::value_error("the index is closed");
     return *index_;
   }
-  void Close() { index_.reset(); }
+  vx::IndexWriter& writer() const {
+    index();  // closed?
+    if (!writer_) throw py::value_error("the index was opened read-only (vx.open); open it with vx.open_writer");
+    return *writer_;
+  }
+  const vx::IndexWriter* writer_or_null() const { return writer_.get(); }
+  void Close() {
+    index_.reset();
+    writer_.reset();
+  }
+
+  void Delete(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& keys) {
+    vx::IndexWriter& w = writer();
+    if (keys.ndim() != 1) throw py::value_error("keys must be 1-D");
+    vx::Status s;
+    {
+      py::gil_scoped_release release;
+      s = w.Delete(keys.data(), keys.shape(0));
+    }
+    if (s.code() == vx::StatusCode::kNotFound) throw py::key_error(s.ToString());
+    Check(s);
+  }
+  void Checkpoint() {
+    vx::IndexWriter& w = writer();
+    vx::Status s;
+    {
+      py::gil_scoped_release release;
+      s = w.Checkpoint();
+    }
+    Check(s);
+  }
+  bool Contains(int64_t key) const { return writer().Contains(key); }
 
   py::tuple Search(const py::array_t<float, py::array::c_style | py::array::forcecast>& queries, uint32_t k,
                    uint32_t ef_search, uint32_t probes, uint32_t rerank, uint32_t beam, int threads,
@@ -211,10 +247,14 @@ class PyIndex {
     if (!return_stats) return py::make_tuple(distances, keys);
     py::dict per_query;
     const std::pair<const char*, uint64_t vx::SearchStats::*> fields[] = {
-        {"structure_pages", &vx::SearchStats::structure_pages},  {"structure_reads", &vx::SearchStats::structure_reads},
-        {"vector_pages", &vx::SearchStats::vector_pages},        {"vector_reads", &vx::SearchStats::vector_reads},
-        {"round_trips", &vx::SearchStats::round_trips},          {"codes_scored", &vx::SearchStats::codes_scored},
-        {"vectors_reranked", &vx::SearchStats::vectors_reranked}};
+        {"structure_pages", &vx::SearchStats::structure_pages},
+        {"structure_reads", &vx::SearchStats::structure_reads},
+        {"vector_pages", &vx::SearchStats::vector_pages},
+        {"vector_reads", &vx::SearchStats::vector_reads},
+        {"round_trips", &vx::SearchStats::round_trips},
+        {"codes_scored", &vx::SearchStats::codes_scored},
+        {"vectors_reranked", &vx::SearchStats::vectors_reranked},
+        {"lists_widened", &vx::SearchStats::lists_widened}};
     for (const auto& [name, field] : fields) {
       py::array_t<uint64_t> column(static_cast<py::ssize_t>(n));
       for (uint64_t i = 0; i < n; ++i) column.mutable_data()[i] = stats[i].*field;
@@ -234,7 +274,7 @@ class PyIndex {
   }
 
   py::dict Info() const {
-    const vx::IndexInfo& i = index().info();
+    const vx::IndexInfo i = writer_ ? writer_->info() : index().info();
     py::dict d;
     d["type"] = vx::IndexTypeName(i.type);
     d["metric"] = vx::MetricName(i.metric);
@@ -259,11 +299,23 @@ class PyIndex {
     d["structure_cache_bytes"] = options_.structure_cache_bytes;
     d["vector_cache_bytes"] = options_.vector_cache_bytes;
     d["generation"] = i.generation;
+    d["deleted"] = i.deleted;
+    d["wal_bytes"] = i.wal_bytes;
+    py::list segments;
+    for (const vx::SegmentInfo& seg : i.segments) {
+      py::dict sd;
+      sd["id"] = seg.id;
+      sd["kind"] = seg.kind;
+      sd["bytes"] = seg.bytes;
+      segments.append(sd);
+    }
+    d["segments"] = segments;
     return d;
   }
 
  private:
   std::unique_ptr<vx::Index> index_;
+  std::unique_ptr<vx::IndexWriter> writer_;
   vx::IndexOptions options_;
 };
 
@@ -273,6 +325,14 @@ PyIndex Open(const py::object& path, double memory_mb, uint32_t max_searchers) {
   o.env = nullptr;
   o.max_searchers = max_searchers;
   return PyIndex(Take(vx::Index::Open(dir, o)), o);
+}
+
+PyIndex OpenWriter(const py::object& path, double memory_mb, uint32_t max_searchers, bool sync_on_append) {
+  const std::string dir = PathOf(path);
+  vx::IndexOptions o = Take(vx::IndexOptionsForMemory(dir, Megabytes(memory_mb, 0)));
+  o.env = nullptr;
+  o.max_searchers = max_searchers;
+  return PyIndex(Take(vx::IndexWriter::Open(dir, o, vx::WriterOptions{sync_on_append})), o);
 }
 
 std::vector<std::string> Verify(const py::object& path) { return Take(vx::Index::Verify(PathOf(path))).problems; }
@@ -326,6 +386,11 @@ PYBIND11_MODULE(_vx, m) {
         "cancels the build and is raised again.");
   m.def("open", &Open, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
         "Opens the index in `path`, its buffer pools sized to memory_mb between them (like shared_buffers).");
+  m.def("open_writer", &OpenWriter, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
+        py::arg("sync_on_append") = true,
+        "Opens the index in `path` for writing as well: it searches like vx.open's and sees every write; "
+        "index.delete(keys) and index.checkpoint() write. Holds the directory until closed (a second writer or a "
+        "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off).");
   m.def("verify", &Verify, py::arg("path"),
         "Checks every file and page of the index in `path`; returns the problems found (empty when whole).");
 
@@ -352,6 +417,11 @@ PYBIND11_MODULE(_vx, m) {
            py::arg("return_stats") = false,
            "(D, I): float32 distances and int64 keys of shape (n, k), nearest first; -1 and inf past the rows "
            "found. With return_stats, (D, I, stats): per-query counters, one array each.")
+      .def("delete", &PyIndex::Delete, py::arg("keys"),
+           "Deletes the rows of `keys` (1-D int64), durable when it returns; the whole batch or, when a key does "
+           "not exist, is already deleted or repeats, none of it (KeyError / ValueError naming the key).")
+      .def("checkpoint", &PyIndex::Checkpoint, "Folds the write-ahead log into a segment committed with the manifest.")
+      .def("__contains__", &PyIndex::Contains, py::arg("key"), "Whether `key` is a live row (writers only).")
       .def("prewarm", &PyIndex::Prewarm, "Reads the structure pages into the pool; returns the pages it holds.")
       .def("close", &PyIndex::Close)
       .def(
@@ -359,5 +429,8 @@ PYBIND11_MODULE(_vx, m) {
       .def("__exit__", [](PyIndex& self, py::args) { self.Close(); })
       .def_property_readonly("info", &PyIndex::Info)
       .def_property_readonly("dim", [](const PyIndex& self) { return self.index().info().dim; })
-      .def("__len__", [](const PyIndex& self) { return self.index().info().count; });
+      .def("__len__", [](const PyIndex& self) {
+        const vx::IndexInfo i = self.writer_or_null() ? self.writer_or_null()->info() : self.index().info();
+        return i.count - i.deleted;  // live rows
+      });
 }

@@ -109,7 +109,7 @@ def test_info_prewarm_and_stats(hnsw):
     q = np.zeros((3, DIM), np.float32) + 5
     D, I, stats = index.search(q, rerank=25, return_stats=True)
     assert set(stats) == {"structure_pages", "structure_reads", "vector_pages", "vector_reads",
-                          "round_trips", "codes_scored", "vectors_reranked"}
+                          "round_trips", "codes_scored", "vectors_reranked", "lists_widened"}
     assert stats["codes_scored"].shape == (3,)
     assert np.all(stats["codes_scored"] > 0) and np.all(stats["vectors_reranked"] <= 25)
     assert np.all(stats["vectors_reranked"] >= K)
@@ -225,6 +225,42 @@ def test_snapshot_and_restore(tmp_path, hnsw, data):
     with pytest.raises(vx.CorruptionError, match="offset"):
         vx.restore(tmp_path / "bad.vxs", tmp_path / "copy")
     np.testing.assert_array_equal(vx.open(tmp_path / "copy").search(queries)[1], want[1])
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_deletes_through_a_writer(tmp_path, data, kind):
+    base, queries = data
+    path = tmp_path / kind
+    keys = np.arange(ROWS, dtype=np.int64) * 3 + 100
+    vx.build(path, base, type=kind, keys=keys, quant="sq8", lists=8)
+    with vx.open_writer(path) as w:
+        with pytest.raises(vx.BusyError):
+            vx.open_writer(path)
+        _, first = w.search(queries, k=K, probes=8)
+        gone = np.unique(first)
+        w.delete(gone)
+        assert len(w) == ROWS - len(gone) and w.info["deleted"] == len(gone)
+        live = np.setdiff1d(np.arange(ROWS), (gone - 100) // 3)
+        assert all((k in w) == (k not in gone) for k in keys[::7])
+        with pytest.raises(KeyError, match="key 7 "):
+            w.delete(np.array([keys[live[0]], 7]))
+        with pytest.raises(KeyError, match="already deleted"):
+            w.delete(np.array([keys[live[0]], gone[0]]))
+        with pytest.raises(ValueError, match="repeats"):
+            w.delete(np.array([keys[live[1]], keys[live[1]]]))
+        assert len(w) == ROWS - len(gone) and keys[live[0]] in w  # the refused batches applied nothing
+        _, want = exact(base[live], queries)
+        for index in (w, vx.open(path)):  # the writer, and an index opened from its WAL
+            _, got = index.search(queries, k=K, probes=8, ef_search=64)
+            assert not np.isin(got, gone).any()
+            assert (got >= 0).all()
+            assert recall(got, keys[live[want]]) >= 0.9
+        w.checkpoint()
+        assert [s["kind"] for s in w.info["segments"]] == ["tombstones"]
+    reader = vx.open(path)
+    assert reader.info["deleted"] == len(gone)
+    with pytest.raises(ValueError, match="read-only"):
+        reader.delete(keys[:1])
 
 
 def test_version():
