@@ -15,6 +15,7 @@
 #include "io/env.h"
 #include "io/manifest.h"
 #include "io/page.h"
+#include "io/wal.h"
 #include "ivf/ivf.h"
 #include "vx/index.h"
 
@@ -125,17 +126,25 @@ Result<std::unique_ptr<IndexBase>> OpenCommitted(Env* env, const std::string& di
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOptions& options) {
   Env* env = options.env ? options.env : DefaultEnv();
-  // A build or a checkpoint that commits between our reading the manifest
-  // and reading the files it names (a build deletes the old generation, a
-  // checkpoint the old segment and the WAL's folded records): then the
-  // manifest has changed, and the new one is the one to open. Commits are
-  // seconds apart at least; three tries are plenty.
+  // The WAL is opened before the manifest the index is opened from is read.
+  // A checkpoint commits its manifest before it replaces the log, so the
+  // log held is the one that manifest's checkpoint continues, or an older
+  // one whose records past it are all folded: either replays right, however
+  // many checkpoints run meanwhile. What can still change under the open is
+  // the generation (a rebuild) or the segment a checkpoint replaces (read
+  // first of the files): then the manifest has changed and the new one is
+  // the one to open. Each retry means another commit landed.
+  constexpr int kTries = 10;
   for (int attempt = 1;; ++attempt) {
+    VX_ASSIGN_OR_RETURN(const Manifest first, ReadManifest(env, dir));
+    VX_ASSIGN_OR_RETURN(const std::unique_ptr<File> log, Wal::OpenForRead(env, first.FilePath(dir, kWalFile)));
     Manifest m;
     Result<std::unique_ptr<IndexBase>> index = OpenCommitted(env, dir, options, &m);
-    Status s = index.ok() ? (*index)->ReplayLog() : index.status();
+    Status s = !index.ok()                        ? index.status()
+               : m.generation != first.generation ? Status::Busy(dir + ": rebuilt while opening")
+                                                  : (*index)->ReplayLog(log.get());
     if (s.ok()) return std::unique_ptr<Index>(std::move(*index));
-    if (attempt == 3) return s;
+    if (attempt == kTries) return s;
     auto now = ReadManifest(env, dir);
     if (!now.ok() || (now->generation == m.generation && now->params == m.params && now->segments == m.segments))
       return s;

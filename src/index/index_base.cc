@@ -35,6 +35,10 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   info_.dim = params_.dim;
   info_.page_size = params_.page_size;
   info_.generation = m.generation;
+  // First of the files: a checkpoint deletes the segment it replaces, so
+  // the time between reading the manifest and reading its segment is the
+  // time an open can lose the race (and retry).
+  VX_RETURN_IF_ERROR(LoadSegments());
   VX_ASSIGN_OR_RETURN(vlayout_, VectorLayout::Make(params_.page_size, params_.dim, params_.storage));
   if (vlayout_.page_size != params_.page_size) return Status::Corruption(dir + "/MANIFEST: page size below one vector");
   VX_ASSIGN_OR_RETURN(const ManifestFile structure, ManifestEntry(m, ops.structure_file, dir));
@@ -53,13 +57,12 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   }
   keys_.resize(params_.count);
   std::memcpy(keys_.data(), kbytes.data(), kbytes.size());
-  info_.resident_bytes = keys_.size() * sizeof(int64_t);
+  info_.resident_bytes += keys_.size() * sizeof(int64_t);
   VX_ASSIGN_OR_RETURN(
       pages_, IndexPages::Open(
                   env_, {FilePath(ops.structure_file), ops.structure_page, m.PageBindingOf(ops.structure_file)},
                   {FilePath(kVectorsFile), PageType::kVector, m.PageBindingOf(kVectorsFile)}, params_.page_size, o));
-  VX_RETURN_IF_ERROR(CrossCheck());
-  return LoadSegments();
+  return CrossCheck();
 }
 
 Status IndexBase::LoadSegments() {
@@ -128,12 +131,12 @@ Status IndexBase::CheckLogStart(const WalReplay& found) const {
   return Status::Ok();
 }
 
-Status IndexBase::ReplayLog() {
+Status IndexBase::ReplayLog(File* log) {
   std::shared_ptr<const Tombstones> before = deleted();
   auto deleted = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
   WalReplay found;
   VX_RETURN_IF_ERROR(Wal::Read(
-      env_, FilePath(kWalFile),
+      log, FilePath(kWalFile),
       [&](const WalRecord& r) {
         return r.lsn <= params_.checkpoint_lsn ? Status::Ok() : ApplyLogRecord(r, deleted.get());
       },

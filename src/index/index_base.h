@@ -65,10 +65,10 @@ class IndexBase : public Index {
   // The rows deleted as of now (nullptr: none): the tombstone segment and
   // the WAL's deletes since.
   std::shared_ptr<const Tombstones> deleted() const;
-  // Applies the WAL's records past the last checkpoint, reading the log
-  // without changing it (an IndexWriter may be appending to it). Index::Open
-  // calls it; IndexWriter opens the log itself.
-  Status ReplayLog();
+  // Applies the records of `log` (Wal::OpenForRead; nullptr: none) past the
+  // last checkpoint, without changing it (an IndexWriter may be appending
+  // to it). Index::Open calls it; IndexWriter opens the log itself.
+  Status ReplayLog(File* log);
 
  protected:
   friend class IndexWriterImpl;

@@ -209,9 +209,11 @@ Result<SnapshotInfo> Snapshot(const std::string& dir, const std::string& archive
   VX_ASSIGN_OR_RETURN(OpenGeneration g, OpenCommitted(env, dir));
   // An archive holds the base generation only: writes since the build
   // (segments, the WAL) would be lost from it, so it is refused.
+  const std::string wal_path = g.manifest.FilePath(dir, kWalFile);
+  VX_ASSIGN_OR_RETURN(const std::unique_ptr<File> wal, Wal::OpenForRead(env, wal_path));
   WalReplay log;
   VX_RETURN_IF_ERROR(Wal::Read(
-      env, g.manifest.FilePath(dir, kWalFile), [](const WalRecord&) { return Status::Ok(); }, &log));
+      wal.get(), wal_path, [](const WalRecord&) { return Status::Ok(); }, &log));
   if (!g.manifest.segments.empty() || log.records > 0) {
     return Status::NotSupported(dir + ": has writes since its build (" + std::to_string(g.manifest.segments.size()) +
                                 " segments, " + std::to_string(log.records) +

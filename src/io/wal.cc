@@ -169,12 +169,16 @@ Result<std::unique_ptr<Wal>> Wal::Open(Env* env, const std::string& path, const 
   return wal;
 }
 
-Status Wal::Read(Env* env, const std::string& path, const ReplayFn& replay, WalReplay* found) {
+Result<std::unique_ptr<File>> Wal::OpenForRead(Env* env, const std::string& path) {
+  if (!env->FileExists(path)) return std::unique_ptr<File>();
+  return env->OpenFile(path, OpenOptions{});
+}
+
+Status Wal::Read(File* log, const std::string& path, const ReplayFn& replay, WalReplay* found) {
   WalReplay r;
-  if (env->FileExists(path)) {
-    VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{}));
-    VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
-    VX_RETURN_IF_ERROR(Scan(f.get(), size, path, replay, &r));
+  if (log != nullptr) {
+    VX_ASSIGN_OR_RETURN(const uint64_t size, log->Size());
+    VX_RETURN_IF_ERROR(Scan(log, size, path, replay, &r));
   }
   if (found != nullptr) *found = r;
   return Status::Ok();

@@ -67,10 +67,13 @@ class Wal {
   static Result<std::unique_ptr<Wal>> Open(Env* env, const std::string& path, const WalOptions& options,
                                            const ReplayFn& replay, WalReplay* found = nullptr);
 
-  // Reads the log at `path` without changing it (a reader beside the
-  // process that appends): passes each whole record to `replay` and stops
-  // at a torn tail, which it leaves. A missing log has no records.
-  static Status Read(Env* env, const std::string& path, const ReplayFn& replay, WalReplay* found = nullptr);
+  // Reading the log at `path` without changing it (a reader beside the
+  // process that appends), in two steps so that a reader can hold the file
+  // it will read: OpenForRead opens it (nullptr when there is no log); Read
+  // passes each whole record of `log` (nullptr: none) to `replay` and stops
+  // at a torn tail, which it leaves.
+  static Result<std::unique_ptr<File>> OpenForRead(Env* env, const std::string& path);
+  static Status Read(File* log, const std::string& path, const ReplayFn& replay, WalReplay* found = nullptr);
 
   // Appends one record; returns its LSN once it is acknowledged (above).
   // Thread-safe. Payloads above kMaxPayload are refused.
