@@ -43,6 +43,24 @@ bulk = np.setdiff1d(np.arange(1, n, 5), single)                # the rest of the
 np.save(f"{work}/bulk.npy", bulk.astype(np.int64))
 EOF
 
+# Exact top 10 over all rows and over the rows left after the deletes; the
+# queries for pgvector at ef_search 40.
+$py - "$work" "$n" <<'EOF'
+import sys, numpy as np
+work, n = sys.argv[1], int(sys.argv[2])
+def fbin(p):
+    h = np.fromfile(p, dtype=np.uint32, count=2)
+    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
+base, q = fbin(f"{work}/base.fbin"), fbin(f"{work}/q.fbin")
+for name, rows in (("all", np.arange(n)), ("live", np.arange(n)[np.arange(n) % 5 != 1])):
+    d = (q * q).sum(1)[:, None] - 2 * q @ base[rows].T + (base[rows] ** 2).sum(1)[None, :]
+    np.save(f"{work}/gt_{name}.npy", rows[np.argsort(d, axis=1)[:, :10]])
+with open(f"{work}/pg_queries.sql", "w") as f:
+    f.write("SET hnsw.ef_search = 40;\n\\timing on\n")
+    for v in q:
+        f.write(f"SELECT string_agg(id::text, ' ') FROM (SELECT id FROM vx_items ORDER BY embedding <-> "
+                f"'[{','.join(f'{x:.7g}' for x in v)}]' LIMIT 10) r;\n")
+EOF
 echo "== build: vx hnsw (m 16, ef_construction 64) and pgvector hnsw (the same)"
 t0=$(date +%s.%N)
 $vxctl build --base "$work/base.fbin" --out "$work/idx" >/dev/null 2>&1
@@ -54,6 +72,41 @@ pg -c "SET maintenance_work_mem = '2GB'" -c "CREATE INDEX ON vx_items USING hnsw
 t2=$(date +%s.%N)
 printf 'build seconds: vx %.1f, pgvector %.1f (table load, index, analyze)\n' \
   "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)"
+
+report() { # label, gt (all | live), vx RESULTS.npy JSON | pg PSQL_OUTPUT
+  $py - "$work" "$@" <<'EOF'
+import sys, re, json, numpy as np
+work, label, which, kind, path = sys.argv[1:6]
+gt = np.load(f"{work}/gt_{which}.npy")
+if kind == "vx":
+    got = [[k for k in row if k >= 0] for row in np.load(path)]
+    j = json.load(open(sys.argv[6]))
+    extra = f"  p50 {j['latency_us_p50'] / 1000:.2f} ms  SSD reads/query {j['ssd_reads_per_query']:.1f}"
+else:
+    text = open(path).read()  # psql -At: one line of keys a query (empty when none), then its time
+    lines = text.splitlines()
+    got = [[int(x) for x in lines[i - 1].split()] for i, l in enumerate(lines) if l.startswith("Time:")]
+    ms = np.array([float(m) for m in re.findall(r"Time: ([0-9.]+) ms", text)])
+    extra = f"  p50 {np.percentile(ms, 50):.2f} ms (psql's, round trip included)"
+deleted = sum(k % 5 == 1 for r in got for k in r) if which == "live" else 0
+hits = sum(len(set(r) & set(g)) for r, g in zip(got, gt))
+rows = np.array([len(r) for r in got])
+print(f"{label:28} rows/query {rows.mean():5.2f} (min {rows.min():2d})  recall@10 {hits / (10 * len(gt)):.3f}  "
+      f"deleted returned {deleted}{extra}")
+EOF
+}
+vx_query() { # label, gt
+  $vxctl query "$work/idx" --queries "$work/q.fbin" --ef-search 40 --threads 1 --out "$work/vx_res.npy" --json \
+    >"$work/vx_res.json" 2>/dev/null
+  report "$1" "$2" vx "$work/vx_res.npy" "$work/vx_res.json"
+}
+pg_query() { # label, gt
+  pg -At -f "$work/pg_queries.sql" >"$work/pg_res.out"
+  report "$1" "$2" pg "$work/pg_res.out"
+}
+echo "== 200 queries before the deletes, k 10, ef_search 40, one at a time (recall against exact search)"
+vx_query "vx" all
+pg_query "pgvector" all
 
 echo "== 1,000 single-key deletes, each durable before the next (fsync per commit)"
 $vxctl delete "$work/idx" --ids "$work/single.npy" --batch 1 --json >"$work/vx_single.json" 2>/dev/null
@@ -86,53 +139,14 @@ ms = float(re.findall(r"Time: ([0-9.]+) ms", open(f"{work}/pg_bulk.out").read())
 print(f"vx: {v['deleted_now']:,} keys in {v['seconds']:.3f} s; pgvector: DELETE ... WHERE id % 5 = 1 in {ms / 1000:.3f} s")
 EOF
 
-# Exact top 10 over the live rows, and each system's answers at ef_search 40.
-$py - "$work" "$n" <<'EOF'
-import sys, numpy as np
-work, n = sys.argv[1], int(sys.argv[2])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-base, q = fbin(f"{work}/base.fbin"), fbin(f"{work}/q.fbin")
-live = np.arange(n)[np.arange(n) % 5 != 1]
-d = (q * q).sum(1)[:, None] - 2 * q @ base[live].T + (base[live] ** 2).sum(1)[None, :]
-np.save(f"{work}/gt_live.npy", live[np.argsort(d, axis=1)[:, :10]])
-with open(f"{work}/pg_queries.sql", "w") as f:
-    f.write("SET hnsw.ef_search = 40;\n\\timing on\n")
-    for v in q:
-        f.write(f"SELECT string_agg(id::text, ' ') FROM (SELECT id FROM vx_items ORDER BY embedding <-> "
-                f"'[{','.join(f'{x:.7g}' for x in v)}]' LIMIT 10) r;\n")
-EOF
-report() { # label, vx results .npy or pg output
-  $py - "$work" "$@" <<'EOF'
-import sys, re, numpy as np
-work, label, kind, path = sys.argv[1:5]
-gt = np.load(f"{work}/gt_live.npy")
-if kind == "vx":
-    got = [[k for k in row if k >= 0] for row in np.load(path)]
-else:
-    text = open(path).read()  # psql -At: one line of keys a query (empty when none), then its time
-    lines = text.splitlines()
-    got = [[int(x) for x in lines[i - 1].split()] for i, l in enumerate(lines) if l.startswith("Time:")]
-    ms = np.array([float(m) for m in re.findall(r"Time: ([0-9.]+) ms", text)])
-deleted = sum(k % 5 == 1 for r in got for k in r)
-hits = sum(len(set(r) & set(g)) for r, g in zip(got, gt))
-rows = np.array([len(r) for r in got])
-extra = f"  p50 {np.percentile(ms, 50):.2f} ms" if kind != "vx" else ""
-print(f"{label:34} rows/query {rows.mean():5.2f} (min {rows.min():2d})  recall@10 {hits / (10 * len(gt)):.3f}  deleted returned {deleted}{extra}")
-EOF
-}
 echo "== 200 queries after the deletes, k 10, ef_search 40 (recall against exact search over the live rows)"
-$vxctl query "$work/idx" --queries "$work/q.fbin" --ef-search 40 --out "$work/vx_res.npy" >/dev/null 2>&1
-report "vx (tombstones)" vx "$work/vx_res.npy"
-pg -At -f "$work/pg_queries.sql" >"$work/pg_res.out"
-report "pgvector before VACUUM" pg "$work/pg_res.out"
+vx_query "vx (tombstones)" live
+pg_query "pgvector before VACUUM" live
 t0=$(date +%s.%N)
 pg -c "VACUUM vx_items"
 t1=$(date +%s.%N)
 printf 'pgvector VACUUM after the deletes: %.1f s\n' "$(echo "$t1 - $t0" | bc)"
-pg -At -f "$work/pg_queries.sql" >"$work/pg_res2.out"
-report "pgvector after VACUUM" pg "$work/pg_res2.out"
+pg_query "pgvector after VACUUM" live
 t0=$(date +%s.%N)
 $vxctl checkpoint "$work/idx" >/dev/null
 t1=$(date +%s.%N)
