@@ -100,9 +100,12 @@ vx_query() { # label, gt
     >"$work/vx_res.json" 2>/dev/null
   report "$1" "$2" vx "$work/vx_res.npy" "$work/vx_res.json"
 }
-pg_query() { # label, gt
+pg_query() { # label, gt; then the plan of the first query (an index scan, or not)
   pg -At -f "$work/pg_queries.sql" >"$work/pg_res.out"
   report "$1" "$2" pg "$work/pg_res.out"
+  { echo "SET hnsw.ef_search = 40;"
+    sed -n 3p "$work/pg_queries.sql" | sed "s/^SELECT string_agg(id::text, ' ') FROM (/EXPLAIN (COSTS OFF) /; s/) r;\$/;/"
+  } | pg -At | grep -oE 'Index Scan using [a-z_0-9]+|Seq Scan on [a-z_]+' | head -1 | sed 's/^/    plan: /'
 }
 echo "== 200 queries before the deletes, k 10, ef_search 40, one at a time (recall against exact search)"
 vx_query "vx" all

@@ -343,6 +343,49 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedDeletes) {
   CheckAndRecall(SearchAll(**index, b_->queries, p_), acked);
 }
 
+// ENOSPC: a checkpoint that cannot write its segment or its manifest fails
+// and changes nothing, and the writer goes on; a delete whose WAL append
+// fails is not applied and stops the writer (as PostgreSQL stops after a
+// failed WAL write). The next open has every acknowledged delete and no
+// stray segment file.
+TEST_P(WriterTest, NoSpaceInADeleteOrACheckpointLosesNothingAcknowledged) {
+  FaultEnv fault(DefaultEnv());
+  auto w = OpenWriter(dir(), &fault);
+  ASSERT_NE(w, nullptr);
+  const int64_t a = KeyOf(1), b = KeyOf(2), c = KeyOf(3);
+  ASSERT_TRUE(w->Delete(&a, 1).ok());
+  for (const char* file : {"tombstones", "MANIFEST"}) {
+    SCOPED_TRACE(file);
+    fault.FailWritesAfter(file, 0);
+    const Status s = w->Checkpoint();
+    EXPECT_EQ(s.code(), StatusCode::kNoSpace) << s.ToString();
+    fault.ClearFaults();
+    EXPECT_TRUE(w->info().segments.empty());
+    EXPECT_TRUE(ReadManifest(DefaultEnv(), dir())->segments.empty());
+    EXPECT_FALSE(w->Contains(a));
+    auto index = Index::Open(dir(), IndexOptions{});
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    EXPECT_EQ((*index)->info().deleted, 1u);
+  }
+  ASSERT_TRUE(w->Delete(&b, 1).ok());
+  fault.FailWritesAfter("/wal", 0);
+  Status s = w->Delete(&c, 1);
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace) << s.ToString();
+  EXPECT_TRUE(w->Contains(c)) << "a failed delete was applied";
+  fault.ClearFaults();
+  s = w->Delete(&c, 1);
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace) << "the writer went on after a failed WAL write: " << s.ToString();
+  w.reset();
+  auto after = OpenWriter(dir());
+  ASSERT_NE(after, nullptr);
+  EXPECT_FALSE(after->Contains(a));
+  EXPECT_FALSE(after->Contains(b));
+  EXPECT_TRUE(after->Contains(c));
+  for (const std::string& f : GenerationFiles()) EXPECT_FALSE(f.starts_with("seg-")) << f << " left behind";
+  ASSERT_TRUE(after->Checkpoint().ok());
+  EXPECT_EQ(after->info().deleted, 2u);
+}
+
 // Checksums: a damaged tombstones segment, or a damaged WAL record before
 // the log's tail, fails the open with Corruption naming the file.
 TEST_P(WriterTest, DamagedSegmentOrLogIsCorruptionNamingTheFile) {
