@@ -553,7 +553,7 @@ TEST(VxctlIndex, DeleteCheckpointAndInfo) {
   CliRun del = Vxctl("delete " + dir / "idx" + " --ids " + dir / "bad.npy");
   EXPECT_EQ(del.status, 1);
   EXPECT_NE(del.output.find("key 5000 (row 1) does not exist"), std::string::npos) << del.output;
-  del = Vxctl("delete " + dir / "idx" + " --ids " + dir / "del.npy" + " --batch 7 --json", true);
+  del = Vxctl("delete " + dir / "idx" + " --ids " + dir / "del.npy" + " --batch 7 --threads 3 --json", true);
   ASSERT_EQ(del.status, 0) << del.output;
   EXPECT_EQ(JsonNumber(del.output, "deleted"), double(hit.size())) << del.output;
   EXPECT_EQ(JsonNumber(del.output, "live"), double(2000 - hit.size())) << del.output;

@@ -299,8 +299,10 @@ struct WriterOptions {
 // writer, and a build into the directory, are Busy meanwhile. A rebuild
 // replaces the index and its writes with it.
 //
-// Thread-safety: any number of threads may search reader() while one or
-// more threads write; writes run one at a time.
+// Thread-safety: any number of threads may search reader() while any
+// number of threads write. Deletes from several threads run together and
+// share the WAL's fsyncs (group commit); a checkpoint waits for the deletes
+// in flight and holds new ones until it is done.
 class IndexWriter {
  public:
   // Opens the committed index in `dir` for writing: replays its WAL (cutting
@@ -315,7 +317,8 @@ class IndexWriter {
   virtual Status Insert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
   // Deletes the rows of n keys. NotFound naming the first key that does not
   // exist or is already deleted, InvalidArgument naming a key repeated in
-  // the batch; nothing of a refused batch is deleted.
+  // the batch, Busy naming a key a concurrent batch is deleting; nothing of
+  // a refused batch is deleted.
   virtual Status Delete(const int64_t* keys, uint64_t n) = 0;
   // Insert, replacing the rows of keys that exist. (Not implemented yet.)
   virtual Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) = 0;

@@ -7,9 +7,9 @@
  * parameter. Nothing is printed and nothing exits the process.
  *
  * Thread-safety: a vx_index may be searched from any number of threads at
- * once, and one opened with vx_open_writer written from any thread beside
- * them (writes run one at a time); vx_close must not race with other calls
- * on the same index.
+ * once, and one opened with vx_open_writer written from any number of
+ * threads beside them (their deletes share fsyncs); vx_close must not race
+ * with other calls on the same index.
  *
  * Link with -lvx (pkg-config vx, or find_package(vx) and vx::vx). */
 #ifndef VX_VX_H_
@@ -211,7 +211,8 @@ vx_index* vx_open_writer(const char* dir, const vx_open_options* options, const 
                          vx_error* err);
 /* Deletes the rows of n keys. VX_NOT_FOUND naming the first key that does
  * not exist or is already deleted, VX_INVALID_ARGUMENT naming a key
- * repeated in the batch. */
+ * repeated in the batch, VX_BUSY naming a key a concurrent call is
+ * deleting. */
 vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* err);
 /* n rows of `dim` floats; not implemented yet (VX_NOT_SUPPORTED). */
 vx_code vx_insert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err);

@@ -1,9 +1,11 @@
 #include "index/index_writer.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <numeric>
 #include <optional>
 #include <set>
+#include <unordered_set>
 
 #include "index/tombstones.h"
 #include "io/paged_file.h"
@@ -39,12 +41,21 @@ class IndexWriterImpl final : public IndexWriter {
   // Deletes the segment files in the generation's directory that the
   // manifest does not name (a checkpoint that failed before its commit).
   Status RemoveUncommittedSegments();
+  Status CheckpointLocked();  // with mu_ held and no delete in flight
 
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<IndexBase> index_;
-  mutable std::mutex mu_;  // one write or checkpoint at a time
-  Manifest manifest_;      // as last committed (the reader keeps the one it opened)
-  uint64_t folded_ = 0;    // the last LSN a checkpoint folded into segments
+  // Deletes check and reserve their rows under mu_, append to the WAL
+  // without it (batches from several threads share an fsync: group
+  // commit), then publish under it. A checkpoint holds mu_ from when the
+  // appends in flight have published until it is done.
+  mutable std::mutex mu_;
+  std::condition_variable published_;     // in_flight_ fell, or a checkpoint ended
+  uint64_t in_flight_ = 0;                // deletes between their check and their publish
+  bool checkpointing_ = false;            // a checkpoint waits for in_flight_ to reach 0
+  std::unordered_set<uint32_t> pending_;  // the rows of the deletes in flight
+  Manifest manifest_;                     // as last committed (the reader keeps the one it opened)
+  uint64_t folded_ = 0;                   // the last LSN a checkpoint folded into segments
   std::unique_ptr<Wal> wal_;
   std::vector<uint32_t> by_key_;  // rows in key order
 };
@@ -99,30 +110,45 @@ Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
     return Status::InvalidArgument("delete: a batch of " + std::to_string(n) + " keys is over the limit of " +
                                    std::to_string(Wal::kMaxPayload / sizeof(uint32_t)) + "; split it");
   }
-  std::lock_guard lock(mu_);
-  const std::shared_ptr<const Tombstones> before = index_->deleted();
   std::vector<uint32_t> rows(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    const std::optional<uint32_t> row = RowOf(keys[i]);
-    const std::string which =
-        "delete: key " + std::to_string(keys[i]) + " (item " + std::to_string(i) + " of the batch)";
-    if (!row) return Status::NotFound(which + " does not exist; nothing was deleted");
-    if (before && before->Contains(*row)) return Status::NotFound(which + " is already deleted; nothing was deleted");
-    rows[i] = *row;
-  }
-  std::vector<uint32_t> sorted = rows;
-  std::sort(sorted.begin(), sorted.end());
-  if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
-    return Status::InvalidArgument("delete: key " + std::to_string(index_->keys_[*it]) +
-                                   " repeats in the batch; nothing was deleted");
+  {
+    std::unique_lock lock(mu_);
+    published_.wait(lock, [&] { return !checkpointing_; });
+    const std::shared_ptr<const Tombstones> before = index_->deleted();
+    for (uint64_t i = 0; i < n; ++i) {
+      const std::optional<uint32_t> row = RowOf(keys[i]);
+      const std::string which =
+          "delete: key " + std::to_string(keys[i]) + " (item " + std::to_string(i) + " of the batch)";
+      if (!row) return Status::NotFound(which + " does not exist; nothing was deleted");
+      if (before && before->Contains(*row)) return Status::NotFound(which + " is already deleted; nothing was deleted");
+      if (pending_.count(*row)) {
+        return Status::Busy(which + " is being deleted by a concurrent batch; nothing was deleted");
+      }
+      rows[i] = *row;
+    }
+    std::vector<uint32_t> sorted = rows;
+    std::sort(sorted.begin(), sorted.end());
+    if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
+      return Status::InvalidArgument("delete: key " + std::to_string(index_->keys_[*it]) +
+                                     " repeats in the batch; nothing was deleted");
+    }
+    pending_.insert(rows.begin(), rows.end());
+    ++in_flight_;
   }
   const auto* payload = reinterpret_cast<const uint8_t*>(rows.data());
-  VX_RETURN_IF_ERROR(
-      wal_->Append(static_cast<uint16_t>(LogRecordType::kDelete), {payload, rows.size() * sizeof(uint32_t)}).status());
-  auto after = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
-  after->Add(rows);
-  index_->PublishDeleted(std::move(after));
-  return Status::Ok();
+  const Status appended =
+      wal_->Append(static_cast<uint16_t>(LogRecordType::kDelete), {payload, rows.size() * sizeof(uint32_t)}).status();
+  std::lock_guard lock(mu_);
+  if (appended.ok()) {
+    const std::shared_ptr<const Tombstones> before = index_->deleted();
+    auto after = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
+    after->Add(rows);
+    index_->PublishDeleted(std::move(after));
+  }
+  for (uint32_t row : rows) pending_.erase(row);
+  --in_flight_;
+  published_.notify_all();
+  return appended;
 }
 
 // A checkpoint writes the tombstones whole as a new segment, commits the
@@ -131,7 +157,17 @@ Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
 // whole WAL (the new file is removed at the next open); after it, replay
 // skips the records the segment holds.
 Status IndexWriterImpl::Checkpoint() {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  published_.wait(lock, [&] { return !checkpointing_; });  // one checkpoint at a time
+  checkpointing_ = true;
+  published_.wait(lock, [&] { return in_flight_ == 0; });  // every record in the WAL is published
+  const Status s = CheckpointLocked();
+  checkpointing_ = false;
+  published_.notify_all();
+  return s;
+}
+
+Status IndexWriterImpl::CheckpointLocked() {
   VX_RETURN_IF_ERROR(wal_->Sync());
   const uint64_t lsn = wal_->next_lsn() - 1;
   if (lsn == folded_) return Status::Ok();

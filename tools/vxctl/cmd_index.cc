@@ -3,12 +3,14 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -616,6 +618,7 @@ void AddDelete(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir, ids;
     uint64_t batch = 100000;
+    int threads = 1;
     bool checkpoint = false;
     JsonOut json;
   };
@@ -626,6 +629,9 @@ void AddDelete(CLI::App& app, RunFn* run) {
   cmd->add_option("--batch", a->batch, "Keys a WAL record (one fsync each)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
+  cmd->add_option("--threads", a->threads, "Threads deleting batches at once (their fsyncs are shared)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--checkpoint", a->checkpoint, "Checkpoint after the deletes (fold the WAL into a segment)");
   AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
@@ -647,22 +653,36 @@ void AddDelete(CLI::App& app, RunFn* run) {
                                            std::to_string(i) + ") does not exist or is already deleted in " + a->dir +
                                            "; nothing was deleted"));
       }
+      // Batches go to the threads in turn; their fsyncs are shared.
       Progress bar("delete", keys->size(), "keys");
-      std::vector<float> latency_us;  // each batch's, until durable
+      const uint64_t batches = (keys->size() + a->batch - 1) / a->batch;
+      std::vector<float> latency_us(batches);  // each batch's, until durable
+      std::atomic<uint64_t> next{0}, done{0};
+      std::mutex mu;  // the bar and the first error
+      vx::Status failed;
       const auto start = std::chrono::steady_clock::now();
-      for (uint64_t at = 0; at < keys->size(); at += a->batch) {
-        const uint64_t n = std::min<uint64_t>(a->batch, keys->size() - at);
-        const auto t0 = std::chrono::steady_clock::now();
-        const vx::Status s = (*w)->Delete(keys->data() + at, n);
-        latency_us.push_back(std::chrono::duration<float, std::micro>(std::chrono::steady_clock::now() - t0).count());
-        if (!s.ok()) {
-          return Fail(s.WithContext("after " + std::to_string(at) + " keys were deleted"));
-        }
-        bar.Update(at + n);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < a->threads; ++t) {
+        threads.emplace_back([&] {
+          for (uint64_t b; (b = next++) < batches;) {
+            const uint64_t at = b * a->batch, n = std::min<uint64_t>(a->batch, keys->size() - at);
+            const auto t0 = std::chrono::steady_clock::now();
+            const vx::Status s = (*w)->Delete(keys->data() + at, n);
+            latency_us[b] = std::chrono::duration<float, std::micro>(std::chrono::steady_clock::now() - t0).count();
+            std::lock_guard lock(mu);
+            if (!s.ok()) {
+              if (failed.ok()) failed = s;
+              next = batches;
+              return;
+            }
+            bar.Update(done += n);
+          }
+        });
       }
+      for (auto& t : threads) t.join();
+      if (!failed.ok()) return Fail(failed.WithContext(std::to_string(done) + " keys were deleted before this"));
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       bar.Finish();
-      const size_t batches = latency_us.size();
       const double p50 = Quantile(latency_us, 0.5), p99 = Quantile(latency_us, 0.99);
       double checkpoint_secs = 0;
       if (a->checkpoint) {
