@@ -35,6 +35,9 @@ struct GraphParams {
   std::function<void(uint64_t, uint64_t)> progress;
   // Once set, Build stops inserting (the graph it returns is partial).
   const std::atomic<bool>* cancel = nullptr;
+  // Link in the nodes layer 0 cannot reach from the entry after the
+  // insertions (off only to measure how many there would be).
+  bool reconnect = true;
 };
 
 class Graph {
