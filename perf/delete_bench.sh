@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deletes, vx beside pgvector 0.8.6 (PostgreSQL 15) on the same generated
 # set in one run: durable single-key deletes (one commit each: latency and
-# rate), then 20% of the rows deleted in one statement / one vxctl call,
+# rate; from one thread or client, then from four), then the rest of 20% of
+# the rows deleted in one statement / one vxctl call,
 # then what 200 queries return at ef_search 40 (rows per query, recall@10
 # against exact search over the live rows), and pgvector's VACUUM.
 #   perf/delete_bench.sh        env: N (rows, default 100000), DIM (128),
@@ -37,8 +38,9 @@ with open(f"{work}/base.tsv", "w") as f:
     for i, v in enumerate(base):
         f.write(f"{i}\t[{','.join(f'{x:.7g}' for x in v)}]\n")
 rng = np.random.default_rng(1)
-single = rng.choice(np.arange(1, n, 5), 1000, replace=False)  # keys = 1 mod 5, for the single deletes
-np.save(f"{work}/single.npy", single.astype(np.int64))
+single = rng.choice(np.arange(1, n, 5), 2000, replace=False)  # keys = 1 mod 5, for the single deletes
+np.save(f"{work}/single1.npy", single[:1000].astype(np.int64))  # from one thread
+np.save(f"{work}/single4.npy", single[1000:].astype(np.int64))  # from four
 bulk = np.setdiff1d(np.arange(1, n, 5), single)                # the rest of the 20%
 np.save(f"{work}/bulk.npy", bulk.astype(np.int64))
 EOF
@@ -111,24 +113,36 @@ echo "== 200 queries before the deletes, k 10, ef_search 40, one at a time (reca
 vx_query "vx" all
 pg_query "pgvector" all
 
-echo "== 1,000 single-key deletes, each durable before the next (fsync per commit)"
-$vxctl delete "$work/idx" --ids "$work/single.npy" --batch 1 --json >"$work/vx_single.json" 2>/dev/null
-$py - "$work/single.npy" >"$work/pg_single.sql" <<'EOF'
+echo "== 1,000 single-key deletes, each durable before it returns (fsync per commit), from 1 and from 4 threads/clients"
+for c in 1 4; do
+  $vxctl delete "$work/idx" --ids "$work/single$c.npy" --batch 1 --threads $c --json >"$work/vx_single$c.json" 2>/dev/null
+  $py - "$work/single$c.npy" "$c" "$work/pg_single$c" <<'EOF'
 import sys, numpy as np
-print("\\timing on")
-for k in np.load(sys.argv[1]):
-    print(f"DELETE FROM vx_items WHERE id = {k};")
+keys, clients, out = np.load(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for c in range(clients):  # one file a client, its share of the keys
+    with open(f"{out}.{c}.sql", "w") as f:
+        f.write("\\timing on\n")
+        for k in keys[c::clients]:
+            f.write(f"DELETE FROM vx_items WHERE id = {k};\n")
 EOF
-pg -f "$work/pg_single.sql" >"$work/pg_single.out"
+  t0=$(date +%s.%N)
+  for ((i = 0; i < c; ++i)); do pg -f "$work/pg_single$c.$i.sql" >"$work/pg_single$c.$i.out" & done
+  wait
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc >"$work/pg_single$c.secs"
+done
 $py - "$work" <<'EOF'
-import json, sys, re, numpy as np
+import json, sys, re, glob, numpy as np
 work = sys.argv[1]
-v = json.load(open(f"{work}/vx_single.json"))
-ms = np.array([float(m) for m in re.findall(r"Time: ([0-9.]+) ms", open(f"{work}/pg_single.out").read())])
-print(f"{'':10} {'deletes/s':>10} {'p50 us':>8} {'p99 us':>8}")
-print(f"{'vx':10} {v['keys_per_s']:>10,.0f} {v['batch_latency_us_p50']:>8,.0f} {v['batch_latency_us_p99']:>8,.0f}")
-print(f"{'pgvector':10} {1000 / (ms.sum() / 1000):>10,.0f} {np.percentile(ms, 50) * 1000:>8,.0f} {np.percentile(ms, 99) * 1000:>8,.0f}"
-      f"   ({len(ms)} statements; psql's time, client round trip included)")
+print(f"{'':22} {'deletes/s':>10} {'p50 us':>8} {'p99 us':>8}")
+for c in (1, 4):
+    v = json.load(open(f"{work}/vx_single{c}.json"))
+    ms = np.array([float(m) for p in glob.glob(f"{work}/pg_single{c}.*.out")
+                   for m in re.findall(r"Time: ([0-9.]+) ms", open(p).read())])
+    secs = float(open(f"{work}/pg_single{c}.secs").read())
+    print(f"{f'vx, {c} thread(s)':22} {v['keys_per_s']:>10,.0f} {v['batch_latency_us_p50']:>8,.0f} {v['batch_latency_us_p99']:>8,.0f}")
+    print(f"{f'pgvector, {c} client(s)':22} {len(ms) / secs:>10,.0f} {np.percentile(ms, 50) * 1000:>8,.0f} {np.percentile(ms, 99) * 1000:>8,.0f}"
+          f"   ({len(ms)} statements; psql's times, round trip included; rate over the wall time)")
 EOF
 
 echo "== the rest of 20% of the rows deleted at once"
