@@ -60,6 +60,24 @@ void AppendRaw(std::vector<uint8_t>* out, const T& v) {
 inline std::string SharedData(const std::string& rel) { return std::string(VX_SHARED_DATA_DIR) + "/" + rel; }
 inline bool Exists(const std::string& path) { return std::filesystem::exists(path); }
 
+// Forks a child that runs child(fd), fd the write end of a pipe to the
+// parent, then exits 0; returns the child's pid (-1 when the fork or the
+// pipe failed) and sets *read_fd to the parent's end.
+template <class Fn>
+pid_t ForkWithPipe(int* read_fd, Fn&& child) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    child(fds[1]);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  *read_fd = fds[0];
+  return pid;
+}
+
 // The parent's side of a SIGKILL trial: reads the `Msg`s the child writes
 // to `fd` until the pipe closes, handing each to `on_message`, kills the
 // child with SIGKILL once `kill_after` have arrived, and reaps it. Whether

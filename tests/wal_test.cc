@@ -468,12 +468,8 @@ TEST(WalCrash, SigkillOfAnAppendingProcessLosesNoAcknowledgedRecord) {
     }
     Replayed before = OpenAndReplay(DefaultEnv(), path);
     ExpectWholePrefix(before, 1, acked);
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(fds[0]);
+    int fd = -1;
+    const pid_t pid = testing::ForkWithPipe(&fd, [&](int out) {
       std::unique_ptr<Wal> wal;
       if (!OpenAndReplay(DefaultEnv(), path, &wal).status.ok()) ::_exit(3);
       std::mutex pipe_mu;
@@ -484,17 +480,16 @@ TEST(WalCrash, SigkillOfAnAppendingProcessLosesNoAcknowledgedRecord) {
             if (!wal->Append(static_cast<uint16_t>(w + 1), Payload(w, s)).ok()) ::_exit(4);
             const uint64_t msg[2] = {w, s};
             std::lock_guard l(pipe_mu);
-            if (::write(fds[1], msg, sizeof msg) != sizeof msg) ::_exit(5);
+            if (::write(out, msg, sizeof msg) != sizeof msg) ::_exit(5);
           }
         });
       }
       for (auto& t : threads) t.join();
-      ::_exit(0);
-    }
-    ::close(fds[1]);
+    });
+    ASSERT_GE(pid, 0);
     const uint64_t kill_after = std::uniform_int_distribution<uint64_t>(1, 300)(rng);
     using Msg = std::array<uint64_t, 2>;
-    ASSERT_TRUE(testing::KillChildAfterMessages<Msg>(pid, fds[0], kill_after, [&](const Msg& m) {
+    ASSERT_TRUE(testing::KillChildAfterMessages<Msg>(pid, fd, kill_after, [&](const Msg& m) {
       acked[static_cast<uint32_t>(m[0])] = std::max(acked[static_cast<uint32_t>(m[0])], int64_t(m[1]));
     }));
   }

@@ -587,27 +587,22 @@ TEST(WriterCrash, SigkillOfADeletingProcessLosesNoAcknowledgedDelete) {
       ASSERT_TRUE(BuildIndex(b->dir / "base.fbin", b->index(), o).ok());
       done = 0;
     }
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(fds[0]);
+    int fd = -1;
+    const pid_t pid = testing::ForkWithPipe(&fd, [&](int out) {
       auto w = IndexWriter::Open(b->index(), IndexOptions{});
       if (!w.ok()) ::_exit(3);
       for (size_t batch = done; (batch + 1) * kBatch <= kRows; ++batch) {
         if (!(*w)->Delete(order.data() + batch * kBatch, kBatch).ok()) ::_exit(4);
         if (batch % 7 == 6 && !(*w)->Checkpoint().ok()) ::_exit(5);
         const uint64_t msg = batch;
-        if (::write(fds[1], &msg, sizeof msg) != sizeof msg) ::_exit(6);
+        if (::write(out, &msg, sizeof msg) != sizeof msg) ::_exit(6);
       }
-      ::_exit(0);
-    }
-    ::close(fds[1]);
+    });
+    ASSERT_GE(pid, 0);
     const uint64_t kill_after = std::uniform_int_distribution<uint64_t>(1, 30)(rng);
     size_t reported = done;  // batches [done, reported) acknowledged
-    ASSERT_TRUE(testing::KillChildAfterMessages<uint64_t>(pid, fds[0], kill_after,
-                                                          [&](uint64_t batch) { reported = batch + 1; }));
+    ASSERT_TRUE(
+        testing::KillChildAfterMessages<uint64_t>(pid, fd, kill_after, [&](uint64_t batch) { reported = batch + 1; }));
 
     auto w = IndexWriter::Open(b->index(), IndexOptions{});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
