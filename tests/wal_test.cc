@@ -475,8 +475,11 @@ TEST(WalCrash, SigkillOfAnAppendingProcessLosesNoAcknowledgedRecord) {
       std::mutex pipe_mu;
       std::vector<std::thread> threads;
       for (uint32_t w = 0; w < kWriters; ++w) {
-        threads.emplace_back([&, w] {
-          for (uint64_t s = before.seqs[w].size();; ++s) {
+        // Looked up before the thread starts: seqs[w] inserts, and three
+        // threads inserting into one map at once corrupt it.
+        const uint64_t first = before.seqs[w].size();
+        threads.emplace_back([&, w, first] {
+          for (uint64_t s = first;; ++s) {
             if (!wal->Append(static_cast<uint16_t>(w + 1), Payload(w, s)).ok()) ::_exit(4);
             const uint64_t msg[2] = {w, s};
             std::lock_guard l(pipe_mu);
