@@ -2,6 +2,8 @@
 
 #include <roaring/roaring.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
 
@@ -19,24 +21,47 @@ roaring_bitmap_t* Checked(roaring_bitmap_t* b) {
 
 }  // namespace
 
-Tombstones::Tombstones() : bitmap_(Checked(roaring_bitmap_create())) {}
-Tombstones::Tombstones(const Tombstones& other) : bitmap_(Checked(roaring_bitmap_copy(other.bitmap_))) {}
-Tombstones::~Tombstones() { roaring_bitmap_free(bitmap_); }
+Tombstones::Bitmap::Bitmap(roaring_bitmap_t* bitmap) : b(Checked(bitmap)) {}
+Tombstones::Bitmap::~Bitmap() { roaring_bitmap_free(b); }
 
-bool Tombstones::Contains(uint32_t row) const { return roaring_bitmap_contains(bitmap_, row); }
-uint64_t Tombstones::size() const { return roaring_bitmap_get_cardinality(bitmap_); }
-void Tombstones::Add(std::span<const uint32_t> rows) {
-  roaring_bitmap_add_many(bitmap_, rows.size(), rows.data());
-  roaring_bitmap_run_optimize(bitmap_);
+Tombstones::Tombstones(std::shared_ptr<const Bitmap> base)
+    : base_(std::move(base)), recent_(std::make_unique<Bitmap>(roaring_bitmap_create())) {}
+Tombstones::Tombstones() : Tombstones(std::make_shared<const Bitmap>(roaring_bitmap_create())) {}
+Tombstones::Tombstones(const Tombstones& other)
+    : base_(other.base_), recent_(std::make_unique<Bitmap>(roaring_bitmap_copy(other.recent_->b))) {}
+Tombstones::~Tombstones() = default;
+
+bool Tombstones::Contains(uint32_t row) const {
+  return roaring_bitmap_contains(base_->b, row) || roaring_bitmap_contains(recent_->b, row);
 }
-uint64_t Tombstones::bytes() const { return roaring_bitmap_portable_size_in_bytes(bitmap_); }
+uint64_t Tombstones::size() const {
+  return roaring_bitmap_get_cardinality(base_->b) + roaring_bitmap_get_cardinality(recent_->b);
+}
+uint64_t Tombstones::bytes() const {
+  return roaring_bitmap_portable_size_in_bytes(base_->b) + roaring_bitmap_portable_size_in_bytes(recent_->b);
+}
+
+void Tombstones::Add(std::span<const uint32_t> rows) {
+  for (uint32_t row : rows) {
+    if (!roaring_bitmap_contains(base_->b, row)) roaring_bitmap_add(recent_->b, row);
+  }
+  const uint64_t base = roaring_bitmap_get_cardinality(base_->b);
+  const uint64_t limit = std::max<uint64_t>(4096, 8 * static_cast<uint64_t>(std::sqrt(double(base))));
+  if (roaring_bitmap_get_cardinality(recent_->b) <= limit) return;
+  auto merged = std::make_shared<Bitmap>(roaring_bitmap_or(base_->b, recent_->b));
+  roaring_bitmap_run_optimize(merged->b);
+  base_ = std::move(merged);
+  recent_ = std::make_unique<Bitmap>(roaring_bitmap_create());
+}
 
 std::string Tombstones::Serialize(uint64_t rows) const {
-  std::string out(kHeaderBytes + roaring_bitmap_portable_size_in_bytes(bitmap_), '\0');
+  const Bitmap all(roaring_bitmap_or(base_->b, recent_->b));
+  roaring_bitmap_run_optimize(all.b);
+  std::string out(kHeaderBytes + roaring_bitmap_portable_size_in_bytes(all.b), '\0');
   std::memcpy(out.data(), &kTombstonesMagic, 4);
   std::memcpy(out.data() + 4, &kTombstonesVersion, 4);
   std::memcpy(out.data() + 8, &rows, 8);
-  roaring_bitmap_portable_serialize(bitmap_, out.data() + kHeaderBytes);
+  roaring_bitmap_portable_serialize(all.b, out.data() + kHeaderBytes);
   return out;
 }
 
@@ -60,16 +85,16 @@ Result<std::unique_ptr<Tombstones>> Tombstones::Deserialize(const std::string& b
   }
   const size_t n = bytes.size() - kHeaderBytes;
   roaring_bitmap_t* b = roaring_bitmap_portable_deserialize_safe(bytes.data() + kHeaderBytes, n);
-  if (b == nullptr || roaring_bitmap_portable_size_in_bytes(b) != n) {
-    if (b != nullptr) roaring_bitmap_free(b);
+  if (b == nullptr) return Status::Corruption(path + ": the tombstone bitmap is malformed");
+  auto base = std::make_shared<const Bitmap>(b);
+  if (roaring_bitmap_portable_size_in_bytes(b) != n) {
     return Status::Corruption(path + ": the tombstone bitmap is malformed");
   }
-  std::unique_ptr<Tombstones> t(new Tombstones(b));
-  if (t->size() > 0 && roaring_bitmap_maximum(b) >= rows) {
+  if (!roaring_bitmap_is_empty(b) && roaring_bitmap_maximum(b) >= rows) {
     return Status::Corruption(path + ": tombstone for row " + std::to_string(roaring_bitmap_maximum(b)) +
                               " of an index of " + std::to_string(rows) + " rows");
   }
-  return t;
+  return std::unique_ptr<Tombstones>(new Tombstones(std::move(base)));
 }
 
 }  // namespace vx

@@ -4,7 +4,12 @@
 // vacuum repairs their neighbourhoods.
 //
 // A Tombstones is immutable once published: a write copies it, adds its
-// rows and publishes the copy, so searches read it without a lock.
+// rows and publishes the copy, so searches read it without a lock. So that
+// a copy costs little however many rows are deleted, the rows sit in two
+// bitmaps: a large base that copies share, and the recent rows, which each
+// copy has its own of; the recent rows fold into a new base once they
+// outgrow the square root of the base (a copy and an amortized fold then
+// both cost O(sqrt(deleted)) per write, not O(deleted)).
 //
 // File (a segment of kind "tombstones", named in the manifest with its
 // checksum): magic u32 "VXTS", version u32, the index's row count u64, then
@@ -12,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -33,8 +39,9 @@ class Tombstones final : public RowCheck {
   bool Admit(uint32_t row) const override { return !Contains(row); }
   bool Contains(uint32_t row) const;
   uint64_t size() const;
+  // Adds `rows`; those already in it stay once.
   void Add(std::span<const uint32_t> rows);
-  // Bytes of RAM the bitmap holds (its serialized size, a close bound).
+  // Bytes of RAM the bitmaps hold (their serialized size, a close bound).
   uint64_t bytes() const;
 
   // The file's bytes for an index of `rows` rows.
@@ -45,8 +52,17 @@ class Tombstones final : public RowCheck {
                                                          const std::string& path);
 
  private:
-  explicit Tombstones(roaring_bitmap_s* bitmap) : bitmap_(bitmap) {}
-  roaring_bitmap_s* bitmap_;
+  // Owns one CRoaring bitmap.
+  struct Bitmap {
+    explicit Bitmap(roaring_bitmap_s* b);
+    Bitmap(const Bitmap&) = delete;
+    Bitmap& operator=(const Bitmap&) = delete;
+    ~Bitmap();
+    roaring_bitmap_s* b;
+  };
+  explicit Tombstones(std::shared_ptr<const Bitmap> base);
+  std::shared_ptr<const Bitmap> base_;  // shared by copies
+  std::unique_ptr<Bitmap> recent_;      // rows not in base_
 };
 
 }  // namespace vx
