@@ -512,6 +512,31 @@ void AddQuery(CLI::App& app, RunFn* run) {
   });
 }
 
+namespace {
+
+// The writer of the index in `dir`, opened with a small pool (writes touch
+// no pages).
+vx::Result<std::unique_ptr<vx::IndexWriter>> OpenWriter(const std::string& dir) {
+  vx::IndexOptions io;
+  io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
+  return vx::IndexWriter::Open(dir, io);
+}
+
+// The rows, WAL and segments of an index, as JSON (info, and the writer's
+// commands after they run).
+nlohmann::json WriteStateJson(const std::string& dir, const vx::IndexInfo& i) {
+  nlohmann::json j = {{"index", dir},
+                      {"live", i.count - i.deleted},
+                      {"deleted", i.deleted},
+                      {"wal_bytes", i.wal_bytes},
+                      {"segments", nlohmann::json::array()}};
+  for (const vx::SegmentInfo& seg : i.segments)
+    j["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"bytes", seg.bytes}});
+  return j;
+}
+
+}  // namespace
+
 void AddInfo(CLI::App& app, RunFn* run) {
   struct Args {
     std::string dir;
@@ -530,30 +555,24 @@ void AddInfo(CLI::App& app, RunFn* run) {
       if (!index.ok()) return Fail(index.status());
       const vx::IndexInfo& i = (*index)->info();
       if (a->json.wanted()) {
-        nlohmann::json j = {{"index", *dir},
-                            {"type", vx::IndexTypeName(i.type)},
-                            {"count", i.count},
-                            {"dim", i.dim},
-                            {"metric", vx::MetricName(i.metric)},
-                            {"quant", i.quant},
-                            {"quant_choice", i.quant_choice},
-                            {"storage", vx::ElementTypeName(i.storage)},
-                            {"page_size", i.page_size},
-                            {"structure_bytes", i.structure_bytes},
-                            {"vector_bytes", i.vector_bytes},
-                            {"resident_bytes", i.resident_bytes},
-                            {"generation", i.generation},
-                            {"live", i.count - i.deleted},
-                            {"deleted", i.deleted},
-                            {"wal_bytes", i.wal_bytes},
-                            {"segments", nlohmann::json::array()}};
+        nlohmann::json j = WriteStateJson(*dir, i);
+        j.update({{"type", vx::IndexTypeName(i.type)},
+                  {"count", i.count},
+                  {"dim", i.dim},
+                  {"metric", vx::MetricName(i.metric)},
+                  {"quant", i.quant},
+                  {"quant_choice", i.quant_choice},
+                  {"storage", vx::ElementTypeName(i.storage)},
+                  {"page_size", i.page_size},
+                  {"structure_bytes", i.structure_bytes},
+                  {"vector_bytes", i.vector_bytes},
+                  {"resident_bytes", i.resident_bytes},
+                  {"generation", i.generation}});
         if (i.type == vx::IndexType::kIvf) {
           j.update({{"lists", i.lists}, {"replicas", i.replicas}, {"entries", i.entries}});
         } else {
           j.update({{"m", i.m}, {"ef_construction", i.ef_construction}, {"max_level", i.max_level}});
         }
-        for (const vx::SegmentInfo& seg : i.segments)
-          j["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"bytes", seg.bytes}});
         vx::Status s = a->json.Write(j);
         return s.ok() ? 0 : Fail(s);
       }
@@ -589,30 +608,6 @@ void AddInfo(CLI::App& app, RunFn* run) {
     };
   });
 }
-
-namespace {
-
-// The writer of the index in `dir`, opened with a small pool (writes touch
-// no pages).
-vx::Result<std::unique_ptr<vx::IndexWriter>> OpenWriter(const std::string& dir) {
-  vx::IndexOptions io;
-  io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
-  return vx::IndexWriter::Open(dir, io);
-}
-
-// The JSON of a writer's state after a command.
-nlohmann::json WriterJson(const std::string& dir, const vx::IndexInfo& i) {
-  nlohmann::json j = {{"index", dir},
-                      {"live", i.count - i.deleted},
-                      {"deleted", i.deleted},
-                      {"wal_bytes", i.wal_bytes},
-                      {"segments", nlohmann::json::array()}};
-  for (const vx::SegmentInfo& seg : i.segments)
-    j["segments"].push_back({{"id", seg.id}, {"kind", seg.kind}, {"bytes", seg.bytes}});
-  return j;
-}
-
-}  // namespace
 
 void AddDelete(CLI::App& app, RunFn* run) {
   struct Args {
@@ -693,7 +688,7 @@ void AddDelete(CLI::App& app, RunFn* run) {
       }
       const vx::IndexInfo i = (*w)->info();
       if (a->json.wanted()) {
-        nlohmann::json j = WriterJson(a->dir, i);
+        nlohmann::json j = WriteStateJson(a->dir, i);
         j.update({{"deleted_now", keys->size()},
                   {"batches", batches},
                   {"seconds", secs},
@@ -730,7 +725,7 @@ void AddCheckpoint(CLI::App& app, RunFn* run) {
       if (!s.ok()) return Fail(s);
       const vx::IndexInfo i = (*w)->info();
       if (a->json.wanted()) {
-        nlohmann::json j = WriterJson(a->dir, i);
+        nlohmann::json j = WriteStateJson(a->dir, i);
         j["wal_bytes_folded"] = wal_before - i.wal_bytes;
         const vx::Status js = a->json.Write(j);
         return js.ok() ? 0 : Fail(js);
