@@ -20,6 +20,7 @@
 
 #include "index_test_util.h"
 #include "io/fault_env.h"
+#include "io/wal.h"
 
 namespace vx {
 namespace {
@@ -387,7 +388,9 @@ TEST_P(WriterTest, NoSpaceInADeleteOrACheckpointLosesNothingAcknowledged) {
 }
 
 // Checksums: a damaged tombstones segment, or a damaged WAL record before
-// the log's tail, fails the open with Corruption naming the file.
+// the log's tail, fails the open with Corruption naming the file; so does a
+// log that has lost the records after the checkpoint. Readers and writers
+// alike.
 TEST_P(WriterTest, DamagedSegmentOrLogIsCorruptionNamingTheFile) {
   auto w = OpenWriter(dir());
   ASSERT_NE(w, nullptr);
@@ -416,6 +419,17 @@ TEST_P(WriterTest, DamagedSegmentOrLogIsCorruptionNamingTheFile) {
   index = Index::Open(dir(), IndexOptions{});
   ASSERT_EQ(index.status().code(), StatusCode::kCorruption) << index.status().ToString();
   EXPECT_NE(index.status().message().find(wal), std::string::npos) << index.status().ToString();
+  EXPECT_EQ(IndexWriter::Open(dir(), IndexOptions{}).status().code(), StatusCode::kCorruption);
+  testing::WriteBytes(wal, wal_copy);
+
+  // A whole log that starts past the checkpoint (LSN 1) has lost LSNs 2-4.
+  std::filesystem::remove(wal);
+  ASSERT_TRUE(
+      Wal::Open(DefaultEnv(), wal, WalOptions{.first_lsn = 5}, [](const WalRecord&) { return Status::Ok(); }).ok());
+  index = Index::Open(dir(), IndexOptions{});
+  ASSERT_EQ(index.status().code(), StatusCode::kCorruption) << index.status().ToString();
+  EXPECT_NE(index.status().message().find("records between are missing"), std::string::npos)
+      << index.status().ToString();
   EXPECT_EQ(IndexWriter::Open(dir(), IndexOptions{}).status().code(), StatusCode::kCorruption);
   testing::WriteBytes(wal, wal_copy);
   index = Index::Open(dir(), IndexOptions{});

@@ -140,9 +140,12 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
     VX_ASSIGN_OR_RETURN(const std::unique_ptr<File> log, Wal::OpenForRead(env, first.FilePath(dir, kWalFile)));
     Manifest m;
     Result<std::unique_ptr<IndexBase>> index = OpenCommitted(env, dir, options, &m);
-    Status s = !index.ok()                        ? index.status()
-               : m.generation != first.generation ? Status::Busy(dir + ": rebuilt while opening")
-                                                  : (*index)->ReplayLog(log.get());
+    Status s = !index.ok() ? index.status()
+               : m.generation != first.generation
+                   ? Status::Busy(dir + ": rebuilt while opening")
+                   : (*index)->ReplayLog([&](const Wal::ReplayFn& replay, WalReplay* found) {
+                       return Wal::Read(log.get(), m.FilePath(dir, kWalFile), replay, found);
+                     });
     if (s.ok()) return std::unique_ptr<Index>(std::move(*index));
     if (attempt == kTries) return s;
     auto now = ReadManifest(env, dir);
@@ -155,16 +158,11 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
                                                        const WriterOptions& writer) {
   Env* env = options.env ? options.env : DefaultEnv();
   VX_RETURN_IF_ERROR(ReadManifest(env, dir).status());  // no index: say so, rather than fail to lock
-  auto lock = env->LockFile(dir + "/LOCK");
-  if (!lock.ok()) {
-    if (lock.status().code() != StatusCode::kBusy) return lock.status();
-    return Status::Busy(dir + ": a build or another writer holds this index directory (" + lock.status().message() +
-                        ")");
-  }
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockIndexDir(env, dir));
   // Under the lock the committed generation stays the one read here.
   Manifest m;
   VX_ASSIGN_OR_RETURN(std::unique_ptr<IndexBase> index, OpenCommitted(env, dir, options, &m));
-  return OpenIndexWriter(std::move(*lock), std::move(index), writer);
+  return OpenIndexWriter(std::move(lock), std::move(index), writer);
 }
 
 namespace {

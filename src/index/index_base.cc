@@ -65,12 +65,20 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   return CrossCheck();
 }
 
-Status IndexBase::LoadSegments() {
-  std::shared_ptr<Tombstones> deleted;
-  for (const ManifestSegment& s : manifest_.segments) {
+std::vector<SegmentInfo> DescribeSegments(const Manifest& m) {
+  std::vector<SegmentInfo> out;
+  for (const ManifestSegment& s : m.segments) {
     SegmentInfo si{s.id, s.kind, 0};
     for (const ManifestFile& f : s.files) si.bytes += f.size;
-    info_.segments.push_back(std::move(si));
+    out.push_back(std::move(si));
+  }
+  return out;
+}
+
+Status IndexBase::LoadSegments() {
+  std::shared_ptr<Tombstones> deleted;
+  info_.segments = DescribeSegments(manifest_);
+  for (const ManifestSegment& s : manifest_.segments) {
     if (s.kind != kTombstonesKind || s.files.size() != 1) {
       return Status::NotSupported(dir_ + "/MANIFEST: segment " + std::to_string(s.id) + " of kind '" + s.kind +
                                   "' with " + std::to_string(s.files.size()) +
@@ -89,6 +97,7 @@ Status IndexBase::LoadSegments() {
 
 Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                          SearchStats* stats) const {
+  if (!any_deleted_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
   const std::shared_ptr<const Tombstones> deleted = this->deleted();
   return SearchChecked(query, p, deleted.get(), out, stats);
 }
@@ -101,6 +110,7 @@ std::shared_ptr<const Tombstones> IndexBase::deleted() const {
 void IndexBase::PublishDeleted(std::shared_ptr<const Tombstones> deleted) {
   if (deleted && deleted->size() == 0) deleted.reset();  // no check at all: searches skip it
   std::lock_guard lock(deleted_mu_);
+  any_deleted_.store(deleted != nullptr, std::memory_order_release);
   deleted_.swap(deleted);
 }
 
@@ -122,26 +132,22 @@ Status IndexBase::ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const 
   return Status::Ok();
 }
 
-Status IndexBase::CheckLogStart(const WalReplay& found) const {
+Status IndexBase::ReplayLog(const LogReader& read) {
+  std::shared_ptr<const Tombstones> before = deleted();
+  auto deleted = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
+  WalReplay found;
+  VX_RETURN_IF_ERROR(read(
+      [&](const WalRecord& r) {
+        return r.lsn <= params_.checkpoint_lsn ? Status::Ok() : ApplyLogRecord(r, deleted.get());
+      },
+      &found));
+  // Records past the checkpoint are applied; a log that starts past it has
+  // lost the records between (first_lsn 0: there is no log).
   if (found.first_lsn > params_.checkpoint_lsn + 1) {
     return Status::Corruption(FilePath(kWalFile) + ": starts at LSN " + std::to_string(found.first_lsn) +
                               " but the last checkpoint folded only up to " + std::to_string(params_.checkpoint_lsn) +
                               ": the records between are missing");
   }
-  return Status::Ok();
-}
-
-Status IndexBase::ReplayLog(File* log) {
-  std::shared_ptr<const Tombstones> before = deleted();
-  auto deleted = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
-  WalReplay found;
-  VX_RETURN_IF_ERROR(Wal::Read(
-      log, FilePath(kWalFile),
-      [&](const WalRecord& r) {
-        return r.lsn <= params_.checkpoint_lsn ? Status::Ok() : ApplyLogRecord(r, deleted.get());
-      },
-      &found));
-  if (found.first_lsn != 0) VX_RETURN_IF_ERROR(CheckLogStart(found));
   info_.deleted = deleted->size();
   info_.wal_bytes = found.bytes;
   PublishDeleted(std::move(deleted));

@@ -8,7 +8,9 @@
 // them to Rerank.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,18 +67,14 @@ class IndexBase : public Index {
   // The rows deleted as of now (nullptr: none): the tombstone segment and
   // the WAL's deletes since.
   std::shared_ptr<const Tombstones> deleted() const;
-  // Applies the records of `log` (Wal::OpenForRead; nullptr: none) past the
-  // last checkpoint, without changing it (an IndexWriter may be appending
-  // to it). Index::Open calls it; IndexWriter opens the log itself.
-  Status ReplayLog(File* log);
+  // Applies the WAL's records past the last checkpoint. `read` runs the log
+  // through the callback it is given (Wal::Read for a reader beside a
+  // writer, Wal::Open for the writer) and fills in what it found.
+  using LogReader = std::function<Status(const Wal::ReplayFn& replay, WalReplay* found)>;
+  Status ReplayLog(const LogReader& read);
 
  protected:
   friend class IndexWriterImpl;
-  // Applies one WAL record to `deleted`.
-  Status ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const;
-  // What a replay found: records past params_.checkpoint_lsn are applied; a
-  // log that starts past it has lost the records between.
-  Status CheckLogStart(const WalReplay& found) const;
   void PublishDeleted(std::shared_ptr<const Tombstones> deleted);
 
   // Opens `index`, a new object of type `ops` whose files are in format
@@ -131,9 +129,17 @@ class IndexBase : public Index {
 
  private:
   Status LoadSegments();
+  // Applies one WAL record to `deleted`.
+  Status ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const;
   mutable std::mutex deleted_mu_;  // held only to copy or swap the pointer
   std::shared_ptr<const Tombstones> deleted_;
+  // deleted_ != nullptr, readable without the lock: a search of an index
+  // without deletes takes neither the lock nor a reference.
+  std::atomic<bool> any_deleted_{false};
 };
+
+// The segments `m` names, as IndexInfo lists them.
+std::vector<SegmentInfo> DescribeSegments(const Manifest& m);
 
 // Writes the shared files of a new generation: `keys` (one per row, in
 // vectors-file order) and the quantizer.

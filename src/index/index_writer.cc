@@ -62,20 +62,12 @@ class IndexWriterImpl final : public IndexWriter {
 
 Status IndexWriterImpl::Open(const WriterOptions& options) {
   VX_RETURN_IF_ERROR(RemoveUncommittedSegments());
-  const std::shared_ptr<const Tombstones> committed = index_->deleted();
-  auto deleted = committed ? std::make_shared<Tombstones>(*committed) : std::make_shared<Tombstones>();
-  const uint64_t folded = folded_ = index_->params_.checkpoint_lsn;
-  WalReplay found;
-  VX_ASSIGN_OR_RETURN(wal_, Wal::Open(
-                                index_->env_, GenPath(kWalFile), WalOptions{options.sync_on_append, folded + 1},
-                                [&](const WalRecord& r) {
-                                  return r.lsn <= folded ? Status::Ok() : index_->ApplyLogRecord(r, deleted.get());
-                                },
-                                &found));
-  VX_RETURN_IF_ERROR(index_->CheckLogStart(found));
-  index_->info_.deleted = deleted->size();
-  index_->info_.wal_bytes = found.bytes;
-  index_->PublishDeleted(std::move(deleted));
+  folded_ = index_->params_.checkpoint_lsn;
+  VX_RETURN_IF_ERROR(index_->ReplayLog([&](const Wal::ReplayFn& replay, WalReplay* found) {
+    const WalOptions wal_options{options.sync_on_append, folded_ + 1};
+    VX_ASSIGN_OR_RETURN(wal_, Wal::Open(index_->env_, GenPath(kWalFile), wal_options, replay, found));
+    return Status::Ok();
+  }));
   const std::vector<int64_t>& keys = index_->keys_;
   by_key_.resize(keys.size());
   std::iota(by_key_.begin(), by_key_.end(), 0u);
@@ -207,12 +199,7 @@ IndexInfo IndexWriterImpl::info() const {
   const std::shared_ptr<const Tombstones> deleted = index_->deleted();
   info.deleted = deleted ? deleted->size() : 0;
   info.wal_bytes = wal_->size_bytes();
-  info.segments.clear();
-  for (const ManifestSegment& s : manifest_.segments) {
-    SegmentInfo si{s.id, s.kind, 0};
-    for (const ManifestFile& f : s.files) si.bytes += f.size;
-    info.segments.push_back(std::move(si));
-  }
+  info.segments = DescribeSegments(manifest_);
   return info;
 }
 

@@ -270,15 +270,16 @@ Status CheckFile(Env* env, const std::string& dir, const Manifest& manifest, con
   return Status::Ok();
 }
 
+Result<std::unique_ptr<FileLock>> LockIndexDir(Env* env, const std::string& dir) {
+  auto lock = env->LockFile(dir + "/LOCK");
+  if (lock.ok() || lock.status().code() != StatusCode::kBusy) return lock;
+  return Status::Busy(dir + ": a build or an IndexWriter holds this index directory (" + lock.status().message() + ")");
+}
+
 Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir, uint64_t min_bytes,
                                                                   uint64_t page_nonce) {
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
-  auto lock = env->LockFile(dir + "/LOCK");
-  if (!lock.ok()) {
-    if (lock.status().code() != StatusCode::kBusy) return lock.status();
-    return Status::Busy(dir + ": another build or an IndexWriter holds this index directory (" +
-                        lock.status().message() + ")");
-  }
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockIndexDir(env, dir));
   const Result<Manifest> committed = ReadManifest(env, dir);
   const uint64_t named = committed.ok() ? committed->generation : 0;  // 0: none (generations start at 1)
   // A generation the manifest does not name is a crashed build's: opens
@@ -307,7 +308,7 @@ Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, cons
   // another index, or another generation of this one, fails its check.
   std::random_device rd;
   const uint64_t nonce = page_nonce != 0 ? page_nonce : ((uint64_t{rd()} << 32) | rd()) | 1;  // never 0 (unbound)
-  std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(*lock), last + 1, nonce));
+  std::unique_ptr<GenerationWriter> w(new GenerationWriter(env, dir, std::move(lock), last + 1, nonce));
   VX_RETURN_IF_ERROR(env->CreateDir(w->gen_dir_));
   return w;
 }

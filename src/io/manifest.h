@@ -79,6 +79,10 @@ Result<Manifest> ReadManifest(Env* env, const std::string& dir, std::string* byt
 // The same checks of a manifest file's bytes; `path` names them in errors.
 Result<Manifest> ParseManifest(const std::string& bytes, const std::string& path);
 
+// Takes dir/LOCK, held by a build or an IndexWriter for as long as it
+// writes to the index directory: Busy, saying so, while another holds it.
+Result<std::unique_ptr<FileLock>> LockIndexDir(Env* env, const std::string& dir);
+
 // Writes the next generation of the index in `dir` beside the committed
 // one, which stays whole and servable (an index opened on it keeps its open
 // files) until Commit replaces it:
