@@ -3,10 +3,10 @@
 #   wal     a child appends to the WAL from three threads; the reopened log
 #           must hold every acknowledged record and nothing torn
 #           (tests/wal_test.cc, WalCrash);
-#   writer  a child deletes batches of keys through IndexWriter, a
-#           checkpoint every seventh; the reopened index must hold every
-#           acknowledged batch, the one in flight whole or not at all, and
-#           nothing after it (tests/writer_test.cc, WriterCrash).
+#   writer  a child inserts, upserts and deletes batches of keys through
+#           IndexWriter, a checkpoint every seventh; the reopened index must
+#           hold every acknowledged batch, the one in flight whole or not at
+#           all, and nothing after it (tests/writer_test.cc, WriterCrash).
 # CI runs 10 of each.
 #   perf/crash_trials.sh wal|writer [TRIALS]
 set -euo pipefail

@@ -140,7 +140,7 @@ for c in (1, 4):
     ms = np.array([float(m) for p in glob.glob(f"{work}/pg_single{c}.*.out")
                    for m in re.findall(r"Time: ([0-9.]+) ms", open(p).read())])
     secs = float(open(f"{work}/pg_single{c}.secs").read())
-    print(f"{f'vx, {c} thread(s)':22} {v['keys_per_s']:>10,.0f} {v['batch_latency_us_p50']:>8,.0f} {v['batch_latency_us_p99']:>8,.0f}")
+    print(f"{f'vx, {c} thread(s)':22} {v['rows_per_s']:>10,.0f} {v['batch_latency_us_p50']:>8,.0f} {v['batch_latency_us_p99']:>8,.0f}")
     print(f"{f'pgvector, {c} client(s)':22} {len(ms) / secs:>10,.0f} {np.percentile(ms, 50) * 1000:>8,.0f} {np.percentile(ms, 99) * 1000:>8,.0f}"
           f"   ({len(ms)} statements; psql's times, round trip included; rate over the wall time)")
 EOF

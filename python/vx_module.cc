@@ -199,6 +199,30 @@ class PyIndex {
     writer_.reset();
   }
 
+  using Keys = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+  using Rows = py::array_t<float, py::array::c_style | py::array::forcecast>;
+  void Insert(const Keys& keys, const Rows& vectors) { Put(keys, vectors, false); }
+  void Upsert(const Keys& keys, const Rows& vectors) { Put(keys, vectors, true); }
+
+  // Insert (replace false) or Upsert: keys 1-D, vectors (len(keys), dim).
+  void Put(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& keys,
+           const py::array_t<float, py::array::c_style | py::array::forcecast>& vectors, bool replace) {
+    vx::IndexWriter& w = writer();
+    const uint32_t dim = index().info().dim;
+    if (keys.ndim() != 1) throw py::value_error("keys must be 1-D");
+    if (vectors.ndim() != 2 || vectors.shape(0) != keys.shape(0) || vectors.shape(1) != dim) {
+      throw py::value_error("vectors must be of shape (" + std::to_string(keys.shape(0)) + ", " + std::to_string(dim) +
+                            "): one row of the index's dimension per key");
+    }
+    vx::Status s;
+    {
+      py::gil_scoped_release release;
+      s = replace ? w.Upsert(keys.data(), vectors.data(), keys.shape(0))
+                  : w.Insert(keys.data(), vectors.data(), keys.shape(0));
+    }
+    Check(s);
+  }
+
   void Delete(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& keys) {
     vx::IndexWriter& w = writer();
     if (keys.ndim() != 1) throw py::value_error("keys must be 1-D");
@@ -299,7 +323,9 @@ class PyIndex {
     d["structure_cache_bytes"] = options_.structure_cache_bytes;
     d["vector_cache_bytes"] = options_.vector_cache_bytes;
     d["generation"] = i.generation;
+    d["inserted"] = i.inserted;
     d["deleted"] = i.deleted;
+    d["write_bytes"] = i.write_bytes;
     d["wal_bytes"] = i.wal_bytes;
     py::list segments;
     for (const vx::SegmentInfo& seg : i.segments) {
@@ -389,7 +415,8 @@ PYBIND11_MODULE(_vx, m) {
   m.def("open_writer", &OpenWriter, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
         py::arg("sync_on_append") = true,
         "Opens the index in `path` for writing as well: it searches like vx.open's and sees every write; "
-        "index.delete(keys) and index.checkpoint() write. Holds the directory until closed (a second writer or a "
+        "index.insert(keys, vectors), index.upsert(keys, vectors), index.delete(keys) and index.checkpoint() write. "
+        "Holds the directory until closed (a second writer or a "
         "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off).");
   m.def("verify", &Verify, py::arg("path"),
         "Checks every file and page of the index in `path`; returns the problems found (empty when whole).");
@@ -417,6 +444,12 @@ PYBIND11_MODULE(_vx, m) {
            py::arg("return_stats") = false,
            "(D, I): float32 distances and int64 keys of shape (n, k), nearest first; -1 and inf past the rows "
            "found. With return_stats, (D, I, stats): per-query counters, one array each.")
+      .def("insert", &PyIndex::Insert, py::arg("keys"), py::arg("vectors"),
+           "Inserts rows: `keys` (1-D int64) get `vectors` (float32, (len(keys), dim)), searchable and durable when "
+           "it returns; the whole batch or, when a key is live or repeats or a vector has a NaN, none of it "
+           "(ValueError naming the key).")
+      .def("upsert", &PyIndex::Upsert, py::arg("keys"), py::arg("vectors"),
+           "insert, replacing the rows of keys that are live.")
       .def("delete", &PyIndex::Delete, py::arg("keys"),
            "Deletes the rows of `keys` (1-D int64), durable when it returns; the whole batch or, when a key does "
            "not exist, is already deleted or repeats, none of it (KeyError / ValueError naming the key).")
@@ -431,6 +464,6 @@ PYBIND11_MODULE(_vx, m) {
       .def_property_readonly("dim", [](const PyIndex& self) { return self.index().info().dim; })
       .def("__len__", [](const PyIndex& self) {
         const vx::IndexInfo i = self.writer_or_null() ? self.writer_or_null()->info() : self.index().info();
-        return i.count - i.deleted;  // live rows
+        return i.count + i.inserted - i.deleted;  // live rows
       });
 }

@@ -268,7 +268,27 @@ int main(void) {
       }
       CHECK(vx_delete(reader, near, 1, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "read-only") != NULL,
             "delete through a read-only handle: %s", err.message);
-      CHECK(vx_insert(writer, keys, base, 1, kDim, &err) == VX_NOT_SUPPORTED, "insert: %s", err.message);
+      /* Inserts: query 0 inserted as a row is its own nearest; a live key
+       * or a wrong dimension is refused; an upsert replaces the row. */
+      CHECK(wo.delta_memory_bytes == 256ull << 20, "delta memory default %llu",
+            (unsigned long long)wo.delta_memory_bytes);
+      CHECK(vx_insert(writer, keys + 1, base, 1, kDim, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "exists"),
+            "insert of a live key: %s", err.message);
+      CHECK(vx_insert(writer, keys + 1, base, 1, kDim - 1, &err) == VX_INVALID_ARGUMENT, "insert of the wrong dim");
+      const int64_t fresh = 777777;
+      CHECK(vx_insert(writer, &fresh, queries, 1, kDim, &err) == VX_OK, "insert: %s", err.message);
+      int64_t top[kK];
+      float top_d[kK];
+      CHECK(vx_search(writer, queries, kDim, NULL, top, top_d, &found, NULL, &err) == VX_OK && top[0] == fresh &&
+                top_d[0] < 1e-6f,
+            "the inserted row is not query 0's nearest: %lld", (long long)top[0]);
+      CHECK(vx_upsert(writer, &fresh, base, 1, kDim, &err) == VX_OK, "upsert: %s", err.message);
+      vx_index_info wi;
+      wi.struct_size = sizeof wi;
+      CHECK(vx_index_info_get(writer, &wi, &err) == VX_OK && wi.inserted == 2 && wi.deleted == kK + 1 &&
+                wi.write_bytes > 0,
+            "after insert and upsert: inserted %llu, deleted %llu", (unsigned long long)wi.inserted,
+            (unsigned long long)wi.deleted);
       vx_close(reader);
       vx_close(writer);
       CHECK(vx_delete(writer, near, 1, &err) == VX_INVALID_ARGUMENT, "delete through a closed handle");

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <thread>
@@ -34,6 +35,53 @@ std::vector<uint8_t> ReadBytes(const std::string& path) {
 }
 
 int64_t KeyOf(uint64_t row) { return 1000 + 7 * static_cast<int64_t>(row); }
+
+// The writes of the crash trials (power cuts, SIGKILL), a fixed sequence: batch b inserts ten
+// new keys (b % 3 == 0), upserts five built keys and five new ones
+// (b % 3 == 1) or deletes ten built keys (b % 3 == 2). Built keys come from
+// `order`, ten per batch, so no two batches touch the same key.
+struct CrashWrites {
+  static constexpr size_t kBatch = 10;
+  std::vector<int64_t> order;  // built keys, shuffled
+
+  static int64_t NewKey(size_t batch, size_t i) { return (int64_t{1} << 40) + int64_t(batch * kBatch + i); }
+  std::vector<int64_t> Keys(size_t batch) const {
+    std::vector<int64_t> keys(order.begin() + batch * kBatch, order.begin() + (batch + 1) * kBatch);
+    if (batch % 3 == 1) {
+      for (size_t i = 5; i < kBatch; ++i) keys[i] = NewKey(batch, i);
+    } else if (batch % 3 == 0) {
+      for (size_t i = 0; i < kBatch; ++i) keys[i] = NewKey(batch, i);
+    }
+    return keys;
+  }
+  Status Apply(IndexWriter& w, size_t batch) const {
+    const std::vector<int64_t> keys = Keys(batch);
+    std::vector<float> v(keys.size() * kDim);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float((batch * 31 + i * 7) % 97) / 97;
+    if (batch % 3 == 2) return w.Delete(keys.data(), keys.size());
+    return batch % 3 == 0 ? w.Insert(keys.data(), v.data(), keys.size()) : w.Upsert(keys.data(), v.data(), keys.size());
+  }
+  // Rows inserted and deleted after batches [0, n).
+  static std::pair<uint64_t, uint64_t> Counts(size_t n) {
+    uint64_t inserted = 0, deleted = 0;
+    for (size_t b = 0; b < n; ++b) {
+      inserted += b % 3 == 2 ? 0 : kBatch;
+      deleted += b % 3 == 0 ? 0 : b % 3 == 1 ? 5 : kBatch;
+    }
+    return {inserted, deleted};
+  }
+  // Whether the keys of `batch` are as its having run (or not) leaves them.
+  ::testing::AssertionResult KeysAfter(const IndexWriter& w, size_t batch, bool ran) const {
+    const std::vector<int64_t> keys = Keys(batch);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const bool built = batch % 3 == 2 || (batch % 3 == 1 && i < 5);
+      const bool live = batch % 3 == 2 ? !ran : built || ran;
+      if (w.Contains(keys[i]) != live)
+        return ::testing::AssertionFailure() << "batch " << batch << " (ran: " << ran << "): key " << keys[i];
+    }
+    return ::testing::AssertionSuccess();
+  }
+};
 
 class WriterTest : public ::testing::TestWithParam<IndexType> {
  protected:
@@ -192,6 +240,243 @@ TEST_P(WriterTest, DeletedKeysAreNeverReturnedAndRecallOverLiveRowsHolds) {
   EXPECT_EQ(w2->info().deleted, deleted.size());
 }
 
+// The rows a sequence of writes leaves live, by key, with their vectors.
+using LiveModel = std::map<int64_t, std::vector<float>>;
+
+float SquaredL2(const float* a, const float* b) {
+  float d = 0;
+  for (uint32_t j = 0; j < kDim; ++j) d += (a[j] - b[j]) * (a[j] - b[j]);
+  return d;
+}
+
+// Every result is a live row of `model` at its exact distance (an upsert's
+// new vector, not its old one), every query gets k, and recall@k against
+// exact search over the model's rows.
+double CheckModel(const std::vector<std::vector<SearchResult>>& got, const FloatMatrix& queries, const LiveModel& model,
+                  uint32_t k) {
+  uint64_t hits = 0, want = 0;
+  for (uint64_t q = 0; q < got.size(); ++q) {
+    std::vector<std::pair<float, int64_t>> all;
+    for (const auto& [key, v] : model) all.push_back({SquaredL2(queries.row(q), v.data()), key});
+    std::partial_sort(all.begin(), all.begin() + k, all.end());
+    EXPECT_EQ(got[q].size(), k) << "query " << q;
+    for (const SearchResult& r : got[q]) {
+      auto it = model.find(r.key);
+      if (it == model.end()) {
+        ADD_FAILURE() << "query " << q << " returned key " << r.key << ", which is not live";
+        continue;
+      }
+      const float exact = SquaredL2(queries.row(q), it->second.data());
+      EXPECT_NEAR(r.distance, exact, 1e-3f * (1 + exact)) << "query " << q << " key " << r.key;
+      for (uint32_t i = 0; i < k; ++i) hits += all[i].second == r.key;
+    }
+    want += k;
+  }
+  return double(hits) / double(want);
+}
+
+// Inserts (some rows placed next to the queries, so that they must rank
+// first), upserts of built, inserted and new keys, and deletes of both, in
+// batches with checkpoints between: every search returns live rows only,
+// at their current vectors' exact distances, with recall over the live rows
+// near the built index's; the writer's reader, an Index replaying the WAL,
+// and one opened after the checkpoints agree; a reopened writer knows every
+// key.
+TEST_P(WriterTest, InsertsUpsertsAndDeletesServeExactlyTheLiveRows) {
+  auto fresh = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(fresh.ok());
+  const double recall_before = CheckAndRecall(SearchAll(**fresh, b_->queries, p_), {});
+  LiveModel model;
+  for (uint64_t r = 0; r < kRows; ++r) model[KeyOf(r)].assign(base_.begin() + r * kDim, base_.begin() + (r + 1) * kDim);
+  auto w = OpenWriter(dir());
+  ASSERT_NE(w, nullptr);
+  std::mt19937_64 rng(21);
+  std::normal_distribution<float> noise(0, 0.01f);
+  const auto near = [&](const float* x) {
+    std::vector<float> v(x, x + kDim);
+    for (float& c : v) c += noise(rng);
+    return v;
+  };
+  const auto random_key = [&] {
+    auto it = model.begin();
+    std::advance(it, std::uniform_int_distribution<size_t>(0, model.size() - 1)(rng));
+    return it->first;
+  };
+  int64_t next_key = 1'000'000'000;
+  uint64_t inserted = 0, deleted = 0;
+  for (int batch = 0; batch < 8; ++batch) {
+    std::vector<int64_t> keys;
+    std::vector<float> vectors;
+    for (int i = 0; i < 200; ++i) {  // a quarter near a query, the rest near a built row
+      const std::vector<float> v =
+          i % 4 == 0 ? near(b_->queries.row(rng() % b_->queries.rows)) : near(base_.data() + (rng() % kRows) * kDim);
+      keys.push_back(next_key++);
+      vectors.insert(vectors.end(), v.begin(), v.end());
+    }
+    ASSERT_TRUE(w->Insert(keys.data(), vectors.data(), keys.size()).ok());
+    for (size_t i = 0; i < keys.size(); ++i) model[keys[i]].assign(&vectors[i * kDim], &vectors[(i + 1) * kDim]);
+    inserted += keys.size();
+    EXPECT_TRUE(w->Contains(keys.back()));
+
+    std::set<int64_t> picked;  // upserts: live keys (built or inserted) and new ones
+    while (picked.size() < 40) picked.insert(random_key());
+    picked.insert(next_key++);
+    const std::vector<int64_t> up(picked.begin(), picked.end());
+    std::vector<float> up_vectors;
+    for (size_t i = 0; i < up.size(); ++i) {
+      const std::vector<float> v = near(b_->queries.row(rng() % b_->queries.rows));
+      up_vectors.insert(up_vectors.end(), v.begin(), v.end());
+    }
+    ASSERT_TRUE(w->Upsert(up.data(), up_vectors.data(), up.size()).ok());
+    for (size_t i = 0; i < up.size(); ++i) {
+      deleted += model.count(up[i]);
+      model[up[i]].assign(&up_vectors[i * kDim], &up_vectors[(i + 1) * kDim]);
+    }
+    inserted += up.size();
+
+    std::set<int64_t> dead;
+    while (dead.size() < 30) dead.insert(random_key());
+    const std::vector<int64_t> del(dead.begin(), dead.end());
+    ASSERT_TRUE(w->Delete(del.data(), del.size()).ok());
+    for (int64_t key : del) model.erase(key);
+    deleted += del.size();
+    EXPECT_FALSE(w->Contains(del.front()));
+    if (batch % 3 == 2) ASSERT_TRUE(w->Checkpoint().ok());
+  }
+  IndexInfo info = w->info();
+  EXPECT_EQ(info.inserted, inserted);
+  EXPECT_EQ(info.deleted, deleted);
+  EXPECT_EQ(info.count + info.inserted - info.deleted, model.size());
+  EXPECT_GE(info.write_bytes, inserted * kDim * sizeof(float));
+  SearchStats stats;
+  const auto got = SearchAll(w->reader(), b_->queries, p_);
+  EXPECT_GE(CheckModel(got, b_->queries, model, p_.k), recall_before - 0.02);
+  std::vector<SearchResult> one;
+  ASSERT_TRUE(w->reader().Search(b_->queries.row(0), p_, &one, &stats).ok());
+  EXPECT_EQ(stats.delta_rows_scanned, inserted);
+
+  auto replayed = Index::Open(dir(), IndexOptions{});  // segments and WAL
+  ASSERT_TRUE(replayed.ok()) << replayed.status().ToString();
+  EXPECT_EQ((*replayed)->info().inserted, inserted);
+  ExpectSame(got, SearchAll(**replayed, b_->queries, p_));
+  ASSERT_TRUE(w->Checkpoint().ok());
+  info = w->info();
+  EXPECT_EQ(
+      std::count_if(info.segments.begin(), info.segments.end(), [](const SegmentInfo& s) { return s.kind == "rows"; }),
+      3);  // one per checkpoint that had new rows
+  w.reset();
+  auto folded = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(folded.ok()) << folded.status().ToString();
+  ExpectSame(got, SearchAll(**folded, b_->queries, p_));
+  auto w2 = OpenWriter(dir());
+  ASSERT_NE(w2, nullptr);
+  for (const auto& [key, v] : model) ASSERT_TRUE(w2->Contains(key)) << key;
+  EXPECT_FALSE(w2->Contains(KeyOf(0)) && !model.count(KeyOf(0)));
+  EXPECT_EQ(w2->info().count + w2->info().inserted - w2->info().deleted, model.size());
+  // A deleted key can be inserted again; a live one only upserted.
+  const int64_t gone = *std::find_if(o_.keys.begin(), o_.keys.end(), [&](int64_t k) { return !model.count(k); });
+  const std::vector<float> v = near(b_->queries.row(0));
+  ASSERT_TRUE(w2->Insert(&gone, v.data(), 1).ok());
+  EXPECT_TRUE(w2->Contains(gone));
+  const Status again = w2->Insert(&gone, v.data(), 1);
+  EXPECT_EQ(again.code(), StatusCode::kInvalidArgument) << again.ToString();
+  EXPECT_NE(again.message().find("key " + std::to_string(gone) + " (item 0 of the batch) exists"), std::string::npos)
+      << again.ToString();
+}
+
+// Under cosine an inserted row is scaled to unit length as the build's
+// are: a query's multiple is its nearest at distance 0, after a reopen too;
+// a zero vector is refused.
+TEST_P(WriterTest, InsertedRowsUnderCosineAreUnitLength) {
+  BuildOptions o = o_;
+  o.metric = Metric::kCosine;
+  auto b = BuildSyntheticIndex(o);
+  auto w = IndexWriter::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::vector<float> v(b->queries.row(4), b->queries.row(4) + kDim);
+  for (float& c : v) c *= 7;
+  const int64_t key = 42'000'000;
+  ASSERT_TRUE((*w)->Insert(&key, v.data(), 1).ok());
+  const std::vector<float> zero(kDim, 0.0f);
+  const int64_t other = key + 1;
+  const Status s = (*w)->Insert(&other, zero.data(), 1);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("zero vector"), std::string::npos) << s.ToString();
+  w->reset();
+  auto index = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  std::vector<SearchResult> got;
+  ASSERT_TRUE((*index)->Search(b->queries.row(4), p_, &got, nullptr).ok());
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].key, key);
+  EXPECT_NEAR(got[0].distance, 0, 1e-5);
+}
+
+// Refused inserts and upserts apply nothing: a live key, a key repeated in
+// the batch, a NaN or Inf component, a batch past the delta's memory; each
+// names the key.
+TEST_P(WriterTest, RefusedInsertsApplyNothing) {
+  IndexOptions io;
+  WriterOptions wo;
+  wo.delta_memory_bytes = 3 * 4096 * (8 + kDim * 4);  // three chunks
+  auto opened = IndexWriter::Open(dir(), io, wo);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  IndexWriter& w = **opened;
+  std::vector<float> v(3 * kDim, 0.25f);
+  const int64_t fresh[] = {5, 6, 7};
+  ASSERT_TRUE(w.Insert(fresh, v.data(), 1).ok());
+  const uint64_t wal = w.info().wal_bytes;
+  struct Case {
+    std::vector<int64_t> keys;
+    size_t bad_component;  // SIZE_MAX: none
+    float bad_value;
+    StatusCode code;
+    std::string names;
+  };
+  const std::vector<Case> cases = {
+      {{6, KeyOf(3), 7},
+       SIZE_MAX,
+       0,
+       StatusCode::kInvalidArgument,
+       "key " + std::to_string(KeyOf(3)) + " (item 1 of the batch) exists"},
+      {{6, 5, 7}, SIZE_MAX, 0, StatusCode::kInvalidArgument, "key 5 (item 1 of the batch) exists"},
+      {{6, 7, 6}, SIZE_MAX, 0, StatusCode::kInvalidArgument, "key 6 (item 2 of the batch) repeats"},
+      {{6, 7, 8},
+       kDim + 3,
+       std::nanf(""),
+       StatusCode::kInvalidArgument,
+       "key 7 (item 1 of the batch): component 3 is NaN"},
+      {{6, 7, 8}, 2 * kDim, INFINITY, StatusCode::kInvalidArgument, "key 8 (item 2 of the batch): component 0 is Inf"},
+  };
+  for (const Case& k : cases) {
+    std::vector<float> x = v;
+    if (k.bad_component != SIZE_MAX) x[k.bad_component] = k.bad_value;
+    const Status s = w.Insert(k.keys.data(), x.data(), k.keys.size());
+    EXPECT_EQ(s.code(), k.code) << s.ToString();
+    EXPECT_NE(s.message().find(k.names), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("nothing of the batch was applied"), std::string::npos) << s.ToString();
+  }
+  // Upsert replaces live keys but refuses repeats and NaN the same way.
+  std::vector<float> nan = v;
+  nan[1] = std::nanf("");
+  EXPECT_EQ(w.Upsert(fresh, nan.data(), 3).code(), StatusCode::kInvalidArgument);
+  // Past the delta's memory: 3 chunks hold 12288 rows, one is used.
+  std::vector<int64_t> many(12288);
+  std::iota(many.begin(), many.end(), int64_t{1} << 40);
+  std::vector<float> mv(many.size() * kDim, 0.5f);
+  const Status full = w.Insert(many.data(), mv.data(), many.size());
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full.ToString();
+  EXPECT_NE(full.message().find("delta_memory_bytes"), std::string::npos) << full.ToString();
+  const Status fits = w.Insert(many.data(), mv.data(), many.size() - 1);  // exactly full
+  EXPECT_TRUE(fits.ok()) << fits.ToString();
+
+  EXPECT_TRUE(w.Contains(5));
+  EXPECT_FALSE(w.Contains(8));
+  EXPECT_EQ(w.info().inserted, 1u + many.size() - 1);
+  EXPECT_EQ(w.info().deleted, 0u);
+  EXPECT_GT(w.info().wal_bytes, wal);
+}
+
 // With all but 7 rows deleted a search returns those 7: HNSW walks through
 // the deleted nodes; IVF scans lists beyond `probes` until it has k.
 TEST_P(WriterTest, NearlyEverythingDeletedStillReturnsTheLiveRows) {
@@ -236,13 +521,13 @@ TEST_P(WriterTest, RefusedBatchesApplyNothing) {
   const std::vector<Case> cases = {
       {{a, b, 999999}, StatusCode::kNotFound, "key 999999 (item 2 of the batch) does not exist"},
       {{a, c, b}, StatusCode::kNotFound, "key " + std::to_string(c) + " (item 1 of the batch) is already deleted"},
-      {{a, b, a}, StatusCode::kInvalidArgument, "key " + std::to_string(a) + " repeats in the batch"},
+      {{a, b, a}, StatusCode::kInvalidArgument, "key " + std::to_string(a) + " (item 2 of the batch) repeats"},
   };
   for (const Case& k : cases) {
     const Status s = w->Delete(k.keys.data(), k.keys.size());
     EXPECT_EQ(s.code(), k.code) << s.ToString();
     EXPECT_NE(s.message().find(k.names), std::string::npos) << s.ToString();
-    EXPECT_NE(s.message().find("nothing was deleted"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("nothing of the batch was applied"), std::string::npos) << s.ToString();
   }
   EXPECT_TRUE(w->Contains(a));
   EXPECT_TRUE(w->Contains(b));
@@ -256,11 +541,7 @@ TEST_P(WriterTest, RefusedBatchesApplyNothing) {
   const int64_t ab[] = {a, b};
   EXPECT_TRUE(w2->Delete(ab, 2).ok());
   EXPECT_EQ(w2->info().deleted, 3u);
-  // Writes that are not implemented say so.
-  const std::vector<float> v(kDim, 0.5f);
-  const int64_t fresh_key = 7;
-  EXPECT_EQ(w2->Insert(&fresh_key, v.data(), 1).code(), StatusCode::kNotSupported);
-  EXPECT_EQ(w2->Upsert(&fresh_key, v.data(), 1).code(), StatusCode::kNotSupported);
+  // Vacuum is not implemented and says so.
   EXPECT_EQ(w2->Vacuum().code(), StatusCode::kNotSupported);
 }
 
@@ -344,18 +625,93 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedDeletes) {
   CheckAndRecall(SearchAll(**index, b_->queries, p_), acked);
 }
 
-// ENOSPC: a checkpoint that cannot write its segment or its manifest fails
-// and changes nothing, and the writer goes on; a delete whose WAL append
-// fails is not applied and stops the writer (as PostgreSQL stops after a
-// failed WAL write). The next open has every acknowledged delete and no
-// stray segment file.
-TEST_P(WriterTest, NoSpaceInADeleteOrACheckpointLosesNothingAcknowledged) {
+// Power cuts (FaultEnv drops what was not synced) at random points of a
+// fixed sequence of inserts, upserts, deletes and checkpoints: the reopened
+// index holds every acknowledged batch, the one in flight whole or not at
+// all, nothing after it, and no file of a checkpoint cut before its commit;
+// the live rows' searches then hold the writes' vectors.
+TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedWrites) {
+  CrashWrites writes;
+  writes.order = o_.keys;
+  std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(23));
+  std::mt19937_64 rng(29);
+  size_t done = 0;
+  int whole_in_flight = 0, lost_in_flight = 0, checkpoints = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    FaultEnv fault(DefaultEnv());
+    auto w = OpenWriter(dir(), &fault);
+    ASSERT_NE(w, nullptr);
+    fault.CutPowerAfterWrites(fault.BytesWritten() + std::uniform_int_distribution<uint64_t>(0, 30000)(rng));
+    size_t acked = done;
+    for (;; ++acked) {
+      if ((acked + 2) * CrashWrites::kBatch > kRows || !writes.Apply(*w, acked).ok()) break;
+      if (acked % 4 == 3) {
+        if (!w->Checkpoint().ok()) {
+          ++acked;
+          break;
+        }
+        ++checkpoints;
+      }
+    }
+    w.reset();
+    ASSERT_TRUE(fault.SimulateCrash().ok());
+    auto after = OpenWriter(dir());
+    ASSERT_NE(after, nullptr);
+    const IndexInfo info = after->info();
+    const std::pair<uint64_t, uint64_t> counts{info.inserted, info.deleted};
+    ASSERT_TRUE(counts == CrashWrites::Counts(acked) || counts == CrashWrites::Counts(acked + 1))
+        << "inserted " << info.inserted << ", deleted " << info.deleted << " after " << acked << " batches";
+    const bool in_flight_ran = counts != CrashWrites::Counts(acked);
+    (in_flight_ran ? whole_in_flight : lost_in_flight)++;
+    done = acked + in_flight_ran;
+    if (acked > 0) ASSERT_TRUE(writes.KeysAfter(*after, acked - 1, true));
+    ASSERT_TRUE(writes.KeysAfter(*after, acked, in_flight_ran));
+    ASSERT_TRUE(writes.KeysAfter(*after, acked + 1, false));
+    std::set<std::string> named;
+    for (const ManifestFile& f : ReadManifest(DefaultEnv(), dir())->AllFiles()) named.insert(f.name);
+    for (const std::string& f : GenerationFiles()) {
+      if (f.starts_with("seg-")) EXPECT_TRUE(named.count(f)) << f << " is not in the manifest";
+    }
+  }
+  EXPECT_GT(checkpoints, 5);
+  EXPECT_GT(lost_in_flight, 0);
+  // What is live, and at which vectors: the built rows less the deletes and
+  // upserts, plus every put of the `done` batches.
+  LiveModel model;
+  for (uint64_t r = 0; r < kRows; ++r) model[KeyOf(r)].assign(base_.begin() + r * kDim, base_.begin() + (r + 1) * kDim);
+  for (size_t batch = 0; batch < done; ++batch) {
+    const std::vector<int64_t> keys = writes.Keys(batch);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (batch % 3 == 2) {
+        model.erase(keys[i]);
+        continue;
+      }
+      std::vector<float>& v = model[keys[i]];
+      v.resize(kDim);
+      for (uint32_t j = 0; j < kDim; ++j) v[j] = float((batch * 31 + (i * kDim + j) * 7) % 97) / 97;
+    }
+  }
+  auto index = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  CheckModel(SearchAll(**index, b_->queries, p_), b_->queries, model, p_.k);
+}
+
+// ENOSPC: a checkpoint that cannot write a segment (rows, tombstones) or
+// its manifest fails and changes nothing, and the writer goes on; a write
+// whose WAL append fails is not applied and stops the writer (as PostgreSQL
+// stops after a failed WAL write). The next open has every acknowledged
+// insert and delete and no stray segment file.
+TEST_P(WriterTest, NoSpaceInAWriteOrACheckpointLosesNothingAcknowledged) {
   FaultEnv fault(DefaultEnv());
   auto w = OpenWriter(dir(), &fault);
   ASSERT_NE(w, nullptr);
   const int64_t a = KeyOf(1), b = KeyOf(2), c = KeyOf(3);
+  const int64_t fresh[] = {11, 12, 13};
+  const std::vector<float> v(kDim, 0.5f);
   ASSERT_TRUE(w->Delete(&a, 1).ok());
-  for (const char* file : {"tombstones", "MANIFEST"}) {
+  ASSERT_TRUE(w->Insert(&fresh[0], v.data(), 1).ok());
+  for (const char* file : {"rows", "tombstones", "MANIFEST"}) {
     SCOPED_TRACE(file);
     fault.FailWritesAfter(file, 0);
     const Status s = w->Checkpoint();
@@ -364,11 +720,14 @@ TEST_P(WriterTest, NoSpaceInADeleteOrACheckpointLosesNothingAcknowledged) {
     EXPECT_TRUE(w->info().segments.empty());
     EXPECT_TRUE(ReadManifest(DefaultEnv(), dir())->segments.empty());
     EXPECT_FALSE(w->Contains(a));
+    EXPECT_TRUE(w->Contains(fresh[0]));
     auto index = Index::Open(dir(), IndexOptions{});
     ASSERT_TRUE(index.ok()) << index.status().ToString();
     EXPECT_EQ((*index)->info().deleted, 1u);
+    EXPECT_EQ((*index)->info().inserted, 1u);
   }
   ASSERT_TRUE(w->Delete(&b, 1).ok());
+  ASSERT_TRUE(w->Insert(&fresh[1], v.data(), 1).ok());
   fault.FailWritesAfter("/wal", 0);
   Status s = w->Delete(&c, 1);
   EXPECT_EQ(s.code(), StatusCode::kNoSpace) << s.ToString();
@@ -376,15 +735,22 @@ TEST_P(WriterTest, NoSpaceInADeleteOrACheckpointLosesNothingAcknowledged) {
   fault.ClearFaults();
   s = w->Delete(&c, 1);
   EXPECT_EQ(s.code(), StatusCode::kNoSpace) << "the writer went on after a failed WAL write: " << s.ToString();
+  s = w->Insert(&fresh[2], v.data(), 1);
+  EXPECT_EQ(s.code(), StatusCode::kNoSpace) << "the writer went on after a failed WAL write: " << s.ToString();
+  EXPECT_FALSE(w->Contains(fresh[2])) << "a failed insert was applied";
   w.reset();
   auto after = OpenWriter(dir());
   ASSERT_NE(after, nullptr);
   EXPECT_FALSE(after->Contains(a));
   EXPECT_FALSE(after->Contains(b));
   EXPECT_TRUE(after->Contains(c));
+  EXPECT_TRUE(after->Contains(fresh[0]));
+  EXPECT_TRUE(after->Contains(fresh[1]));
+  EXPECT_FALSE(after->Contains(fresh[2]));
   for (const std::string& f : GenerationFiles()) EXPECT_FALSE(f.starts_with("seg-")) << f << " left behind";
   ASSERT_TRUE(after->Checkpoint().ok());
   EXPECT_EQ(after->info().deleted, 2u);
+  EXPECT_EQ(after->info().inserted, 2u);
 }
 
 // Checksums: a damaged tombstones segment, or a damaged WAL record before
@@ -508,6 +874,94 @@ TEST_P(WriterTest, ConcurrentSearchesAndOpensBesideDeletesAndCheckpoints) {
   EXPECT_EQ(w->info().deleted, kBatch * kBatches);
 }
 
+// Three threads insert (a third of their rows next to a query) and upsert
+// their own keys, beside two searching threads and one checkpointing:
+// every result a search returns is a live row at the exact distance of the
+// vector its key was last written with (no row is seen half-written), and
+// the reopened index holds every acknowledged write. Run under TSan too.
+TEST_P(WriterTest, ConcurrentInsertsSearchesAndCheckpoints) {
+  auto w = OpenWriter(dir());
+  ASSERT_NE(w, nullptr);
+  constexpr int kWriters = 3, kBatches = 20, kRowsPerBatch = 16;
+  // Row key's vector at write `version` (0: insert, 1: upsert).
+  const auto vector_of = [&](int64_t key, int version) {
+    std::vector<float> v(kDim);
+    const float* q = b_->queries.row(static_cast<uint64_t>(key) % b_->queries.rows);
+    for (uint32_t j = 0; j < kDim; ++j)
+      v[j] =
+          key % 3 == 0 ? q[j] + 0.01f * float((key + j + version) % 5) : float((key * 7 + j * 3 + version) % 11) / 11;
+    return v;
+  };
+  std::atomic<bool> done{false};
+  std::vector<std::string> errors(kWriters + 3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches && errors[t].empty(); ++b) {
+        std::vector<int64_t> keys;
+        std::vector<float> vectors;
+        for (int i = 0; i < kRowsPerBatch; ++i) {
+          keys.push_back((int64_t{1} << 40) + (t * kBatches + b) * kRowsPerBatch + i);
+          const std::vector<float> v = vector_of(keys.back(), 0);
+          vectors.insert(vectors.end(), v.begin(), v.end());
+        }
+        Status s = w->Insert(keys.data(), vectors.data(), keys.size());
+        if (s.ok() && b > 0) {  // the previous batch's keys again, at version 1
+          for (int64_t& key : keys) key -= kRowsPerBatch;
+          vectors.clear();
+          for (int64_t key : keys) {
+            const std::vector<float> v = vector_of(key, 1);
+            vectors.insert(vectors.end(), v.begin(), v.end());
+          }
+          s = w->Upsert(keys.data(), vectors.data(), keys.size());
+        }
+        if (!s.ok()) errors[t] = s.ToString();
+      }
+    });
+  }
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<SearchResult> got;
+      for (uint64_t q = t; !done; q = (q + 2) % b_->queries.rows) {
+        if (!w->reader().Search(b_->queries.row(q), p_, &got, nullptr).ok()) errors[kWriters + t] = "search";
+        if (got.size() != p_.k) errors[kWriters + t] = "a search returned " + std::to_string(got.size());
+        for (const SearchResult& r : got) {
+          if (r.key < (int64_t{1} << 40)) continue;  // a built row
+          bool matches = false;
+          for (int version = 0; version < 2; ++version) {
+            const std::vector<float> v = vector_of(r.key, version);
+            const float exact = SquaredL2(b_->queries.row(q), v.data());
+            matches |= std::abs(r.distance - exact) <= 1e-3f * (1 + exact);
+          }
+          if (!matches) errors[kWriters + t] = "key " + std::to_string(r.key) + " at a distance no write gave it";
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    while (!done) {
+      const Status s = w->Checkpoint();
+      if (!s.ok()) errors[kWriters + 2] = s.ToString();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  for (int t = 0; t < kWriters; ++t) threads[t].join();
+  done = true;
+  for (size_t t = kWriters; t < threads.size(); ++t) threads[t].join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  const uint64_t inserted = kWriters * (kBatches * kRowsPerBatch + (kBatches - 1) * kRowsPerBatch);
+  EXPECT_EQ(w->info().inserted, inserted);
+  EXPECT_EQ(w->info().deleted, kWriters * (kBatches - 1) * kRowsPerBatch);
+  w.reset();
+  auto reopened = OpenWriter(dir());
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->info().inserted, inserted);
+  for (int t = 0; t < kWriters; ++t) {
+    for (int i = 0; i < kBatches * kRowsPerBatch; ++i)
+      ASSERT_TRUE(reopened->Contains((int64_t{1} << 40) + t * kBatches * kRowsPerBatch + i));
+  }
+}
+
 // Deletes from four threads at once (their WAL records share fsyncs) beside
 // a thread that checkpoints: every thread's own keys are deleted; of the
 // keys all four race to delete, each is deleted once (the others get
@@ -577,27 +1031,27 @@ TEST_P(WriterTest, SnapshotOfAnIndexWithDeletesIsRefused) {
 INSTANTIATE_TEST_SUITE_P(Types, WriterTest, ::testing::Values(IndexType::kHnsw, IndexType::kIvf),
                          [](const auto& info) { return info.param == IndexType::kHnsw ? "Hnsw" : "Ivf"; });
 
-// Real crashes: a child process deletes batches of keys in a fixed order,
-// checkpointing every seventh, reports each acknowledged batch on a pipe
-// and is killed with SIGKILL at a random point; the reopened index has
-// every reported batch deleted, of the batch in flight all or none, and
-// nothing after it. VX_WRITER_CRASH_TRIALS sets the number of kills
-// (perf/crash_trials.sh writer runs hundreds).
-TEST(WriterCrash, SigkillOfADeletingProcessLosesNoAcknowledgedDelete) {
+// Real crashes: a child process inserts, upserts and deletes batches of
+// keys in a fixed order (CrashWrites), checkpointing every seventh, reports
+// each acknowledged batch on a pipe and is killed with SIGKILL at a random
+// point; the reopened index has every reported batch applied, of the batch
+// in flight all or none, and nothing after it. VX_WRITER_CRASH_TRIALS sets
+// the number of kills (perf/crash_trials.sh writer runs hundreds).
+TEST(WriterCrash, SigkillOfAWritingProcessLosesNoAcknowledgedWrite) {
   const char* env_trials = std::getenv("VX_WRITER_CRASH_TRIALS");
   const int trials = env_trials != nullptr ? std::atoi(env_trials) : 10;
   BuildOptions o = DeterministicOptions(IndexType::kHnsw);
   for (uint64_t i = 0; i < kRows; ++i) o.keys.push_back(KeyOf(i));
   auto b = BuildSyntheticIndex(o);
-  std::vector<int64_t> order(kRows);
-  for (uint64_t r = 0; r < kRows; ++r) order[r] = KeyOf(r);
-  std::shuffle(order.begin(), order.end(), std::mt19937_64(13));
-  constexpr size_t kBatch = 10;
+  CrashWrites writes;
+  writes.order = o.keys;
+  std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(13));
+  constexpr size_t kBatch = CrashWrites::kBatch;
   std::mt19937_64 rng(17);
-  size_t done = 0;  // batches deleted: order[0, done * kBatch)
+  size_t done = 0;  // batches applied
   for (int trial = 0; trial < trials; ++trial) {
     SCOPED_TRACE("trial " + std::to_string(trial));
-    if ((done + 40) * kBatch > kRows) {  // keys running out: a rebuild replaces the index and its deletes
+    if ((done + 40) * kBatch > kRows) {  // keys running out: a rebuild replaces the index and its writes
       ASSERT_TRUE(BuildIndex(b->dir / "base.fbin", b->index(), o).ok());
       done = 0;
     }
@@ -606,7 +1060,7 @@ TEST(WriterCrash, SigkillOfADeletingProcessLosesNoAcknowledgedDelete) {
       auto w = IndexWriter::Open(b->index(), IndexOptions{});
       if (!w.ok()) ::_exit(3);
       for (size_t batch = done; (batch + 1) * kBatch <= kRows; ++batch) {
-        if (!(*w)->Delete(order.data() + batch * kBatch, kBatch).ok()) ::_exit(4);
+        if (!writes.Apply(**w, batch).ok()) ::_exit(4);
         if (batch % 7 == 6 && !(*w)->Checkpoint().ok()) ::_exit(5);
         const uint64_t msg = batch;
         if (::write(out, &msg, sizeof msg) != sizeof msg) ::_exit(6);
@@ -620,13 +1074,14 @@ TEST(WriterCrash, SigkillOfADeletingProcessLosesNoAcknowledgedDelete) {
 
     auto w = IndexWriter::Open(b->index(), IndexOptions{});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
-    for (size_t i = 0; i < reported * kBatch; ++i) ASSERT_FALSE((*w)->Contains(order[i])) << "batch " << i / kBatch;
-    size_t applied = 0;  // of the batch in flight
-    for (size_t i = reported * kBatch; i < (reported + 1) * kBatch; ++i) applied += !(*w)->Contains(order[i]);
-    ASSERT_TRUE(applied == 0 || applied == kBatch) << applied << " of the batch in flight applied";
-    done = reported + (applied > 0);
-    for (size_t i = done * kBatch; i < kRows; ++i) ASSERT_TRUE((*w)->Contains(order[i]));
-    ASSERT_EQ((*w)->info().deleted, done * kBatch);
+    const IndexInfo info = (*w)->info();
+    const std::pair<uint64_t, uint64_t> counts{info.inserted, info.deleted};
+    ASSERT_TRUE(counts == CrashWrites::Counts(reported) || counts == CrashWrites::Counts(reported + 1))
+        << "inserted " << info.inserted << ", deleted " << info.deleted << " after " << reported << " batches";
+    done = reported + (counts != CrashWrites::Counts(reported));
+    if (reported > 0) ASSERT_TRUE(writes.KeysAfter(**w, reported - 1, true));
+    ASSERT_TRUE(writes.KeysAfter(**w, reported, done > reported));
+    ASSERT_TRUE(writes.KeysAfter(**w, reported + 1, false));
   }
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok()) << index.status().ToString();

@@ -151,6 +151,8 @@ struct SearchStats {
   // IVF: lists scanned beyond `probes` because those probed held fewer than
   // k rows that are not deleted.
   uint64_t lists_widened = 0;
+  // Rows inserted since the build, scored exactly beside the index.
+  uint64_t delta_rows_scanned = 0;
   void Add(const SearchStats& o);
 };
 
@@ -180,10 +182,15 @@ struct IndexInfo {
   uint64_t resident_bytes = 0;
   uint64_t generation = 0;            // the committed base generation
   std::vector<SegmentInfo> segments;  // on top of it, oldest first
-  // Rows deleted (tombstones; not returned by searches) of the `count`
-  // rows, and the bytes of the write-ahead log not yet checkpointed: as of
-  // the open (IndexWriter::info() is current).
+  // The writes since the build, as of the open (IndexWriter::info() is
+  // current): rows inserted (on top of the `count` built), rows deleted
+  // (tombstones, of built and inserted rows; never returned), the RAM they
+  // hold (tombstones, inserted keys and vectors) and the bytes of the
+  // write-ahead log not yet checkpointed. Live rows: count + inserted -
+  // deleted.
+  uint64_t inserted = 0;
   uint64_t deleted = 0;
+  uint64_t write_bytes = 0;
   uint64_t wal_bytes = 0;
 };
 
@@ -283,10 +290,14 @@ struct WriterOptions {
   // of the process loses nothing, a power cut may lose the last
   // acknowledged writes (whole batches, never part of one).
   bool sync_on_append = true;
+  // RAM for the rows inserted since the build (keys and float32 vectors,
+  // searched exactly beside the index until a rebuild folds them in): an
+  // insert that would take them past it is refused (ResourceExhausted).
+  uint64_t delta_memory_bytes = 256ull << 20;
 };
 
-// The write interface of an index: rows deleted (and, later, inserted and
-// replaced) by key after the build, durable through a write-ahead log in
+// The write interface of an index: rows inserted, replaced and deleted by
+// key after the build, durable through a write-ahead log in
 // the generation's directory, folded into segments by Checkpoint. A write
 // is visible to every search of reader() that starts after it returns, and
 // to every Index opened after it returns (Index::Open replays the log).
@@ -311,19 +322,24 @@ class IndexWriter {
   static Result<std::unique_ptr<IndexWriter>> Open(const std::string& dir, const IndexOptions& options,
                                                    const WriterOptions& writer = {});
   virtual ~IndexWriter() = default;
-  // n rows: keys[i] gets vectors[i * dim ...]. A key that exists, a key
-  // repeated in the batch, or a NaN component refuses the whole batch.
-  // (Not implemented yet: NotSupported.)
+  // Inserts n rows: keys[i] gets vectors[i * dim ...] (dim: the index's).
+  // InvalidArgument naming the key for a key that is live (Upsert replaces
+  // it), a key repeated in the batch, a NaN or Inf component, or a zero
+  // vector under cosine; ResourceExhausted past delta_memory_bytes; Busy
+  // for a key a concurrent batch is writing. Nothing of a refused batch is
+  // applied. A deleted key may be inserted again.
   virtual Status Insert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
   // Deletes the rows of n keys. NotFound naming the first key that does not
   // exist or is already deleted, InvalidArgument naming a key repeated in
-  // the batch, Busy naming a key a concurrent batch is deleting; nothing of
+  // the batch, Busy naming a key a concurrent batch is writing; nothing of
   // a refused batch is deleted.
   virtual Status Delete(const int64_t* keys, uint64_t n) = 0;
-  // Insert, replacing the rows of keys that exist. (Not implemented yet.)
+  // Insert, replacing the rows of keys that are live (the old row is
+  // deleted and the new one inserted, atomically with the batch).
   virtual Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
-  // Folds the WAL into segments: writes the tombstones as a segment,
-  // commits it with the manifest, then empties the WAL. Searches go on
+  // Folds the WAL into segments: the rows inserted since the last
+  // checkpoint as a new rows segment and the tombstones as one segment,
+  // committed with the manifest; then empties the WAL. Searches go on
   // meanwhile; a crash at any point leaves the acknowledged writes.
   virtual Status Checkpoint() = 0;
   // Repairs the graph around deleted rows and reclaims them. (Not

@@ -128,6 +128,9 @@ typedef struct vx_index_info {
   uint64_t deleted;   /* rows deleted (not returned by searches); a writer's is current */
   uint64_t wal_bytes; /* the write-ahead log not yet checkpointed */
   uint32_t segments;  /* committed on top of the generation (e.g. tombstones) */
+  /* Since the second version (struct_size beyond `segments`): */
+  uint64_t inserted;    /* rows inserted since the build (live rows: count + inserted - deleted) */
+  uint64_t write_bytes; /* RAM the writes hold: inserted rows, tombstones */
 } vx_index_info;
 
 typedef struct vx_writer_options {
@@ -138,6 +141,10 @@ typedef struct vx_writer_options {
    * nothing, a power cut may lose the last acknowledged writes (whole
    * batches, never part of one). */
   int sync_on_append;
+  /* Since the second version: RAM for the rows inserted since the build
+   * (searched exactly beside the index); an insert past it is refused with
+   * VX_RESOURCE_EXHAUSTED. Default 256 MiB. */
+  uint64_t delta_memory_bytes;
 } vx_writer_options;
 
 typedef struct vx_index vx_index;

@@ -42,7 +42,7 @@ constexpr size_t kBuildOptionsV1 = sizeof(vx_build_options);
 constexpr size_t kOpenOptionsV1 = sizeof(vx_open_options);
 constexpr size_t kSearchParamsV1 = sizeof(vx_search_params);
 constexpr size_t kIndexInfoV1 = offsetof(vx_index_info, deleted);
-constexpr size_t kWriterOptionsV1 = sizeof(vx_writer_options);
+constexpr size_t kWriterOptionsV1 = offsetof(vx_writer_options, delta_memory_bytes);
 
 std::mutex closed_mu;
 std::vector<std::unique_ptr<vx_index>>* ClosedHandles() {
@@ -179,8 +179,9 @@ vx_index* Open(const char* dir, const vx_open_options* options, const vx_writer_
     o.max_searchers = c.max_searchers;
     auto handle = std::make_unique<vx_index>();
     if (writer) {
-      VX_ASSIGN_OR_RETURN(handle->writer,
-                          vx::IndexWriter::Open(dir, o, vx::WriterOptions{writer->sync_on_append != 0}));
+      VX_ASSIGN_OR_RETURN(
+          handle->writer,
+          vx::IndexWriter::Open(dir, o, vx::WriterOptions{writer->sync_on_append != 0, writer->delta_memory_bytes}));
       handle->index = &handle->writer->reader();
     } else {
       VX_ASSIGN_OR_RETURN(handle->owned, vx::Index::Open(dir, o));
@@ -213,7 +214,9 @@ vx_index* Open(const char* dir, const vx_open_options* options, const vx_writer_
                                  i.generation,
                                  i.deleted,
                                  i.wal_bytes,
-                                 static_cast<uint32_t>(i.segments.size())};
+                                 static_cast<uint32_t>(i.segments.size()),
+                                 i.inserted,
+                                 i.write_bytes};
     out = handle.release();
     return vx::Status::Ok();
   });
@@ -319,6 +322,8 @@ vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* 
       now.deleted = i.deleted;
       now.wal_bytes = i.wal_bytes;
       now.segments = static_cast<uint32_t>(i.segments.size());
+      now.inserted = i.inserted;
+      now.write_bytes = i.write_bytes;
     }
     std::memcpy(static_cast<void*>(info), &now, std::min(info->struct_size, sizeof(vx_index_info)));
     return vx::Status::Ok();
@@ -327,7 +332,8 @@ vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* 
 
 void vx_writer_options_init(vx_writer_options* o) {
   if (!o) return;
-  *o = vx_writer_options{sizeof(*o), vx::WriterOptions{}.sync_on_append ? 1 : 0};
+  const vx::WriterOptions d;
+  *o = vx_writer_options{sizeof(*o), d.sync_on_append ? 1 : 0, d.delta_memory_bytes};
 }
 
 vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* err) {

@@ -64,6 +64,7 @@ void SearchStats::Add(const SearchStats& o) {
   codes_scored += o.codes_scored;
   vectors_reranked += o.vectors_reranked;
   lists_widened += o.lists_widened;
+  delta_rows_scanned += o.delta_rows_scanned;
 }
 
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options) {

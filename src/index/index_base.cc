@@ -5,6 +5,8 @@
 #include <span>
 
 #include "core/distance.h"
+#include "core/query.h"
+#include "index/delta_rows.h"
 #include "index/keys.h"
 #include "index/tombstones.h"
 #include "io/paged_file.h"
@@ -75,72 +77,131 @@ std::vector<SegmentInfo> DescribeSegments(const Manifest& m) {
   return out;
 }
 
+uint64_t WriteState::rows() const { return delta->base_rows + delta->rows; }
+
 Status IndexBase::LoadSegments() {
-  std::shared_ptr<Tombstones> deleted;
   info_.segments = DescribeSegments(manifest_);
-  for (const ManifestSegment& s : manifest_.segments) {
-    if (s.kind != kTombstonesKind || s.files.size() != 1) {
-      return Status::NotSupported(dir_ + "/MANIFEST: segment " + std::to_string(s.id) + " of kind '" + s.kind +
-                                  "' with " + std::to_string(s.files.size()) +
+  auto s = std::make_shared<WriteState>();
+  auto delta = std::make_shared<DeltaView>();
+  delta->base_rows = params_.count;
+  delta->dim = params_.dim;
+  s->delta = delta;
+  // Rows segments in order, then the tombstones (of base and inserted rows).
+  const ManifestSegment* tombstones = nullptr;
+  for (const ManifestSegment& seg : manifest_.segments) {
+    const bool rows = seg.kind == kRowsKind, dead = seg.kind == kTombstonesKind;
+    if ((!rows && !dead) || seg.files.size() != 1) {
+      return Status::NotSupported(dir_ + "/MANIFEST: segment " + std::to_string(seg.id) + " of kind '" + seg.kind +
+                                  "' with " + std::to_string(seg.files.size()) +
                                   " files is not one this build of vx reads");
     }
-    if (deleted) return Status::Corruption(dir_ + "/MANIFEST: more than one tombstones segment");
-    const std::string path = FilePath(s.files[0].name);
-    VX_ASSIGN_OR_RETURN(const std::string bytes, ReadWholeFile(env_, path, s.files[0].checksum));
-    VX_ASSIGN_OR_RETURN(deleted, Tombstones::Deserialize(bytes, params_.count, path));
+    if (dead && tombstones != nullptr) return Status::Corruption(dir_ + "/MANIFEST: more than one tombstones segment");
+    if (dead) {
+      tombstones = &seg;
+      continue;
+    }
+    const std::string path = FilePath(seg.files[0].name);
+    VX_ASSIGN_OR_RETURN(const std::string bytes, ReadWholeFile(env_, path, seg.files[0].checksum));
+    VX_ASSIGN_OR_RETURN(s->delta, s->delta->AppendFile(bytes, path));
   }
-  info_.deleted = deleted ? deleted->size() : 0;
-  if (deleted) info_.resident_bytes += deleted->bytes();
-  PublishDeleted(std::move(deleted));
+  if (tombstones != nullptr) {
+    const std::string path = FilePath(tombstones->files[0].name);
+    VX_ASSIGN_OR_RETURN(const std::string bytes, ReadWholeFile(env_, path, tombstones->files[0].checksum));
+    VX_ASSIGN_OR_RETURN(s->deleted, Tombstones::Deserialize(bytes, s->rows(), path));
+  }
+  CountWrites(*s);
+  PublishWrites(std::move(s));
   return Status::Ok();
 }
 
 Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                          SearchStats* stats) const {
-  if (!any_deleted_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
-  const std::shared_ptr<const Tombstones> deleted = this->deleted();
-  return SearchChecked(query, p, deleted.get(), out, stats);
+  if (!any_writes_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
+  const std::shared_ptr<const WriteState> w = writes();
+  VX_RETURN_IF_ERROR(SearchChecked(query, p, w->deleted.get(), out, stats));
+  if (w->delta->rows == 0) return Status::Ok();
+  // The inserted rows, scored exactly, merged with the index's k.
+  thread_local QueryVector q;
+  thread_local TopK top(1);
+  VX_RETURN_IF_ERROR(q.Prepare(info_.metric, query, info_.dim));
+  top.Reset(p.k);
+  for (const SearchResult& r : *out) top.Push(r.distance, r.key);
+  const uint64_t scanned = w->delta->Search(info_.metric, q.data(), w->deleted.get(), &top);
+  if (stats != nullptr) stats->delta_rows_scanned += scanned;
+  out->clear();
+  for (const Neighbor& nb : top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
+  return Status::Ok();
 }
 
-std::shared_ptr<const Tombstones> IndexBase::deleted() const {
-  std::lock_guard lock(deleted_mu_);
-  return deleted_;
+std::shared_ptr<const WriteState> IndexBase::writes() const {
+  std::lock_guard lock(writes_mu_);
+  return writes_;
 }
 
-void IndexBase::PublishDeleted(std::shared_ptr<const Tombstones> deleted) {
-  if (deleted && deleted->size() == 0) deleted.reset();  // no check at all: searches skip it
-  std::lock_guard lock(deleted_mu_);
-  any_deleted_.store(deleted != nullptr, std::memory_order_release);
-  deleted_.swap(deleted);
+void IndexBase::CountWrites(const WriteState& s) {
+  info_.deleted = s.deleted ? s.deleted->size() : 0;
+  info_.inserted = s.delta->rows;
+  info_.write_bytes = (s.deleted ? s.deleted->bytes() : 0) + s.delta->bytes();
 }
 
-Status IndexBase::ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const {
+void IndexBase::PublishWrites(std::shared_ptr<const WriteState> writes) {
+  if (writes->deleted && writes->deleted->size() == 0) {  // no check at all: searches skip it
+    auto copy = std::make_shared<WriteState>(*writes);
+    copy->deleted.reset();
+    writes = std::move(copy);
+  }
+  std::lock_guard lock(writes_mu_);
+  any_writes_.store(writes->deleted != nullptr || writes->delta->rows > 0, std::memory_order_release);
+  writes_.swap(writes);
+}
+
+Status IndexBase::ApplyLogRecord(const WalRecord& r, WriteState* s) const {
   const std::string where = FilePath(kWalFile) + ": record (LSN " + std::to_string(r.lsn) + ")";
-  if (r.type != static_cast<uint16_t>(LogRecordType::kDelete))
+  const uint64_t rows = s->rows();
+  const auto check_row = [&](uint32_t row) {
+    if (row < rows) return Status::Ok();
+    return Status::Corruption(where + ": names row " + std::to_string(row) + " of an index of " + std::to_string(rows));
+  };
+  auto deleted = s->deleted ? std::make_shared<Tombstones>(*s->deleted) : std::make_shared<Tombstones>();
+  if (r.type == static_cast<uint16_t>(LogRecordType::kDelete)) {
+    if (r.payload.size() % sizeof(uint32_t) != 0) return Status::Corruption(where + ": a delete of a partial row");
+    std::vector<uint32_t> dead(r.payload.size() / sizeof(uint32_t));
+    std::memcpy(dead.data(), r.payload.data(), r.payload.size());
+    for (uint32_t row : dead) VX_RETURN_IF_ERROR(check_row(row));
+    deleted->Add(dead);
+    s->deleted = std::move(deleted);
+    return Status::Ok();
+  }
+  if (r.type != static_cast<uint16_t>(LogRecordType::kPut)) {
     return Status::NotSupported(where + " of type " + std::to_string(r.type) +
                                 ", which this build of vx does not know");
-  if (r.payload.size() % sizeof(uint32_t) != 0) return Status::Corruption(where + ": a delete of a partial row");
-  std::vector<uint32_t> rows(r.payload.size() / sizeof(uint32_t));
-  std::memcpy(rows.data(), r.payload.data(), r.payload.size());
-  for (uint32_t row : rows) {
-    if (row >= params_.count) {
-      return Status::Corruption(where + ": deletes row " + std::to_string(row) + " of an index of " +
-                                std::to_string(params_.count));
-    }
   }
-  deleted->Add(rows);
+  uint64_t n = 0;
+  if (r.payload.size() >= 8) std::memcpy(&n, r.payload.data(), 8);
+  const uint64_t row_bytes = sizeof(uint32_t) + sizeof(int64_t) + uint64_t{params_.dim} * sizeof(float);
+  if (r.payload.size() < 8 || n > r.payload.size() / row_bytes || r.payload.size() != 8 + n * row_bytes)
+    return Status::Corruption(where + ": an insert whose size does not match its row count");
+  std::vector<uint32_t> old(n);
+  std::vector<int64_t> keys(n);
+  std::vector<float> vectors(n * params_.dim);
+  const uint8_t* at = r.payload.data() + 8;
+  std::memcpy(old.data(), at, n * sizeof(uint32_t));
+  std::memcpy(keys.data(), at + n * sizeof(uint32_t), n * sizeof(int64_t));
+  std::memcpy(vectors.data(), at + n * (sizeof(uint32_t) + sizeof(int64_t)), vectors.size() * sizeof(float));
+  std::erase(old, kNoRow);
+  for (uint32_t row : old) VX_RETURN_IF_ERROR(check_row(row));
+  deleted->Add(old);
+  s->deleted = std::move(deleted);
+  s->delta = s->delta->Append(keys.data(), vectors.data(), n);
   return Status::Ok();
 }
 
 Status IndexBase::ReplayLog(const LogReader& read) {
-  std::shared_ptr<const Tombstones> before = deleted();
-  auto deleted = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
+  WriteState s = *writes();
   WalReplay found;
-  VX_RETURN_IF_ERROR(read(
-      [&](const WalRecord& r) {
-        return r.lsn <= params_.checkpoint_lsn ? Status::Ok() : ApplyLogRecord(r, deleted.get());
-      },
-      &found));
+  VX_RETURN_IF_ERROR(
+      read([&](const WalRecord& r) { return r.lsn <= params_.checkpoint_lsn ? Status::Ok() : ApplyLogRecord(r, &s); },
+           &found));
   // Records past the checkpoint are applied; a log that starts past it has
   // lost the records between (first_lsn 0: there is no log).
   if (found.first_lsn > params_.checkpoint_lsn + 1) {
@@ -148,9 +209,9 @@ Status IndexBase::ReplayLog(const LogReader& read) {
                               " but the last checkpoint folded only up to " + std::to_string(params_.checkpoint_lsn) +
                               ": the records between are missing");
   }
-  info_.deleted = deleted->size();
   info_.wal_bytes = found.bytes;
-  PublishDeleted(std::move(deleted));
+  CountWrites(s);
+  PublishWrites(std::make_shared<const WriteState>(std::move(s)));
   return Status::Ok();
 }
 

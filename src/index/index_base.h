@@ -39,7 +39,13 @@ inline constexpr char kWalFile[] = "wal";
 // The kinds of WAL record (io/wal.h's type) a write appends.
 enum class LogRecordType : uint16_t {
   kDelete = 1,  // payload: the deleted rows, u32 each
+  // Rows inserted, each replacing an old row or none (insert, upsert).
+  // Payload: n u64, the old rows (u32 each; kNoRow: none), the keys (i64
+  // each), the vectors (float32, dim each, unit length under cosine). The
+  // new rows are the next n row numbers.
+  kPut = 2,
 };
+inline constexpr uint32_t kNoRow = UINT32_MAX;
 
 // The candidate check: a search admits a row to its results only if Admit
 // says so (tombstones, filters). A rejected row may still route an HNSW walk.
@@ -51,6 +57,15 @@ class RowCheck {
 };
 
 class Tombstones;
+struct DeltaView;
+
+// What writes since the build have done to an index: its deleted rows and
+// its inserted rows. Immutable once published.
+struct WriteState {
+  std::shared_ptr<const Tombstones> deleted;  // nullptr: none
+  std::shared_ptr<const DeltaView> delta;     // never nullptr once published
+  uint64_t rows() const;                      // base and inserted rows
+};
 
 class IndexBase : public Index {
  public:
@@ -64,9 +79,8 @@ class IndexBase : public Index {
   virtual Status SearchChecked(const float* query, const SearchParams& p, const RowCheck* check,
                                std::vector<SearchResult>* out, SearchStats* stats) const = 0;
 
-  // The rows deleted as of now (nullptr: none): the tombstone segment and
-  // the WAL's deletes since.
-  std::shared_ptr<const Tombstones> deleted() const;
+  // The writes as of now: the segments and the WAL's records since.
+  std::shared_ptr<const WriteState> writes() const;
   // Applies the WAL's records past the last checkpoint. `read` runs the log
   // through the callback it is given (Wal::Read for a reader beside a
   // writer, Wal::Open for the writer) and fills in what it found.
@@ -75,7 +89,9 @@ class IndexBase : public Index {
 
  protected:
   friend class IndexWriterImpl;
-  void PublishDeleted(std::shared_ptr<const Tombstones> deleted);
+  void PublishWrites(std::shared_ptr<const WriteState> writes);
+  // Applies one WAL record to `s` (a private copy).
+  Status ApplyLogRecord(const WalRecord& r, WriteState* s) const;
 
   // Opens `index`, a new object of type `ops` whose files are in format
   // `format`: checks the manifest's files (sizes, head checksums) and shared
@@ -129,13 +145,13 @@ class IndexBase : public Index {
 
  private:
   Status LoadSegments();
-  // Applies one WAL record to `deleted`.
-  Status ApplyLogRecord(const WalRecord& r, Tombstones* deleted) const;
-  mutable std::mutex deleted_mu_;  // held only to copy or swap the pointer
-  std::shared_ptr<const Tombstones> deleted_;
-  // deleted_ != nullptr, readable without the lock: a search of an index
-  // without deletes takes neither the lock nor a reference.
-  std::atomic<bool> any_deleted_{false};
+  // Sets info_'s figures of the writes `s`.
+  void CountWrites(const WriteState& s);
+  mutable std::mutex writes_mu_;  // held only to copy or swap the pointer
+  std::shared_ptr<const WriteState> writes_;
+  // Whether writes_ holds any, readable without the lock: a search of an
+  // index without writes takes neither the lock nor a reference.
+  std::atomic<bool> any_writes_{false};
 };
 
 // The segments `m` names, as IndexInfo lists them.

@@ -1,77 +1,112 @@
 #include "index/index_writer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <numeric>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "index/delta_rows.h"
 #include "index/tombstones.h"
 #include "io/paged_file.h"
 
 namespace vx {
+namespace {
+
+constexpr char kNothing[] = "; nothing of the batch was applied";
+
+}  // namespace
 
 class IndexWriterImpl final : public IndexWriter {
  public:
-  IndexWriterImpl(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index)
-      : lock_(std::move(lock)), index_(std::move(index)), manifest_(index_->manifest_) {}
+  IndexWriterImpl(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index, const WriterOptions& options)
+      : lock_(std::move(lock)), index_(std::move(index)), options_(options), manifest_(index_->manifest_) {}
 
-  Status Open(const WriterOptions& options);
-  Status Insert(const int64_t*, const float*, uint64_t) override { return NotYet("insert"); }
-  Status Upsert(const int64_t*, const float*, uint64_t) override { return NotYet("upsert"); }
-  Status Vacuum() override { return NotYet("vacuum"); }
+  Status Open();
+  Status Insert(const int64_t* keys, const float* vectors, uint64_t n) override {
+    return Put("insert", keys, vectors, n, false);
+  }
+  Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) override {
+    return Put("upsert", keys, vectors, n, true);
+  }
+  Status Vacuum() override {
+    return Status::NotSupported("vacuum is not implemented yet: deleted rows stay tombstones (searches skip them)");
+  }
   Status Delete(const int64_t* keys, uint64_t n) override;
   Status Checkpoint() override;
   bool Contains(int64_t key) const override {
+    std::lock_guard lock(mu_);
     const std::optional<uint32_t> row = RowOf(key);
-    const std::shared_ptr<const Tombstones> deleted = index_->deleted();
-    return row && !(deleted && deleted->Contains(*row));
+    const std::shared_ptr<const WriteState> w = index_->writes();
+    return row && *row < w->rows() && !(w->deleted && w->deleted->Contains(*row));
   }
   const Index& reader() const override { return *index_; }
   IndexInfo info() const override;
 
  private:
-  static Status NotYet(const char* what) {
-    return Status::NotSupported(std::string(what) + " into an existing index is not implemented yet (delete is)");
-  }
-  // The row of `key`, if the index has one.
+  Status Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n, bool replace);
+  // The newest row of `key` (live or deleted), if it has one. With mu_ held.
   std::optional<uint32_t> RowOf(int64_t key) const;
+  // The live row of keys[i] for a batch's check, with mu_ held: Busy when a
+  // batch in flight writes the key; InvalidArgument when the batch repeats
+  // it (seen: the batch's keys so far).
+  Result<std::optional<uint32_t>> LiveRow(const std::string& what, const int64_t* keys, uint64_t i,
+                                          std::unordered_set<int64_t>* seen) const;
+  // Appends a batch's WAL record and, once it is acknowledged, publishes
+  // `after` (the writes with the batch applied) and records where its
+  // inserted keys went. Called with mu_ held through `lock`, checks done.
+  Status Commit(std::unique_lock<std::mutex>& lock, LogRecordType type, std::span<const uint8_t> payload,
+                std::shared_ptr<const WriteState> after, std::span<const int64_t> keys, bool inserts);
   std::string GenPath(const std::string& name) const { return manifest_.FilePath(index_->dir_, name); }
   // Deletes the segment files in the generation's directory that the
   // manifest does not name (a checkpoint that failed before its commit).
   Status RemoveUncommittedSegments();
-  Status CheckpointLocked();  // with mu_ held and no delete in flight
+  Status CheckpointLocked();  // with mu_ held and no batch in flight
 
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<IndexBase> index_;
-  // Deletes check and reserve their rows under mu_, append to the WAL
-  // without it (batches from several threads share an fsync: group
-  // commit), then publish under it. A checkpoint holds mu_ from when the
-  // appends in flight have published until it is done.
+  const WriterOptions options_;
+  // A batch checks its keys and appends its WAL record under mu_, so that
+  // the log's order is the order of the row numbers it hands out; it waits
+  // for the record's fsync without it (batches from several threads share
+  // an fsync: group commit), then publishes under it. A checkpoint holds
+  // mu_ from when the batches in flight have published until it is done.
   mutable std::mutex mu_;
-  std::condition_variable published_;     // in_flight_ fell, or a checkpoint ended
-  uint64_t in_flight_ = 0;                // deletes between their check and their publish
-  bool checkpointing_ = false;            // a checkpoint waits for in_flight_ to reach 0
-  std::unordered_set<uint32_t> pending_;  // the rows of the deletes in flight
-  Manifest manifest_;                     // as last committed (the reader keeps the one it opened)
-  uint64_t folded_ = 0;                   // the last LSN a checkpoint folded into segments
+  std::condition_variable published_;       // in_flight_ fell, or a checkpoint ended
+  uint64_t in_flight_ = 0;                  // batches between their append and their publish
+  bool checkpointing_ = false;              // a checkpoint waits for in_flight_ to reach 0
+  std::unordered_set<int64_t> pending_;     // the keys of the batches in flight
+  std::shared_ptr<const WriteState> last_;  // the writes with every batch appended so far applied
+  uint64_t published_lsn_ = 0;              // the batch whose state the reader serves
+  Manifest manifest_;                       // as last committed (the reader keeps the one it opened)
+  uint64_t folded_ = 0;                     // the last LSN a checkpoint folded into segments
+  uint64_t folded_rows_ = 0;                // inserted rows in segments
   std::unique_ptr<Wal> wal_;
-  std::vector<uint32_t> by_key_;  // rows in key order
+  std::vector<uint32_t> by_key_;                    // built rows in key order
+  std::unordered_map<int64_t, uint32_t> inserted_;  // inserted rows by key, the newest
 };
 
-Status IndexWriterImpl::Open(const WriterOptions& options) {
+Status IndexWriterImpl::Open() {
   VX_RETURN_IF_ERROR(RemoveUncommittedSegments());
   folded_ = index_->params_.checkpoint_lsn;
+  folded_rows_ = index_->writes()->delta->rows;
   VX_RETURN_IF_ERROR(index_->ReplayLog([&](const Wal::ReplayFn& replay, WalReplay* found) {
-    const WalOptions wal_options{options.sync_on_append, folded_ + 1};
+    const WalOptions wal_options{options_.sync_on_append, folded_ + 1};
     VX_ASSIGN_OR_RETURN(wal_, Wal::Open(index_->env_, GenPath(kWalFile), wal_options, replay, found));
     return Status::Ok();
   }));
+  last_ = index_->writes();
+  published_lsn_ = wal_->next_lsn() - 1;
   const std::vector<int64_t>& keys = index_->keys_;
   by_key_.resize(keys.size());
   std::iota(by_key_.begin(), by_key_.end(), 0u);
   std::sort(by_key_.begin(), by_key_.end(), [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
+  const DeltaView& delta = *last_->delta;
+  for (uint64_t i = 0; i < delta.rows; ++i) inserted_[delta.key(i)] = static_cast<uint32_t>(delta.base_rows + i);
   return Status::Ok();
 }
 
@@ -88,11 +123,53 @@ Status IndexWriterImpl::RemoveUncommittedSegments() {
 }
 
 std::optional<uint32_t> IndexWriterImpl::RowOf(int64_t key) const {
+  if (auto it = inserted_.find(key); it != inserted_.end()) return it->second;
   const std::vector<int64_t>& keys = index_->keys_;
   const auto it =
       std::lower_bound(by_key_.begin(), by_key_.end(), key, [&](uint32_t row, int64_t k) { return keys[row] < k; });
   if (it == by_key_.end() || keys[*it] != key) return std::nullopt;
   return *it;
+}
+
+Result<std::optional<uint32_t>> IndexWriterImpl::LiveRow(const std::string& what, const int64_t* keys, uint64_t i,
+                                                         std::unordered_set<int64_t>* seen) const {
+  const std::string which =
+      what + ": key " + std::to_string(keys[i]) + " (item " + std::to_string(i) + " of the batch)";
+  if (!seen->insert(keys[i]).second) return Status::InvalidArgument(which + " repeats in the batch" + kNothing);
+  if (pending_.count(keys[i])) return Status::Busy(which + " is being written by a concurrent batch" + kNothing);
+  const std::optional<uint32_t> row = RowOf(keys[i]);
+  if (row && last_->deleted && last_->deleted->Contains(*row)) return std::optional<uint32_t>();
+  return row;
+}
+
+Status IndexWriterImpl::Commit(std::unique_lock<std::mutex>& lock, LogRecordType type, std::span<const uint8_t> payload,
+                               std::shared_ptr<const WriteState> after, std::span<const int64_t> keys, bool inserts) {
+  const uint64_t first_row = last_->rows();
+  VX_ASSIGN_OR_RETURN(const uint64_t lsn, wal_->Enqueue(static_cast<uint16_t>(type), payload));
+  last_ = after;
+  pending_.insert(keys.begin(), keys.end());
+  ++in_flight_;
+  lock.unlock();
+  const Status acked = wal_->WaitAcknowledged(lsn);
+  lock.lock();
+  if (acked.ok()) {
+    // A later batch may have published already: its state includes this one.
+    if (lsn > published_lsn_) {
+      index_->PublishWrites(std::move(after));
+      published_lsn_ = lsn;
+    }
+    if (inserts) {
+      for (size_t i = 0; i < keys.size(); ++i) inserted_[keys[i]] = static_cast<uint32_t>(first_row + i);
+    }
+  } else {
+    // The WAL has stopped (every later append fails with it): checks go
+    // back to what was acknowledged.
+    last_ = index_->writes();
+  }
+  for (int64_t key : keys) pending_.erase(key);
+  --in_flight_;
+  published_.notify_all();
+  return acked;
 }
 
 Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
@@ -103,51 +180,107 @@ Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
                                    std::to_string(Wal::kMaxPayload / sizeof(uint32_t)) + "; split it");
   }
   std::vector<uint32_t> rows(n);
-  {
-    std::unique_lock lock(mu_);
-    published_.wait(lock, [&] { return !checkpointing_; });
-    const std::shared_ptr<const Tombstones> before = index_->deleted();
-    for (uint64_t i = 0; i < n; ++i) {
-      const std::optional<uint32_t> row = RowOf(keys[i]);
-      const std::string which =
-          "delete: key " + std::to_string(keys[i]) + " (item " + std::to_string(i) + " of the batch)";
-      if (!row) return Status::NotFound(which + " does not exist; nothing was deleted");
-      if (before && before->Contains(*row)) return Status::NotFound(which + " is already deleted; nothing was deleted");
-      if (pending_.count(*row)) {
-        return Status::Busy(which + " is being deleted by a concurrent batch; nothing was deleted");
-      }
-      rows[i] = *row;
+  std::unordered_set<int64_t> seen;
+  std::unique_lock lock(mu_);
+  published_.wait(lock, [&] { return !checkpointing_; });
+  for (uint64_t i = 0; i < n; ++i) {
+    VX_ASSIGN_OR_RETURN(const std::optional<uint32_t> row, LiveRow("delete", keys, i, &seen));
+    if (!row) {
+      const bool deleted = RowOf(keys[i]).has_value();
+      return Status::NotFound("delete: key " + std::to_string(keys[i]) + " (item " + std::to_string(i) +
+                              " of the batch) " + (deleted ? "is already deleted" : "does not exist") + kNothing);
     }
-    std::vector<uint32_t> sorted = rows;
-    std::sort(sorted.begin(), sorted.end());
-    if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
-      return Status::InvalidArgument("delete: key " + std::to_string(index_->keys_[*it]) +
-                                     " repeats in the batch; nothing was deleted");
-    }
-    pending_.insert(rows.begin(), rows.end());
-    ++in_flight_;
+    rows[i] = *row;
   }
+  auto after = std::make_shared<WriteState>(*last_);
+  auto deleted = last_->deleted ? std::make_shared<Tombstones>(*last_->deleted) : std::make_shared<Tombstones>();
+  deleted->Add(rows);
+  after->deleted = std::move(deleted);
   const auto* payload = reinterpret_cast<const uint8_t*>(rows.data());
-  const Status appended =
-      wal_->Append(static_cast<uint16_t>(LogRecordType::kDelete), {payload, rows.size() * sizeof(uint32_t)}).status();
-  std::lock_guard lock(mu_);
-  if (appended.ok()) {
-    const std::shared_ptr<const Tombstones> before = index_->deleted();
-    auto after = before ? std::make_shared<Tombstones>(*before) : std::make_shared<Tombstones>();
-    after->Add(rows);
-    index_->PublishDeleted(std::move(after));
-  }
-  for (uint32_t row : rows) pending_.erase(row);
-  --in_flight_;
-  published_.notify_all();
-  return appended;
+  return Commit(lock, LogRecordType::kDelete, {payload, rows.size() * sizeof(uint32_t)}, std::move(after), {keys, n},
+                false);
 }
 
-// A checkpoint writes the tombstones whole as a new segment, commits the
-// manifest naming it (and the LSN it folds) in place of the last one, then
-// empties the WAL. A crash before the commit leaves the old manifest and the
-// whole WAL (the new file is removed at the next open); after it, replay
-// skips the records the segment holds.
+Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n, bool replace) {
+  if (n == 0) return Status::Ok();
+  if (keys == nullptr || vectors == nullptr)
+    return Status::InvalidArgument(std::string(what) + ": keys or vectors is null");
+  const uint32_t dim = index_->params_.dim;
+  const Metric metric = index_->params_.metric;
+  const uint64_t row_bytes = sizeof(uint32_t) + sizeof(int64_t) + uint64_t{dim} * sizeof(float);
+  if (n > (Wal::kMaxPayload - 8) / row_bytes) {
+    return Status::InvalidArgument(std::string(what) + ": a batch of " + std::to_string(n) +
+                                   " rows is over the limit of " + std::to_string((Wal::kMaxPayload - 8) / row_bytes) +
+                                   " at " + std::to_string(dim) + " dims; split it");
+  }
+  // The record: n, old rows, keys, vectors (unit length under cosine).
+  std::vector<uint8_t> payload(8 + n * row_bytes);
+  std::memcpy(payload.data(), &n, 8);
+  auto* old = reinterpret_cast<uint32_t*>(payload.data() + 8);
+  std::memcpy(payload.data() + 8 + n * sizeof(uint32_t), keys, n * sizeof(int64_t));
+  float* v = reinterpret_cast<float*>(payload.data() + 8 + n * (sizeof(uint32_t) + sizeof(int64_t)));
+  for (uint64_t i = 0; i < n; ++i) {
+    const float* x = vectors + i * dim;
+    double norm = 0;
+    for (uint32_t j = 0; j < dim; ++j) {
+      if (!std::isfinite(x[j])) {
+        return Status::InvalidArgument(std::string(what) + ": key " + std::to_string(keys[i]) + " (item " +
+                                       std::to_string(i) + " of the batch): component " + std::to_string(j) + " is " +
+                                       (std::isnan(x[j]) ? "NaN" : "Inf") + kNothing);
+      }
+      norm += double{x[j]} * x[j];
+    }
+    const double scale = metric == Metric::kCosine ? 1 / std::sqrt(norm) : 1;
+    if (metric == Metric::kCosine && norm == 0) {
+      return Status::InvalidArgument(std::string(what) + ": key " + std::to_string(keys[i]) + " (item " +
+                                     std::to_string(i) +
+                                     " of the batch) is a zero vector; cosine distance is undefined for it" + kNothing);
+    }
+    for (uint32_t j = 0; j < dim; ++j) v[i * dim + j] = static_cast<float>(x[j] * scale);
+  }
+  std::unordered_set<int64_t> seen;
+  std::unique_lock lock(mu_);
+  published_.wait(lock, [&] { return !checkpointing_; });
+  const DeltaView& delta = *last_->delta;
+  if (last_->rows() + n >= kNoRow) {
+    return Status::ResourceExhausted(std::string(what) + ": " + std::to_string(n) + " rows would take the index past " +
+                                     std::to_string(kNoRow - 1) + " rows");
+  }
+  const uint64_t chunk_bytes = DeltaChunk::kRows * (sizeof(int64_t) + uint64_t{dim} * sizeof(float));
+  const uint64_t need = (delta.rows + n + DeltaChunk::kRows - 1) / DeltaChunk::kRows * chunk_bytes;
+  if (need > options_.delta_memory_bytes) {
+    return Status::ResourceExhausted(
+        std::string(what) + ": " + std::to_string(n) + " more rows would take the inserted rows (" +
+        std::to_string(delta.rows) + " now) to " + std::to_string(need >> 20) + " MiB of RAM, over the writer's " +
+        std::to_string(options_.delta_memory_bytes >> 20) +
+        " MiB (WriterOptions::delta_memory_bytes); rebuild the index to fold them in, or raise it");
+  }
+  std::vector<uint32_t> replaced;
+  for (uint64_t i = 0; i < n; ++i) {
+    VX_ASSIGN_OR_RETURN(const std::optional<uint32_t> row, LiveRow(what, keys, i, &seen));
+    if (row && !replace) {
+      return Status::InvalidArgument(std::string(what) + ": key " + std::to_string(keys[i]) + " (item " +
+                                     std::to_string(i) + " of the batch) exists (upsert replaces it)" + kNothing);
+    }
+    old[i] = row ? *row : kNoRow;
+    if (row) replaced.push_back(*row);
+  }
+  auto after = std::make_shared<WriteState>(*last_);
+  if (!replaced.empty()) {
+    auto deleted = last_->deleted ? std::make_shared<Tombstones>(*last_->deleted) : std::make_shared<Tombstones>();
+    deleted->Add(replaced);
+    after->deleted = std::move(deleted);
+  }
+  after->delta = delta.Append(keys, v, n);
+  return Commit(lock, LogRecordType::kPut, payload, std::move(after), {keys, n}, true);
+}
+
+// A checkpoint writes the rows inserted since the last one as a new
+// segment and the tombstones whole as another, commits the manifest naming
+// them (and the LSN it folds) in place of the last tombstones, then empties
+// the WAL. A crash before the commit leaves the old manifest and the whole
+// WAL (the new files are removed at the next open); after it, replay skips
+// the records the segments hold.
 Status IndexWriterImpl::Checkpoint() {
   std::unique_lock lock(mu_);
   published_.wait(lock, [&] { return !checkpointing_; });  // one checkpoint at a time
@@ -166,27 +299,32 @@ Status IndexWriterImpl::CheckpointLocked() {
   Env* env = index_->env_;
   const std::string gen_dir = GenerationDir(index_->dir_, manifest_.generation);
   Manifest m = manifest_;
-  const uint64_t id = (m.segments.empty() ? 0 : m.segments.back().id) + 1;
+  uint64_t id = m.segments.empty() ? 0 : m.segments.back().id;
   std::string replaced;  // the tombstones file the new segment replaces
   std::erase_if(m.segments, [&](const ManifestSegment& s) {
     if (s.kind != kTombstonesKind) return false;
     replaced = s.files.at(0).name;
     return true;
   });
-  if (const std::shared_ptr<const Tombstones> deleted = index_->deleted()) {
-    const std::string name = "seg-" + std::to_string(id) + "-" + kTombstonesKind;
-    const std::string bytes = deleted->Serialize(index_->params_.count);
+  const auto add_segment = [&](const char* kind, const std::string& bytes) -> Status {
+    const std::string name = "seg-" + std::to_string(++id) + "-" + kind;
     VX_RETURN_IF_ERROR(WriteWholeFile(env, gen_dir + "/" + name, bytes.data(), bytes.size()));
-    VX_RETURN_IF_ERROR(env->SyncDir(gen_dir));
     VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env, gen_dir, name));
-    m.segments.push_back(ManifestSegment{id, kTombstonesKind, {std::move(f)}});
-  }
+    m.segments.push_back(ManifestSegment{id, kind, {std::move(f)}});
+    return Status::Ok();
+  };
+  const WriteState& w = *last_;
+  if (w.delta->rows > folded_rows_) VX_RETURN_IF_ERROR(add_segment(kRowsKind, w.delta->Serialize(folded_rows_)));
+  if (w.deleted && w.deleted->size() > 0)
+    VX_RETURN_IF_ERROR(add_segment(kTombstonesKind, w.deleted->Serialize(w.rows())));
+  VX_RETURN_IF_ERROR(env->SyncDir(gen_dir));
   IndexParams params = index_->params_;
   params.checkpoint_lsn = lsn;
   params.ToManifest(&m.params);
   VX_RETURN_IF_ERROR(WriteManifest(env, index_->dir_, m));
   manifest_ = std::move(m);
   folded_ = lsn;
+  folded_rows_ = w.delta->rows;
   VX_RETURN_IF_ERROR(wal_->Reset());
   // Best effort: the next writer's open removes it.
   if (!replaced.empty()) static_cast<void>(env->DeleteFile(gen_dir + "/" + replaced));
@@ -196,8 +334,10 @@ Status IndexWriterImpl::CheckpointLocked() {
 IndexInfo IndexWriterImpl::info() const {
   std::lock_guard lock(mu_);
   IndexInfo info = index_->info();
-  const std::shared_ptr<const Tombstones> deleted = index_->deleted();
-  info.deleted = deleted ? deleted->size() : 0;
+  const std::shared_ptr<const WriteState> w = index_->writes();
+  info.deleted = w->deleted ? w->deleted->size() : 0;
+  info.inserted = w->delta->rows;
+  info.write_bytes = (w->deleted ? w->deleted->bytes() : 0) + w->delta->bytes();
   info.wal_bytes = wal_->size_bytes();
   info.segments = DescribeSegments(manifest_);
   return info;
@@ -205,8 +345,8 @@ IndexInfo IndexWriterImpl::info() const {
 
 Result<std::unique_ptr<IndexWriter>> OpenIndexWriter(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index,
                                                      const WriterOptions& options) {
-  auto writer = std::make_unique<IndexWriterImpl>(std::move(lock), std::move(index));
-  VX_RETURN_IF_ERROR(writer->Open(options));
+  auto writer = std::make_unique<IndexWriterImpl>(std::move(lock), std::move(index), options);
+  VX_RETURN_IF_ERROR(writer->Open());
   return std::unique_ptr<IndexWriter>(std::move(writer));
 }
 

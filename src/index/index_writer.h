@@ -1,6 +1,6 @@
-// The IndexWriter of an index type that IndexBase serves: deletes as
-// tombstones through the WAL, folded into a tombstones segment by
-// Checkpoint.
+// The IndexWriter of an index type that IndexBase serves: inserts into
+// DeltaRows and deletes as tombstones, through the WAL, folded into rows
+// and tombstones segments by Checkpoint.
 #pragma once
 
 #include <memory>

@@ -185,17 +185,28 @@ Status Wal::Read(File* log, const std::string& path, const ReplayFn& replay, Wal
 }
 
 Result<uint64_t> Wal::Append(uint16_t type, std::span<const uint8_t> payload) {
+  VX_ASSIGN_OR_RETURN(const uint64_t lsn, Enqueue(type, payload));
+  VX_RETURN_IF_ERROR(WaitAcknowledged(lsn));
+  return lsn;
+}
+
+Result<uint64_t> Wal::Enqueue(uint16_t type, std::span<const uint8_t> payload) {
   if (payload.size() > kMaxPayload) {
     return Status::InvalidArgument(path_ + ": a WAL record of " + std::to_string(payload.size()) +
                                    " bytes is over the limit of " + std::to_string(kMaxPayload));
   }
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   if (!failed_.ok()) return failed_;
   const uint64_t lsn = next_lsn_++;
   EncodeRecord(lsn, type, payload, &pending_);
+  return lsn;
+}
+
+Status Wal::WaitAcknowledged(uint64_t lsn) {
+  std::unique_lock lock(mu_);
   const bool sync = options_.sync_on_append;
   for (;;) {
-    if ((sync ? durable_lsn_ : written_lsn_) >= lsn) return lsn;
+    if ((sync ? durable_lsn_ : written_lsn_) >= lsn) return Status::Ok();
     if (!failed_.ok()) return failed_;
     if (!flushing_) {
       FlushLocked(lock, sync);

@@ -78,6 +78,13 @@ class Wal {
   // Appends one record; returns its LSN once it is acknowledged (above).
   // Thread-safe. Payloads above kMaxPayload are refused.
   Result<uint64_t> Append(uint16_t type, std::span<const uint8_t> payload);
+  // Append in two steps, for callers whose own order must be the log's:
+  // Enqueue gives the record its LSN and queues it without waiting (a
+  // caller holding its own lock across it orders its records by it);
+  // WaitAcknowledged(lsn) returns once that record, and every one before
+  // it, is acknowledged.
+  Result<uint64_t> Enqueue(uint16_t type, std::span<const uint8_t> payload);
+  Status WaitAcknowledged(uint64_t lsn);
   // Makes every record appended so far durable.
   Status Sync();
   // Empties the log: the next record gets next_lsn(). The new empty log is

@@ -265,3 +265,41 @@ def test_deletes_through_a_writer(tmp_path, data, kind):
 
 def test_version():
     assert vx.__version__.count(".") == 2
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_inserts_and_upserts_through_a_writer(tmp_path, data, kind):
+    base, queries = data
+    path = tmp_path / kind
+    vx.build(path, base, type=kind, quant="sq8", lists=8)
+    new_keys = np.arange(len(queries), dtype=np.int64) + 10**9
+    with vx.open_writer(path) as w:
+        w.insert(new_keys, queries)  # each query's own row: its nearest
+        assert len(w) == ROWS + len(queries) and w.info["inserted"] == len(queries)
+        assert all(k in w for k in new_keys)
+        d, got = w.search(queries, k=1, probes=8)
+        np.testing.assert_array_equal(got[:, 0], new_keys)
+        np.testing.assert_allclose(d[:, 0], 0, atol=1e-4)
+        with pytest.raises(ValueError, match=f"key {new_keys[0]} \\(item 0 of the batch\\) exists"):
+            w.insert(new_keys[:1], queries[:1])
+        with pytest.raises(ValueError, match="shape"):
+            w.insert(new_keys[:2], queries[:1])
+        bad = queries[:2].copy()
+        bad[1, 3] = np.nan
+        with pytest.raises(ValueError, match="component 3 is NaN"):
+            w.insert(np.array([5 * 10**9, 5 * 10**9 + 1]), bad)
+        assert 5 * 10**9 not in w  # the refused batch applied nothing
+        # Upsert moves the first query's row far away: it is no longer its nearest.
+        far = queries[:1] + 100
+        w.upsert(new_keys[:1], far)
+        assert len(w) == ROWS + len(queries) and w.info["deleted"] == 1
+        _, got = w.search(queries[:1], k=1, probes=8)
+        assert got[0, 0] != new_keys[0]
+        w.checkpoint()
+        assert sorted(s["kind"] for s in w.info["segments"]) == ["rows", "tombstones"]
+    reader = vx.open(path)
+    assert reader.info["inserted"] == len(queries) + 1 and len(reader) == ROWS + len(queries)
+    d, got = reader.search(queries[1:], k=1, probes=8)
+    np.testing.assert_array_equal(got[:, 0], new_keys[1:])
+    d, got = reader.search(far, k=1, probes=8)
+    assert got[0, 0] == new_keys[0]

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -526,8 +527,10 @@ vx::Result<std::unique_ptr<vx::IndexWriter>> OpenWriter(const std::string& dir) 
 // commands after they run).
 nlohmann::json WriteStateJson(const std::string& dir, const vx::IndexInfo& i) {
   nlohmann::json j = {{"index", dir},
-                      {"live", i.count - i.deleted},
+                      {"live", i.count + i.inserted - i.deleted},
+                      {"inserted", i.inserted},
                       {"deleted", i.deleted},
+                      {"write_bytes", i.write_bytes},
                       {"wal_bytes", i.wal_bytes},
                       {"segments", nlohmann::json::array()}};
   for (const vx::SegmentInfo& seg : i.segments)
@@ -595,8 +598,10 @@ void AddInfo(CLI::App& app, RunFn* run) {
                  i.structure_bytes / 1e6, i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
       fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
                  ivf ? "centroids, list directory, keys" : "codes, upper layers, keys");
-      fmt::print("  rows: {} live, {} deleted; WAL {} bytes not checkpointed\n", i.count - i.deleted, i.deleted,
-                 i.wal_bytes);
+      fmt::print("  rows: {} live ({} built, {} inserted, {} deleted); WAL {} bytes not checkpointed\n",
+                 i.count + i.inserted - i.deleted, i.count, i.inserted, i.deleted, i.wal_bytes);
+      if (i.write_bytes > 0)
+        fmt::print("  writes in RAM: {:.1f} MB (inserted rows searched exactly, tombstones)\n", i.write_bytes / 1e6);
       if (i.segments.empty()) fmt::print("  segments: none (the base generation only)\n");
       for (const vx::SegmentInfo& seg : i.segments)
         fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
@@ -609,26 +614,116 @@ void AddInfo(CLI::App& app, RunFn* run) {
   });
 }
 
+namespace {
+
+// What RunBatches measured.
+struct BatchRun {
+  uint64_t batches = 0, done = 0;  // items written
+  double seconds = 0, checkpoint_seconds = 0;
+  double p50_us = 0, p99_us = 0;  // a batch's latency until durable
+};
+
+// Writes `total` items in batches of `batch` from `threads` threads (their
+// fsyncs are shared), `write(at, n)` writing items [at, at + n), with a
+// progress bar; then checkpoints if asked. The first error stops it, saying
+// how many items were written before.
+vx::Result<BatchRun> RunBatches(vx::IndexWriter& w, const char* what, uint64_t total, uint64_t batch, int threads,
+                                bool checkpoint, const std::function<vx::Status(uint64_t, uint64_t)>& write) {
+  BatchRun run;
+  Progress bar(what, total, "rows");
+  run.batches = (total + batch - 1) / batch;
+  std::vector<float> latency_us(run.batches);
+  std::atomic<uint64_t> next{0};
+  std::mutex mu;  // the bar, run.done and the first error
+  vx::Status failed;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (uint64_t b; (b = next++) < run.batches;) {
+        const uint64_t at = b * batch, n = std::min<uint64_t>(batch, total - at);
+        const auto t0 = std::chrono::steady_clock::now();
+        const vx::Status s = write(at, n);
+        latency_us[b] = std::chrono::duration<float, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard lock(mu);
+        if (!s.ok()) {
+          if (failed.ok()) failed = s;
+          next = run.batches;
+          return;
+        }
+        bar.Update(run.done += n);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  if (!failed.ok()) return failed.WithContext(std::to_string(run.done) + " rows were written before this");
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bar.Finish();
+  run.p50_us = Quantile(latency_us, 0.5);
+  run.p99_us = Quantile(latency_us, 0.99);
+  if (checkpoint) {
+    const auto t0 = std::chrono::steady_clock::now();
+    VX_RETURN_IF_ERROR(w.Checkpoint());
+    run.checkpoint_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return run;
+}
+
+// The command's report: JSON (the writer's state and the run's figures) or
+// two lines.
+int ReportBatches(const JsonOut& json, const std::string& dir, const char* verb, const BatchRun& r, bool checkpoint,
+                  const vx::IndexInfo& i) {
+  if (json.wanted()) {
+    nlohmann::json j = WriteStateJson(dir, i);
+    j.update({{std::string(verb) + "_now", r.done},
+              {"batches", r.batches},
+              {"seconds", r.seconds},
+              {"rows_per_s", r.done / r.seconds},
+              {"batch_latency_us_p50", r.p50_us},
+              {"batch_latency_us_p99", r.p99_us}});
+    if (checkpoint) j["checkpoint_seconds"] = r.checkpoint_seconds;
+    const vx::Status s = json.Write(j);
+    return s.ok() ? 0 : Fail(s);
+  }
+  fmt::print("{}: {} {} rows in {} batches, {:.0f} rows/s, a batch durable in {:.0f} us p50, {:.0f} us p99\n", dir,
+             verb, r.done, r.batches, r.done / r.seconds, r.p50_us, r.p99_us);
+  fmt::print("{}: {} live ({} built, {} inserted, {} deleted); WAL {} bytes\n", dir, i.count + i.inserted - i.deleted,
+             i.count, i.inserted, i.deleted, i.wal_bytes);
+  return 0;
+}
+
+// Options every writing command shares.
+struct WriteArgs {
+  std::string dir;
+  uint64_t batch = 0;
+  int threads = 1;
+  bool checkpoint = false;
+  JsonOut json;
+};
+
+void AddWriteOptions(CLI::App* cmd, WriteArgs* a, uint64_t batch) {
+  a->batch = batch;
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  cmd->add_option("--batch", a->batch, "Rows a WAL record (one fsync each)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
+  cmd->add_option("--threads", a->threads, "Threads writing batches at once (their fsyncs are shared)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  cmd->add_flag("--checkpoint", a->checkpoint, "Checkpoint after the writes (fold the WAL into segments)");
+  AddJsonOption(cmd, &a->json);
+}
+
+}  // namespace
+
 void AddDelete(CLI::App& app, RunFn* run) {
-  struct Args {
-    std::string dir, ids;
-    uint64_t batch = 100000;
-    int threads = 1;
-    bool checkpoint = false;
-    JsonOut json;
+  struct Args : WriteArgs {
+    std::string ids;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("delete", "Delete rows by key (durable through the WAL when it returns)");
-  cmd->add_option("dir", a->dir, "Index directory")->required();
+  AddWriteOptions(cmd, a.get(), 100000);
   cmd->add_option("--ids", a->ids, "The keys to delete (.npy int64, .ibin or .ivecs)")->required();
-  cmd->add_option("--batch", a->batch, "Keys a WAL record (one fsync each)")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 24));
-  cmd->add_option("--threads", a->threads, "Threads deleting batches at once (their fsyncs are shared)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256));
-  cmd->add_flag("--checkpoint", a->checkpoint, "Checkpoint after the deletes (fold the WAL into a segment)");
-  AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
     *run = [a]() -> int {
       auto keys = vx::ReadKeys(a->ids);
@@ -648,61 +743,76 @@ void AddDelete(CLI::App& app, RunFn* run) {
                                            std::to_string(i) + ") does not exist or is already deleted in " + a->dir +
                                            "; nothing was deleted"));
       }
-      // Batches go to the threads in turn; their fsyncs are shared.
-      Progress bar("delete", keys->size(), "keys");
-      const uint64_t batches = (keys->size() + a->batch - 1) / a->batch;
-      std::vector<float> latency_us(batches);  // each batch's, until durable
-      std::atomic<uint64_t> next{0}, done{0};
-      std::mutex mu;  // the bar and the first error
-      vx::Status failed;
-      const auto start = std::chrono::steady_clock::now();
-      std::vector<std::thread> threads;
-      for (int t = 0; t < a->threads; ++t) {
-        threads.emplace_back([&] {
-          for (uint64_t b; (b = next++) < batches;) {
-            const uint64_t at = b * a->batch, n = std::min<uint64_t>(a->batch, keys->size() - at);
-            const auto t0 = std::chrono::steady_clock::now();
-            const vx::Status s = (*w)->Delete(keys->data() + at, n);
-            latency_us[b] = std::chrono::duration<float, std::micro>(std::chrono::steady_clock::now() - t0).count();
-            std::lock_guard lock(mu);
-            if (!s.ok()) {
-              if (failed.ok()) failed = s;
-              next = batches;
-              return;
-            }
-            bar.Update(done += n);
-          }
-        });
+      auto r = RunBatches(**w, "delete", keys->size(), a->batch, a->threads, a->checkpoint,
+                          [&](uint64_t at, uint64_t n) { return (*w)->Delete(keys->data() + at, n); });
+      if (!r.ok()) return Fail(r.status());
+      return ReportBatches(a->json, a->dir, "deleted", *r, a->checkpoint, (*w)->info());
+    };
+  });
+}
+
+void AddInsert(CLI::App& app, RunFn* run) {
+  struct Args : WriteArgs {
+    std::string vectors, ids;
+    bool upsert = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("insert", "Insert (or with --upsert, replace) rows by key, durable when it returns");
+  AddWriteOptions(cmd, a.get(), 10000);
+  cmd->add_option("--vectors", a->vectors, "The rows' vectors (.fbin, .fvecs, .npy float32)")->required();
+  cmd->add_option("--ids", a->ids,
+                  "Their keys (.npy int64, .ibin or .ivecs; default: the next row numbers, from built plus inserted "
+                  "rows)");
+  cmd->add_flag("--upsert", a->upsert, "Replace the rows of keys that exist instead of refusing them");
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      auto vectors = vx::ReadAllFloat(a->vectors);
+      if (!vectors.ok()) return Fail(vectors.status());
+      auto w = OpenWriter(a->dir);
+      if (!w.ok()) return Fail(w.status());
+      const vx::IndexInfo before = (*w)->info();
+      if (vectors->dim != before.dim) {
+        return Fail(vx::Status::InvalidArgument(a->vectors + ": vectors of " + std::to_string(vectors->dim) +
+                                                " dims; the index in " + a->dir + " has " + std::to_string(before.dim) +
+                                                "; nothing was inserted"));
       }
-      for (auto& t : threads) t.join();
-      if (!failed.ok()) return Fail(failed.WithContext(std::to_string(done) + " keys were deleted before this"));
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      bar.Finish();
-      const double p50 = Quantile(latency_us, 0.5), p99 = Quantile(latency_us, 0.99);
-      double checkpoint_secs = 0;
-      if (a->checkpoint) {
-        const auto t0 = std::chrono::steady_clock::now();
-        const vx::Status s = (*w)->Checkpoint();
-        if (!s.ok()) return Fail(s);
-        checkpoint_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::vector<int64_t> keys;
+      if (!a->ids.empty()) {
+        auto read = vx::ReadKeys(a->ids);
+        if (!read.ok()) return Fail(read.status());
+        keys = std::move(*read);
+        if (keys.size() != vectors->rows) {
+          return Fail(vx::Status::InvalidArgument(a->ids + ": " + std::to_string(keys.size()) + " keys for the " +
+                                                  std::to_string(vectors->rows) + " vectors of " + a->vectors +
+                                                  "; nothing was inserted"));
+        }
+      } else {
+        for (uint64_t i = 0; i < vectors->rows; ++i) keys.push_back(int64_t(before.count + before.inserted + i));
       }
-      const vx::IndexInfo i = (*w)->info();
-      if (a->json.wanted()) {
-        nlohmann::json j = WriteStateJson(a->dir, i);
-        j.update({{"deleted_now", keys->size()},
-                  {"batches", batches},
-                  {"seconds", secs},
-                  {"keys_per_s", keys->size() / secs},
-                  {"batch_latency_us_p50", p50},
-                  {"batch_latency_us_p99", p99}});
-        if (a->checkpoint) j["checkpoint_seconds"] = checkpoint_secs;
-        const vx::Status s = a->json.Write(j);
-        return s.ok() ? 0 : Fail(s);
+      // The whole file is checked before any row is written (the reader
+      // refused NaN and Inf): a bad file writes nothing (each batch is atomic
+      // on its own, the file is not).
+      const std::string source = a->ids.empty() ? a->vectors : a->ids;
+      std::vector<int64_t> sorted = keys;
+      std::sort(sorted.begin(), sorted.end());
+      if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end())
+        return Fail(
+            vx::Status::InvalidArgument(source + ": key " + std::to_string(*it) + " repeats; nothing was inserted"));
+      for (uint64_t i = 0; i < keys.size(); ++i) {
+        if (!a->upsert && (*w)->Contains(keys[i])) {
+          return Fail(vx::Status::InvalidArgument(source + ": key " + std::to_string(keys[i]) + " (row " +
+                                                  std::to_string(i) + ") exists in " + a->dir +
+                                                  " (--upsert replaces it); nothing was inserted"));
+        }
       }
-      fmt::print("{}: deleted {} keys in {} batches, {:.0f} keys/s, a batch durable in {:.0f} us p50, {:.0f} us p99\n",
-                 a->dir, keys->size(), batches, keys->size() / secs, p50, p99);
-      fmt::print("{}: {} live, {} deleted; WAL {} bytes\n", a->dir, i.count - i.deleted, i.deleted, i.wal_bytes);
-      return 0;
+      vx::IndexWriter& writer = **w;
+      auto r = RunBatches(writer, a->upsert ? "upsert" : "insert", keys.size(), a->batch, a->threads, a->checkpoint,
+                          [&](uint64_t at, uint64_t n) {
+                            return a->upsert ? writer.Upsert(keys.data() + at, vectors->row(at), n)
+                                             : writer.Insert(keys.data() + at, vectors->row(at), n);
+                          });
+      if (!r.ok()) return Fail(r.status());
+      return ReportBatches(a->json, a->dir, a->upsert ? "upserted" : "inserted", *r, a->checkpoint, writer.info());
     };
   });
 }
@@ -730,8 +840,8 @@ void AddCheckpoint(CLI::App& app, RunFn* run) {
         const vx::Status js = a->json.Write(j);
         return js.ok() ? 0 : Fail(js);
       }
-      fmt::print("{}: folded {} WAL bytes; {} segments; {} live, {} deleted\n", a->dir, wal_before - i.wal_bytes,
-                 i.segments.size(), i.count - i.deleted, i.deleted);
+      fmt::print("{}: folded {} WAL bytes; {} segments; {} live, {} inserted, {} deleted\n", a->dir,
+                 wal_before - i.wal_bytes, i.segments.size(), i.count + i.inserted - i.deleted, i.inserted, i.deleted);
       return 0;
     };
   });

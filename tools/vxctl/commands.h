@@ -93,6 +93,7 @@ void AddQuery(CLI::App& app, RunFn* run);
 void AddInfo(CLI::App& app, RunFn* run);
 void AddVerify(CLI::App& app, RunFn* run);
 void AddDelete(CLI::App& app, RunFn* run);
+void AddInsert(CLI::App& app, RunFn* run);
 void AddCheckpoint(CLI::App& app, RunFn* run);
 void AddBench(CLI::App& app, RunFn* run);
 void AddSnapshot(CLI::App& app, RunFn* run);

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   vxctl::AddQuery(app, &run);
   vxctl::AddInfo(app, &run);
   vxctl::AddVerify(app, &run);
+  vxctl::AddInsert(app, &run);
   vxctl::AddDelete(app, &run);
   vxctl::AddCheckpoint(app, &run);
   vxctl::AddBench(app, &run);
