@@ -418,6 +418,22 @@ PYBIND11_MODULE(_vx, m) {
         "index.insert(keys, vectors), index.upsert(keys, vectors), index.delete(keys) and index.checkpoint() write. "
         "Holds the directory until closed (a second writer or a "
         "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off).");
+  m.def(
+      "reindex",
+      [](const py::object& path, int threads) {
+        vx::BuildOptions o;
+        o.threads = threads;
+        const std::string dir = PathOf(path);
+        vx::Status s;
+        {
+          py::gil_scoped_release release;
+          s = vx::Reindex(dir, o);
+        }
+        Check(s);
+      },
+      py::arg("path"), py::kw_only(), py::arg("threads") = 0,
+      "Rebuilds the index in `path` from its own live rows (REINDEX): deleted rows reclaimed, inserted ones "
+      "linked in, the WAL emptied. BusyError while a writer is open.");
   m.def("verify", &Verify, py::arg("path"),
         "Checks every file and page of the index in `path`; returns the problems found (empty when whole).");
 

@@ -292,6 +292,19 @@ int main(void) {
       vx_close(reader);
       vx_close(writer);
       CHECK(vx_delete(writer, near, 1, &err) == VX_INVALID_ARGUMENT, "delete through a closed handle");
+      /* Reindex folds the writes into a new generation of the live rows. */
+      CHECK(vx_reindex(keyed, NULL, &err) == VX_OK, "reindex: %s", err.message);
+      vx_index* re = vx_open(keyed, NULL, &err);
+      CHECK(re != NULL, "open after reindex: %s", err.message);
+      if (re) {
+        vx_index_info ri;
+        ri.struct_size = sizeof ri;
+        CHECK(vx_index_info_get(re, &ri, &err) == VX_OK && ri.count == kRows - kK + 1 && ri.inserted == 0 &&
+                  ri.deleted == 0 && ri.segments == 0,
+              "after reindex: count %llu, inserted %llu, deleted %llu", (unsigned long long)ri.count,
+              (unsigned long long)ri.inserted, (unsigned long long)ri.deleted);
+        vx_close(re);
+      }
     }
     keys[100] = keys[5];
     CHECK(vx_build(path, keyed, &k, &err) == VX_INVALID_ARGUMENT, "a repeated key accepted");

@@ -582,7 +582,7 @@ TEST(VxctlIndex, DeleteCheckpointAndInfo) {
 // Insert and upsert from files: the queries inserted as rows come back as
 // their own nearest neighbours; a key that exists, a file of the wrong
 // dimension or with a NaN is refused before anything is written; the rows
-// survive a checkpoint and `verify`.
+// survive a checkpoint, `verify` and a `reindex` that folds them in.
 TEST(VxctlIndex, InsertUpsertCheckpointAndQuery) {
   testing::TempDir dir;
   ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 20 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
@@ -633,6 +633,19 @@ TEST(VxctlIndex, InsertUpsertCheckpointAndQuery) {
   EXPECT_NE(info.output.find("rows: 2020 live (2000 built, 40 inserted, 20 deleted)"), std::string::npos)
       << info.output;
   EXPECT_NE(info.output.find(": rows ("), std::string::npos) << info.output;
+  EXPECT_EQ(Vxctl("verify " + dir / "idx").status, 0);
+
+  // reindex folds the inserted rows in and reclaims the deleted ones.
+  CliRun re = Vxctl("reindex " + dir / "idx" + " --json", true);
+  ASSERT_EQ(re.status, 0) << re.output;
+  EXPECT_EQ(JsonNumber(re.output, "live"), 2020) << re.output;
+  EXPECT_EQ(JsonNumber(re.output, "inserted"), 0) << re.output;
+  EXPECT_EQ(JsonNumber(re.output, "rows_reclaimed"), 20) << re.output;
+  info = Vxctl("info " + dir / "idx");
+  EXPECT_NE(info.output.find("rows: 2020 live (2020 built, 0 inserted, 0 deleted)"), std::string::npos) << info.output;
+  ASSERT_EQ(Vxctl(query).status, 0);
+  top = ReadInt64Npy(dir / "res.npy");
+  for (int64_t q = 0; q < 20; ++q) EXPECT_EQ(top[q], 1990 + q) << "query " << q << " after reindex";
   EXPECT_EQ(Vxctl("verify " + dir / "idx").status, 0);
 }
 

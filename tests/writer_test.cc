@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "index/index_base.h"
 #include "index_test_util.h"
 #include "io/fault_env.h"
 #include "io/wal.h"
@@ -382,6 +383,91 @@ TEST_P(WriterTest, InsertsUpsertsAndDeletesServeExactlyTheLiveRows) {
   EXPECT_EQ(again.code(), StatusCode::kInvalidArgument) << again.ToString();
   EXPECT_NE(again.message().find("key " + std::to_string(gone) + " (item 0 of the batch) exists"), std::string::npos)
       << again.ToString();
+}
+
+// Reindex rebuilds the index from its live rows: the inserted rows join
+// the index (none left to scan beside it), the deleted ones are gone, the
+// WAL and segments start empty, every live key keeps its vector, and
+// recall over the live rows stays that of the built index. A writer open
+// makes it Busy; a write between the rows' read and the rebuild's lock
+// fails it with nothing changed. An f16 index keeps its storage.
+TEST_P(WriterTest, ReindexFoldsInsertsAndReclaimsDeletes) {
+  auto fresh = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(fresh.ok());
+  const double recall_before = CheckAndRecall(SearchAll(**fresh, b_->queries, p_), {});
+  const uint64_t generation = (*fresh)->info().generation;
+  fresh->reset();
+  LiveModel model;
+  for (uint64_t r = 0; r < kRows; ++r) model[KeyOf(r)].assign(base_.begin() + r * kDim, base_.begin() + (r + 1) * kDim);
+  {
+    auto w = OpenWriter(dir());
+    ASSERT_NE(w, nullptr);
+    std::vector<int64_t> keys;
+    std::vector<float> vectors;
+    for (int i = 0; i < 500; ++i) {  // copies of built rows, nudged
+      keys.push_back(2'000'000 + i);
+      for (uint32_t j = 0; j < kDim; ++j) vectors.push_back(base_[(i * 11 % kRows) * kDim + j] + 0.01f);
+    }
+    ASSERT_TRUE(w->Insert(keys.data(), vectors.data(), keys.size()).ok());
+    ASSERT_TRUE(w->Checkpoint().ok());
+    for (size_t i = 0; i < keys.size(); ++i) model[keys[i]].assign(&vectors[i * kDim], &vectors[(i + 1) * kDim]);
+    std::vector<int64_t> dead;
+    for (uint64_t r = 0; r < kRows; r += 20) dead.push_back(KeyOf(r));
+    dead.push_back(keys[0]);
+    ASSERT_TRUE(w->Delete(dead.data(), dead.size()).ok());
+    for (int64_t key : dead) model.erase(key);
+    EXPECT_EQ(Reindex(dir(), BuildOptions{}).code(), StatusCode::kBusy);
+  }
+  ASSERT_TRUE(Reindex(dir(), BuildOptions{}).ok());
+  auto index = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  const IndexInfo info = (*index)->info();
+  EXPECT_EQ(info.count, model.size());
+  EXPECT_EQ(info.inserted, 0u);
+  EXPECT_EQ(info.deleted, 0u);
+  EXPECT_TRUE(info.segments.empty());
+  EXPECT_EQ(info.generation, generation + 1);
+  EXPECT_EQ(info.m, (*Index::Open(dir(), IndexOptions{}))->info().m);
+  SearchStats stats;
+  std::vector<SearchResult> one;
+  ASSERT_TRUE((*index)->Search(b_->queries.row(0), p_, &one, &stats).ok());
+  EXPECT_EQ(stats.delta_rows_scanned, 0u);
+  EXPECT_GE(CheckModel(SearchAll(**index, b_->queries, p_), b_->queries, model, p_.k), recall_before - 0.02);
+  auto w = OpenWriter(dir());
+  ASSERT_NE(w, nullptr);
+  for (const auto& [key, v] : model) ASSERT_TRUE(w->Contains(key)) << key;
+  EXPECT_FALSE(w->Contains(KeyOf(0)));
+  EXPECT_FALSE(w->Contains(2'000'000));
+
+  // A write after the rows were listed, before the rebuild's lock: the
+  // source's last read fails Busy and nothing is committed.
+  const int64_t late = 3'000'000;
+  w.reset();
+  auto reader = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(reader.ok());
+  std::vector<int64_t> keys;
+  auto source = LiveRowsOf(static_cast<const IndexBase&>(**reader), &keys);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  EXPECT_EQ(keys.size(), model.size());
+  w = OpenWriter(dir());
+  ASSERT_TRUE(w->Insert(&late, base_.data(), 1).ok());
+  w.reset();
+  std::vector<float> rows(keys.size() * kDim);
+  const Result<size_t> read = (*source)->Read(keys.size(), rows.data());
+  EXPECT_EQ(read.status().code(), StatusCode::kBusy) << read.status().ToString();
+  for (size_t i = 0; i < 3; ++i) {  // the rows as read are the model's
+    const std::vector<float>& want = model.at(keys[i]);
+    for (uint32_t j = 0; j < kDim; ++j) EXPECT_FLOAT_EQ(rows[i * kDim + j], want[j]) << keys[i];
+  }
+
+  BuildOptions half = o_;
+  half.storage = ElementType::kF16;
+  ASSERT_TRUE(BuildIndex(b_->dir / "base.fbin", dir(), half).ok());
+  ASSERT_TRUE(Reindex(dir(), BuildOptions{}).ok());
+  index = Index::Open(dir(), IndexOptions{});
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ((*index)->info().storage, ElementType::kF16);
+  EXPECT_GE(CheckAndRecall(SearchAll(**index, b_->queries, p_), {}), recall_before - 0.02);
 }
 
 // Under cosine an inserted row is scaled to unit length as the build's

@@ -104,6 +104,17 @@ struct BuildOptions {
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options);
 // The same from the vector file at `base_path`.
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
+// Rebuilds the index in `dir` from its own live rows (built and inserted,
+// less the deleted) as a new generation, like PostgreSQL's REINDEX: the
+// deleted rows' space is reclaimed, the inserted rows join the graph or the
+// lists (no longer scanned beside them), and the new generation starts
+// with no segments and an empty WAL. Its type, metric, codes, storage, m,
+// ef_construction, lists, replicas, page size and keys are the index's;
+// `options` gives the rest (threads, build memory, progress, cancel, env).
+// Indexes opened before serve the old generation until reopened, as after
+// any build. Busy when an IndexWriter holds the directory, or wrote to it
+// while the rows were read (nothing is changed; run it again).
+Status Reindex(const std::string& dir, const BuildOptions& options);
 
 // The index's structure pages are what a search walks or scans before the
 // rerank: HNSW's graph pages, IVF's list pages. They are one page class of

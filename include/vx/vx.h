@@ -170,6 +170,13 @@ vx_code vx_build(const char* base_path, const char* dir, const vx_build_options*
 vx_code vx_build_from_array(const void* rows, const char* element_type, uint64_t count, uint32_t dim, const char* dir,
                             const vx_build_options* options, vx_error* err);
 
+/* Rebuilds the index in `dir` from its own live rows (vx::Reindex, like
+ * REINDEX): deleted rows reclaimed, inserted ones linked in, the WAL and
+ * segments emptied. Of `options` (NULL: the defaults) it takes threads,
+ * build_memory_bytes and progress; the rest are the index's. VX_BUSY while a
+ * writer holds the directory. */
+vx_code vx_reindex(const char* dir, const vx_build_options* options, vx_error* err);
+
 /* Opens the index in `dir`. `options` NULL: the defaults. Returns NULL on
  * error. */
 vx_index* vx_open(const char* dir, const vx_open_options* options, vx_error* err);

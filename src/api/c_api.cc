@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -133,7 +134,10 @@ void ToStats(const vx::SearchStats& s, vx_search_stats* out) {
                          s.round_trips,     s.codes_scored,    s.vectors_reranked};
 }
 
-vx::Status Build(vx::VectorSource& source, const char* dir, const vx_build_options* options) {
+// Runs `build` (a build or a reindex into `dir`) with the options of
+// `options`, its progress callback able to cancel it.
+vx::Status WithBuildOptions(const char* dir, const vx_build_options* options,
+                            const std::function<vx::Status(const vx::BuildOptions&)>& build) {
   if (!dir) return Missing("dir");
   vx_build_options c;
   vx_build_options_init(&c);
@@ -158,7 +162,11 @@ vx::Status Build(vx::VectorSource& source, const char* dir, const vx_build_optio
     };
     o.cancel = &cancel;
   }
-  return vx::BuildIndex(source, dir, o);
+  return build(o);
+}
+
+vx::Status Build(vx::VectorSource& source, const char* dir, const vx_build_options* options) {
+  return WithBuildOptions(dir, options, [&](const vx::BuildOptions& o) { return vx::BuildIndex(source, dir, o); });
 }
 
 // vx_open (writer null) and vx_open_writer.
@@ -274,6 +282,12 @@ vx_code vx_build_from_array(const void* rows, const char* element_type, uint64_t
     VX_ASSIGN_OR_RETURN(const vx::ElementType type, vx::ParseElementType(element_type));
     VX_ASSIGN_OR_RETURN(auto source, vx::VectorSource::FromMemory(rows, type, count, dim));
     return Build(*source, dir, options);
+  });
+}
+
+vx_code vx_reindex(const char* dir, const vx_build_options* options, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    return WithBuildOptions(dir, options, [&](const vx::BuildOptions& o) { return vx::Reindex(dir, o); });
   });
 }
 

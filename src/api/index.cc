@@ -155,6 +155,27 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, const IndexOp
   }
 }
 
+Status Reindex(const std::string& dir, const BuildOptions& options) {
+  IndexOptions io;
+  io.env = options.env;
+  io.structure_cache_bytes = io.vector_cache_bytes = 4 << 20;  // the rows are read once, in order
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<Index> opened, Index::Open(dir, io));
+  const auto& index = static_cast<const IndexBase&>(*opened);
+  const IndexInfo& info = index.info();
+  BuildOptions o = options;
+  o.type = info.type;
+  o.metric = info.metric;
+  o.quant = info.quant;
+  o.storage = info.storage;
+  o.page_size = info.page_size;
+  o.m = info.m;
+  o.ef_construction = info.ef_construction;
+  o.lists = info.lists;
+  o.replicas = info.replicas;
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<VectorSource> source, LiveRowsOf(index, &o.keys));
+  return BuildIndex(*source, dir, o);
+}
+
 Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, const IndexOptions& options,
                                                        const WriterOptions& writer) {
   Env* env = options.env ? options.env : DefaultEnv();

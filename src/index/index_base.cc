@@ -5,6 +5,7 @@
 #include <span>
 
 #include "core/distance.h"
+#include "core/f16.h"
 #include "core/query.h"
 #include "index/delta_rows.h"
 #include "index/keys.h"
@@ -210,9 +211,99 @@ Status IndexBase::ReplayLog(const LogReader& read) {
                               ": the records between are missing");
   }
   info_.wal_bytes = found.bytes;
+  wal_file_bytes_ = found.bytes + found.cut_bytes;
   CountWrites(s);
   PublishWrites(std::make_shared<const WriteState>(std::move(s)));
   return Status::Ok();
+}
+
+class LiveRowsSource final : public VectorSource {
+ public:
+  LiveRowsSource(const IndexBase& index, std::vector<uint32_t> rows)
+      : index_(index), writes_(index.writes()), rows_(std::move(rows)), name_(index.dir_ + " (its live rows)") {}
+
+  static Result<std::unique_ptr<VectorSource>> Make(const IndexBase& index, std::vector<int64_t>* keys) {
+    const std::shared_ptr<const WriteState> w = index.writes();
+    std::vector<uint32_t> rows;
+    keys->clear();
+    for (uint64_t row = 0; row < w->rows(); ++row) {
+      if (w->deleted && w->deleted->Contains(static_cast<uint32_t>(row))) continue;
+      rows.push_back(static_cast<uint32_t>(row));
+      keys->push_back(row < index.params_.count ? index.keys_[row] : w->delta->key(row - index.params_.count));
+    }
+    if (rows.empty())
+      return Status::InvalidArgument(index.dir_ + ": every row is deleted; there is nothing to rebuild");
+    return std::unique_ptr<VectorSource>(new LiveRowsSource(index, std::move(rows)));
+  }
+
+  uint64_t count() const override { return rows_.size(); }
+  uint32_t dim() const override { return index_.params_.dim; }
+  const std::string& name() const override { return name_; }
+  Status Rewind() override {
+    next_ = 0;
+    return Status::Ok();
+  }
+
+  Result<size_t> Read(size_t max_rows, float* out) override {
+    const size_t n = std::min<size_t>(max_rows, rows_.size() - next_);
+    const uint32_t dim = index_.params_.dim;
+    const uint64_t built = index_.params_.count;
+    std::span<const uint32_t> batch(rows_.data() + next_, n);
+    // Built rows through the pool (they precede the inserted ones).
+    const size_t from_file = std::lower_bound(batch.begin(), batch.end(), built) - batch.begin();
+    slots_.assign(batch.begin(), batch.begin() + from_file);
+    SearchStats stats;
+    VX_RETURN_IF_ERROR(index_.pages_->VisitVectors(
+        index_.vlayout_, slots_, refs_, pages_, &stats, [&](uint32_t row, const uint8_t* v) {
+          float* to = out + (std::lower_bound(batch.begin(), batch.end(), row) - batch.begin()) * dim;
+          if (index_.vlayout_.storage == ElementType::kF16) {
+            for (uint32_t j = 0; j < dim; ++j) {
+              uint16_t h;
+              std::memcpy(&h, v + 2 * j, 2);
+              to[j] = HalfToFloat(h);
+            }
+          } else {
+            std::memcpy(to, v, dim * sizeof(float));
+          }
+        }));
+    for (size_t i = from_file; i < n; ++i)
+      std::memcpy(out + i * dim, writes_->delta->vector(batch[i] - built), dim * sizeof(float));
+    next_ += n;
+    if (next_ == rows_.size()) VX_RETURN_IF_ERROR(CheckUnwritten());
+    return n;
+  }
+
+ private:
+  // Whether the directory has had no write since the index was opened: the
+  // same manifest, the WAL the same size.
+  Status CheckUnwritten() const {
+    const Status changed = Status::Busy(index_.dir_ +
+                                        ": written to while it was read for a rebuild (close the IndexWriter and "
+                                        "run it again); nothing was changed");
+    VX_ASSIGN_OR_RETURN(const Manifest now, ReadManifest(index_.env_, index_.dir_));
+    const Manifest& then = index_.manifest_;
+    if (now.generation != then.generation || !(now.params == then.params) || !(now.segments == then.segments))
+      return changed;
+    VX_ASSIGN_OR_RETURN(std::unique_ptr<File> log, Wal::OpenForRead(index_.env_, index_.FilePath(kWalFile)));
+    uint64_t size = 0;
+    if (log) {
+      VX_ASSIGN_OR_RETURN(size, log->Size());
+    }
+    return size == index_.wal_file_bytes_ ? Status::Ok() : changed;
+  }
+
+  const IndexBase& index_;
+  const std::shared_ptr<const WriteState> writes_;
+  const std::vector<uint32_t> rows_;  // the live rows, ascending
+  const std::string name_;
+  size_t next_ = 0;
+  std::vector<uint32_t> slots_;
+  std::vector<PageRef> refs_;
+  std::vector<PageHandle> pages_;
+};
+
+Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys) {
+  return LiveRowsSource::Make(index, keys);
 }
 
 // What the files record about themselves must agree with the manifest: a

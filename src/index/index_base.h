@@ -89,6 +89,7 @@ class IndexBase : public Index {
 
  protected:
   friend class IndexWriterImpl;
+  friend class LiveRowsSource;
   void PublishWrites(std::shared_ptr<const WriteState> writes);
   // Applies one WAL record to `s` (a private copy).
   Status ApplyLogRecord(const WalRecord& r, WriteState* s) const;
@@ -152,7 +153,15 @@ class IndexBase : public Index {
   // Whether writes_ holds any, readable without the lock: a search of an
   // index without writes takes neither the lock nor a reference.
   std::atomic<bool> any_writes_{false};
+  uint64_t wal_file_bytes_ = 0;  // the WAL's size when replayed (0: none)
 };
+
+// A VectorSource of the live rows of `index` as of its open: built rows,
+// then inserted ones, less the deleted, in row order, as floats (as stored:
+// unit length under cosine); their keys into *keys. For a rebuild of the
+// index from itself (Reindex): at the end of each pass it checks that the
+// directory has had no write since the open, and fails Busy if it has.
+Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys);
 
 // The segments `m` names, as IndexInfo lists them.
 std::vector<SegmentInfo> DescribeSegments(const Manifest& m);

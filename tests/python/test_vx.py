@@ -303,3 +303,9 @@ def test_inserts_and_upserts_through_a_writer(tmp_path, data, kind):
     np.testing.assert_array_equal(got[:, 0], new_keys[1:])
     d, got = reader.search(far, k=1, probes=8)
     assert got[0, 0] == new_keys[0]
+    del reader
+    vx.reindex(path)
+    folded = vx.open(path)
+    assert folded.info["inserted"] == 0 and folded.info["deleted"] == 0 and len(folded) == ROWS + len(queries)
+    _, got = folded.search(queries[1:], k=1, probes=8)
+    np.testing.assert_array_equal(got[:, 0], new_keys[1:])

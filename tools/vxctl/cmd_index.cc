@@ -262,6 +262,35 @@ void AddMemoryOption(CLI::App* cmd, uint64_t* memory_mb) {
 
 // Over 80 lines: one CLI11 call per option, then the run, which reads the
 // options where they were declared.
+namespace {
+
+// A build's progress: one bar a phase (reading, training, inserting,
+// writing), fed by o->progress.
+class BuildProgress {
+ public:
+  explicit BuildProgress(vx::BuildOptions* o) {
+    o->progress = [this](uint64_t done, uint64_t total, const char* p) {
+      if (phase_ != p) {
+        Finish();
+        phase_ = p;
+        bar_ = std::make_unique<Progress>(std::string("build ") + p, total,
+                                          phase_ == "k-means" ? "iterations" : "vectors");
+      }
+      bar_->Update(done);
+    };
+  }
+  void Finish() {
+    if (bar_) bar_->Finish();
+    bar_.reset();
+  }
+
+ private:
+  std::unique_ptr<Progress> bar_;
+  std::string phase_;
+};
+
+}  // namespace
+
 void AddBuild(CLI::App& app, RunFn* run) {
   struct Args {
     std::string type = "hnsw", base, ids, metric = "l2", out, quant = "auto", storage = "f32";
@@ -353,20 +382,10 @@ void AddBuild(CLI::App& app, RunFn* run) {
         if (!keys.ok()) return Fail(keys.status());
         o.keys = std::move(*keys);
       }
-      std::unique_ptr<Progress> bar;
-      std::string phase;
-      o.progress = [&](uint64_t done, uint64_t total, const char* p) {
-        if (phase != p) {
-          if (bar) bar->Finish();
-          phase = p;
-          bar = std::make_unique<Progress>(std::string("build ") + p, total,
-                                           phase == "k-means" ? "iterations" : "vectors");
-        }
-        bar->Update(done);
-      };
+      BuildProgress bar(&o);
       const auto t0 = Clock::now();
       vx::Status s = vx::BuildIndex(a->base, a->out, o);
-      if (bar) bar->Finish();
+      bar.Finish();
       if (!s.ok()) return Fail(s);
       const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       vx::IndexOptions io;
@@ -842,6 +861,60 @@ void AddCheckpoint(CLI::App& app, RunFn* run) {
       }
       fmt::print("{}: folded {} WAL bytes; {} segments; {} live, {} inserted, {} deleted\n", a->dir,
                  wal_before - i.wal_bytes, i.segments.size(), i.count + i.inserted - i.deleted, i.inserted, i.deleted);
+      return 0;
+    };
+  });
+}
+
+void AddReindex(CLI::App& app, RunFn* run) {
+  struct Args {
+    std::string dir;
+    int threads = 0;
+    uint64_t build_memory_mb = 8192;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "reindex",
+      "Rebuild an index from its own live rows (REINDEX): reclaims deleted rows, links inserted ones in, empties "
+      "the WAL");
+  cmd->add_option("dir", a->dir, "Index directory")->required();
+  cmd->add_option("--threads", a->threads, "Build threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--build-memory", a->build_memory_mb, "Build memory budget, MB")->capture_default_str();
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      vx::IndexOptions io;
+      io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
+      auto before = vx::Index::Open(a->dir, io);
+      if (!before.ok()) return Fail(before.status());
+      const vx::IndexInfo was = (*before)->info();
+      before->reset();
+      vx::BuildOptions o;
+      o.threads = a->threads;
+      o.build_memory_bytes = a->build_memory_mb << 20;
+      BuildProgress bar(&o);
+      const auto t0 = Clock::now();
+      const vx::Status s = vx::Reindex(a->dir, o);
+      bar.Finish();
+      if (!s.ok()) return Fail(s);
+      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      auto after = vx::Index::Open(a->dir, io);
+      if (!after.ok()) return Fail(after.status());
+      const vx::IndexInfo& now = (*after)->info();
+      if (a->json.wanted()) {
+        nlohmann::json j = WriteStateJson(a->dir, now);
+        j.update({{"seconds", seconds},
+                  {"rows_before", was.count + was.inserted},
+                  {"rows_reclaimed", was.deleted},
+                  {"generation", now.generation}});
+        const vx::Status js = a->json.Write(j);
+        return js.ok() ? 0 : Fail(js);
+      }
+      fmt::print(
+          "{}: reindexed {} live rows in {:.1f} s ({} built and {} inserted before, {} deleted rows reclaimed); "
+          "generation {}\n",
+          a->dir, now.count, seconds, was.count, was.inserted, was.deleted, now.generation);
       return 0;
     };
   });

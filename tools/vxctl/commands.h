@@ -95,6 +95,7 @@ void AddVerify(CLI::App& app, RunFn* run);
 void AddDelete(CLI::App& app, RunFn* run);
 void AddInsert(CLI::App& app, RunFn* run);
 void AddCheckpoint(CLI::App& app, RunFn* run);
+void AddReindex(CLI::App& app, RunFn* run);
 void AddBench(CLI::App& app, RunFn* run);
 void AddSnapshot(CLI::App& app, RunFn* run);
 void AddRestore(CLI::App& app, RunFn* run);

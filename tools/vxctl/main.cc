@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   vxctl::AddInsert(app, &run);
   vxctl::AddDelete(app, &run);
   vxctl::AddCheckpoint(app, &run);
+  vxctl::AddReindex(app, &run);
   vxctl::AddBench(app, &run);
   vxctl::AddSnapshot(app, &run);
   vxctl::AddRestore(app, &run);
