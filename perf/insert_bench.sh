@@ -4,7 +4,8 @@
 # inserts (one commit each: latency and rate; from one thread or client,
 # then from four), then the rest of M rows inserted in one vxctl call / one
 # COPY, then 200 queries at ef_search 40 before and after the inserts
-# (recall@10 against exact search over the rows there are, p50 latency).
+# (recall@10 against exact search over the rows there are, p50 latency),
+# and again after both indexes are rebuilt (vxctl reindex, REINDEX INDEX).
 #   perf/insert_bench.sh        env: N (rows built, default 100000), M (rows
 #                               inserted, default 20000), DIM (128),
 #                               VX_BENCH_DIR (default /var/tmp),
@@ -155,3 +156,12 @@ t0=$(date +%s.%N)
 $vxctl checkpoint "$work/idx" >/dev/null
 t1=$(date +%s.%N)
 printf 'vx checkpoint after the inserts: %.2f s\n' "$(echo "$t1 - $t0" | bc)"
+
+echo "== rebuilt with the inserted rows: vxctl reindex and pgvector's REINDEX INDEX"
+t0=$(date +%s.%N)
+$vxctl reindex "$work/idx" >/dev/null 2>&1
+t1=$(date +%s.%N)
+pg -c "SET maintenance_work_mem = '2GB'" -c "REINDEX INDEX vx_items_embedding_idx"
+t2=$(date +%s.%N)
+printf 'reindex seconds: vx %.1f, pgvector %.1f\n' "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)"
+queries "(reindexed)" after

@@ -633,6 +633,7 @@ TEST(VxctlIndex, InsertUpsertCheckpointAndQuery) {
   EXPECT_NE(info.output.find("rows: 2020 live (2000 built, 40 inserted, 20 deleted)"), std::string::npos)
       << info.output;
   EXPECT_NE(info.output.find(": rows ("), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("writes in RAM: "), std::string::npos) << info.output;
   EXPECT_EQ(Vxctl("verify " + dir / "idx").status, 0);
 
   // reindex folds the inserted rows in and reclaims the deleted ones.

@@ -354,7 +354,8 @@ class IndexWriter {
   // meanwhile; a crash at any point leaves the acknowledged writes.
   virtual Status Checkpoint() = 0;
   // Repairs the graph around deleted rows and reclaims them. (Not
-  // implemented yet: NotSupported; deleted rows stay tombstones.)
+  // implemented yet: NotSupported; deleted rows stay tombstones until
+  // Reindex rebuilds the index without them.)
   virtual Status Vacuum() = 0;
   // Whether `key` names a row that is not deleted.
   virtual bool Contains(int64_t key) const = 0;

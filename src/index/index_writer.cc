@@ -34,7 +34,9 @@ class IndexWriterImpl final : public IndexWriter {
     return Put("upsert", keys, vectors, n, true);
   }
   Status Vacuum() override {
-    return Status::NotSupported("vacuum is not implemented yet: deleted rows stay tombstones (searches skip them)");
+    return Status::NotSupported(
+        "vacuum is not implemented yet: deleted rows stay tombstones (searches skip them) until a reindex "
+        "(vxctl reindex, Reindex) rebuilds the index without them");
   }
   Status Delete(const int64_t* keys, uint64_t n) override;
   Status Checkpoint() override;

@@ -626,7 +626,7 @@ void AddInfo(CLI::App& app, RunFn* run) {
         fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
       for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
         fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100,
-                   structure, (i.resident_bytes + ratio * i.structure_bytes) / 1e6);
+                   structure, (i.resident_bytes + i.write_bytes + ratio * i.structure_bytes) / 1e6);
       }
       return 0;
     };
