@@ -353,12 +353,14 @@ PyIndex Open(const py::object& path, double memory_mb, uint32_t max_searchers) {
   return PyIndex(Take(vx::Index::Open(dir, o)), o);
 }
 
-PyIndex OpenWriter(const py::object& path, double memory_mb, uint32_t max_searchers, bool sync_on_append) {
+PyIndex OpenWriter(const py::object& path, double memory_mb, uint32_t max_searchers, bool sync_on_append,
+                   double delta_memory_mb) {
   const std::string dir = PathOf(path);
   vx::IndexOptions o = Take(vx::IndexOptionsForMemory(dir, Megabytes(memory_mb, 0)));
   o.env = nullptr;
   o.max_searchers = max_searchers;
-  return PyIndex(Take(vx::IndexWriter::Open(dir, o, vx::WriterOptions{sync_on_append})), o);
+  const vx::WriterOptions w{sync_on_append, Megabytes(delta_memory_mb, 1)};
+  return PyIndex(Take(vx::IndexWriter::Open(dir, o, w)), o);
 }
 
 std::vector<std::string> Verify(const py::object& path) { return Take(vx::Index::Verify(PathOf(path))).problems; }
@@ -413,11 +415,12 @@ PYBIND11_MODULE(_vx, m) {
   m.def("open", &Open, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
         "Opens the index in `path`, its buffer pools sized to memory_mb between them (like shared_buffers).");
   m.def("open_writer", &OpenWriter, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
-        py::arg("sync_on_append") = true,
+        py::arg("sync_on_append") = true, py::arg("delta_memory_mb") = 256.0,
         "Opens the index in `path` for writing as well: it searches like vx.open's and sees every write; "
         "index.insert(keys, vectors), index.upsert(keys, vectors), index.delete(keys) and index.checkpoint() write. "
         "Holds the directory until closed (a second writer or a "
-        "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off).");
+        "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off); "
+        "delta_memory_mb bounds the RAM of the rows inserted since the build (MemoryError past it).");
   m.def(
       "reindex",
       [](const py::object& path, int threads) {

@@ -309,3 +309,17 @@ def test_inserts_and_upserts_through_a_writer(tmp_path, data, kind):
     assert folded.info["inserted"] == 0 and folded.info["deleted"] == 0 and len(folded) == ROWS + len(queries)
     _, got = folded.search(queries[1:], k=1, probes=8)
     np.testing.assert_array_equal(got[:, 0], new_keys[1:])
+
+
+def test_inserts_past_the_delta_memory_are_refused(tmp_path, data):
+    base, queries = data
+    path = tmp_path / "idx"
+    vx.build(path, base, quant="sq8")
+    row_mb = 4096 * (8 + 4 * base.shape[1]) / 2**20  # one chunk of inserted rows
+    with vx.open_writer(path, delta_memory_mb=row_mb) as w:
+        keys = np.arange(4096, dtype=np.int64) + 10**9
+        vectors = np.repeat(queries[:1], 4096, axis=0)
+        w.insert(keys[:4000], vectors[:4000])
+        with pytest.raises(MemoryError, match="delta_memory_bytes"):
+            w.insert(np.arange(97, dtype=np.int64) + 2 * 10**9, np.repeat(queries[:1], 97, axis=0))  # 4,097 rows
+        assert w.info["inserted"] == 4000

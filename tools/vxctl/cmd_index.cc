@@ -536,10 +536,10 @@ namespace {
 
 // The writer of the index in `dir`, opened with a small pool (writes touch
 // no pages).
-vx::Result<std::unique_ptr<vx::IndexWriter>> OpenWriter(const std::string& dir) {
+vx::Result<std::unique_ptr<vx::IndexWriter>> OpenWriter(const std::string& dir, const vx::WriterOptions& options = {}) {
   vx::IndexOptions io;
   io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
-  return vx::IndexWriter::Open(dir, io);
+  return vx::IndexWriter::Open(dir, io, options);
 }
 
 // The rows, WAL and segments of an index, as JSON (info, and the writer's
@@ -774,6 +774,7 @@ void AddInsert(CLI::App& app, RunFn* run) {
   struct Args : WriteArgs {
     std::string vectors, ids;
     bool upsert = false;
+    uint64_t delta_memory_mb = vx::WriterOptions{}.delta_memory_bytes >> 20;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("insert", "Insert (or with --upsert, replace) rows by key, durable when it returns");
@@ -783,11 +784,17 @@ void AddInsert(CLI::App& app, RunFn* run) {
                   "Their keys (.npy int64, .ibin or .ivecs; default: the next row numbers, from built plus inserted "
                   "rows)");
   cmd->add_flag("--upsert", a->upsert, "Replace the rows of keys that exist instead of refusing them");
+  cmd->add_option("--delta-memory", a->delta_memory_mb,
+                  "RAM the inserted rows may hold, MB (they are scanned exactly until vxctl reindex folds them in)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   cmd->callback([run, a] {
     *run = [a]() -> int {
       auto vectors = vx::ReadAllFloat(a->vectors);
       if (!vectors.ok()) return Fail(vectors.status());
-      auto w = OpenWriter(a->dir);
+      vx::WriterOptions wo;
+      wo.delta_memory_bytes = a->delta_memory_mb << 20;
+      auto w = OpenWriter(a->dir, wo);
       if (!w.ok()) return Fail(w.status());
       const vx::IndexInfo before = (*w)->info();
       if (vectors->dim != before.dim) {
