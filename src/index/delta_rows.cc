@@ -31,7 +31,7 @@ std::shared_ptr<const DeltaView> DeltaView::Append(const int64_t* keys, const fl
 uint64_t DeltaView::Search(Metric metric, const float* query, const RowCheck* check, TopK* top) const {
   if (rows == 0) return 0;
   const QueryDistance exact = QueryDistance::Make(metric, ElementType::kF32, query, dim).value();
-  std::vector<float> dist(DeltaChunk::kRows);
+  thread_local std::vector<float> dist(DeltaChunk::kRows);  // per thread: no allocation a query
   for (uint64_t first = 0; first < rows; first += DeltaChunk::kRows) {
     const uint64_t n = std::min<uint64_t>(DeltaChunk::kRows, rows - first);
     const DeltaChunk& c = *chunks[first / DeltaChunk::kRows];
