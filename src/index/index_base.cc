@@ -163,14 +163,12 @@ Status IndexBase::ApplyLogRecord(const WalRecord& r, WriteState* s) const {
     if (row < rows) return Status::Ok();
     return Status::Corruption(where + ": names row " + std::to_string(row) + " of an index of " + std::to_string(rows));
   };
-  auto deleted = s->deleted ? std::make_shared<Tombstones>(*s->deleted) : std::make_shared<Tombstones>();
   if (r.type == static_cast<uint16_t>(LogRecordType::kDelete)) {
     if (r.payload.size() % sizeof(uint32_t) != 0) return Status::Corruption(where + ": a delete of a partial row");
     std::vector<uint32_t> dead(r.payload.size() / sizeof(uint32_t));
     std::memcpy(dead.data(), r.payload.data(), r.payload.size());
     for (uint32_t row : dead) VX_RETURN_IF_ERROR(check_row(row));
-    deleted->Add(dead);
-    s->deleted = std::move(deleted);
+    s->deleted = WithDeleted(s->deleted.get(), dead);
     return Status::Ok();
   }
   if (r.type != static_cast<uint16_t>(LogRecordType::kPut)) {
@@ -191,8 +189,7 @@ Status IndexBase::ApplyLogRecord(const WalRecord& r, WriteState* s) const {
   std::memcpy(vectors.data(), at + n * (sizeof(uint32_t) + sizeof(int64_t)), vectors.size() * sizeof(float));
   std::erase(old, kNoRow);
   for (uint32_t row : old) VX_RETURN_IF_ERROR(check_row(row));
-  deleted->Add(old);
-  s->deleted = std::move(deleted);
+  if (!old.empty()) s->deleted = WithDeleted(s->deleted.get(), old);
   s->delta = s->delta->Append(keys.data(), vectors.data(), n);
   return Status::Ok();
 }

@@ -44,7 +44,7 @@ class IndexWriterImpl final : public IndexWriter {
     std::lock_guard lock(mu_);
     const std::optional<uint32_t> row = RowOf(key);
     const std::shared_ptr<const WriteState> w = index_->writes();
-    return row && *row < w->rows() && !(w->deleted && w->deleted->Contains(*row));
+    return row && !(w->deleted && w->deleted->Contains(*row));
   }
   const Index& reader() const override { return *index_; }
   IndexInfo info() const override;
@@ -195,9 +195,7 @@ Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
     rows[i] = *row;
   }
   auto after = std::make_shared<WriteState>(*last_);
-  auto deleted = last_->deleted ? std::make_shared<Tombstones>(*last_->deleted) : std::make_shared<Tombstones>();
-  deleted->Add(rows);
-  after->deleted = std::move(deleted);
+  after->deleted = WithDeleted(last_->deleted.get(), rows);
   const auto* payload = reinterpret_cast<const uint8_t*>(rows.data());
   return Commit(lock, LogRecordType::kDelete, {payload, rows.size() * sizeof(uint32_t)}, std::move(after), {keys, n},
                 false);
@@ -268,11 +266,7 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
     if (row) replaced.push_back(*row);
   }
   auto after = std::make_shared<WriteState>(*last_);
-  if (!replaced.empty()) {
-    auto deleted = last_->deleted ? std::make_shared<Tombstones>(*last_->deleted) : std::make_shared<Tombstones>();
-    deleted->Add(replaced);
-    after->deleted = std::move(deleted);
-  }
+  if (!replaced.empty()) after->deleted = WithDeleted(last_->deleted.get(), replaced);
   after->delta = delta.Append(keys, v, n);
   return Commit(lock, LogRecordType::kPut, payload, std::move(after), {keys, n}, true);
 }

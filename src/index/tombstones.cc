@@ -97,4 +97,10 @@ Result<std::unique_ptr<Tombstones>> Tombstones::Deserialize(const std::string& b
   return std::unique_ptr<Tombstones>(new Tombstones(std::move(base)));
 }
 
+std::shared_ptr<const Tombstones> WithDeleted(const Tombstones* deleted, std::span<const uint32_t> rows) {
+  auto out = deleted ? std::make_shared<Tombstones>(*deleted) : std::make_shared<Tombstones>();
+  out->Add(rows);
+  return out;
+}
+
 }  // namespace vx

@@ -65,4 +65,8 @@ class Tombstones final : public RowCheck {
   std::unique_ptr<Bitmap> recent_;      // rows not in base_
 };
 
+// A copy of `deleted` (nullptr: none) with `rows` added: what a write
+// publishes in its place.
+std::shared_ptr<const Tombstones> WithDeleted(const Tombstones* deleted, std::span<const uint32_t> rows);
+
 }  // namespace vx
