@@ -532,6 +532,83 @@ TEST(VxctlIndex, BuildWithKeysQueryReturnsThem) {
   EXPECT_NE(build.output.find("row 1500 repeats key"), std::string::npos) << build.output;
 }
 
+// vxctl build --attrs and query --filter / --filters: every result
+// matches its query's filter, --json says which plan ran, info lists the
+// columns, and bad attributes or filters exit 1 naming the line, column
+// or character.
+TEST(VxctlIndex, BuildWithAttributesAndFilteredQueries) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 16 --count 2000 --queries 20 --out " + dir / "b.fbin" + " --queries-out " + dir / "q.fbin")
+                .status,
+            0);
+  {
+    std::ofstream a(dir / "a.jsonl");
+    for (int r = 0; r < 2000; ++r)
+      a << "{\"tenant\": " << r % 40 << ", \"price\": " << r * 0.5 << ", \"tags\": [" << r % 3 << "]}\n";
+  }
+  CliRun build = Vxctl("build --base " + dir / "b.fbin" + " --attrs " + dir / "a.jsonl" + " --out " + dir / "idx" +
+                       " --quant sq8");
+  ASSERT_EQ(build.status, 0) << build.output;
+  CliRun info = Vxctl("info " + dir / "idx");
+  EXPECT_NE(info.output.find("attributes: tenant int, price float, tags labels"), std::string::npos) << info.output;
+  // One filter for every query: the rows of tenant 7 (50, scanned).
+  CliRun q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filter 'tenant = 7' --out " +
+                       dir / "r.npy" + " --json",
+                   true);
+  ASSERT_EQ(q.status, 0) << q.output;
+  const auto j = nlohmann::json::parse(q.output);
+  EXPECT_EQ(j["filter"]["matching_rows_per_query"], 50);
+  EXPECT_EQ(j["filter"]["scans"], 20);
+  EXPECT_EQ(j["filter"]["walks"], 0);
+  std::vector<int64_t> got = ReadInt64Npy(dir / "r.npy");
+  ASSERT_EQ(got.size(), 200u);
+  for (int64_t row : got) EXPECT_EQ(row % 40, 7) << row;
+  // A filter per query: query i wants tags HAS (i % 3) and a price below 500
+  // (rows < 1000), a broad filter, walked.
+  {
+    std::ofstream f(dir / "filters.txt");
+    for (int i = 0; i < 20; ++i) f << "tags HAS " << i % 3 << " AND price < 500\n";
+  }
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filters " + dir / "filters.txt" + " --out " +
+                dir / "r2.npy" + " --json",
+            true);
+  ASSERT_EQ(q.status, 0) << q.output;
+  const auto j2 = nlohmann::json::parse(q.output);
+  EXPECT_EQ(j2["filter"]["scans"].get<int>() + j2["filter"]["walks"].get<int>(), 20);
+  got = ReadInt64Npy(dir / "r2.npy");
+  ASSERT_EQ(got.size(), 200u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i] % 3, int64_t(i / 10) % 3) << "query " << i / 10 << " row " << got[i];
+    EXPECT_LT(got[i], 1000) << "query " << i / 10;
+  }
+  // Errors: a parse error points at the character; an unknown column names
+  // it; a filters file of the wrong length; a bad attributes line.
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filter 'tenant = = 7'");
+  EXPECT_EQ(q.status, 1);
+  EXPECT_NE(q.output.find("at character 10"), std::string::npos) << q.output;
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filter 'colour = 7'");
+  EXPECT_EQ(q.status, 1);
+  EXPECT_NE(q.output.find("column 'colour'"), std::string::npos) << q.output;
+  {
+    std::ofstream f(dir / "short.txt");
+    f << "tenant = 1\n";
+    f << "tenant = 2\n";
+  }
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filters " + dir / "short.txt");
+  EXPECT_EQ(q.status, 1);
+  EXPECT_NE(q.output.find("2 filters for 20 queries"), std::string::npos) << q.output;
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filter 'tenant = 1' --filters " +
+            dir / "short.txt");
+  EXPECT_EQ(q.status, 2) << q.output;
+  {
+    std::ofstream a(dir / "bad.jsonl");
+    a << "{\"tenant\": 1, \"price\": 0.5}\n{\"tenant\": \"x\", \"price\": 0.5}\n";
+  }
+  build = Vxctl("build --base " + dir / "b.fbin" + " --attrs " + dir / "bad.jsonl" + " --out " + dir / "idx2");
+  EXPECT_EQ(build.status, 1);
+  EXPECT_NE(build.output.find("line 2, column 'tenant'"), std::string::npos) << build.output;
+}
+
 // vxctl delete and checkpoint: the deleted keys leave every query's
 // results, info counts them, a bad key file deletes nothing and names the
 // key, and a checkpoint folds the WAL into a tombstones segment.

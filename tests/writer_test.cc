@@ -446,7 +446,8 @@ TEST_P(WriterTest, ReindexFoldsInsertsAndReclaimsDeletes) {
   auto reader = Index::Open(dir(), IndexOptions{});
   ASSERT_TRUE(reader.ok());
   std::vector<int64_t> keys;
-  auto source = LiveRowsOf(static_cast<const IndexBase&>(**reader), &keys);
+  Attributes attributes;
+  auto source = LiveRowsOf(static_cast<const IndexBase&>(**reader), &keys, &attributes);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_EQ(keys.size(), model.size());
   w = OpenWriter(dir());

@@ -49,6 +49,62 @@ class VectorSource {
   virtual Status Rewind() = 0;  // back to row 0
 };
 
+// Attributes: typed values per row (a tenant id, a timestamp, a price, a
+// set of tags) that a filter (below) selects rows by. Given at the build,
+// in source order; stored with the index, checksummed, in RAM once open
+// (IndexInfo::attribute_bytes).
+enum class AttributeType { kInt, kFloat, kLabels };
+const char* AttributeTypeName(AttributeType t);  // "int", "float", "labels"
+
+struct AttributeColumn {
+  std::string name;  // [A-Za-z_][A-Za-z0-9_]*, distinct
+  AttributeType type = AttributeType::kInt;
+  std::vector<int64_t> ints;   // kInt: one value per row
+  std::vector<double> floats;  // kFloat: one value per row (finite)
+  // kLabels: row i's labels are labels[offsets[i] .. offsets[i + 1]);
+  // offsets has rows + 1 entries, from 0.
+  std::vector<uint64_t> offsets;
+  std::vector<int64_t> labels;
+};
+
+struct Attributes {
+  std::vector<AttributeColumn> columns;
+  bool empty() const { return columns.empty(); }
+  // The rows the columns hold; InvalidArgument naming the column when one
+  // is malformed (a bad name, a repeated name, a NaN, offsets that do not
+  // rise) or its row count differs from the first's.
+  Result<uint64_t> Rows() const;
+  // One JSON object per line, one line per row in base order, for example
+  //   {"tenant_id": 42, "created_at": 1700000000, "price": 19.5, "tags": [3, 7]}
+  // The first line fixes the columns: a number is a numeric column, an
+  // array of integers a labels column. A numeric column is int (int64,
+  // exact) when every value is an integer, float when any has a fraction or
+  // exponent. A line with a column missing, a column the first has not, a
+  // value of the wrong type or malformed JSON is refused, naming the line
+  // and the column.
+  static Result<Attributes> ReadJsonl(const std::string& path);
+};
+
+// A filter expression over attributes, as in SQL's WHERE:
+//   tenant_id = 42 AND created_at >= 1700000000 AND (price < 20 OR tags HAS 7)
+// Comparisons =, !=, <, <=, >, >= and BETWEEN a AND b (inclusive) on int
+// and float columns; col IN (v, ...) and col NOT IN (...); labels HAS v
+// (the row's labels include v); AND, OR, NOT and parentheses. Keywords
+// are case-insensitive. Parse checks the syntax only (InvalidArgument
+// pointing at the character); a search checks the columns against the
+// index's (InvalidArgument naming the column and its character).
+class Filter {
+ public:
+  static Result<Filter> Parse(const std::string& text);
+  const std::string& text() const { return text_; }
+  struct Node;  // the parsed expression (index/filter.h)
+  const Node& root() const { return *root_; }
+
+ private:
+  std::string text_;
+  std::shared_ptr<const Node> root_;
+};
+
 // What a build needs. Defaults are pgvector's (HNSW: m = 16,
 // ef_construction = 64; IVF: lists = rows/1000 up to 1M rows, sqrt(rows) above).
 struct BuildOptions {
@@ -81,6 +137,9 @@ struct BuildOptions {
   uint64_t seed = 42;
   // The key of each row, in source order (distinct); empty: the row number.
   std::vector<int64_t> keys;
+  // Each row's attributes, in source order (none: no filters); refused,
+  // naming the column, unless they hold one value per row.
+  Attributes attributes;
   // Called with (done, total, phase) through every phase (reading, training
   // the codes and k-means, graph inserts or list assignment, writing), from
   // one thread at a time. Optional.
@@ -143,6 +202,17 @@ struct SearchParams {
   uint32_t ef_search = 40;  // HNSW
   uint32_t beam = 4;        // HNSW: graph nodes expanded per step (their missing pages read as one batch)
   uint32_t probes = 1;      // IVF: lists scanned (all their missing pages read as one batch)
+  // Only rows the filter matches (nullptr: every row); borrowed for the
+  // search. A search returns min(k, matching rows) results, by one of two
+  // plans chosen per query from the exact count of matching rows
+  // (SearchStats says which and why): a scan of the matching rows when they
+  // are few enough that it costs less than the walk would (HNSW: scored by
+  // code, then reranked; IVF: read and compared exactly), else the index's
+  // walk admitting only matching rows (HNSW: routing through the others
+  // until ef_search matches are found; IVF: probes scaled by 1 /
+  // selectivity, then widened until k are found). Rows inserted after the
+  // build carry no attributes and match no filter.
+  const Filter* filter = nullptr;
 };
 
 struct SearchResult {
@@ -164,6 +234,13 @@ struct SearchStats {
   uint64_t lists_widened = 0;
   // Rows inserted since the build, scored exactly beside the index.
   uint64_t delta_rows_scanned = 0;
+  // Filtered searches: the rows the filter matched (less the deleted), the
+  // most matching rows the scan plan takes (past it the walk costs less),
+  // and which plan ran (one a query): the scan of the matching rows or the
+  // walk; filter_fallbacks counts the walks that found fewer than k and
+  // ended in the scan.
+  uint64_t filter_rows = 0, filter_scan_limit = 0;
+  uint64_t filter_scans = 0, filter_walks = 0, filter_fallbacks = 0;
   void Add(const SearchStats& o);
 };
 
@@ -203,6 +280,10 @@ struct IndexInfo {
   uint64_t deleted = 0;
   uint64_t write_bytes = 0;
   uint64_t wal_bytes = 0;
+  // The attribute columns (name, type) and the RAM their values and
+  // indexes hold (also counted in resident_bytes); none: no filters.
+  std::vector<std::pair<std::string, AttributeType>> attributes;
+  uint64_t attribute_bytes = 0;
 };
 
 // Options whose buffer pool budgets add up to `memory_bytes`, split between

@@ -65,6 +65,11 @@ void SearchStats::Add(const SearchStats& o) {
   vectors_reranked += o.vectors_reranked;
   lists_widened += o.lists_widened;
   delta_rows_scanned += o.delta_rows_scanned;
+  filter_rows += o.filter_rows;
+  filter_scan_limit += o.filter_scan_limit;
+  filter_scans += o.filter_scans;
+  filter_walks += o.filter_walks;
+  filter_fallbacks += o.filter_fallbacks;
 }
 
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options) {
@@ -172,7 +177,7 @@ Status Reindex(const std::string& dir, const BuildOptions& options) {
   o.ef_construction = info.ef_construction;
   o.lists = info.lists;
   o.replicas = info.replicas;
-  VX_ASSIGN_OR_RETURN(std::unique_ptr<VectorSource> source, LiveRowsOf(index, &o.keys));
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<VectorSource> source, LiveRowsOf(index, &o.keys, &o.attributes));
   return BuildIndex(*source, dir, o);
 }
 

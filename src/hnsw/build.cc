@@ -145,10 +145,11 @@ Result<std::vector<uint8_t>> EncodeNodes(const float* data, const std::vector<ui
   return codes;
 }
 
-// Writes the generation's files: graph, graph_pages, vectors, upper, codes,
-// keys, quantizer.
+// Writes the generation's files (graph, graph_pages, vectors, upper, codes,
+// then the shared ones) and names them in *files.
 Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* data,
-                  const std::vector<uint32_t>& row_of, const std::vector<uint8_t>& codes, const BuildSetup& s) {
+                  const std::vector<uint32_t>& row_of, const std::vector<uint8_t>& codes, const BuildSetup& s,
+                  std::vector<std::string>* files) {
   Env* env = s.env;
   const uint32_t n = graph.size();
   {
@@ -171,9 +172,8 @@ Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* 
   const std::vector<uint32_t> upper = EncodeUpper(graph);
   VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("upper"), upper.data(), upper.size() * 4));
   VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path("codes"), codes.data(), codes.size()));
-  std::vector<int64_t> keys(n);
-  for (uint32_t v = 0; v < n; ++v) keys[v] = s.keys[row_of[v]];
-  return WriteSharedFiles(env, gen, keys, *s.quantizer);
+  *files = {kGraphFile, "graph_pages", kVectorsFile, "upper", "codes"};
+  return WriteSharedFiles(gen, s, row_of, files);
 }
 
 Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
@@ -192,7 +192,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   std::vector<uint32_t> row_of;
   VX_ASSIGN_OR_RETURN(const Graph graph, BuildGraph(data.data(), s, o, &row_of));
   VX_ASSIGN_OR_RETURN(const std::vector<uint8_t> codes, EncodeNodes(data.data(), row_of, s, o));
-  VX_RETURN_IF_ERROR(WriteFiles(*gen, graph, data.data(), row_of, codes, s));
+  std::vector<std::string> files;
+  VX_RETURN_IF_ERROR(WriteFiles(*gen, graph, data.data(), row_of, codes, s, &files));
 
   ManifestParams params;
   BuiltParams(s, o, kType.name, kFormat, source).ToManifest(&params);
@@ -204,8 +205,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   hp.reorder = o.reorder;
   hp.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params),
-                     {kGraphFile, "graph_pages", kVectorsFile, "upper", "codes", kKeysFile, kQuantizerFile});
+  return gen->Commit(std::move(params), files);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 //      full vectors, pinned in one batch (with a bound: the nearest k, then
 //      those still in reach), and return the k nearest keys.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <span>
 
@@ -173,6 +174,46 @@ void HnswIndex::RerankCandidates(Scratch& x, uint32_t k) const {
     x.rerank.rows.push_back(x.best[i].id);
     x.rerank.lower.push_back(lower);
   }
+}
+
+uint64_t HnswIndex::ScanLimit(const SearchParams& p) const {
+  const double walk = 32.0 * std::max(p.ef_search, p.k) * double(info_.count);
+  return std::max<uint64_t>(static_cast<uint64_t>(std::sqrt(walk)), 4ull * RerankDepth(p));
+}
+
+// The rows' codes scored in blocks, the rerank depth nearest kept (a
+// max-heap in x.best), then reranked as a walk's candidates are.
+Status HnswIndex::ScanRows(const float* query, const SearchParams& p, std::span<const uint32_t> rows,
+                           std::vector<SearchResult>* out, SearchStats* stats) const {
+  out->clear();
+  Scratch& x = ThreadScratch();
+  VX_RETURN_IF_ERROR(x.query.Prepare(info_.metric, query, info_.dim));
+  quantizer_->PrepareUnit(x.query.data(), &x.pq);
+  const size_t cs = quantizer_->code_size();
+  constexpr size_t kBlock = 2 * kMaxM;
+  if (x.block.size() < kBlock * cs) x.block.resize(kBlock * cs);
+  const auto* codes = reinterpret_cast<const uint8_t*>(codes_.data());
+  const size_t depth = RerankDepth(p);
+  x.best.clear();
+  for (size_t first = 0; first < rows.size(); first += kBlock) {
+    const size_t n = std::min(kBlock, rows.size() - first);
+    quantizer_->ScoreRows(x.pq, codes, rows.subspan(first, n), x.block.data(), x.dists);
+    for (size_t i = 0; i < n; ++i) {
+      const Candidate c{x.dists[i], rows[first + i]};
+      if (x.best.size() == depth) {
+        if (!(c < x.best.front())) continue;
+        std::pop_heap(x.best.begin(), x.best.end());
+        x.best.back() = c;
+      } else {
+        x.best.push_back(c);
+      }
+      std::push_heap(x.best.begin(), x.best.end());
+    }
+  }
+  stats->codes_scored += rows.size();
+  std::sort(x.best.begin(), x.best.end());
+  RerankCandidates(x, p.k);
+  return Rerank(x.query.data(), p.k, x.rerank, stats, out);
 }
 
 Status HnswIndex::SearchChecked(const float* query, const SearchParams& p, const RowCheck* check,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "index/attrs.h"
 #include "index/auto_codes.h"
 #include "index/keys.h"
 
@@ -22,6 +23,14 @@ Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& o) {
   } else {
     VX_RETURN_IF_ERROR(CheckKeys(o.keys, s.count, "keys"));
     s.keys = o.keys;
+  }
+  if (!o.attributes.empty()) {
+    VX_ASSIGN_OR_RETURN(const uint64_t rows, o.attributes.Rows());
+    if (rows != s.count) {
+      return Status::InvalidArgument("attributes: " + std::to_string(rows) + " rows for the " +
+                                     std::to_string(s.count) + " of " + source.name() + "; give one per row");
+    }
+    s.attributes = &o.attributes;
   }
   VX_ASSIGN_OR_RETURN(CodeChoice codes, ChooseCodes(source, o));
   s.quant = codes.spec;
@@ -48,6 +57,21 @@ Status NormalizeRows(float* rows, uint64_t n, uint32_t dim, uint64_t first_row, 
   return Status::Ok();
 }
 
+Status WriteSharedFiles(const GenerationWriter& gen, const BuildSetup& s, std::span<const uint32_t> row_of,
+                        std::vector<std::string>* files) {
+  std::vector<int64_t> keys(s.keys.size());
+  for (uint64_t r = 0; r < keys.size(); ++r) keys[r] = s.keys[row_of.empty() ? r : row_of[r]];
+  VX_RETURN_IF_ERROR(WriteWholeFile(s.env, gen.Path(kKeysFile), keys.data(), keys.size() * sizeof(int64_t)));
+  const std::string qbytes = s.quantizer->Serialize();
+  VX_RETURN_IF_ERROR(WriteWholeFile(s.env, gen.Path(kQuantizerFile), qbytes.data(), qbytes.size()));
+  files->insert(files->end(), {kKeysFile, kQuantizerFile});
+  if (s.attributes == nullptr) return Status::Ok();
+  VX_ASSIGN_OR_RETURN(const std::string abytes, AttrIndex::Serialize(*s.attributes, row_of));
+  VX_RETURN_IF_ERROR(WriteWholeFile(s.env, gen.Path(kAttrsFile), abytes.data(), abytes.size()));
+  files->push_back(kAttrsFile);
+  return Status::Ok();
+}
+
 IndexParams BuiltParams(const BuildSetup& setup, const BuildOptions& o, const std::string& type, uint32_t format,
                         const VectorSource& source) {
   IndexParams p;
@@ -61,6 +85,11 @@ IndexParams BuiltParams(const BuildSetup& setup, const BuildOptions& o, const st
   p.dim = setup.dim;
   p.page_size = static_cast<uint32_t>(setup.vectors.page_size);
   p.source = source.name();
+  if (setup.attributes != nullptr) {
+    std::vector<std::pair<std::string, AttributeType>> columns;
+    for (const AttributeColumn& c : setup.attributes->columns) columns.emplace_back(c.name, c.type);
+    p.attributes = AttributeSchema(columns);
+  }
   return p;
 }
 

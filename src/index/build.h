@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,8 @@ struct BuildSetup {
   QuantSpec quant;
   std::string quant_choice;  // what "auto" chose and why (index/auto_codes.h)
   std::unique_ptr<Quantizer> quantizer;
-  VectorLayout vectors{};  // the vectors file's layout; its page size is the index's
+  const Attributes* attributes = nullptr;  // one value per row, or nullptr: none
+  VectorLayout vectors{};                  // the vectors file's layout; its page size is the index's
   ProgressControl progress;
 };
 
@@ -36,6 +38,13 @@ struct BuildSetup {
 // quantizer options.quant names ("auto" chosen by ChooseCodes, which reads
 // a sample of the source and leaves it rewound).
 Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& options);
+
+// Writes the shared files of a new generation, rows in vectors-file order
+// (file row r is source row row_of[r]; empty: source order): keys,
+// quantizer and, when the build has attributes, attrs. Appends their names
+// to *files (for the commit).
+Status WriteSharedFiles(const GenerationWriter& gen, const BuildSetup& s, std::span<const uint32_t> row_of,
+                        std::vector<std::string>* files);
 
 // Scales n rows of dim floats to unit length; InvalidArgument naming the
 // source and the row for a zero vector (cosine is undefined for it).

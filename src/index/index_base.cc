@@ -7,6 +7,7 @@
 #include "core/distance.h"
 #include "core/f16.h"
 #include "core/query.h"
+#include "index/attrs.h"
 #include "index/delta_rows.h"
 #include "index/keys.h"
 #include "index/tombstones.h"
@@ -61,6 +62,19 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
   keys_.resize(params_.count);
   std::memcpy(keys_.data(), kbytes.data(), kbytes.size());
   info_.resident_bytes += keys_.size() * sizeof(int64_t);
+  // Attributes: the manifest names their columns and lists their file.
+  if (!params_.attributes.empty() ||
+      std::any_of(m.files.begin(), m.files.end(), [](const ManifestFile& f) { return f.name == kAttrsFile; })) {
+    VX_ASSIGN_OR_RETURN(const std::string abytes, ReadResident(kAttrsFile));
+    VX_ASSIGN_OR_RETURN(attrs_, AttrIndex::Load(abytes, params_.count, FilePath(kAttrsFile)));
+    if (AttributeSchema(attrs_->Schema()) != params_.attributes) {
+      return Status::Corruption(FilePath(kAttrsFile) + ": its columns (" + AttributeSchema(attrs_->Schema()) +
+                                ") are not the manifest's (" + params_.attributes + ")");
+    }
+    info_.attributes = attrs_->Schema();
+    info_.attribute_bytes = attrs_->bytes();
+    info_.resident_bytes += attrs_->bytes();
+  }
   VX_ASSIGN_OR_RETURN(
       pages_, IndexPages::Open(
                   env_, {FilePath(ops.structure_file), ops.structure_page, m.PageBindingOf(ops.structure_file)},
@@ -115,8 +129,12 @@ Status IndexBase::LoadSegments() {
   return Status::Ok();
 }
 
+IndexBase::IndexBase() = default;
+IndexBase::~IndexBase() = default;
+
 Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                          SearchStats* stats) const {
+  if (p.filter != nullptr) return SearchFiltered(query, p, out, stats);
   if (!any_writes_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
   const std::shared_ptr<const WriteState> w = writes();
   VX_RETURN_IF_ERROR(SearchChecked(query, p, w->deleted.get(), out, stats));
@@ -132,6 +150,65 @@ Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<
   out->clear();
   for (const Neighbor& nb : top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
   return Status::Ok();
+}
+
+// The plan: the rows the filter matches, less the deleted, counted
+// exactly; few enough (ScanLimit), they are scanned; else the index's walk
+// admits only them. The walk widens itself until it has k (HNSW routes
+// through unmatched nodes until ef_search matches are in its list; IVF
+// scans further lists), and its probes start scaled by 1 / selectivity so
+// that the lists scanned hold as many matching rows as an unfiltered
+// search's would. A walk that still finds fewer than min(k, matches) (a
+// graph region it cannot reach) falls back to the scan: a search always
+// returns min(k, matches) rows.
+Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                                 SearchStats* stats) const {
+  out->clear();
+  if (p.k == 0) return Status::InvalidArgument("k must be at least 1");
+  if (attrs_ == nullptr) {
+    return Status::InvalidArgument(dir_ + ": the index has no attributes to filter on (build it with attributes: " +
+                                   "vxctl build --attrs, BuildOptions::attributes); filter: " + p.filter->text());
+  }
+  VX_ASSIGN_OR_RETURN(RowSet match, attrs_->Match(*p.filter));
+  if (any_writes_.load(std::memory_order_acquire)) {
+    const std::shared_ptr<const WriteState> w = writes();
+    if (w->deleted) w->deleted->RemoveFrom(match.raw());
+  }
+  SearchStats local;
+  local.filter_rows = match.size();
+  local.filter_scan_limit = ScanLimit(p);
+  const uint64_t want = std::min<uint64_t>(p.k, local.filter_rows);
+  Status s;
+  if (want == 0) {
+    // Nothing matches: no plan runs.
+  } else if (local.filter_rows <= local.filter_scan_limit) {
+    local.filter_scans = 1;
+    s = ScanRows(query, p, match.Rows(), out, &local);
+  } else {
+    local.filter_walks = 1;
+    SearchParams q = p;
+    q.filter = nullptr;
+    const double scale = double(params_.count) / double(local.filter_rows);
+    q.probes = static_cast<uint32_t>(std::min<double>(std::ceil(std::max<uint32_t>(p.probes, 1) * scale), 1u << 30));
+    s = SearchChecked(query, q, &match, out, &local);
+    if (s.ok() && out->size() < want) {
+      local.filter_fallbacks = 1;
+      s = ScanRows(query, p, match.Rows(), out, &local);
+    }
+  }
+  if (stats != nullptr) stats->Add(local);
+  return s;
+}
+
+Status IndexBase::ScanRows(const float* query, const SearchParams& p, std::span<const uint32_t> rows,
+                           std::vector<SearchResult>* out, SearchStats* stats) const {
+  thread_local QueryVector q;
+  thread_local RerankScratch x;
+  out->clear();
+  VX_RETURN_IF_ERROR(q.Prepare(info_.metric, query, info_.dim));
+  x.rows.assign(rows.begin(), rows.end());
+  x.lower.clear();
+  return Rerank(q.data(), p.k, x, stats, out);
 }
 
 std::shared_ptr<const WriteState> IndexBase::writes() const {
@@ -219,7 +296,8 @@ class LiveRowsSource final : public VectorSource {
   LiveRowsSource(const IndexBase& index, std::vector<uint32_t> rows)
       : index_(index), writes_(index.writes()), rows_(std::move(rows)), name_(index.dir_ + " (its live rows)") {}
 
-  static Result<std::unique_ptr<VectorSource>> Make(const IndexBase& index, std::vector<int64_t>* keys) {
+  static Result<std::unique_ptr<VectorSource>> Make(const IndexBase& index, std::vector<int64_t>* keys,
+                                                    Attributes* attributes) {
     const std::shared_ptr<const WriteState> w = index.writes();
     std::vector<uint32_t> rows;
     keys->clear();
@@ -230,6 +308,15 @@ class LiveRowsSource final : public VectorSource {
     }
     if (rows.empty())
       return Status::InvalidArgument(index.dir_ + ": every row is deleted; there is nothing to rebuild");
+    *attributes = Attributes();
+    if (index.attrs_ != nullptr) {
+      if (rows.back() >= index.params_.count) {
+        return Status::NotSupported(index.dir_ + ": has attributes and " + std::to_string(w->delta->rows) +
+                                    " rows inserted since the build, which carry none (attributes with inserts are "
+                                    "not implemented yet); rebuild it from its source with vxctl build --attrs");
+      }
+      *attributes = index.attrs_->Select(rows);
+    }
     return std::unique_ptr<VectorSource>(new LiveRowsSource(index, std::move(rows)));
   }
 
@@ -299,8 +386,9 @@ class LiveRowsSource final : public VectorSource {
   std::vector<PageHandle> pages_;
 };
 
-Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys) {
-  return LiveRowsSource::Make(index, keys);
+Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys,
+                                                 Attributes* attributes) {
+  return LiveRowsSource::Make(index, keys, attributes);
 }
 
 // What the files record about themselves must agree with the manifest: a
@@ -358,13 +446,6 @@ Status IndexBase::Rerank(const float* query, uint32_t k, RerankScratch& x, Searc
     VX_RETURN_IF_ERROR(pages_->VisitVectors(vlayout_, rows.subspan(first, rest), x.refs, x.pages, stats, visit));
   for (const Neighbor& nb : x.top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
   return Status::Ok();
-}
-
-Status WriteSharedFiles(Env* env, const GenerationWriter& gen, const std::vector<int64_t>& keys,
-                        const Quantizer& quantizer) {
-  VX_RETURN_IF_ERROR(WriteWholeFile(env, gen.Path(kKeysFile), keys.data(), keys.size() * sizeof(int64_t)));
-  const std::string qbytes = quantizer.Serialize();
-  return WriteWholeFile(env, gen.Path(kQuantizerFile), qbytes.data(), qbytes.size());
 }
 
 }  // namespace vx

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ class RowCheck {
 
 class Tombstones;
 struct DeltaView;
+class AttrIndex;
 
 // What writes since the build have done to an index: its deleted rows and
 // its inserted rows. Immutable once published.
@@ -71,7 +73,8 @@ class IndexBase : public Index {
  public:
   const IndexInfo& info() const final { return info_; }
   Result<uint64_t> Prewarm() const final;
-  // Admits no deleted row.
+  // Admits no deleted row; with p.filter, only the rows it matches, by the
+  // plan the filter's match count picks (vx/index.h, SearchParams::filter).
   Status Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                 SearchStats* stats) const final;
   // Search whose results hold only rows that `check` admits (nullptr: every
@@ -86,6 +89,9 @@ class IndexBase : public Index {
   // writer, Wal::Open for the writer) and fills in what it found.
   using LogReader = std::function<Status(const Wal::ReplayFn& replay, WalReplay* found)>;
   Status ReplayLog(const LogReader& read);
+
+  IndexBase();  // out of line: AttrIndex is incomplete here
+  ~IndexBase() override;
 
  protected:
   friend class IndexWriterImpl;
@@ -134,6 +140,15 @@ class IndexBase : public Index {
   Status Rerank(const float* query, uint32_t k, RerankScratch& x, SearchStats* stats,
                 std::vector<SearchResult>* out) const;
 
+  // A filtered search's plans (SearchFiltered). The matching rows up to
+  // which scanning them costs less than the walk: by default the rerank
+  // depth times 4 (the scan reads each row's full vector).
+  virtual uint64_t ScanLimit(const SearchParams& p) const { return 4ull * RerankDepth(p); }
+  // The k nearest of `rows` (ascending) into *out: by default every row's
+  // full vector read and compared.
+  virtual Status ScanRows(const float* query, const SearchParams& p, std::span<const uint32_t> rows,
+                          std::vector<SearchResult>* out, SearchStats* stats) const;
+
   Env* env_ = nullptr;
   std::string dir_;
   Manifest manifest_;
@@ -143,9 +158,12 @@ class IndexBase : public Index {
   std::unique_ptr<Quantizer> quantizer_;
   std::vector<int64_t> keys_;  // per row (vectors-file slot)
   std::unique_ptr<IndexPages> pages_;
+  std::unique_ptr<AttrIndex> attrs_;  // nullptr: built without attributes
 
  private:
   Status LoadSegments();
+  Status SearchFiltered(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                        SearchStats* stats) const;
   // Sets info_'s figures of the writes `s`.
   void CountWrites(const WriteState& s);
   mutable std::mutex writes_mu_;  // held only to copy or swap the pointer
@@ -161,14 +179,12 @@ class IndexBase : public Index {
 // unit length under cosine); their keys into *keys. For a rebuild of the
 // index from itself (Reindex): at the end of each pass it checks that the
 // directory has had no write since the open, and fails Busy if it has.
-Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys);
+// Their attributes, when the index has any, into *attributes (NotSupported
+// when some live rows were inserted: those carry none).
+Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys,
+                                                 Attributes* attributes);
 
 // The segments `m` names, as IndexInfo lists them.
 std::vector<SegmentInfo> DescribeSegments(const Manifest& m);
-
-// Writes the shared files of a new generation: `keys` (one per row, in
-// vectors-file order) and the quantizer.
-Status WriteSharedFiles(Env* env, const GenerationWriter& gen, const std::vector<int64_t>& keys,
-                        const Quantizer& quantizer);
 
 }  // namespace vx

@@ -52,6 +52,7 @@ void IndexParams::ToManifest(ManifestParams* out) const {
   (*out)["dim"] = std::to_string(dim);
   (*out)["page_size"] = std::to_string(page_size);
   (*out)["source"] = source;
+  if (!attributes.empty()) (*out)["attributes"] = attributes;
   if (checkpoint_lsn != 0) (*out)["wal_lsn"] = std::to_string(checkpoint_lsn);
 }
 
@@ -78,6 +79,7 @@ Result<IndexParams> IndexParams::FromManifest(const Manifest& m, const std::stri
   p.dim = static_cast<uint32_t>(dim);
   p.page_size = static_cast<uint32_t>(ps);
   p.source = Param(m, "source");
+  p.attributes = Param(m, "attributes");
   if (m.params.count("wal_lsn")) {
     VX_ASSIGN_OR_RETURN(p.checkpoint_lsn, Number(m, "wal_lsn", dir, 1, UINT64_MAX));
   }
@@ -132,6 +134,12 @@ Result<IvfParams> IvfParams::FromManifest(const Manifest& m, const std::string& 
   p.lists = static_cast<uint32_t>(lists);
   p.replicas = static_cast<uint32_t>(replicas);
   return p;
+}
+
+std::string AttributeSchema(const std::vector<std::pair<std::string, AttributeType>>& columns) {
+  std::string out;
+  for (const auto& [name, type] : columns) out += (out.empty() ? "" : ",") + name + ":" + AttributeTypeName(type);
+  return out;
 }
 
 }  // namespace vx

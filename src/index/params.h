@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "io/manifest.h"
 #include "vx/index.h"
@@ -27,6 +29,9 @@ struct IndexParams {
   uint32_t dim = 0;
   uint32_t page_size = 0;
   std::string source;  // what the build read (a path, or "memory")
+  // The attribute columns, "name:type,..." in file order (AttributeSchema);
+  // empty: none. The attrs file must agree.
+  std::string attributes;
   // The last LSN of the generation's WAL (index_base.h) that a checkpoint
   // folded into segments ("wal_lsn"); 0: none.
   uint64_t checkpoint_lsn = 0;
@@ -57,6 +62,9 @@ struct IvfParams {
   static Result<IvfParams> FromManifest(const Manifest& m, const std::string& dir, uint64_t count);
   void Describe(IndexInfo* info) const;  // fills info's IVF fields
 };
+
+// "name:type,..." for the manifest (IndexParams::attributes).
+std::string AttributeSchema(const std::vector<std::pair<std::string, AttributeType>>& columns);
 
 // The manifest entry of file `name`, Corruption if the manifest lists none.
 Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir);

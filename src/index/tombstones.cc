@@ -41,6 +41,11 @@ uint64_t Tombstones::bytes() const {
   return roaring_bitmap_portable_size_in_bytes(base_->b) + roaring_bitmap_portable_size_in_bytes(recent_->b);
 }
 
+void Tombstones::RemoveFrom(roaring_bitmap_s* rows) const {
+  roaring_bitmap_andnot_inplace(rows, base_->b);
+  roaring_bitmap_andnot_inplace(rows, recent_->b);
+}
+
 void Tombstones::Add(std::span<const uint32_t> rows) {
   for (uint32_t row : rows) {
     if (!roaring_bitmap_contains(base_->b, row)) roaring_bitmap_add(recent_->b, row);

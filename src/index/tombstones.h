@@ -39,6 +39,8 @@ class Tombstones final : public RowCheck {
   bool Admit(uint32_t row) const override { return !Contains(row); }
   bool Contains(uint32_t row) const;
   uint64_t size() const;
+  // Removes its rows from the bitmap `rows`.
+  void RemoveFrom(roaring_bitmap_s* rows) const;
   // Adds `rows`; those already in it stay once.
   void Add(std::span<const uint32_t> rows);
   // Bytes of RAM the bitmaps hold (their serialized size, a close bound).

@@ -288,7 +288,8 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   VX_RETURN_IF_ERROR(WriteWholeFile(s.env, gen->Path("centroids"), centroids.data(), centroids.size() * 4));
   VX_RETURN_IF_ERROR(
       WriteWholeFile(s.env, gen->Path("directory"), extents.data(), extents.size() * sizeof(ListExtent)));
-  VX_RETURN_IF_ERROR(WriteSharedFiles(s.env, *gen, s.keys, *s.quantizer));
+  std::vector<std::string> files = {kListsFile, kVectorsFile, "centroids", "directory"};
+  VX_RETURN_IF_ERROR(WriteSharedFiles(*gen, s, {}, &files));
 
   ManifestParams params;
   BuiltParams(s, o, kType.name, kFormat, source).ToManifest(&params);
@@ -298,8 +299,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   ip.entries = entries;
   ip.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params),
-                     {kListsFile, kVectorsFile, "centroids", "directory", kKeysFile, kQuantizerFile});
+  return gen->Commit(std::move(params), files);
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ struct Run {
 
 // `source` names the queries' file in an error.
 vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, const std::string& source,
-                           const vx::SearchParams& sp, int threads) {
+                           const vx::SearchParams& sp, int threads, const std::vector<vx::Filter>& filters = {}) {
   Run run;
   run.results.resize(q.rows);
   run.latency_us.resize(q.rows);
@@ -63,7 +63,9 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
     pool.emplace_back([&, t] {
       for (uint64_t i = next++; i < q.rows; i = next++) {
         const auto s = Clock::now();
-        vx::Status st = index.Search(q.row(i), sp, &run.results[i], &stats[t]);
+        vx::SearchParams p = sp;
+        if (!filters.empty()) p.filter = &filters[filters.size() == 1 ? 0 : i];
+        vx::Status st = index.Search(q.row(i), p, &run.results[i], &stats[t]);
         run.latency_us[i] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
         if (!st.ok()) {
           errors[t] = st.WithContext(source + ": query " + std::to_string(i));
@@ -78,6 +80,31 @@ vx::Result<Run> RunQueries(const vx::Index& index, const vx::FloatMatrix& q, con
   for (const auto& s : stats) run.stats.Add(s);
   std::sort(run.latency_us.begin(), run.latency_us.end());
   return run;
+}
+
+// --filter (one for all queries) or --filters FILE (line i for query i of
+// `queries`), parsed; none: empty. A parse error names the line.
+vx::Result<std::vector<vx::Filter>> ReadFilters(const std::string& one, const std::string& path, uint64_t queries) {
+  std::vector<vx::Filter> out;
+  if (!one.empty()) {
+    VX_ASSIGN_OR_RETURN(vx::Filter f, vx::Filter::Parse(one));
+    out.push_back(std::move(f));
+    return out;
+  }
+  if (path.empty()) return out;
+  std::ifstream in(path);
+  if (!in) return vx::Status::IOError(path + ": cannot open");
+  std::string line;
+  for (uint64_t n = 1; std::getline(in, line); ++n) {
+    auto f = vx::Filter::Parse(line);
+    if (!f.ok()) return f.status().WithContext(path + ": line " + std::to_string(n));
+    out.push_back(std::move(*f));
+  }
+  if (out.size() != queries) {
+    return vx::Status::InvalidArgument(path + ": " + std::to_string(out.size()) + " filters for " +
+                                       std::to_string(queries) + " queries; give one a line per query");
+  }
+  return out;
 }
 
 // --prewarm: Index::Prewarm, timed. "prewarmed N structure pages (M MB) in S s".
@@ -293,7 +320,7 @@ class BuildProgress {
 
 void AddBuild(CLI::App& app, RunFn* run) {
   struct Args {
-    std::string type = "hnsw", base, ids, metric = "l2", out, quant = "auto", storage = "f32";
+    std::string type = "hnsw", base, ids, attrs, metric = "l2", out, quant = "auto", storage = "f32";
     uint32_t m = 16, ef_construction = 64, lists = 0, replicas = 0;
     int threads = 0;
     uint64_t build_memory_mb = 8192, serve_memory_mb = 0;
@@ -308,6 +335,10 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--ids", a->ids,
                   "The key of each base row (.npy int64, .ibin or .ivecs; distinct), returned by searches (default: "
                   "the row number)");
+  cmd->add_option("--attrs", a->attrs,
+                  "Attributes for filtered search (query --filter): a JSON object per base row, one a line, e.g. "
+                  "{\"tenant_id\": 42, \"price\": 19.5, \"tags\": [3, 7]}; the first line fixes the columns; a "
+                  "column of integers is int, of numbers with fractions float, of integer arrays labels");
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")
       ->capture_default_str()
       ->check(CLI::IsMember({"l2", "ip", "cosine"}));
@@ -382,6 +413,11 @@ void AddBuild(CLI::App& app, RunFn* run) {
         if (!keys.ok()) return Fail(keys.status());
         o.keys = std::move(*keys);
       }
+      if (!a->attrs.empty()) {
+        auto attrs = vx::Attributes::ReadJsonl(a->attrs);
+        if (!attrs.ok()) return Fail(attrs.status());
+        o.attributes = std::move(*attrs);
+      }
       BuildProgress bar(&o);
       const auto t0 = Clock::now();
       vx::Status s = vx::BuildIndex(a->base, a->out, o);
@@ -404,7 +440,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
 // options where they were declared.
 void AddQuery(CLI::App& app, RunFn* run) {
   struct Args {
-    std::string dir, queries, out, gt;
+    std::string dir, queries, out, gt, filter, filters;
     vx::SearchParams sp;
     SearchFlags flags;
     int threads = 1;
@@ -426,6 +462,11 @@ void AddQuery(CLI::App& app, RunFn* run) {
                   "lines on stdout; the report goes to stderr), or keys only in .ivecs/.ibin (int32)")
       ->check(ResultsOutputArg());
   cmd->add_option("--gt", a->gt, "Ground truth (.ivecs) for recall@k");
+  auto* filter = cmd->add_option(
+      "--filter", a->filter,
+      "Only rows whose attributes match, for every query: e.g. \"tenant_id = 42 AND (price < 20 OR tags HAS 7)\" "
+      "(=, !=, <, <=, >, >=, BETWEEN, IN, NOT IN, HAS, AND, OR, NOT, parentheses)");
+  cmd->add_option("--filters", a->filters, "A filter per query: line i of FILE for query i")->excludes(filter);
   cmd->add_flag("--prewarm", a->prewarm, kPrewarmHelp);
   AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
@@ -455,9 +496,11 @@ void AddQuery(CLI::App& app, RunFn* run) {
         return Fail(
             vx::Status::InvalidArgument(fmt::format("{} has {} dims, the index {}", a->queries, q->dim, info.dim)));
       }
+      auto filters = ReadFilters(a->filter, a->filters, q->rows);
+      if (!filters.ok()) return Fail(filters.status());
       const vx::SearchParams& sp = a->sp;
       const bool ivf = info.type == vx::IndexType::kIvf;
-      auto run = RunQueries(**index, *q, a->queries, sp, threads);
+      auto run = RunQueries(**index, *q, a->queries, sp, threads, *filters);
       if (!run.ok()) return Fail(run.status());
       const vx::SearchStats& total = run->stats;
       auto pct = [&](double p) { return run->Pct(p); };
@@ -504,6 +547,17 @@ void AddQuery(CLI::App& app, RunFn* run) {
         j["beam"] = a->sp.beam;
       }
       if (recall >= 0) j[fmt::format("recall@{}", a->sp.k)] = recall;
+      if (!filters->empty()) {
+        j["filter"] = {{"matching_rows_per_query", total.filter_rows / nq},
+                       {"scan_limit_per_query", total.filter_scan_limit / nq},
+                       {"scans", total.filter_scans},
+                       {"walks", total.filter_walks},
+                       {"walk_fallbacks_to_scan", total.filter_fallbacks},
+                       {"lists_widened", total.lists_widened},
+                       {"plan",
+                        "a query scans its matching rows when they are at most the scan limit (fewer "
+                        "than the walk would score), else walks the index admitting only them"}};
+      }
       if (a->prewarm) j["prewarm"] = prewarmed;
       if (results_out) j["out"] = results_out->Describe();
       if (a->json.wanted()) {
@@ -521,6 +575,13 @@ void AddQuery(CLI::App& app, RunFn* run) {
                  (total.structure_reads + total.vector_reads) / nq, "structure", total.structure_reads / nq,
                  total.vector_reads / nq);
       fmt::print(report, "round trips/query  {:.2f}\n", total.round_trips / nq);
+      if (!filters->empty()) {
+        fmt::print(report,
+                   "filter             {:.0f} matching rows/query, scan limit {:.0f}; plans: scan {} (matching <= "
+                   "limit), walk {} ({} fell back to the scan)\n",
+                   total.filter_rows / nq, total.filter_scan_limit / nq, total.filter_scans, total.filter_walks,
+                   total.filter_fallbacks);
+      }
       fmt::print(report, "reranked/query     {:.1f} of {}\n", total.vectors_reranked / nq,
                  (*index)->RerankDepth(a->sp));
       fmt::print(report, "hit ratio          {} {:.3f}, vector {:.3f}\n", "structure",
@@ -589,7 +650,10 @@ void AddInfo(CLI::App& app, RunFn* run) {
                   {"structure_bytes", i.structure_bytes},
                   {"vector_bytes", i.vector_bytes},
                   {"resident_bytes", i.resident_bytes},
-                  {"generation", i.generation}});
+                  {"generation", i.generation},
+                  {"attribute_bytes", i.attribute_bytes},
+                  {"attributes", nlohmann::json::object()}});
+        for (const auto& [name, type] : i.attributes) j["attributes"][name] = vx::AttributeTypeName(type);
         if (i.type == vx::IndexType::kIvf) {
           j.update({{"lists", i.lists}, {"replicas", i.replicas}, {"entries", i.entries}});
         } else {
@@ -617,6 +681,12 @@ void AddInfo(CLI::App& app, RunFn* run) {
                  i.structure_bytes / 1e6, i.vector_bytes / 1e6, (i.structure_bytes + i.vector_bytes) / n);
       fmt::print("  always in RAM: {:.1f} MB ({:.1f} bytes/vector: {})\n", i.resident_bytes / 1e6, i.resident_bytes / n,
                  ivf ? "centroids, list directory, keys" : "codes, upper layers, keys");
+      if (!i.attributes.empty()) {
+        std::string cols;
+        for (const auto& [name, type] : i.attributes)
+          cols += fmt::format("{}{} {}", cols.empty() ? "" : ", ", name, vx::AttributeTypeName(type));
+        fmt::print("  attributes: {} ({:.1f} MB in RAM, counted above)\n", cols, i.attribute_bytes / 1e6);
+      }
       fmt::print("  rows: {} live ({} built, {} inserted, {} deleted); WAL {} bytes not checkpointed\n",
                  i.count + i.inserted - i.deleted, i.count, i.inserted, i.deleted, i.wal_bytes);
       if (i.write_bytes > 0)

@@ -1,0 +1,486 @@
+#include "index/attrs.h"
+
+#include <roaring/roaring.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "index/filter.h"
+
+namespace vx {
+namespace {
+
+constexpr uint32_t kAttrsMagic = 0x54415856;  // "VXAT"
+constexpr uint32_t kAttrsVersion = 1;
+
+roaring_bitmap_t* Checked(roaring_bitmap_t* b) {
+  if (b == nullptr) throw std::bad_alloc();
+  return b;
+}
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// The nearest int64 to x, saturating.
+int64_t Saturate(double x) {
+  if (x >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max();
+  if (x <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(x);
+}
+
+template <class T>
+void Put(std::string* out, const T& v) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+
+// Reads the file's fields in order, failing (ok() false) past its end.
+class Reader {
+ public:
+  explicit Reader(const std::string& b) : b_(b) {}
+  template <class T>
+  bool Get(T* v) {
+    if (b_.size() - at_ < sizeof(T)) return false;
+    std::memcpy(v, b_.data() + at_, sizeof(T));
+    at_ += sizeof(T);
+    return true;
+  }
+  template <class T>
+  bool Many(std::vector<T>* v, uint64_t n) {
+    if ((b_.size() - at_) / sizeof(T) < n) return false;
+    v->resize(n);
+    std::memcpy(v->data(), b_.data() + at_, n * sizeof(T));
+    at_ += n * sizeof(T);
+    return true;
+  }
+  bool Bytes(std::string* s, uint32_t n) {
+    if (b_.size() - at_ < n) return false;
+    s->assign(b_.data() + at_, n);
+    at_ += n;
+    return true;
+  }
+  bool done() const { return at_ == b_.size(); }
+
+ private:
+  const std::string& b_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+const char* AttributeTypeName(AttributeType t) {
+  switch (t) {
+    case AttributeType::kInt:
+      return "int";
+    case AttributeType::kFloat:
+      return "float";
+    case AttributeType::kLabels:
+      return "labels";
+  }
+  return "?";
+}
+
+Result<uint64_t> Attributes::Rows() const {
+  uint64_t rows = 0;
+  std::set<std::string> names;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const AttributeColumn& c = columns[i];
+    const std::string which = "attributes: column '" + c.name + "'";
+    if (!ValidName(c.name)) return Status::InvalidArgument(which + ": a name is [A-Za-z_][A-Za-z0-9_]*");
+    if (!names.insert(c.name).second) return Status::InvalidArgument(which + " appears twice");
+    uint64_t n = 0;
+    switch (c.type) {
+      case AttributeType::kInt:
+        n = c.ints.size();
+        break;
+      case AttributeType::kFloat:
+        n = c.floats.size();
+        for (uint64_t r = 0; r < n; ++r) {
+          if (!std::isfinite(c.floats[r]))
+            return Status::InvalidArgument(which + ": row " + std::to_string(r) + " is not a finite number");
+        }
+        break;
+      case AttributeType::kLabels:
+        if (c.offsets.empty() || c.offsets[0] != 0 || c.offsets.back() != c.labels.size())
+          return Status::InvalidArgument(which + ": offsets must run from 0 to the number of labels");
+        n = c.offsets.size() - 1;
+        for (uint64_t r = 0; r < n; ++r) {
+          if (c.offsets[r] > c.offsets[r + 1])
+            return Status::InvalidArgument(which + ": offsets fall at row " + std::to_string(r));
+        }
+        break;
+    }
+    if (i > 0 && n != rows) {
+      return Status::InvalidArgument(which + " holds " + std::to_string(n) + " rows, column '" + columns[0].name +
+                                     "' " + std::to_string(rows));
+    }
+    rows = n;
+  }
+  return rows;
+}
+
+Result<Attributes> Attributes::ReadJsonl(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IOError(path + ": cannot open: " + std::strerror(errno));
+  Attributes a;
+  std::map<std::string, size_t> index;  // column name -> its place in a.columns
+  std::string line;
+  uint64_t row = 0;
+  for (uint64_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ": line " + std::to_string(line_no);
+    nlohmann::ordered_json j;
+    try {
+      j = nlohmann::ordered_json::parse(line);
+    } catch (const nlohmann::ordered_json::parse_error& e) {
+      return Status::InvalidArgument(where + ": not JSON (" + e.what() + ")");
+    }
+    if (!j.is_object()) return Status::InvalidArgument(where + ": not a JSON object");
+    if (row == 0) {
+      for (const auto& [name, v] : j.items()) {
+        AttributeColumn c;
+        c.name = name;
+        if (!ValidName(name))
+          return Status::InvalidArgument(where + ": column '" + name + "': a name is [A-Za-z_][A-Za-z0-9_]*");
+        if (v.is_number()) {
+          c.type = AttributeType::kInt;  // kFloat once a value has a fraction
+        } else if (v.is_array()) {
+          c.type = AttributeType::kLabels;
+          c.offsets.push_back(0);
+        } else {
+          return Status::InvalidArgument(where + ": column '" + name + "' is " + v.type_name() +
+                                         "; a column is an integer, a number or an array of integer labels");
+        }
+        index[name] = a.columns.size();
+        a.columns.push_back(std::move(c));
+      }
+      if (a.columns.empty()) return Status::InvalidArgument(where + ": no columns");
+    }
+    for (const auto& [name, v] : j.items()) {
+      if (!index.count(name))
+        return Status::InvalidArgument(where + ": column '" + name + "' is not among the first line's columns");
+    }
+    for (AttributeColumn& c : a.columns) {
+      const auto it = j.find(c.name);
+      if (it == j.end()) return Status::InvalidArgument(where + ": column '" + c.name + "' is missing");
+      const nlohmann::ordered_json& v = *it;
+      const std::string col = where + ", column '" + c.name + "': ";
+      const auto integer = [&](const nlohmann::ordered_json& x, int64_t* out) {
+        if (x.is_number_unsigned() && x.get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) return false;
+        if (!x.is_number_integer()) return false;
+        *out = x.get<int64_t>();
+        return true;
+      };
+      int64_t i = 0;
+      switch (c.type) {
+        case AttributeType::kInt:
+        case AttributeType::kFloat:
+          // Both forms kept until the end decides: an int64 column loses
+          // nothing to a double, a float one takes integers too.
+          if (!v.is_number()) return Status::InvalidArgument(col + "expected a number, found " + v.dump());
+          if (v.is_number_float()) {
+            c.type = AttributeType::kFloat;
+          } else if (c.type == AttributeType::kInt && !integer(v, &i)) {
+            return Status::InvalidArgument(col + "the integer " + v.dump() + " is past int64");
+          }
+          if (c.type == AttributeType::kInt) c.ints.push_back(i);
+          c.floats.push_back(v.get<double>());
+          break;
+        case AttributeType::kLabels:
+          if (!v.is_array()) return Status::InvalidArgument(col + "expected an array of labels, found " + v.dump());
+          for (const nlohmann::ordered_json& x : v) {
+            if (!integer(x, &i)) return Status::InvalidArgument(col + "a label is an int64 integer, found " + x.dump());
+            c.labels.push_back(i);
+          }
+          c.offsets.push_back(c.labels.size());
+          break;
+      }
+    }
+    ++row;
+  }
+  if (in.bad()) return Status::IOError(path + ": read failed");
+  if (row == 0) return Status::InvalidArgument(path + ": no rows");
+  for (AttributeColumn& c : a.columns) {
+    if (c.type == AttributeType::kInt) c.floats = {};
+    if (c.type == AttributeType::kFloat) c.ints = {};
+  }
+  return a;
+}
+
+RowSet::RowSet() : b_(Checked(roaring_bitmap_create())) {}
+RowSet::RowSet(roaring_bitmap_s* owned) : b_(Checked(owned)) {}
+RowSet::RowSet(RowSet&& o) noexcept : b_(o.b_) { o.b_ = nullptr; }
+RowSet& RowSet::operator=(RowSet&& o) noexcept {
+  std::swap(b_, o.b_);
+  return *this;
+}
+RowSet::~RowSet() {
+  if (b_ != nullptr) roaring_bitmap_free(b_);
+}
+bool RowSet::Admit(uint32_t row) const { return roaring_bitmap_contains(b_, row); }
+uint64_t RowSet::size() const { return roaring_bitmap_get_cardinality(b_); }
+std::vector<uint32_t> RowSet::Rows() const {
+  std::vector<uint32_t> rows(size());
+  roaring_bitmap_to_uint32_array(b_, rows.data());
+  return rows;
+}
+
+Result<std::string> AttrIndex::Serialize(const Attributes& a, std::span<const uint32_t> row_of) {
+  VX_ASSIGN_OR_RETURN(const uint64_t rows, a.Rows());
+  if (!row_of.empty() && row_of.size() != rows) {
+    return Status::InvalidArgument("attributes hold " + std::to_string(rows) + " rows, the index " +
+                                   std::to_string(row_of.size()));
+  }
+  const auto src = [&](uint64_t r) { return row_of.empty() ? r : row_of[r]; };
+  std::string out;
+  Put(&out, kAttrsMagic);
+  Put(&out, kAttrsVersion);
+  Put(&out, rows);
+  Put(&out, static_cast<uint32_t>(a.columns.size()));
+  for (const AttributeColumn& c : a.columns) {
+    Put(&out, static_cast<uint32_t>(c.name.size()));
+    out += c.name;
+    Put(&out, static_cast<uint32_t>(c.type));
+    switch (c.type) {
+      case AttributeType::kInt:
+        for (uint64_t r = 0; r < rows; ++r) Put(&out, c.ints[src(r)]);
+        break;
+      case AttributeType::kFloat:
+        for (uint64_t r = 0; r < rows; ++r) Put(&out, c.floats[src(r)]);
+        break;
+      case AttributeType::kLabels: {
+        uint64_t at = 0;
+        Put(&out, at);
+        for (uint64_t r = 0; r < rows; ++r) Put(&out, at += c.offsets[src(r) + 1] - c.offsets[src(r)]);
+        for (uint64_t r = 0; r < rows; ++r) {
+          for (uint64_t i = c.offsets[src(r)]; i < c.offsets[src(r) + 1]; ++i) Put(&out, c.labels[i]);
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uint64_t rows, const std::string& path) {
+  const auto corrupt = [&](const std::string& what) { return Status::Corruption(path + ": " + what); };
+  Reader in(bytes);
+  uint32_t magic = 0, version = 0, ncols = 0;
+  uint64_t file_rows = 0;
+  if (!in.Get(&magic) || magic != kAttrsMagic) return corrupt("not an attributes file (bad magic)");
+  if (!in.Get(&version) || version != kAttrsVersion)
+    return Status::NotSupported(path + ": attributes format version " + std::to_string(version) + " is unknown");
+  if (!in.Get(&file_rows) || !in.Get(&ncols)) return corrupt("truncated header");
+  if (file_rows != rows)
+    return corrupt("holds " + std::to_string(file_rows) + " rows; the index has " + std::to_string(rows));
+  auto idx = std::unique_ptr<AttrIndex>(new AttrIndex());
+  idx->rows_ = rows;
+  Attributes all;
+  for (uint32_t k = 0; k < ncols; ++k) {
+    AttributeColumn c;
+    uint32_t len = 0, type = 0;
+    if (!in.Get(&len) || !in.Bytes(&c.name, len) || !in.Get(&type) || type > 2)
+      return corrupt("column " + std::to_string(k) + ": truncated or of an unknown type");
+    c.type = static_cast<AttributeType>(type);
+    bool ok = true;
+    switch (c.type) {
+      case AttributeType::kInt:
+        ok = in.Many(&c.ints, rows);
+        break;
+      case AttributeType::kFloat:
+        ok = in.Many(&c.floats, rows);
+        break;
+      case AttributeType::kLabels:
+        ok = in.Many(&c.offsets, rows + 1) && in.Many(&c.labels, c.offsets.back());
+        break;
+    }
+    if (!ok) return corrupt("column '" + c.name + "' is truncated");
+    all.columns.push_back(std::move(c));
+  }
+  if (!in.done()) return corrupt("bytes past the last column");
+  if (Result<uint64_t> r = all.Rows(); !r.ok()) return corrupt(r.status().message());
+  for (AttributeColumn& c : all.columns) {
+    Column col;
+    const std::string name = c.name;
+    idx->bytes_ += c.ints.size() * 8 + c.floats.size() * 8 + c.offsets.size() * 8 + c.labels.size() * 8;
+    if (c.type == AttributeType::kLabels) {
+      std::map<int64_t, std::vector<uint32_t>> rows_of;
+      for (uint64_t r = 0; r < rows; ++r) {
+        for (uint64_t i = c.offsets[r]; i < c.offsets[r + 1]; ++i) rows_of[c.labels[i]].push_back(uint32_t(r));
+      }
+      for (auto& [label, list] : rows_of) {
+        list.erase(std::unique(list.begin(), list.end()), list.end());
+        RowSet s(roaring_bitmap_of_ptr(list.size(), list.data()));
+        roaring_bitmap_run_optimize(s.raw());
+        idx->bytes_ += roaring_bitmap_portable_size_in_bytes(s.raw()) + 48;
+        col.postings.emplace(label, std::move(s));
+      }
+    } else {
+      col.by_value.resize(rows);
+      for (uint64_t r = 0; r < rows; ++r) col.by_value[r] = static_cast<uint32_t>(r);
+      if (c.type == AttributeType::kInt) {
+        std::stable_sort(col.by_value.begin(), col.by_value.end(),
+                         [&](uint32_t x, uint32_t y) { return c.ints[x] < c.ints[y]; });
+      } else {
+        std::stable_sort(col.by_value.begin(), col.by_value.end(),
+                         [&](uint32_t x, uint32_t y) { return c.floats[x] < c.floats[y]; });
+      }
+      idx->bytes_ += rows * sizeof(uint32_t);
+    }
+    col.values = std::move(c);
+    idx->order_.push_back(name);
+    idx->columns_.emplace(name, std::move(col));
+  }
+  return idx;
+}
+
+std::vector<std::pair<std::string, AttributeType>> AttrIndex::Schema() const {
+  std::vector<std::pair<std::string, AttributeType>> out;
+  for (const std::string& name : order_) out.emplace_back(name, columns_.at(name).values.type);
+  return out;
+}
+
+Attributes AttrIndex::Select(std::span<const uint32_t> rows) const {
+  Attributes a;
+  for (const std::string& name : order_) {
+    const AttributeColumn& c = columns_.at(name).values;
+    AttributeColumn out;
+    out.name = c.name;
+    out.type = c.type;
+    if (c.type == AttributeType::kLabels) out.offsets.push_back(0);
+    for (uint32_t r : rows) {
+      switch (c.type) {
+        case AttributeType::kInt:
+          out.ints.push_back(c.ints[r]);
+          break;
+        case AttributeType::kFloat:
+          out.floats.push_back(c.floats[r]);
+          break;
+        case AttributeType::kLabels:
+          out.labels.insert(out.labels.end(), c.labels.begin() + c.offsets[r], c.labels.begin() + c.offsets[r + 1]);
+          out.offsets.push_back(out.labels.size());
+          break;
+      }
+    }
+    a.columns.push_back(std::move(out));
+  }
+  return a;
+}
+
+RowSet AttrIndex::IntRange(const Column& c, int64_t lo, int64_t hi) const {
+  const std::vector<int64_t>& v = c.values.ints;
+  if (lo > hi) return RowSet();
+  const auto first =
+      std::lower_bound(c.by_value.begin(), c.by_value.end(), lo, [&](uint32_t r, int64_t x) { return v[r] < x; });
+  const auto last = std::upper_bound(first, c.by_value.end(), hi, [&](int64_t x, uint32_t r) { return x < v[r]; });
+  std::vector<uint32_t> rows(first, last);
+  std::sort(rows.begin(), rows.end());
+  return RowSet(roaring_bitmap_of_ptr(rows.size(), rows.data()));
+}
+
+RowSet AttrIndex::Range(const Column& c, double lo, double hi, bool lo_open, bool hi_open) const {
+  if (c.values.type == AttributeType::kInt) {
+    // v > lo: v >= floor(lo) + 1; v >= lo: v >= ceil(lo); likewise above.
+    const double l = lo_open ? std::floor(lo) + 1 : std::ceil(lo);
+    const double h = hi_open ? std::ceil(hi) - 1 : std::floor(hi);
+    if (l > h) return RowSet();
+    return IntRange(c, Saturate(l), Saturate(h));
+  }
+  const std::vector<double>& v = c.values.floats;
+  const auto first = std::partition_point(c.by_value.begin(), c.by_value.end(),
+                                          [&](uint32_t r) { return lo_open ? v[r] <= lo : v[r] < lo; });
+  const auto last =
+      std::partition_point(first, c.by_value.end(), [&](uint32_t r) { return hi_open ? v[r] < hi : v[r] <= hi; });
+  std::vector<uint32_t> rows(first, last);
+  std::sort(rows.begin(), rows.end());
+  return RowSet(roaring_bitmap_of_ptr(rows.size(), rows.data()));
+}
+
+Result<RowSet> AttrIndex::Match(const Filter& f) const { return Eval(f.root(), f.text()); }
+
+Result<RowSet> AttrIndex::Eval(const Filter::Node& n, const std::string& text) const {
+  using Kind = Filter::Node::Kind;
+  using Op = Filter::Node::Op;
+  const auto flip = [&](RowSet s) { return RowSet(roaring_bitmap_flip(s.raw(), 0, rows_)); };
+  if (n.kind == Kind::kAnd || n.kind == Kind::kOr) {
+    VX_ASSIGN_OR_RETURN(RowSet out, Eval(*n.kids[0], text));
+    for (size_t i = 1; i < n.kids.size(); ++i) {
+      VX_ASSIGN_OR_RETURN(const RowSet kid, Eval(*n.kids[i], text));
+      if (n.kind == Kind::kAnd) {
+        roaring_bitmap_and_inplace(out.raw(), kid.raw());
+      } else {
+        roaring_bitmap_or_inplace(out.raw(), kid.raw());
+      }
+    }
+    return out;
+  }
+  if (n.kind == Kind::kNot) {
+    VX_ASSIGN_OR_RETURN(RowSet kid, Eval(*n.kids[0], text));
+    return flip(std::move(kid));
+  }
+  const std::string where = "filter: column '" + n.column + "' at character " + std::to_string(n.at + 1);
+  const auto it = columns_.find(n.column);
+  if (it == columns_.end()) {
+    std::string names;
+    for (const std::string& name : order_) names += (names.empty() ? "" : ", ") + name;
+    return Status::InvalidArgument(where + ": the index has no such column (it has: " + names + "), in: " + text);
+  }
+  const Column& c = it->second;
+  const double inf = std::numeric_limits<double>::infinity();
+  if (c.values.type == AttributeType::kLabels) {
+    if (n.kind != Kind::kHas) {
+      return Status::InvalidArgument(where + " holds labels: test it with " + n.column + " HAS label, in: " + text);
+    }
+    if (!n.values[0].is_int) return Status::InvalidArgument(where + ": a label is an integer, in: " + text);
+    const auto p = c.postings.find(n.values[0].i);
+    return p == c.postings.end() ? RowSet() : RowSet(roaring_bitmap_copy(p->second.raw()));
+  }
+  if (n.kind == Kind::kHas) {
+    return Status::InvalidArgument(where + " is " + AttributeTypeName(c.values.type) +
+                                   "; HAS takes a labels column, in: " + text);
+  }
+  // Equality with an int literal is exact on an int column (no rounding
+  // through double); everything else compares as double.
+  const auto equal = [&](const FilterValue& v) {
+    if (c.values.type == AttributeType::kInt && v.is_int) return IntRange(c, v.i, v.i);
+    return Range(c, v.f, v.f, false, false);
+  };
+  if (n.kind == Kind::kBetween) return Range(c, n.values[0].f, n.values[1].f, false, false);
+  if (n.kind == Kind::kIn) {
+    RowSet out;
+    for (const FilterValue& v : n.values) roaring_bitmap_or_inplace(out.raw(), equal(v).raw());
+    return n.negated ? flip(std::move(out)) : std::move(out);
+  }
+  const FilterValue& v = n.values[0];
+  const bool exact_int = c.values.type == AttributeType::kInt && v.is_int;
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  switch (n.op) {
+    case Op::kEq:
+      return equal(v);
+    case Op::kNe:
+      return flip(equal(v));
+    case Op::kLt:
+      if (exact_int) return v.i == kMin ? RowSet() : IntRange(c, kMin, v.i - 1);
+      return Range(c, -inf, v.f, false, true);
+    case Op::kLe:
+      if (exact_int) return IntRange(c, kMin, v.i);
+      return Range(c, -inf, v.f, false, false);
+    case Op::kGt:
+      if (exact_int) return v.i == kMax ? RowSet() : IntRange(c, v.i + 1, kMax);
+      return Range(c, v.f, inf, true, false);
+    case Op::kGe:
+      if (exact_int) return IntRange(c, v.i, kMax);
+      return Range(c, v.f, inf, false, false);
+  }
+  return Status::InvalidArgument("filter: unknown operator");
+}
+
+}  // namespace vx
