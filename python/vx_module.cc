@@ -122,12 +122,59 @@ class PythonProgress {
   std::optional<py::error_already_set> raised_;
 };
 
+// build(attributes=): {name: column}, a column a 1-D integer array (int),
+// a 1-D float array (float) or a sequence of integer sequences (labels).
+vx::Attributes AttributesOf(const py::object& given) {
+  if (!py::isinstance<py::dict>(given)) throw py::type_error("attributes must be a dict of column name to values");
+  vx::Attributes a;
+  for (const auto& [key, value] : py::cast<py::dict>(given)) {
+    vx::AttributeColumn c;
+    c.name = py::cast<std::string>(key);
+    const bool is_array = py::isinstance<py::array>(value);
+    const py::array arr = is_array ? py::cast<py::array>(value) : py::array();
+    if (is_array && arr.ndim() == 1 && arr.dtype().kind() != 'O') {
+      const char kind = arr.dtype().kind();
+      if (kind == 'i' || kind == 'u' || kind == 'b') {
+        c.type = vx::AttributeType::kInt;
+        const auto v = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+        c.ints.assign(v.data(), v.data() + v.shape(0));
+      } else if (kind == 'f') {
+        c.type = vx::AttributeType::kFloat;
+        const auto v = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(arr);
+        c.floats.assign(v.data(), v.data() + v.shape(0));
+      } else {
+        throw py::type_error("attributes['" + c.name + "']: an array of integers or floats, not dtype " +
+                             py::cast<std::string>(py::str(arr.dtype())));
+      }
+    } else {
+      c.type = vx::AttributeType::kLabels;
+      c.offsets.push_back(0);
+      uint64_t row = 0;
+      for (const py::handle labels : value) {
+        try {
+          for (const py::handle l : labels) c.labels.push_back(py::cast<int64_t>(l));
+        } catch (const py::error_already_set&) {
+          throw;
+        } catch (const std::exception&) {
+          throw py::type_error("attributes['" + c.name + "'] row " + std::to_string(row) +
+                               ": labels are a sequence of integers");
+        }
+        c.offsets.push_back(c.labels.size());
+        ++row;
+      }
+    }
+    a.columns.push_back(std::move(c));
+  }
+  return a;
+}
+
 void Build(const py::object& path, const py::object& vectors, const std::string& metric, const std::string& type,
            const std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>& keys, uint32_t m,
            uint32_t ef_construction, uint32_t lists, uint32_t replicas, const std::string& quant,
            const std::string& storage, int threads, std::optional<double> build_memory_mb,
-           std::optional<double> serve_memory_mb, const py::object& progress) {
+           std::optional<double> serve_memory_mb, const py::object& progress, const py::object& attributes) {
   vx::BuildOptions o;
+  if (!attributes.is_none()) o.attributes = AttributesOf(attributes);
   o.type = Take(vx::ParseIndexType(type));
   o.metric = Take(vx::ParseMetric(metric));
   o.storage = Take(vx::ParseElementType(storage));
@@ -246,8 +293,8 @@ class PyIndex {
   bool Contains(int64_t key) const { return writer().Contains(key); }
 
   py::tuple Search(const py::array_t<float, py::array::c_style | py::array::forcecast>& queries, uint32_t k,
-                   uint32_t ef_search, uint32_t probes, uint32_t rerank, uint32_t beam, int threads,
-                   bool return_stats) const {
+                   uint32_t ef_search, uint32_t probes, uint32_t rerank, uint32_t beam, int threads, bool return_stats,
+                   const py::object& filter) const {
     const vx::Index& ix = index();
     const uint32_t dim = ix.info().dim;
     if (queries.ndim() != 1 && queries.ndim() != 2) throw py::value_error("queries must be 1-D or 2-D");
@@ -257,15 +304,35 @@ class PyIndex {
       throw py::value_error("queries have " + std::to_string(qdim) + " components; the index has dim " +
                             std::to_string(dim));
     }
-    const vx::SearchParams p{k, rerank, ef_search, beam, probes};
+    vx::SearchParams p{k, rerank, ef_search, beam, probes};
+    // filter: one expression for every query, or one per query.
+    std::vector<vx::Filter> filters;
+    if (py::isinstance<py::str>(filter)) {
+      filters.push_back(Take(vx::Filter::Parse(py::cast<std::string>(filter))));
+    } else if (!filter.is_none()) {
+      for (const py::handle f : filter) filters.push_back(Take(vx::Filter::Parse(py::cast<std::string>(f))));
+      if (filters.size() != n) {
+        throw py::value_error(std::to_string(filters.size()) + " filters for " + std::to_string(n) +
+                              " queries; give one filter string, or one per query");
+      }
+    }
+    if (filters.size() == 1) p.filter = &filters[0];
     py::array_t<float> distances({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
     py::array_t<int64_t> keys({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
     std::vector<vx::SearchStats> stats(return_stats ? n : 0);
     vx::Status s;
     {
       py::gil_scoped_release release;
-      s = ix.SearchBatch(queries.data(), n, p, threads, keys.mutable_data(), distances.mutable_data(), nullptr,
-                         return_stats ? stats.data() : nullptr);
+      if (filters.size() > 1) {  // a filter per query: one query a call
+        for (uint64_t i = 0; i < n && s.ok(); ++i) {
+          p.filter = &filters[i];
+          s = ix.SearchBatch(queries.data() + i * dim, 1, p, 1, keys.mutable_data() + i * k,
+                             distances.mutable_data() + i * k, nullptr, return_stats ? &stats[i] : nullptr);
+        }
+      } else {
+        s = ix.SearchBatch(queries.data(), n, p, threads, keys.mutable_data(), distances.mutable_data(), nullptr,
+                           return_stats ? stats.data() : nullptr);
+      }
     }
     Check(s);
     if (!return_stats) return py::make_tuple(distances, keys);
@@ -278,7 +345,12 @@ class PyIndex {
         {"round_trips", &vx::SearchStats::round_trips},
         {"codes_scored", &vx::SearchStats::codes_scored},
         {"vectors_reranked", &vx::SearchStats::vectors_reranked},
-        {"lists_widened", &vx::SearchStats::lists_widened}};
+        {"lists_widened", &vx::SearchStats::lists_widened},
+        {"filter_rows", &vx::SearchStats::filter_rows},
+        {"filter_scan_limit", &vx::SearchStats::filter_scan_limit},
+        {"filter_scans", &vx::SearchStats::filter_scans},
+        {"filter_walks", &vx::SearchStats::filter_walks},
+        {"filter_fallbacks", &vx::SearchStats::filter_fallbacks}};
     for (const auto& [name, field] : fields) {
       py::array_t<uint64_t> column(static_cast<py::ssize_t>(n));
       for (uint64_t i = 0; i < n; ++i) column.mutable_data()[i] = stats[i].*field;
@@ -326,6 +398,10 @@ class PyIndex {
     d["inserted"] = i.inserted;
     d["deleted"] = i.deleted;
     d["write_bytes"] = i.write_bytes;
+    py::dict attributes;
+    for (const auto& [name, type] : i.attributes) attributes[py::str(name)] = vx::AttributeTypeName(type);
+    d["attributes"] = attributes;
+    d["attribute_bytes"] = i.attribute_bytes;
     d["wal_bytes"] = i.wal_bytes;
     py::list segments;
     for (const vx::SegmentInfo& seg : i.segments) {
@@ -408,10 +484,12 @@ PYBIND11_MODULE(_vx, m) {
         py::arg("type") = "hnsw", py::arg("keys") = py::none(), py::arg("m") = 16, py::arg("ef_construction") = 64,
         py::arg("lists") = 0, py::arg("replicas") = 0, py::arg("quant") = "auto", py::arg("storage") = "f32",
         py::arg("threads") = 0, py::arg("build_memory_mb") = py::none(), py::arg("serve_memory_mb") = py::none(),
-        py::arg("progress") = py::none(),
+        py::arg("progress") = py::none(), py::arg("attributes") = py::none(),
         "Builds an index of `vectors` (a 2-D float32/float16/uint8/int8 array, or a vector file's path) into "
         "directory `path`. progress(done, total, phase) is called through the build; an exception it raises "
-        "cancels the build and is raised again.");
+        "cancels the build and is raised again. attributes: {name: column} for filtered search, a column one "
+        "value per row: a 1-D integer array (int), a 1-D float array (float) or a sequence of integer lists "
+        "(labels).");
   m.def("open", &Open, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
         "Opens the index in `path`, its buffer pools sized to memory_mb between them (like shared_buffers).");
   m.def("open_writer", &OpenWriter, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
@@ -460,9 +538,11 @@ PYBIND11_MODULE(_vx, m) {
   py::class_<PyIndex>(m, "Index")
       .def("search", &PyIndex::Search, py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("ef_search") = 40,
            py::arg("probes") = 1, py::arg("rerank") = 0, py::arg("beam") = 4, py::arg("threads") = 1,
-           py::arg("return_stats") = false,
+           py::arg("return_stats") = false, py::arg("filter") = py::none(),
            "(D, I): float32 distances and int64 keys of shape (n, k), nearest first; -1 and inf past the rows "
-           "found. With return_stats, (D, I, stats): per-query counters, one array each.")
+           "found. With return_stats, (D, I, stats): per-query counters, one array each (filter_scans, "
+           "filter_walks: the plan a filtered query ran). filter: an expression over the attributes, e.g. "
+           "\"tenant_id = 42 AND tags HAS 7\", for every query, or a list of one per query.")
       .def("insert", &PyIndex::Insert, py::arg("keys"), py::arg("vectors"),
            "Inserts rows: `keys` (1-D int64) get `vectors` (float32, (len(keys), dim)), searchable and durable when "
            "it returns; the whole batch or, when a key is live or repeats or a vector has a NaN, none of it "

@@ -471,6 +471,84 @@ int main(void) {
           "verify of a flipped byte: %s / %s", err.message, report);
   }
 
+  /* Filtered search: columns at the build, a filter string per search;
+   * every result matches, min(k, matches) come back, the nearest matching
+   * rows are found, and bad columns or filters are refused with messages. */
+  {
+    static int64_t tenant[kRows], tags[kRows];
+    static double price[kRows];
+    static uint64_t offsets[kRows + 1];
+    for (int r = 0; r < kRows; ++r) {
+      tenant[r] = r % 30;
+      price[r] = r * 0.5;
+      tags[r] = r % 4;
+      offsets[r + 1] = (uint64_t)r + 1;
+    }
+    vx_attribute_column cols[3] = {{"tenant", "int", kRows, tenant, NULL, NULL, NULL},
+                                   {"price", "float", kRows, NULL, price, NULL, NULL},
+                                   {"tags", "labels", kRows, NULL, NULL, offsets, tags}};
+    char filtered[256];
+    snprintf(filtered, sizeof filtered, "%s/filtered", dir);
+    vx_build_options f;
+    vx_build_options_init(&f);
+    CHECK(f.attributes == NULL && f.attribute_count == 0, "attributes default to none");
+    f.quant = "sq8";
+    f.attributes = cols;
+    f.attribute_count = 3;
+    CHECK(vx_build(path, filtered, &f, &err) == VX_OK, "build with attributes: %s", err.message);
+    vx_index* fi = vx_open(filtered, NULL, &err);
+    CHECK(fi != NULL, "open filtered: %s", err.message);
+    if (fi) {
+      vx_search_params sp;
+      vx_search_params_init(&sp);
+      CHECK(sp.filter == NULL, "no filter by default");
+      sp.filter = "tenant = 7 AND tags HAS 3"; /* r % 30 == 7 and r % 4 == 3: 25 rows */
+      int64_t got[kK];
+      uint32_t found = 0;
+      CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && found == kK,
+            "filtered search: %s (%u found)", err.message, found);
+      /* The exact 10 nearest matching rows, by insertion. */
+      float best_d[kK];
+      int64_t best[kK];
+      int nb = 0;
+      for (int r = 0; r < kRows; ++r) {
+        if (r % 30 != 7 || r % 4 != 3) continue;
+        const float d = L2(queries, base + (size_t)r * kDim);
+        int at = nb < kK ? nb++ : kK;
+        while (at > 0 && best_d[at - 1] > d) {
+          if (at < kK) best_d[at] = best_d[at - 1], best[at] = best[at - 1];
+          --at;
+        }
+        if (at < kK) best_d[at] = d, best[at] = r;
+      }
+      int hits = 0;
+      for (uint32_t i = 0; i < found; ++i) {
+        CHECK(got[i] % 30 == 7 && got[i] % 4 == 3, "row %lld does not match", (long long)got[i]);
+        for (int j = 0; j < nb; ++j) hits += got[i] == best[j];
+      }
+      CHECK(hits >= 9, "filtered search found %d of the 10 nearest matching rows", hits);
+      sp.filter = "price < 2"; /* 4 rows */
+      CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && found == 4,
+            "a filter matching 4 rows returned %u: %s", found, err.message);
+      sp.filter = "tenant = = 1";
+      CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT &&
+                strstr(err.message, "at character 10") != NULL,
+            "a bad filter: %s", err.message);
+      sp.filter = "colour = 1";
+      CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_INVALID_ARGUMENT &&
+                strstr(err.message, "'colour'") != NULL,
+            "an unknown column: %s", err.message);
+      vx_close(fi);
+    }
+    cols[1].type = "double";
+    CHECK(vx_build(path, filtered, &f, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "price") != NULL,
+          "a bad column type: %s", err.message);
+    cols[1].type = "float";
+    cols[1].rows = kRows - 1;
+    CHECK(vx_build(path, filtered, &f, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "price") != NULL,
+          "a short column: %s", err.message);
+  }
+
   /* Errors: codes and messages, no output, no exit. */
   o.threads = 5000;
   CHECK(vx_build(path, ivf, &o, &err) == VX_INVALID_ARGUMENT, "5000 threads accepted: %s", err.message);

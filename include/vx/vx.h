@@ -58,6 +58,21 @@ const char* vx_version(void);
  * in the directory as it was. Called from one thread at a time. */
 typedef int (*vx_progress_fn)(uint64_t done, uint64_t total, const char* phase, void* user);
 
+/* One attribute column for filtered search (vx::AttributeColumn): rows
+ * values in base order. type "int": ints (int64); "float": floats (finite
+ * doubles); "labels": row i's labels are labels[offsets[i] ..
+ * offsets[i + 1]), offsets holding rows + 1 entries from 0. The arrays are
+ * copied by the build. */
+typedef struct vx_attribute_column {
+  const char* name; /* [A-Za-z_][A-Za-z0-9_]*, distinct */
+  const char* type; /* "int", "float" or "labels" */
+  uint64_t rows;
+  const int64_t* ints;
+  const double* floats;
+  const uint64_t* offsets;
+  const int64_t* labels;
+} vx_attribute_column;
+
 typedef struct vx_build_options {
   size_t struct_size;
   const char* type;         /* "hnsw" (default) or "ivf" */
@@ -75,6 +90,9 @@ typedef struct vx_build_options {
   uint64_t serve_memory_bytes; /* memory the index will be served with, for "auto"; 0 (default): this machine's */
   vx_progress_fn progress;     /* NULL (default): none */
   void* progress_user;         /* passed to progress */
+  /* Since the second version (struct_size beyond `progress_user`): */
+  const vx_attribute_column* attributes; /* attribute_count columns; NULL (default): none (no filters) */
+  uint32_t attribute_count;
 } vx_build_options;
 
 typedef struct vx_open_options {
@@ -95,6 +113,10 @@ typedef struct vx_search_params {
   uint32_t ef_search; /* HNSW, default 40 */
   uint32_t beam;      /* HNSW, default 4 */
   uint32_t probes;    /* IVF, default 1 */
+  /* Since the second version (struct_size beyond `probes`): only rows this
+   * filter expression matches (vx::Filter), e.g. "tenant_id = 42 AND tags
+   * HAS 7"; the search returns min(k, matching rows). NULL (default): all. */
+  const char* filter;
 } vx_search_params;
 
 /* One query's work (vx::SearchStats). */

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,9 @@ static_assert(VX_RESOURCE_EXHAUSTED == static_cast<int>(vx::StatusCode::kResourc
 
 // The first published size of each struct: smaller is a caller that never
 // called the _init function.
-constexpr size_t kBuildOptionsV1 = sizeof(vx_build_options);
+constexpr size_t kBuildOptionsV1 = offsetof(vx_build_options, attributes);
 constexpr size_t kOpenOptionsV1 = sizeof(vx_open_options);
-constexpr size_t kSearchParamsV1 = sizeof(vx_search_params);
+constexpr size_t kSearchParamsV1 = offsetof(vx_search_params, filter);
 constexpr size_t kIndexInfoV1 = offsetof(vx_index_info, deleted);
 constexpr size_t kWriterOptionsV1 = offsetof(vx_writer_options, delta_memory_bytes);
 
@@ -122,11 +123,57 @@ vx::Status WriteRows(vx_index* index, const int64_t* keys, const float* vectors,
   return (index->writer.get()->*write)(keys, vectors, n);
 }
 
-vx::Result<vx::SearchParams> ToParams(const vx_search_params* params) {
+// The search parameters of `params`; its filter, parsed, into *filter
+// (which p.filter then points to).
+vx::Result<vx::SearchParams> ToParams(const vx_search_params* params, std::optional<vx::Filter>* filter) {
   vx_search_params c;
   vx_search_params_init(&c);
   VX_RETURN_IF_ERROR(Overlay(params, kSearchParamsV1, "vx_search_params", &c));
-  return vx::SearchParams{c.k, c.rerank, c.ef_search, c.beam, c.probes};
+  vx::SearchParams p{c.k, c.rerank, c.ef_search, c.beam, c.probes};
+  if (c.filter) {
+    VX_ASSIGN_OR_RETURN(*filter, vx::Filter::Parse(c.filter));
+    p.filter = &**filter;
+  }
+  return p;
+}
+
+// The columns of a vx_build_options, checked as far as C can be.
+vx::Result<vx::Attributes> ToAttributes(const vx_attribute_column* columns, uint32_t count) {
+  vx::Attributes a;
+  if (count > 0 && !columns) return Missing("attributes");
+  for (uint32_t i = 0; i < count; ++i) {
+    const vx_attribute_column& c = columns[i];
+    const std::string which = "attributes[" + std::to_string(i) + "]";
+    if (!c.name) return Missing((which + ".name").c_str());
+    vx::AttributeColumn col;
+    col.name = c.name;
+    const std::string type = c.type ? c.type : "";
+    const auto need = [&](const void* p, const char* field) {
+      return p || c.rows == 0 ? vx::Status::Ok() : Missing((which + "." + field + " ('" + col.name + "')").c_str());
+    };
+    if (type == "int") {
+      col.type = vx::AttributeType::kInt;
+      VX_RETURN_IF_ERROR(need(c.ints, "ints"));
+      if (c.rows) col.ints.assign(c.ints, c.ints + c.rows);
+    } else if (type == "float") {
+      col.type = vx::AttributeType::kFloat;
+      VX_RETURN_IF_ERROR(need(c.floats, "floats"));
+      if (c.rows) col.floats.assign(c.floats, c.floats + c.rows);
+    } else if (type == "labels") {
+      col.type = vx::AttributeType::kLabels;
+      if (!c.offsets) return Missing((which + ".offsets ('" + col.name + "')").c_str());
+      col.offsets.assign(c.offsets, c.offsets + c.rows + 1);
+      if (col.offsets.back() > 0) {
+        VX_RETURN_IF_ERROR(need(c.labels, "labels"));
+        col.labels.assign(c.labels, c.labels + col.offsets.back());
+      }
+    } else {
+      return vx::Status::InvalidArgument(which + " ('" + col.name + "'): type is '" + type +
+                                         "', not \"int\", \"float\" or \"labels\"");
+    }
+    a.columns.push_back(std::move(col));
+  }
+  return a;
 }
 
 void ToStats(const vx::SearchStats& s, vx_search_stats* out) {
@@ -155,6 +202,7 @@ vx::Status WithBuildOptions(const char* dir, const vx_build_options* options,
   o.build_memory_bytes = c.build_memory_bytes;
   o.serve_memory_bytes = c.serve_memory_bytes;
   if (c.keys) o.keys.assign(c.keys, c.keys + c.key_count);
+  VX_ASSIGN_OR_RETURN(o.attributes, ToAttributes(c.attributes, c.attribute_count));
   std::atomic<bool> cancel{false};
   if (c.progress) {
     o.progress = [&](uint64_t done, uint64_t total, const char* phase) {
@@ -263,7 +311,7 @@ void vx_open_options_init(vx_open_options* o) {
 void vx_search_params_init(vx_search_params* p) {
   if (!p) return;
   const vx::SearchParams d;
-  *p = vx_search_params{sizeof(*p), d.k, d.rerank, d.ef_search, d.beam, d.probes};
+  *p = vx_search_params{sizeof(*p), d.k, d.rerank, d.ef_search, d.beam, d.probes, nullptr};
 }
 
 vx_code vx_build(const char* base_path, const char* dir, const vx_build_options* options, vx_error* err) {
@@ -395,7 +443,8 @@ vx_code vx_search(const vx_index* index, const float* query, uint32_t query_dim,
     if (!query) return Missing("query");
     if (!ids) return Missing("ids");
     VX_RETURN_IF_ERROR(CheckDim(index, query_dim));
-    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params));
+    std::optional<vx::Filter> filter;
+    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params, &filter));
     thread_local std::vector<vx::SearchResult> results;
     vx::SearchStats s;
     VX_RETURN_IF_ERROR(index->index->Search(query, p, &results, &s));
@@ -418,7 +467,8 @@ vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n,
     if (!queries) return Missing("queries");
     if (!ids) return Missing("ids");
     VX_RETURN_IF_ERROR(CheckDim(index, query_dim));
-    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params));
+    std::optional<vx::Filter> filter;
+    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params, &filter));
     std::vector<vx::SearchStats> s(stats ? n : 0);
     const vx::Status status =
         index->index->SearchBatch(queries, n, p, threads, ids, distances, found, stats ? s.data() : nullptr);

@@ -109,7 +109,8 @@ def test_info_prewarm_and_stats(hnsw):
     q = np.zeros((3, DIM), np.float32) + 5
     D, I, stats = index.search(q, rerank=25, return_stats=True)
     assert set(stats) == {"structure_pages", "structure_reads", "vector_pages", "vector_reads",
-                          "round_trips", "codes_scored", "vectors_reranked", "lists_widened"}
+                          "round_trips", "codes_scored", "vectors_reranked", "lists_widened", "filter_rows",
+                          "filter_scan_limit", "filter_scans", "filter_walks", "filter_fallbacks"}
     assert stats["codes_scored"].shape == (3,)
     assert np.all(stats["codes_scored"] > 0) and np.all(stats["vectors_reranked"] <= 25)
     assert np.all(stats["vectors_reranked"] >= K)
@@ -323,3 +324,47 @@ def test_inserts_past_the_delta_memory_are_refused(tmp_path, data):
         with pytest.raises(MemoryError, match="delta_memory_bytes"):
             w.insert(np.arange(97, dtype=np.int64) + 2 * 10**9, np.repeat(queries[:1], 97, axis=0))  # 4,097 rows
         assert w.info["inserted"] == 4000
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_filtered_search_returns_the_nearest_matching_rows(tmp_path, data, kind):
+    base, queries = data
+    rows = np.arange(ROWS)
+    tenant = rows % 25
+    price = rows * 0.5
+    tags = [[r % 3, 10 + r % 5] for r in rows]
+    path = tmp_path / kind
+    vx.build(path, base, type=kind, quant="sq8", lists=8,
+             attributes={"tenant": tenant, "price": price, "tags": tags})
+    index = vx.open(path)
+    assert index.info["attributes"] == {"tenant": "int", "price": "float", "tags": "labels"}
+    assert index.info["attribute_bytes"] > 0
+    for expr, match in [("tenant = 4", tenant == 4),
+                        ("tags HAS 11 AND price < 600", (rows % 5 == 1) & (price < 600)),
+                        ("NOT tenant IN (1, 2) OR tags HAS 2", ~np.isin(tenant, [1, 2]) | (rows % 3 == 2)),
+                        ("price BETWEEN 10 AND 11", (price >= 10) & (price <= 11))]:
+        D, I, stats = index.search(queries, k=K, ef_search=64, probes=3, filter=expr, return_stats=True)
+        live = rows[match]
+        _, want = exact(base[live], queries, min(K, len(live)))
+        got = I[:, :len(live)] if len(live) < K else I
+        assert np.isin(got, live).all(), expr
+        if len(live) < K:
+            assert (I[:, len(live):] == -1).all()
+        assert recall(got, live[want]) >= 0.9, expr
+        assert (stats["filter_rows"] == len(live)).all()
+        assert (stats["filter_scans"] + stats["filter_walks"] == 1).all()
+    # One filter per query.
+    per_query = [f"tenant = {i % 25}" for i in range(QUERIES)]
+    _, I = index.search(queries, k=K, filter=per_query)
+    assert all((I[i] % 25 == i % 25).all() for i in range(QUERIES))
+    with pytest.raises(ValueError, match="2 filters for 30 queries"):
+        index.search(queries, filter=per_query[:2])
+    with pytest.raises(ValueError, match="at character 10"):
+        index.search(queries, filter="tenant = = 1")
+    with pytest.raises(ValueError, match="'colour'"):
+        index.search(queries, filter="colour = 1")
+    with pytest.raises(ValueError, match="price"):
+        vx.build(tmp_path / "short", base, attributes={"tenant": tenant, "price": price[:-1]})
+    with pytest.raises(ValueError, match="no attributes"):
+        vx.build(tmp_path / "plain", base, quant="sq8")
+        vx.open(tmp_path / "plain").search(queries, filter="tenant = 1")
