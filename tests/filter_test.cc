@@ -12,11 +12,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/dataset.h"
+#include "index/attrs.h"
 #include "index_test_util.h"
 #include "vx/index.h"
 
@@ -141,6 +144,68 @@ TEST(FilterParse, DeepNestingIsAnErrorNotACrash) {
   EXPECT_FALSE(Filter::Parse(nots + "a = 1").ok());
 }
 
+// ---- Matching rows, against brute force
+
+// 50,000 rows (a dozen buckets): random ranges, equalities and IN lists
+// over an int column of few values, an int column of many and a float
+// column, combined, match exactly the rows brute force finds; and a file
+// rewritten with a flipped type or cut short fails to load.
+TEST(FilterMatch, RangesEqualitiesAndCombinationsAgreeWithBruteForce) {
+  constexpr uint64_t kN = 50'000;
+  std::mt19937_64 rng(5);
+  Attributes a;
+  AttributeColumn few{"few", AttributeType::kInt, {}, {}, {}, {}};
+  AttributeColumn many{"many", AttributeType::kInt, {}, {}, {}, {}};
+  AttributeColumn real{"real", AttributeType::kFloat, {}, {}, {}, {}};
+  for (uint64_t r = 0; r < kN; ++r) {
+    few.ints.push_back(int64_t(rng() % 7) - 3);
+    many.ints.push_back(int64_t(rng() % 1'000'000) - 500'000);
+    real.floats.push_back(double(rng() % 100'000) / 100.0 - 500.0);
+  }
+  a.columns = {few, many, real};
+  auto bytes = AttrIndex::Serialize(a, {});
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto idx = AttrIndex::Load(*bytes, kN, "attrs");
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  for (int t = 0; t < 60; ++t) {
+    const int64_t x = int64_t(rng() % 1'100'000) - 550'000, y = x + int64_t(rng() % (t % 2 ? 1'000'000 : 20'000));
+    const double f = double(rng() % 110'000) / 100.0 - 550.0, g = f + double(rng() % 50'000) / 100.0;
+    const int64_t v = int64_t(rng() % 9) - 4, w = int64_t(rng() % 9) - 4;
+    // The bounds as the filter's text gives them.
+    const double fs = std::stod(std::to_string(f)), gs = std::stod(std::to_string(g)),
+                 ys = std::stod(std::to_string(y) + ".5");
+    const std::vector<std::pair<std::string, std::function<bool(uint64_t)>>> cases = {
+        {"many BETWEEN " + std::to_string(x) + " AND " + std::to_string(y),
+         [&](uint64_t r) { return many.ints[r] >= x && many.ints[r] <= y; }},
+        {"many > " + std::to_string(x), [&](uint64_t r) { return many.ints[r] > x; }},
+        {"many <= " + std::to_string(y) + ".5", [&](uint64_t r) { return double(many.ints[r]) <= ys; }},
+        {"real >= " + std::to_string(f) + " AND real < " + std::to_string(g),
+         [&](uint64_t r) { return real.floats[r] >= fs && real.floats[r] < gs; }},
+        {"few = " + std::to_string(v), [&](uint64_t r) { return few.ints[r] == v; }},
+        {"few IN (" + std::to_string(v) + ", " + std::to_string(w) + ") OR NOT many < " + std::to_string(x),
+         [&](uint64_t r) { return few.ints[r] == v || few.ints[r] == w || !(many.ints[r] < x); }},
+        {"few != " + std::to_string(v) + " AND real <= " + std::to_string(g),
+         [&](uint64_t r) { return few.ints[r] != v && real.floats[r] <= gs; }},
+    };
+    for (const auto& [text, match] : cases) {
+      auto filter = Filter::Parse(text);
+      ASSERT_TRUE(filter.ok()) << text << ": " << filter.status().ToString();
+      auto got = (*idx)->Match(*filter);
+      ASSERT_TRUE(got.ok()) << text << ": " << got.status().ToString();
+      std::vector<uint32_t> want;
+      for (uint64_t r = 0; r < kN; ++r)
+        if (match(r)) want.push_back(uint32_t(r));
+      ASSERT_EQ(got->Rows(), want) << text;
+    }
+  }
+  std::string cut = bytes->substr(0, bytes->size() - 3);
+  auto bad = AttrIndex::Load(cut, kN, "gen-1/attrs");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.status().ToString().find("gen-1/attrs"), std::string::npos) << bad.status().ToString();
+  EXPECT_FALSE(AttrIndex::Load(*bytes, kN + 1, "attrs").ok());
+}
+
 // ---- JSONL input
 
 class Jsonl : public ::testing::Test {
@@ -215,6 +280,66 @@ TEST_F(Jsonl, BadRowsNameTheLineAndTheColumn) {
   EXPECT_NE(missing.status().ToString().find("none.jsonl"), std::string::npos);
   auto empty = Read("");
   EXPECT_FALSE(empty.ok());
+}
+
+// A 1-D .npy file of n values of dtype `descr` (e.g. "<f8"), version 1.
+template <class T>
+void WriteNpy(const std::string& path, const std::string& descr, const std::vector<T>& v) {
+  std::string h = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + std::to_string(v.size()) + ",), }";
+  while ((10 + h.size() + 1) % 64 != 0) h += ' ';
+  h += '\n';
+  std::ofstream f(path, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t n = static_cast<uint16_t>(h.size());
+  f.write(reinterpret_cast<const char*>(&n), 2);
+  f << h;
+  f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+}
+
+TEST(AttributesNpy, ReadsADirectoryOfColumnsAndNamesTheBadFile) {
+  TempDir dir;
+  WriteNpy<int64_t>(dir / "tenant.npy", "<i8", {4, -2, 9});
+  WriteNpy<int32_t>(dir / "year.npy", "<i4", {2020, 2021, 2022});
+  WriteNpy<double>(dir / "price.npy", "<f8", {1.25, 0, 1e9});
+  WriteNpy<float>(dir / "score.npy", "<f4", {0.5f, 1.5f, -2});
+  WriteNpy<uint64_t>(dir / "tags.offsets.npy", "<u8", {0, 2, 2, 3});
+  WriteNpy<int64_t>(dir / "tags.labels.npy", "<i8", {7, 3, 11});
+  auto a = Attributes::ReadNpyDir(dir.path());
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_EQ(a->columns.size(), 5u);
+  std::map<std::string, const AttributeColumn*> by_name;
+  for (const auto& c : a->columns) by_name[c.name] = &c;
+  ASSERT_EQ(by_name.size(), 5u);
+  EXPECT_EQ(by_name["tenant"]->type, AttributeType::kInt);
+  EXPECT_EQ(by_name["tenant"]->ints, (std::vector<int64_t>{4, -2, 9}));
+  EXPECT_EQ(by_name["year"]->ints, (std::vector<int64_t>{2020, 2021, 2022}));
+  EXPECT_EQ(by_name["price"]->type, AttributeType::kFloat);
+  EXPECT_EQ(by_name["price"]->floats, (std::vector<double>{1.25, 0, 1e9}));
+  EXPECT_EQ(by_name["score"]->floats, (std::vector<double>{0.5, 1.5, -2}));
+  EXPECT_EQ(by_name["tags"]->type, AttributeType::kLabels);
+  EXPECT_EQ(by_name["tags"]->offsets, (std::vector<uint64_t>{0, 2, 2, 3}));
+  EXPECT_EQ(by_name["tags"]->labels, (std::vector<int64_t>{7, 3, 11}));
+  // A column of another length, a dtype that is no column, labels without offsets.
+  const auto expect_error = [&](const std::string& says) {
+    auto bad = Attributes::ReadNpyDir(dir.path());
+    ASSERT_FALSE(bad.ok()) << says;
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << bad.status().ToString();
+    EXPECT_NE(bad.status().ToString().find(says), std::string::npos) << bad.status().ToString();
+  };
+  WriteNpy<int64_t>(dir / "year.npy", "<i8", {1, 2});
+  expect_error("year");
+  WriteNpy<int64_t>(dir / "year.npy", "<i8", {1, 2, 3});
+  WriteNpy<uint8_t>(dir / "flag.npy", "|u1", {1, 0, 1});
+  expect_error("flag.npy");
+  std::filesystem::remove(dir / "flag.npy");
+  std::filesystem::rename(dir / "tags.offsets.npy", dir / "tag.offsets.npy");
+  expect_error("tag.offsets.npy: a labels column needs tag.labels.npy");
+  std::filesystem::rename(dir / "tag.offsets.npy", dir / "tags.offsets.npy");
+  WriteNpy<int64_t>(dir / "tags.offsets.npy", "<i8", {0, 2, 1, 3});
+  expect_error("offsets fall");
+  WriteNpy<int64_t>(dir / "tags.offsets.npy", "<i8", {0, 2, 2, 3});
+  std::ofstream(dir / "junk.npy") << "not numpy";
+  expect_error("junk.npy");
 }
 
 // ---- Searches

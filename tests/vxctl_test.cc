@@ -581,6 +581,20 @@ TEST(VxctlIndex, BuildWithAttributesAndFilteredQueries) {
     EXPECT_EQ(got[i] % 3, int64_t(i / 10) % 3) << "query " << i / 10 << " row " << got[i];
     EXPECT_LT(got[i], 1000) << "query " << i / 10;
   }
+  // The same columns as a directory of .npy files (tenant only).
+  std::filesystem::create_directory(dir / "cols");
+  std::vector<int64_t> tenants(2000);
+  for (int r = 0; r < 2000; ++r) tenants[r] = r % 40;
+  ASSERT_TRUE(WriteMatrix(dir / "cols/tenant.npy", DType::kI64, 1, tenants.data(), tenants.size()).ok());
+  build = Vxctl("build --base " + dir / "b.fbin" + " --attrs " + dir / "cols" + " --out " + dir / "idx_npy" +
+                " --quant sq8");
+  ASSERT_EQ(build.status, 0) << build.output;
+  q = Vxctl("query " + dir / "idx_npy" + " --queries " + dir / "q.fbin" + " --filter 'tenant = 9' --out " +
+            dir / "r3.npy");
+  ASSERT_EQ(q.status, 0) << q.output;
+  got = ReadInt64Npy(dir / "r3.npy");
+  ASSERT_EQ(got.size(), 200u);
+  for (int64_t row : got) EXPECT_EQ(row % 40, 9) << row;
   // Errors: a parse error points at the character; an unknown column names
   // it; a filters file of the wrong length; a bad attributes line.
   q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filter 'tenant = = 7'");

@@ -83,6 +83,13 @@ struct Attributes {
   // value of the wrong type or malformed JSON is refused, naming the line
   // and the column.
   static Result<Attributes> ReadJsonl(const std::string& path);
+  // The columns of a directory of .npy files, one a column, for large sets:
+  // NAME.npy, 1-D, one value per row: int32/int64/uint32/uint64 an int
+  // column, float32/float64 a float column; a labels column is two files,
+  // NAME.offsets.npy (rows + 1 integers from 0, rising) and
+  // NAME.labels.npy (the labels, int). Columns in name order; errors name
+  // the file.
+  static Result<Attributes> ReadNpyDir(const std::string& dir);
 };
 
 // A filter expression over attributes, as in SQL's WHERE:

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -73,6 +75,94 @@ class Reader {
   const std::string& b_;
   size_t at_ = 0;
 };
+
+// One 1-D .npy column (shape (n,) or (n, 1), C order) as int64 or double:
+// integers from <i4, <i8, <u4, <u8 (past int64: refused), floats from <f4,
+// <f8. *is_int says which *ints or *floats holds it.
+Status ReadNpyColumn(const std::string& path, std::vector<int64_t>* ints, std::vector<double>* floats, bool* is_int) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError(path + ": cannot open: " + std::strerror(errno));
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) return Status::IOError(path + ": read failed");
+  const auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": " + what); };
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return bad("not a .npy file");
+  const int major = static_cast<uint8_t>(bytes[6]);
+  size_t header_len = 0, start = 0;
+  if (major == 1) {
+    header_len = static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
+    start = 10;
+  } else if (bytes.size() >= 12) {
+    header_len = static_cast<uint32_t>(static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8 |
+                                       static_cast<uint8_t>(bytes[10]) << 16 | static_cast<uint32_t>(bytes[11]) << 24);
+    start = 12;
+  }
+  if (start == 0 || bytes.size() < start + header_len) return bad("truncated .npy header");
+  const std::string h = bytes.substr(start, header_len);
+  const auto field = [&](const std::string& key) {
+    const size_t k = h.find("'" + key + "'");
+    if (k == std::string::npos) return std::string();
+    size_t b = h.find(':', k) + 1;
+    while (b < h.size() && h[b] == ' ') ++b;
+    return h.substr(b);
+  };
+  const std::string descr_field = field("descr");
+  if (descr_field.size() < 5 || descr_field[0] != '\'') return bad(".npy header has no 'descr'");
+  const std::string descr = descr_field.substr(1, descr_field.find('\'', 1) - 1);
+  if (field("fortran_order").rfind("False", 0) != 0) return bad("only C-order .npy arrays are read");
+  std::string shape = field("shape");
+  shape = shape.substr(0, shape.find(')'));
+  uint64_t n = 0;
+  int dims = 0;
+  bool wide = false;
+  for (size_t i = shape.find('(') + 1; i < shape.size();) {
+    while (i < shape.size() && (shape[i] == ' ' || shape[i] == ',')) ++i;
+    if (i >= shape.size()) break;
+    const uint64_t d = std::strtoull(shape.c_str() + i, nullptr, 10);
+    if (dims == 0) n = d;
+    if (dims == 1 && d != 1) wide = true;
+    ++dims;
+    while (i < shape.size() && std::isdigit(static_cast<unsigned char>(shape[i]))) ++i;
+  }
+  if (dims < 1 || dims > 2 || wide) return bad("a column is 1-D (shape (n,) or (n, 1)), not shape " + shape + ")");
+  static const std::map<std::string, size_t> kSizes = {{"<i4", 4}, {"<i8", 8}, {"<u4", 4},
+                                                       {"<u8", 8}, {"<f4", 4}, {"<f8", 8}};
+  const auto size = kSizes.find(descr);
+  if (size == kSizes.end()) {
+    return bad("dtype '" + descr +
+               "' is not a column type (int32, int64, uint32, uint64: int; float32, float64: "
+               "float)");
+  }
+  const size_t data = start + header_len;
+  if ((bytes.size() - data) / size->second < n) return bad("holds fewer values than its shape, " + std::to_string(n));
+  const char* p = bytes.data() + data;
+  *is_int = descr[1] != 'f';
+  ints->clear();
+  floats->clear();
+  for (uint64_t i = 0; i < n; ++i, p += size->second) {
+    if (descr == "<f4" || descr == "<f8") {
+      float f;
+      double d;
+      if (size->second == 4)
+        std::memcpy(&f, p, 4), d = f;
+      else
+        std::memcpy(&d, p, 8);
+      floats->push_back(d);
+    } else if (descr == "<i4" || descr == "<u4") {
+      int32_t x;
+      uint32_t u;
+      std::memcpy(&x, p, 4);
+      std::memcpy(&u, p, 4);
+      ints->push_back(descr == "<i4" ? int64_t{x} : int64_t{u});
+    } else {
+      uint64_t u;
+      std::memcpy(&u, p, 8);
+      if (descr == "<u8" && u > uint64_t{std::numeric_limits<int64_t>::max()})
+        return bad("value " + std::to_string(i) + " (" + std::to_string(u) + ") is past int64");
+      ints->push_back(static_cast<int64_t>(u));
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -215,6 +305,67 @@ Result<Attributes> Attributes::ReadJsonl(const std::string& path) {
   return a;
 }
 
+Result<Attributes> Attributes::ReadNpyDir(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename();
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) names.push_back(name);
+  }
+  if (ec) return Status::IOError(dir + ": cannot list: " + ec.message());
+  std::sort(names.begin(), names.end());
+  const auto ends = [](const std::string& s, const std::string& suffix) {
+    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  // A labels column is a pair of files: neither without the other.
+  for (const std::string& name : names) {
+    for (const auto& [have, need] :
+         {std::pair<std::string, std::string>{".labels.npy", ".offsets.npy"}, {".offsets.npy", ".labels.npy"}}) {
+      if (!ends(name, have)) continue;
+      const std::string col = name.substr(0, name.size() - have.size());
+      if (!std::binary_search(names.begin(), names.end(), col + need))
+        return Status::InvalidArgument(dir + "/" + name + ": a labels column needs " + col + need + " beside it");
+    }
+  }
+  Attributes a;
+  for (const std::string& name : names) {
+    AttributeColumn c;
+    bool is_int = true;
+    const std::string path = dir + "/" + name;
+    if (ends(name, ".labels.npy")) continue;  // read with its offsets
+    if (ends(name, ".offsets.npy")) {
+      c.name = name.substr(0, name.size() - 12);
+      c.type = AttributeType::kLabels;
+      std::vector<int64_t> offsets;
+      std::vector<double> unused;
+      VX_RETURN_IF_ERROR(ReadNpyColumn(path, &offsets, &unused, &is_int));
+      if (!is_int) return Status::InvalidArgument(path + ": offsets are integers");
+      if (offsets.empty() || offsets[0] != 0)
+        return Status::InvalidArgument(path + ": offsets start at 0 and hold rows + 1 values");
+      for (size_t i = 1; i < offsets.size(); ++i) {
+        if (offsets[i] < offsets[i - 1])
+          return Status::InvalidArgument(path + ": offsets fall at " + std::to_string(i));
+      }
+      c.offsets.assign(offsets.begin(), offsets.end());
+      const std::string lpath = dir + "/" + c.name + ".labels.npy";
+      VX_RETURN_IF_ERROR(ReadNpyColumn(lpath, &c.labels, &unused, &is_int));
+      if (!is_int) return Status::InvalidArgument(lpath + ": labels are integers");
+      if (c.labels.size() != c.offsets.back()) {
+        return Status::InvalidArgument(lpath + ": holds " + std::to_string(c.labels.size()) + " labels; " + path +
+                                       " ends at " + std::to_string(c.offsets.back()));
+      }
+    } else {
+      c.name = name.substr(0, name.size() - 4);
+      VX_RETURN_IF_ERROR(ReadNpyColumn(path, &c.ints, &c.floats, &is_int));
+      c.type = is_int ? AttributeType::kInt : AttributeType::kFloat;
+    }
+    a.columns.push_back(std::move(c));
+  }
+  if (a.columns.empty()) return Status::InvalidArgument(dir + ": no .npy columns");
+  if (Result<uint64_t> rows = a.Rows(); !rows.ok()) return rows.status().WithContext(dir);
+  return a;
+}
+
 RowSet::RowSet() : b_(Checked(roaring_bitmap_create())) {}
 RowSet::RowSet(roaring_bitmap_s* owned) : b_(Checked(owned)) {}
 RowSet::RowSet(RowSet&& o) noexcept : b_(o.b_) { o.b_ = nullptr; }
@@ -334,6 +485,15 @@ Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uin
                          [&](uint32_t x, uint32_t y) { return c.floats[x] < c.floats[y]; });
       }
       idx->bytes_ += rows * sizeof(uint32_t);
+      for (uint64_t first = 0; first < rows; first += kBucketRows) {
+        std::vector<uint32_t> bucket(col.by_value.begin() + first,
+                                     col.by_value.begin() + std::min<uint64_t>(rows, first + kBucketRows));
+        std::sort(bucket.begin(), bucket.end());
+        RowSet b(roaring_bitmap_of_ptr(bucket.size(), bucket.data()));
+        roaring_bitmap_run_optimize(b.raw());
+        idx->bytes_ += roaring_bitmap_portable_size_in_bytes(b.raw()) + 48;
+        col.buckets.push_back(std::move(b));
+      }
     }
     col.values = std::move(c);
     idx->order_.push_back(name);
@@ -375,15 +535,34 @@ Attributes AttrIndex::Select(std::span<const uint32_t> rows) const {
   return a;
 }
 
+RowSet AttrIndex::Slice(const Column& c, size_t first, size_t last) {
+  RowSet out;
+  const auto add = [&](size_t from, size_t to) {
+    if (from >= to) return;
+    std::vector<uint32_t> rows(c.by_value.begin() + from, c.by_value.begin() + to);
+    std::sort(rows.begin(), rows.end());
+    roaring_bitmap_add_many(out.raw(), rows.size(), rows.data());
+  };
+  const size_t b0 = (first + kBucketRows - 1) / kBucketRows, b1 = last / kBucketRows;
+  if (b0 >= b1) {
+    add(first, last);
+    return out;
+  }
+  std::vector<const roaring_bitmap_t*> full;
+  for (size_t b = b0; b < b1; ++b) full.push_back(c.buckets[b].raw());
+  out = RowSet(roaring_bitmap_or_many(full.size(), full.data()));
+  add(first, b0 * kBucketRows);
+  add(b1 * kBucketRows, last);
+  return out;
+}
+
 RowSet AttrIndex::IntRange(const Column& c, int64_t lo, int64_t hi) const {
   const std::vector<int64_t>& v = c.values.ints;
   if (lo > hi) return RowSet();
   const auto first =
       std::lower_bound(c.by_value.begin(), c.by_value.end(), lo, [&](uint32_t r, int64_t x) { return v[r] < x; });
   const auto last = std::upper_bound(first, c.by_value.end(), hi, [&](int64_t x, uint32_t r) { return x < v[r]; });
-  std::vector<uint32_t> rows(first, last);
-  std::sort(rows.begin(), rows.end());
-  return RowSet(roaring_bitmap_of_ptr(rows.size(), rows.data()));
+  return Slice(c, first - c.by_value.begin(), last - c.by_value.begin());
 }
 
 RowSet AttrIndex::Range(const Column& c, double lo, double hi, bool lo_open, bool hi_open) const {
@@ -399,9 +578,7 @@ RowSet AttrIndex::Range(const Column& c, double lo, double hi, bool lo_open, boo
                                           [&](uint32_t r) { return lo_open ? v[r] <= lo : v[r] < lo; });
   const auto last =
       std::partition_point(first, c.by_value.end(), [&](uint32_t r) { return hi_open ? v[r] < hi : v[r] <= hi; });
-  std::vector<uint32_t> rows(first, last);
-  std::sort(rows.begin(), rows.end());
-  return RowSet(roaring_bitmap_of_ptr(rows.size(), rows.data()));
+  return Slice(c, first - c.by_value.begin(), last - c.by_value.begin());
 }
 
 Result<RowSet> AttrIndex::Match(const Filter& f) const { return Eval(f.root(), f.text()); }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -335,10 +336,13 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--ids", a->ids,
                   "The key of each base row (.npy int64, .ibin or .ivecs; distinct), returned by searches (default: "
                   "the row number)");
-  cmd->add_option("--attrs", a->attrs,
-                  "Attributes for filtered search (query --filter): a JSON object per base row, one a line, e.g. "
-                  "{\"tenant_id\": 42, \"price\": 19.5, \"tags\": [3, 7]}; the first line fixes the columns; a "
-                  "column of integers is int, of numbers with fractions float, of integer arrays labels");
+  cmd->add_option(
+      "--attrs", a->attrs,
+      "Attributes for filtered search (query --filter): a JSON object per base row, one a line, e.g. "
+      "{\"tenant_id\": 42, \"price\": 19.5, \"tags\": [3, 7]}; the first line fixes the columns; a "
+      "column of integers is int, of numbers with fractions float, of integer arrays labels. Or a directory "
+      "of .npy columns: NAME.npy (integers: int; floats: float), NAME.offsets.npy + NAME.labels.npy "
+      "(labels)");
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")
       ->capture_default_str()
       ->check(CLI::IsMember({"l2", "ip", "cosine"}));
@@ -414,7 +418,8 @@ void AddBuild(CLI::App& app, RunFn* run) {
         o.keys = std::move(*keys);
       }
       if (!a->attrs.empty()) {
-        auto attrs = vx::Attributes::ReadJsonl(a->attrs);
+        auto attrs = std::filesystem::is_directory(a->attrs) ? vx::Attributes::ReadNpyDir(a->attrs)
+                                                             : vx::Attributes::ReadJsonl(a->attrs);
         if (!attrs.ok()) return Fail(attrs.status());
         o.attributes = std::move(*attrs);
       }
