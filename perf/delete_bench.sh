@@ -14,16 +14,7 @@ cd "$(dirname "$0")/.."
 n=${N:-100000}
 dim=${DIM:-128}
 nq=200
-peer=$(cd .. && pwd)/shared/tools/pgvector-peer
-work=$(mktemp -d "${VX_BENCH_DIR:-/var/tmp}/vx-delete-bench.XXXXXX")
-trap 'rm -rf "$work"; "$peer" psql -q -c "DROP TABLE IF EXISTS vx_items" >/dev/null 2>&1 || true' EXIT
-py=/usr/bin/python3 # Debian's, with python3-numpy
-build=${VX_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" --target vxctl >/dev/null
-vxctl=$build/tools/vxctl
-"$peer" start >/dev/null
-pg() { "$peer" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+. perf/pg_peer.sh delete-bench
 
 echo "== data: $n x $dim generated, $nq queries; commit $(git rev-parse --short HEAD)"
 $vxctl gen --dim "$dim" --count "$n" --queries "$nq" --out "$work/base.fbin" --queries-out "$work/q.fbin" >/dev/null
