@@ -139,6 +139,7 @@ TEST(FilterParse, DeepNestingIsAnErrorNotACrash) {
   auto f = Filter::Parse(deep);
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.status().ToString().find("nest"), std::string::npos) << f.status().ToString();
+  EXPECT_LT(f.status().ToString().size(), 500u) << "a long filter is not echoed whole";
   std::string nots;
   for (int i = 0; i < 100000; ++i) nots += "NOT ";
   EXPECT_FALSE(Filter::Parse(nots + "a = 1").ok());

@@ -36,8 +36,11 @@ class Parser {
 
   Status Error(const std::string& what) const {
     std::string near = i_ < t_.size() ? "'" + t_.substr(i_, 12) + "'" : "the end";
+    // The text echoed whole unless long (a generated filter can be).
+    const std::string text =
+        t_.size() <= 240 ? t_ : t_.substr(0, 240) + "... (" + std::to_string(t_.size()) + " chars)";
     return Status::InvalidArgument("filter: at character " + std::to_string(i_ + 1) + " (" + near + "): " + what +
-                                   ", in: " + t_);
+                                   ", in: " + text);
   }
   void Skip() {
     while (i_ < t_.size() && std::isspace(static_cast<unsigned char>(t_[i_]))) ++i_;
