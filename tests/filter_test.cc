@@ -110,7 +110,9 @@ TEST(FilterParse, AcceptsEveryOperator) {
         "not (a = 1 or b = 2) and c has 4", "((a = 1))", "  a=1  "}) {
     auto f = Filter::Parse(text);
     EXPECT_TRUE(f.ok()) << text << ": " << f.status().ToString();
-    if (f.ok()) EXPECT_EQ(f->text(), text);
+    if (f.ok()) {
+      EXPECT_EQ(f->text(), text);
+    }
   }
 }
 
@@ -196,7 +198,9 @@ TEST(FilterMatch, RangesEqualitiesAndCombinationsAgreeWithBruteForce) {
       std::vector<uint32_t> want;
       for (uint64_t r = 0; r < kN; ++r)
         if (match(r)) want.push_back(uint32_t(r));
-      ASSERT_EQ(got->Rows(), want) << text;
+      std::vector<uint32_t> rows;
+      got->Rows(&rows);
+      ASSERT_EQ(rows, want) << text;
     }
   }
   std::string cut = bytes->substr(0, bytes->size() - 3);
@@ -408,7 +412,9 @@ class FilterTest : public ::testing::TestWithParam<Param> {
         const uint64_t r = uint64_t(key - KeyOf(0)) / 3;
         EXPECT_TRUE(key >= KeyOf(0) && (key - KeyOf(0)) % 3 == 0 && r < kRows && c.match(r) && !deleted.count(r))
             << c.text << ": query " << q << " returned key " << key << ", which does not match";
-        if (i > 0) EXPECT_LE(got[i - 1].distance, got[i].distance);
+        if (i > 0) {
+          EXPECT_LE(got[i - 1].distance, got[i].distance);
+        }
         for (size_t j = 0; j < k; ++j) hits += exact[j].second == key;
       }
       want += k;
@@ -632,6 +638,40 @@ TEST_P(FilterTest, ADamagedAttrsFileFailsTheOpenNamingIt) {
   ASSERT_FALSE(index.ok());
   EXPECT_EQ(index.status().code(), StatusCode::kCorruption) << index.status().ToString();
   EXPECT_NE(index.status().ToString().find("attrs"), std::string::npos) << index.status().ToString();
+}
+
+// Well-formed attrs files with their checksums recorded, whose content is
+// wrong: other columns than the manifest names, or label offsets that fall.
+TEST_P(FilterTest, AttrsThatDisagreeWithTheManifestFailTheOpen) {
+  const auto expect_corrupt = [&](const Attributes& a, const std::string& says) {
+    auto bytes = AttrIndex::Serialize(a, {});
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    RewriteIndexFile(b_->index(), "attrs", *bytes);
+    auto index = Index::Open(b_->index(), IndexOptions{});
+    ASSERT_FALSE(index.ok()) << says;
+    EXPECT_EQ(index.status().code(), StatusCode::kCorruption) << index.status().ToString();
+    EXPECT_NE(index.status().ToString().find(says), std::string::npos) << index.status().ToString();
+  };
+  Attributes renamed = o_.attributes;
+  renamed.columns[0].name = "tenant";
+  expect_corrupt(renamed, "not the manifest's");
+  Attributes fewer = o_.attributes;
+  fewer.columns.pop_back();
+  expect_corrupt(fewer, "not the manifest's");
+  // Offsets that fall: written past Serialize's check by patching its bytes.
+  Attributes one{{o_.attributes.columns[3]}};
+  auto bytes = AttrIndex::Serialize(one, {});
+  ASSERT_TRUE(bytes.ok());
+  const size_t offsets_at = 4 + 4 + 8 + 4 + 4 + 4 + 4;  // header, name length, "tags", type
+  const uint64_t big = 1'000'000;
+  bytes->replace(offsets_at + 8 * 1, 8, reinterpret_cast<const char*>(&big), 8);  // row 0 ends past row 1
+  RewriteIndexFile(b_->index(), "attrs", *bytes);
+  auto index = Index::Open(b_->index(), IndexOptions{});
+  ASSERT_FALSE(index.ok());
+  EXPECT_EQ(index.status().code(), StatusCode::kCorruption) << index.status().ToString();
+  EXPECT_NE(index.status().ToString().find("attrs: attributes: column 'tags': offsets fall at row 1"),
+            std::string::npos)
+      << index.status().ToString();
 }
 
 TEST_P(FilterTest, ReindexKeepsTheLiveRowsAttributes) {

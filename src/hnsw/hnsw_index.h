@@ -41,6 +41,7 @@ class HnswIndex : public IndexBase {
     std::vector<PageHandle> pages;  // always empty between queries: no pins held
     std::vector<float> bounds;      // of the rerank candidates
     TopK upper_k{1};                // the k smallest upper bounds (estimate + error bound)
+    TopK scanned{1};                // a filtered scan's nearest codes (ScanRows)
     uint32_t neighbors[2 * kMaxM];  // a decoded layer-0 list
     uint32_t fresh[2 * kMaxM];      // its unvisited nodes,
     float dists[2 * kMaxM];         // their code distances,

@@ -181,8 +181,8 @@ uint64_t HnswIndex::ScanLimit(const SearchParams& p) const {
   return std::max<uint64_t>(static_cast<uint64_t>(std::sqrt(walk)), 4ull * RerankDepth(p));
 }
 
-// The rows' codes scored in blocks, the rerank depth nearest kept (a
-// max-heap in x.best), then reranked as a walk's candidates are.
+// The rows' codes scored in blocks, the rerank depth nearest kept, then
+// reranked as a walk's candidates are.
 Status HnswIndex::ScanRows(const float* query, const SearchParams& p, std::span<const uint32_t> rows,
                            std::vector<SearchResult>* out, SearchStats* stats) const {
   out->clear();
@@ -193,25 +193,15 @@ Status HnswIndex::ScanRows(const float* query, const SearchParams& p, std::span<
   constexpr size_t kBlock = 2 * kMaxM;
   if (x.block.size() < kBlock * cs) x.block.resize(kBlock * cs);
   const auto* codes = reinterpret_cast<const uint8_t*>(codes_.data());
-  const size_t depth = RerankDepth(p);
-  x.best.clear();
+  x.scanned.Reset(RerankDepth(p));
   for (size_t first = 0; first < rows.size(); first += kBlock) {
     const size_t n = std::min(kBlock, rows.size() - first);
     quantizer_->ScoreRows(x.pq, codes, rows.subspan(first, n), x.block.data(), x.dists);
-    for (size_t i = 0; i < n; ++i) {
-      const Candidate c{x.dists[i], rows[first + i]};
-      if (x.best.size() == depth) {
-        if (!(c < x.best.front())) continue;
-        std::pop_heap(x.best.begin(), x.best.end());
-        x.best.back() = c;
-      } else {
-        x.best.push_back(c);
-      }
-      std::push_heap(x.best.begin(), x.best.end());
-    }
+    for (size_t i = 0; i < n; ++i) x.scanned.Push(x.dists[i], rows[first + i]);
   }
   stats->codes_scored += rows.size();
-  std::sort(x.best.begin(), x.best.end());
+  x.best.clear();
+  for (const Neighbor& c : x.scanned.Sorted()) x.best.push_back({c.dist, static_cast<uint32_t>(c.id)});
   RerankCandidates(x, p.k);
   return Rerank(x.query.data(), p.k, x.rerank, stats, out);
 }

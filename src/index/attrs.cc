@@ -378,10 +378,9 @@ RowSet::~RowSet() {
 }
 bool RowSet::Admit(uint32_t row) const { return roaring_bitmap_contains(b_, row); }
 uint64_t RowSet::size() const { return roaring_bitmap_get_cardinality(b_); }
-std::vector<uint32_t> RowSet::Rows() const {
-  std::vector<uint32_t> rows(size());
-  roaring_bitmap_to_uint32_array(b_, rows.data());
-  return rows;
+void RowSet::Rows(std::vector<uint32_t>* out) const {
+  out->resize(size());
+  roaring_bitmap_to_uint32_array(b_, out->data());
 }
 
 Result<std::string> AttrIndex::Serialize(const Attributes& a, std::span<const uint32_t> row_of) {
@@ -603,25 +602,26 @@ Result<RowSet> AttrIndex::Eval(const Filter::Node& n, const std::string& text) c
     VX_ASSIGN_OR_RETURN(RowSet kid, Eval(*n.kids[0], text));
     return flip(std::move(kid));
   }
-  const std::string where = "filter: column '" + n.column + "' at character " + std::to_string(n.at + 1);
+  // The error prefix, built only for an error (Eval runs per query).
+  const auto where = [&] { return "filter: column '" + n.column + "' at character " + std::to_string(n.at + 1); };
   const auto it = columns_.find(n.column);
   if (it == columns_.end()) {
     std::string names;
     for (const std::string& name : order_) names += (names.empty() ? "" : ", ") + name;
-    return Status::InvalidArgument(where + ": the index has no such column (it has: " + names + "), in: " + text);
+    return Status::InvalidArgument(where() + ": the index has no such column (it has: " + names + "), in: " + text);
   }
   const Column& c = it->second;
   const double inf = std::numeric_limits<double>::infinity();
   if (c.values.type == AttributeType::kLabels) {
     if (n.kind != Kind::kHas) {
-      return Status::InvalidArgument(where + " holds labels: test it with " + n.column + " HAS label, in: " + text);
+      return Status::InvalidArgument(where() + " holds labels: test it with " + n.column + " HAS label, in: " + text);
     }
-    if (!n.values[0].is_int) return Status::InvalidArgument(where + ": a label is an integer, in: " + text);
+    if (!n.values[0].is_int) return Status::InvalidArgument(where() + ": a label is an integer, in: " + text);
     const auto p = c.postings.find(n.values[0].i);
     return p == c.postings.end() ? RowSet() : RowSet(roaring_bitmap_copy(p->second.raw()));
   }
   if (n.kind == Kind::kHas) {
-    return Status::InvalidArgument(where + " is " + AttributeTypeName(c.values.type) +
+    return Status::InvalidArgument(where() + " is " + AttributeTypeName(c.values.type) +
                                    "; HAS takes a labels column, in: " + text);
   }
   // Equality with an int literal is exact on an int column (no rounding

@@ -46,7 +46,8 @@ class RowSet final : public RowCheck {
 
   bool Admit(uint32_t row) const override;
   uint64_t size() const;
-  std::vector<uint32_t> Rows() const;  // ascending
+  // Its rows, ascending, into *out (whose storage a caller reuses).
+  void Rows(std::vector<uint32_t>* out) const;
   roaring_bitmap_s* raw() const { return b_; }
 
  private:

@@ -178,12 +178,14 @@ Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std:
   local.filter_rows = match.size();
   local.filter_scan_limit = ScanLimit(p);
   const uint64_t want = std::min<uint64_t>(p.k, local.filter_rows);
+  thread_local std::vector<uint32_t> rows;  // the scan's, reused across queries
   Status s;
   if (want == 0) {
     // Nothing matches: no plan runs.
   } else if (local.filter_rows <= local.filter_scan_limit) {
     local.filter_scans = 1;
-    s = ScanRows(query, p, match.Rows(), out, &local);
+    match.Rows(&rows);
+    s = ScanRows(query, p, rows, out, &local);
   } else {
     local.filter_walks = 1;
     SearchParams q = p;
@@ -193,7 +195,8 @@ Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std:
     s = SearchChecked(query, q, &match, out, &local);
     if (s.ok() && out->size() < want) {
       local.filter_fallbacks = 1;
-      s = ScanRows(query, p, match.Rows(), out, &local);
+      match.Rows(&rows);
+      s = ScanRows(query, p, rows, out, &local);
     }
   }
   if (stats != nullptr) stats->Add(local);

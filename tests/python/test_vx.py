@@ -365,6 +365,6 @@ def test_filtered_search_returns_the_nearest_matching_rows(tmp_path, data, kind)
         index.search(queries, filter="colour = 1")
     with pytest.raises(ValueError, match="price"):
         vx.build(tmp_path / "short", base, attributes={"tenant": tenant, "price": price[:-1]})
+    vx.build(tmp_path / "plain", base, quant="sq8")
     with pytest.raises(ValueError, match="no attributes"):
-        vx.build(tmp_path / "plain", base, quant="sq8")
         vx.open(tmp_path / "plain").search(queries, filter="tenant = 1")
