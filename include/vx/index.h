@@ -218,7 +218,8 @@ struct SearchParams {
   // walk admitting only matching rows (HNSW: routing through the others
   // until ef_search matches are found; IVF: probes scaled by 1 /
   // selectivity, then widened until k are found). Rows inserted after the
-  // build carry no attributes and match no filter.
+  // build are matched by the values they were inserted with and scored
+  // exactly beside the plan.
   const Filter* filter = nullptr;
 };
 
@@ -421,21 +422,33 @@ class IndexWriter {
   static Result<std::unique_ptr<IndexWriter>> Open(const std::string& dir, const IndexOptions& options,
                                                    const WriterOptions& writer = {});
   virtual ~IndexWriter() = default;
-  // Inserts n rows: keys[i] gets vectors[i * dim ...] (dim: the index's).
+  // Inserts n rows: keys[i] gets vectors[i * dim ...] (dim: the index's)
+  // and row i of `attributes`. An index built with attributes takes every
+  // column of its schema (by name, in any order; an int column is taken for
+  // a float one) for every row, one built without takes none.
   // InvalidArgument naming the key for a key that is live (Upsert replaces
   // it), a key repeated in the batch, a NaN or Inf component, or a zero
-  // vector under cosine; ResourceExhausted past delta_memory_bytes; Busy
-  // for a key a concurrent batch is writing. Nothing of a refused batch is
-  // applied. A deleted key may be inserted again.
-  virtual Status Insert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
+  // vector under cosine, and naming the column for attributes missing,
+  // unknown, of another type or row count; ResourceExhausted past
+  // delta_memory_bytes; Busy for a key a concurrent batch is writing.
+  // Nothing of a refused batch is applied. A deleted key may be inserted
+  // again.
+  virtual Status Insert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) = 0;
+  Status Insert(const int64_t* keys, const float* vectors, uint64_t n) {
+    return Insert(keys, vectors, n, Attributes());
+  }
   // Deletes the rows of n keys. NotFound naming the first key that does not
   // exist or is already deleted, InvalidArgument naming a key repeated in
   // the batch, Busy naming a key a concurrent batch is writing; nothing of
   // a refused batch is deleted.
   virtual Status Delete(const int64_t* keys, uint64_t n) = 0;
   // Insert, replacing the rows of keys that are live (the old row is
-  // deleted and the new one inserted, atomically with the batch).
-  virtual Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) = 0;
+  // deleted and the new one, with its new attributes, inserted, atomically
+  // with the batch).
+  virtual Status Upsert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) = 0;
+  Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) {
+    return Upsert(keys, vectors, n, Attributes());
+  }
   // Folds the WAL into segments: the rows inserted since the last
   // checkpoint as a new rows segment and the tombstones as one segment,
   // committed with the manifest; then empties the WAL. Searches go on

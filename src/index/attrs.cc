@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "index/delta_rows.h"
 #include "index/filter.h"
 
 namespace vx {
@@ -420,7 +421,7 @@ Result<std::string> AttrIndex::Serialize(const Attributes& a, std::span<const ui
   return out;
 }
 
-Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uint64_t rows, const std::string& path) {
+Result<Attributes> AttrIndex::Parse(const std::string& bytes, uint64_t rows, const std::string& path) {
   const auto corrupt = [&](const std::string& what) { return Status::Corruption(path + ": " + what); };
   Reader in(bytes);
   uint32_t magic = 0, version = 0, ncols = 0;
@@ -431,8 +432,6 @@ Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uin
   if (!in.Get(&file_rows) || !in.Get(&ncols)) return corrupt("truncated header");
   if (file_rows != rows)
     return corrupt("holds " + std::to_string(file_rows) + " rows; the index has " + std::to_string(rows));
-  auto idx = std::unique_ptr<AttrIndex>(new AttrIndex());
-  idx->rows_ = rows;
   Attributes all;
   for (uint32_t k = 0; k < ncols; ++k) {
     AttributeColumn c;
@@ -457,6 +456,13 @@ Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uin
   }
   if (!in.done()) return corrupt("bytes past the last column");
   if (Result<uint64_t> r = all.Rows(); !r.ok()) return corrupt(r.status().message());
+  return all;
+}
+
+Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uint64_t rows, const std::string& path) {
+  VX_ASSIGN_OR_RETURN(Attributes all, Parse(bytes, rows, path));
+  auto idx = std::unique_ptr<AttrIndex>(new AttrIndex());
+  idx->rows_ = rows;
   for (AttributeColumn& c : all.columns) {
     Column col;
     const std::string name = c.name;
@@ -495,42 +501,80 @@ Result<std::unique_ptr<AttrIndex>> AttrIndex::Load(const std::string& bytes, uin
       }
     }
     col.values = std::move(c);
-    idx->order_.push_back(name);
-    idx->columns_.emplace(name, std::move(col));
+    idx->schema_.emplace_back(name, col.values.type);
+    idx->columns_.push_back(std::move(col));
   }
   return idx;
 }
 
-std::vector<std::pair<std::string, AttributeType>> AttrIndex::Schema() const {
-  std::vector<std::pair<std::string, AttributeType>> out;
-  for (const std::string& name : order_) out.emplace_back(name, columns_.at(name).values.type);
+void AppendRows(const AttributeColumn& c, std::span<const uint32_t> rows, AttributeColumn* out) {
+  if (out->name.empty()) {
+    out->name = c.name;
+    out->type = c.type;
+    if (c.type == AttributeType::kLabels) out->offsets.push_back(0);
+  }
+  for (uint32_t r : rows) {
+    switch (c.type) {
+      case AttributeType::kInt:
+        out->ints.push_back(c.ints[r]);
+        break;
+      case AttributeType::kFloat:
+        out->floats.push_back(c.floats[r]);
+        break;
+      case AttributeType::kLabels:
+        out->labels.insert(out->labels.end(), c.labels.begin() + c.offsets[r], c.labels.begin() + c.offsets[r + 1]);
+        out->offsets.push_back(out->labels.size());
+        break;
+    }
+  }
+}
+
+Result<Attributes> ConformAttributes(const Attributes& given, const AttrSchema& schema, uint64_t rows) {
+  if (schema.empty()) {
+    if (given.empty()) return Attributes();
+    return Status::InvalidArgument("attributes: the index has no attribute columns (it was built without them)");
+  }
+  if (given.empty()) {
+    return Status::InvalidArgument("attributes: the index's rows carry columns (" + AttributeSchema(schema) +
+                                   "); give every inserted row its values");
+  }
+  VX_ASSIGN_OR_RETURN(const uint64_t n, given.Rows());
+  if (n != rows) {
+    return Status::InvalidArgument("attributes: " + std::to_string(n) + " rows for a batch of " + std::to_string(rows));
+  }
+  Attributes out;
+  for (const auto& [name, type] : schema) {
+    const auto it = std::find_if(given.columns.begin(), given.columns.end(),
+                                 [&](const AttributeColumn& c) { return c.name == name; });
+    if (it == given.columns.end()) {
+      return Status::InvalidArgument("attributes: column '" + name + "' (" + AttributeTypeName(type) +
+                                     ") is missing; the index's are " + AttributeSchema(schema));
+    }
+    AttributeColumn c = *it;
+    if (c.type == AttributeType::kInt && type == AttributeType::kFloat) {  // 3 given for a price
+      c.type = AttributeType::kFloat;
+      c.floats.assign(c.ints.begin(), c.ints.end());
+      c.ints.clear();
+    }
+    if (c.type != type) {
+      return Status::InvalidArgument("attributes: column '" + name + "' is " + AttributeTypeName(c.type) +
+                                     "; the index's is " + AttributeTypeName(type));
+    }
+    out.columns.push_back(std::move(c));
+  }
+  for (const AttributeColumn& c : given.columns) {
+    if (std::none_of(schema.begin(), schema.end(), [&](const auto& s) { return s.first == c.name; })) {
+      return Status::InvalidArgument("attributes: column '" + c.name + "' is not one of the index's (" +
+                                     AttributeSchema(schema) + ")");
+    }
+  }
   return out;
 }
 
 Attributes AttrIndex::Select(std::span<const uint32_t> rows) const {
   Attributes a;
-  for (const std::string& name : order_) {
-    const AttributeColumn& c = columns_.at(name).values;
-    AttributeColumn out;
-    out.name = c.name;
-    out.type = c.type;
-    if (c.type == AttributeType::kLabels) out.offsets.push_back(0);
-    for (uint32_t r : rows) {
-      switch (c.type) {
-        case AttributeType::kInt:
-          out.ints.push_back(c.ints[r]);
-          break;
-        case AttributeType::kFloat:
-          out.floats.push_back(c.floats[r]);
-          break;
-        case AttributeType::kLabels:
-          out.labels.insert(out.labels.end(), c.labels.begin() + c.offsets[r], c.labels.begin() + c.offsets[r + 1]);
-          out.offsets.push_back(out.labels.size());
-          break;
-      }
-    }
-    a.columns.push_back(std::move(out));
-  }
+  a.columns.resize(columns_.size());
+  for (size_t i = 0; i < columns_.size(); ++i) AppendRows(columns_[i].values, rows, &a.columns[i]);
   return a;
 }
 
@@ -555,23 +599,17 @@ RowSet AttrIndex::Slice(const Column& c, size_t first, size_t last) {
   return out;
 }
 
-RowSet AttrIndex::IntRange(const Column& c, int64_t lo, int64_t hi) const {
+RowSet AttrIndex::IntRange(size_t col, int64_t lo, int64_t hi) const {
+  const Column& c = columns_[col];
   const std::vector<int64_t>& v = c.values.ints;
-  if (lo > hi) return RowSet();
   const auto first =
       std::lower_bound(c.by_value.begin(), c.by_value.end(), lo, [&](uint32_t r, int64_t x) { return v[r] < x; });
   const auto last = std::upper_bound(first, c.by_value.end(), hi, [&](int64_t x, uint32_t r) { return x < v[r]; });
   return Slice(c, first - c.by_value.begin(), last - c.by_value.begin());
 }
 
-RowSet AttrIndex::Range(const Column& c, double lo, double hi, bool lo_open, bool hi_open) const {
-  if (c.values.type == AttributeType::kInt) {
-    // v > lo: v >= floor(lo) + 1; v >= lo: v >= ceil(lo); likewise above.
-    const double l = lo_open ? std::floor(lo) + 1 : std::ceil(lo);
-    const double h = hi_open ? std::ceil(hi) - 1 : std::floor(hi);
-    if (l > h) return RowSet();
-    return IntRange(c, Saturate(l), Saturate(h));
-  }
+RowSet AttrIndex::FloatRange(size_t col, double lo, double hi, bool lo_open, bool hi_open) const {
+  const Column& c = columns_[col];
   const std::vector<double>& v = c.values.floats;
   const auto first = std::partition_point(c.by_value.begin(), c.by_value.end(),
                                           [&](uint32_t r) { return lo_open ? v[r] <= lo : v[r] < lo; });
@@ -580,16 +618,67 @@ RowSet AttrIndex::Range(const Column& c, double lo, double hi, bool lo_open, boo
   return Slice(c, first - c.by_value.begin(), last - c.by_value.begin());
 }
 
-Result<RowSet> AttrIndex::Match(const Filter& f) const { return Eval(f.root(), f.text()); }
+RowSet AttrIndex::Label(size_t col, int64_t label) const {
+  const std::map<int64_t, RowSet>& postings = columns_[col].postings;
+  const auto p = postings.find(label);
+  return p == postings.end() ? RowSet() : RowSet(roaring_bitmap_copy(p->second.raw()));
+}
 
-Result<RowSet> AttrIndex::Eval(const Filter::Node& n, const std::string& text) const {
+RowSet AttrIndex::Complement(RowSet s) const { return RowSet(roaring_bitmap_flip(s.raw(), 0, rows_)); }
+
+namespace {
+
+// The inserted rows' attributes as FilterColumns: each condition one pass
+// over the rows' values.
+class InsertedColumns final : public FilterColumns {
+ public:
+  explicit InsertedColumns(const DeltaView& d) : d_(d) {}
+  const AttrSchema& schema() const override { return d_.schema; }
+  RowSet IntRange(size_t col, int64_t lo, int64_t hi) const override {
+    return Where(col, [&](const DeltaChunk::Attr& a, uint64_t i) { return lo <= a.ints[i] && a.ints[i] <= hi; });
+  }
+  RowSet FloatRange(size_t col, double lo, double hi, bool lo_open, bool hi_open) const override {
+    return Where(col, [&](const DeltaChunk::Attr& a, uint64_t i) {
+      const double v = a.floats[i];
+      return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+    });
+  }
+  RowSet Label(size_t col, int64_t label) const override {
+    return Where(col, [&](const DeltaChunk::Attr& a, uint64_t i) {
+      return std::find(a.labels[i].begin(), a.labels[i].end(), label) != a.labels[i].end();
+    });
+  }
+  RowSet Complement(RowSet s) const override {
+    return RowSet(roaring_bitmap_flip(s.raw(), d_.base_rows, d_.base_rows + d_.rows));
+  }
+
+ private:
+  template <class Test>
+  RowSet Where(size_t col, const Test& test) const {
+    thread_local std::vector<uint32_t> rows;
+    rows.clear();
+    for (uint64_t r = 0; r < d_.rows; ++r) {
+      const DeltaChunk::Attr& a = d_.chunks[r / DeltaChunk::kRows]->attrs[col];
+      if (test(a, r % DeltaChunk::kRows)) rows.push_back(static_cast<uint32_t>(d_.base_rows + r));
+    }
+    return RowSet(roaring_bitmap_of_ptr(rows.size(), rows.data()));
+  }
+  const DeltaView& d_;
+};
+
+}  // namespace
+
+Result<RowSet> MatchFilter(const Filter& f, const DeltaView& delta) { return MatchFilter(f, InsertedColumns(delta)); }
+
+namespace {
+
+Result<RowSet> Eval(const Filter::Node& n, const std::string& text, const FilterColumns& cols) {
   using Kind = Filter::Node::Kind;
   using Op = Filter::Node::Op;
-  const auto flip = [&](RowSet s) { return RowSet(roaring_bitmap_flip(s.raw(), 0, rows_)); };
   if (n.kind == Kind::kAnd || n.kind == Kind::kOr) {
-    VX_ASSIGN_OR_RETURN(RowSet out, Eval(*n.kids[0], text));
+    VX_ASSIGN_OR_RETURN(RowSet out, Eval(*n.kids[0], text, cols));
     for (size_t i = 1; i < n.kids.size(); ++i) {
-      VX_ASSIGN_OR_RETURN(const RowSet kid, Eval(*n.kids[i], text));
+      VX_ASSIGN_OR_RETURN(const RowSet kid, Eval(*n.kids[i], text, cols));
       if (n.kind == Kind::kAnd) {
         roaring_bitmap_and_inplace(out.raw(), kid.raw());
       } else {
@@ -599,65 +688,78 @@ Result<RowSet> AttrIndex::Eval(const Filter::Node& n, const std::string& text) c
     return out;
   }
   if (n.kind == Kind::kNot) {
-    VX_ASSIGN_OR_RETURN(RowSet kid, Eval(*n.kids[0], text));
-    return flip(std::move(kid));
+    VX_ASSIGN_OR_RETURN(RowSet kid, Eval(*n.kids[0], text, cols));
+    return cols.Complement(std::move(kid));
   }
   // The error prefix, built only for an error (Eval runs per query).
   const auto where = [&] { return "filter: column '" + n.column + "' at character " + std::to_string(n.at + 1); };
-  const auto it = columns_.find(n.column);
-  if (it == columns_.end()) {
+  const AttrSchema& schema = cols.schema();
+  const auto it = std::find_if(schema.begin(), schema.end(), [&](const auto& c) { return c.first == n.column; });
+  if (it == schema.end()) {
     std::string names;
-    for (const std::string& name : order_) names += (names.empty() ? "" : ", ") + name;
+    for (const auto& c : schema) names += (names.empty() ? "" : ", ") + c.first;
     return Status::InvalidArgument(where() + ": the index has no such column (it has: " + names + "), in: " + text);
   }
-  const Column& c = it->second;
+  const size_t col = it - schema.begin();
+  const AttributeType type = it->second;
   const double inf = std::numeric_limits<double>::infinity();
-  if (c.values.type == AttributeType::kLabels) {
+  if (type == AttributeType::kLabels) {
     if (n.kind != Kind::kHas) {
       return Status::InvalidArgument(where() + " holds labels: test it with " + n.column + " HAS label, in: " + text);
     }
     if (!n.values[0].is_int) return Status::InvalidArgument(where() + ": a label is an integer, in: " + text);
-    const auto p = c.postings.find(n.values[0].i);
-    return p == c.postings.end() ? RowSet() : RowSet(roaring_bitmap_copy(p->second.raw()));
+    return cols.Label(col, n.values[0].i);
   }
   if (n.kind == Kind::kHas) {
-    return Status::InvalidArgument(where() + " is " + AttributeTypeName(c.values.type) +
+    return Status::InvalidArgument(where() + " is " + AttributeTypeName(type) +
                                    "; HAS takes a labels column, in: " + text);
   }
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  // A range with bounds as doubles; on an int column rounded inward
+  // (v > lo: v >= floor(lo) + 1; v >= lo: v >= ceil(lo); likewise above).
+  const auto range = [&](double lo, double hi, bool lo_open, bool hi_open) {
+    if (type == AttributeType::kFloat) return cols.FloatRange(col, lo, hi, lo_open, hi_open);
+    const double l = lo_open ? std::floor(lo) + 1 : std::ceil(lo);
+    const double h = hi_open ? std::ceil(hi) - 1 : std::floor(hi);
+    return l > h ? RowSet() : cols.IntRange(col, Saturate(l), Saturate(h));
+  };
   // Equality with an int literal is exact on an int column (no rounding
   // through double); everything else compares as double.
-  const auto equal = [&](const FilterValue& v) {
-    if (c.values.type == AttributeType::kInt && v.is_int) return IntRange(c, v.i, v.i);
-    return Range(c, v.f, v.f, false, false);
+  const FilterValue& v = n.values[0];
+  const bool exact_int = type == AttributeType::kInt && v.is_int;
+  const auto equal = [&](const FilterValue& x) {
+    if (type == AttributeType::kInt && x.is_int) return cols.IntRange(col, x.i, x.i);
+    return range(x.f, x.f, false, false);
   };
-  if (n.kind == Kind::kBetween) return Range(c, n.values[0].f, n.values[1].f, false, false);
+  if (n.kind == Kind::kBetween) return range(n.values[0].f, n.values[1].f, false, false);
   if (n.kind == Kind::kIn) {
     RowSet out;
-    for (const FilterValue& v : n.values) roaring_bitmap_or_inplace(out.raw(), equal(v).raw());
-    return n.negated ? flip(std::move(out)) : std::move(out);
+    for (const FilterValue& x : n.values) roaring_bitmap_or_inplace(out.raw(), equal(x).raw());
+    return n.negated ? cols.Complement(std::move(out)) : std::move(out);
   }
-  const FilterValue& v = n.values[0];
-  const bool exact_int = c.values.type == AttributeType::kInt && v.is_int;
-  constexpr int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
   switch (n.op) {
     case Op::kEq:
       return equal(v);
     case Op::kNe:
-      return flip(equal(v));
+      return cols.Complement(equal(v));
     case Op::kLt:
-      if (exact_int) return v.i == kMin ? RowSet() : IntRange(c, kMin, v.i - 1);
-      return Range(c, -inf, v.f, false, true);
+      if (exact_int) return v.i == kMin ? RowSet() : cols.IntRange(col, kMin, v.i - 1);
+      return range(-inf, v.f, false, true);
     case Op::kLe:
-      if (exact_int) return IntRange(c, kMin, v.i);
-      return Range(c, -inf, v.f, false, false);
+      if (exact_int) return cols.IntRange(col, kMin, v.i);
+      return range(-inf, v.f, false, false);
     case Op::kGt:
-      if (exact_int) return v.i == kMax ? RowSet() : IntRange(c, v.i + 1, kMax);
-      return Range(c, v.f, inf, true, false);
+      if (exact_int) return v.i == kMax ? RowSet() : cols.IntRange(col, v.i + 1, kMax);
+      return range(v.f, inf, true, false);
     case Op::kGe:
-      if (exact_int) return IntRange(c, v.i, kMax);
-      return Range(c, v.f, inf, false, false);
+      if (exact_int) return cols.IntRange(col, v.i, kMax);
+      return range(v.f, inf, false, false);
   }
   return Status::InvalidArgument("filter: unknown operator");
 }
+
+}  // namespace
+
+Result<RowSet> MatchFilter(const Filter& f, const FilterColumns& columns) { return Eval(f.root(), f.text(), columns); }
 
 }  // namespace vx

@@ -26,10 +26,13 @@
 #include <vector>
 
 #include "index/index_base.h"
+#include "index/params.h"
 
 struct roaring_bitmap_s;
 
 namespace vx {
+
+struct DeltaView;
 
 inline constexpr char kAttrsFile[] = "attrs";
 
@@ -54,27 +57,70 @@ class RowSet final : public RowCheck {
   roaring_bitmap_s* b_;
 };
 
-class AttrIndex {
+// The columns a filter reads, each a set of rows numbered from first_row():
+// AttrIndex's (the built rows, through sorted orders and postings) or the
+// inserted rows' (DeltaView, one pass over their values). MatchFilter keeps
+// what a condition means (int bounds, type errors) in one place for both.
+class FilterColumns {
+ public:
+  virtual ~FilterColumns() = default;
+  virtual const AttrSchema& schema() const = 0;
+  // Column `col` (an index into schema()), int: the rows whose value v has
+  // lo <= v <= hi.
+  virtual RowSet IntRange(size_t col, int64_t lo, int64_t hi) const = 0;
+  // A float column: the rows in the range, each bound open or closed.
+  virtual RowSet FloatRange(size_t col, double lo, double hi, bool lo_open, bool hi_open) const = 0;
+  // A labels column: the rows that carry `label`.
+  virtual RowSet Label(size_t col, int64_t label) const = 0;
+  // The rows the columns hold that are not in `s`.
+  virtual RowSet Complement(RowSet s) const = 0;
+};
+
+// The rows of `columns` that `f` matches; InvalidArgument naming the
+// column (and its character in the text) for a column they have not, or a
+// condition its type cannot take (HAS on a number, a comparison on labels).
+Result<RowSet> MatchFilter(const Filter& f, const FilterColumns& columns);
+// The inserted rows of `delta` that `f` matches (row numbers from
+// delta.base_rows); as MatchFilter.
+Result<RowSet> MatchFilter(const Filter& f, const DeltaView& delta);
+
+// Rows `rows` of column `c`, in that order, appended to *out (a column of
+// the same name and type; default-constructed: it becomes one).
+void AppendRows(const AttributeColumn& c, std::span<const uint32_t> rows, AttributeColumn* out);
+// The attributes an insert of `rows` rows gives, as the index keeps them:
+// the schema's columns in its order, an int column widened to a float one.
+// InvalidArgument naming the column for one missing, one the index has
+// not, one of another type or of another row count; for attributes given
+// to an index without, or none given to one with.
+Result<Attributes> ConformAttributes(const Attributes& given, const AttrSchema& schema, uint64_t rows);
+
+class AttrIndex final : public FilterColumns {
  public:
   // The file's bytes for `a` (checked: Attributes::Rows), rows in the
   // order `row_of` gives (file row r holds source row row_of[r]; empty:
-  // source order).
+  // source order). Rows segments and WAL records hold inserted rows'
+  // attributes in this form too.
   static Result<std::string> Serialize(const Attributes& a, std::span<const uint32_t> row_of);
+  // The columns of bytes Serialize wrote for `rows` rows; Corruption
+  // naming `path` when they are not that.
+  static Result<Attributes> Parse(const std::string& bytes, uint64_t rows, const std::string& path);
   // Reads a file Serialize wrote for an index of `rows` rows; Corruption
   // naming `path` when it is not one.
   static Result<std::unique_ptr<AttrIndex>> Load(const std::string& bytes, uint64_t rows, const std::string& path);
 
-  // The rows `f` matches; InvalidArgument naming the column (and its
-  // character in the text) for a column the index has not, or a condition
-  // its type cannot take (HAS on a number, a comparison on labels).
-  Result<RowSet> Match(const Filter& f) const;
+  Result<RowSet> Match(const Filter& f) const { return MatchFilter(f, *this); }
   // The columns of rows `rows` (in that order): what a rebuild from the
   // live rows keeps.
   Attributes Select(std::span<const uint32_t> rows) const;
   uint64_t rows() const { return rows_; }
   uint64_t bytes() const { return bytes_; }
-  // (name, type) per column, as IndexInfo lists them.
-  std::vector<std::pair<std::string, AttributeType>> Schema() const;
+  // (name, type) per column, in file order, as IndexInfo lists them.
+  const AttrSchema& schema() const override { return schema_; }
+
+  RowSet IntRange(size_t col, int64_t lo, int64_t hi) const override;
+  RowSet FloatRange(size_t col, double lo, double hi, bool lo_open, bool hi_open) const override;
+  RowSet Label(size_t col, int64_t label) const override;
+  RowSet Complement(RowSet s) const override;
 
  private:
   struct Column {
@@ -85,11 +131,6 @@ class AttrIndex {
     std::vector<RowSet> buckets;
     std::map<int64_t, RowSet> postings;  // labels: the rows of each label
   };
-  Result<RowSet> Eval(const Filter::Node& n, const std::string& text) const;
-  // int, float columns: the rows whose value v has lo <= v <= hi (closed
-  // bounds; an int column's bounds rounded inward).
-  RowSet Range(const Column& c, double lo, double hi, bool lo_open, bool hi_open) const;
-  RowSet IntRange(const Column& c, int64_t lo, int64_t hi) const;
   // The rows of by_value[first, last): the whole buckets inside it OR-ed,
   // the rest sorted in.
   static RowSet Slice(const Column& c, size_t first, size_t last);
@@ -97,8 +138,8 @@ class AttrIndex {
 
   uint64_t rows_ = 0;
   uint64_t bytes_ = 0;
-  std::map<std::string, Column> columns_;
-  std::vector<std::string> order_;  // column names as stored
+  std::vector<Column> columns_;  // in file order
+  AttrSchema schema_;
 };
 
 }  // namespace vx

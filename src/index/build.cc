@@ -86,9 +86,7 @@ IndexParams BuiltParams(const BuildSetup& setup, const BuildOptions& o, const st
   p.page_size = static_cast<uint32_t>(setup.vectors.page_size);
   p.source = source.name();
   if (setup.attributes != nullptr) {
-    std::vector<std::pair<std::string, AttributeType>> columns;
-    for (const AttributeColumn& c : setup.attributes->columns) columns.emplace_back(c.name, c.type);
-    p.attributes = AttributeSchema(columns);
+    for (const AttributeColumn& c : setup.attributes->columns) p.attributes.emplace_back(c.name, c.type);
   }
   return p;
 }

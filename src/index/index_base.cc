@@ -1,5 +1,7 @@
 #include "index/index_base.h"
 
+#include <roaring/roaring.h>
+
 #include <algorithm>
 #include <cstring>
 #include <span>
@@ -67,11 +69,11 @@ Status IndexBase::OpenShared(const std::string& dir, const Manifest& m, const In
       std::any_of(m.files.begin(), m.files.end(), [](const ManifestFile& f) { return f.name == kAttrsFile; })) {
     VX_ASSIGN_OR_RETURN(const std::string abytes, ReadResident(kAttrsFile));
     VX_ASSIGN_OR_RETURN(attrs_, AttrIndex::Load(abytes, params_.count, FilePath(kAttrsFile)));
-    if (AttributeSchema(attrs_->Schema()) != params_.attributes) {
-      return Status::Corruption(FilePath(kAttrsFile) + ": its columns (" + AttributeSchema(attrs_->Schema()) +
-                                ") are not the manifest's (" + params_.attributes + ")");
+    if (attrs_->schema() != params_.attributes) {
+      return Status::Corruption(FilePath(kAttrsFile) + ": its columns (" + AttributeSchema(attrs_->schema()) +
+                                ") are not the manifest's (" + AttributeSchema(params_.attributes) + ")");
     }
-    info_.attributes = attrs_->Schema();
+    info_.attributes = attrs_->schema();
     info_.attribute_bytes = attrs_->bytes();
     info_.resident_bytes += attrs_->bytes();
   }
@@ -100,6 +102,7 @@ Status IndexBase::LoadSegments() {
   auto delta = std::make_shared<DeltaView>();
   delta->base_rows = params_.count;
   delta->dim = params_.dim;
+  delta->schema = params_.attributes;
   s->delta = delta;
   // Rows segments in order, then the tombstones (of base and inserted rows).
   const ManifestSegment* tombstones = nullptr;
@@ -138,14 +141,18 @@ Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<
   if (!any_writes_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
   const std::shared_ptr<const WriteState> w = writes();
   VX_RETURN_IF_ERROR(SearchChecked(query, p, w->deleted.get(), out, stats));
-  if (w->delta->rows == 0) return Status::Ok();
-  // The inserted rows, scored exactly, merged with the index's k.
+  return MergeInserted(query, p.k, *w->delta, w->deleted.get(), out, stats);
+}
+
+Status IndexBase::MergeInserted(const float* query, uint32_t k, const DeltaView& delta, const RowCheck* check,
+                                std::vector<SearchResult>* out, SearchStats* stats) const {
+  if (delta.rows == 0) return Status::Ok();
   thread_local QueryVector q;
   thread_local TopK top(1);
   VX_RETURN_IF_ERROR(q.Prepare(info_.metric, query, info_.dim));
-  top.Reset(p.k);
+  top.Reset(k);
   for (const SearchResult& r : *out) top.Push(r.distance, r.key);
-  const uint64_t scanned = w->delta->Search(info_.metric, q.data(), w->deleted.get(), &top);
+  const uint64_t scanned = delta.Search(info_.metric, q.data(), check, &top);
   if (stats != nullptr) stats->delta_rows_scanned += scanned;
   out->clear();
   for (const Neighbor& nb : top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
@@ -160,7 +167,9 @@ Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<
 // that the lists scanned hold as many matching rows as an unfiltered
 // search's would. A walk that still finds fewer than min(k, matches) (a
 // graph region it cannot reach) falls back to the scan: a search always
-// returns min(k, matches) rows.
+// returns min(k, matches) rows. Rows inserted since the build are matched
+// by their values and scored exactly beside the plan (which sees only the
+// built rows).
 Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                                  SearchStats* stats) const {
   out->clear();
@@ -170,35 +179,45 @@ Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std:
                                    "vxctl build --attrs, BuildOptions::attributes); filter: " + p.filter->text());
   }
   VX_ASSIGN_OR_RETURN(RowSet match, attrs_->Match(*p.filter));
+  std::shared_ptr<const WriteState> w;
   if (any_writes_.load(std::memory_order_acquire)) {
-    const std::shared_ptr<const WriteState> w = writes();
+    w = writes();
+    if (w->delta->rows > 0) {
+      VX_ASSIGN_OR_RETURN(const RowSet inserted, MatchFilter(*p.filter, *w->delta));
+      roaring_bitmap_or_inplace(match.raw(), inserted.raw());
+    }
     if (w->deleted) w->deleted->RemoveFrom(match.raw());
   }
   SearchStats local;
   local.filter_rows = match.size();
   local.filter_scan_limit = ScanLimit(p);
-  const uint64_t want = std::min<uint64_t>(p.k, local.filter_rows);
+  // The plan's rows: the built ones (numbered first).
+  const uint64_t built = roaring_bitmap_range_cardinality(match.raw(), 0, params_.count);
+  const uint64_t want = std::min<uint64_t>(p.k, built);
   thread_local std::vector<uint32_t> rows;  // the scan's, reused across queries
   Status s;
   if (want == 0) {
     // Nothing matches: no plan runs.
-  } else if (local.filter_rows <= local.filter_scan_limit) {
+  } else if (built <= local.filter_scan_limit) {
     local.filter_scans = 1;
     match.Rows(&rows);
+    rows.resize(built);
     s = ScanRows(query, p, rows, out, &local);
   } else {
     local.filter_walks = 1;
     SearchParams q = p;
     q.filter = nullptr;
-    const double scale = double(params_.count) / double(local.filter_rows);
+    const double scale = double(params_.count) / double(built);
     q.probes = static_cast<uint32_t>(std::min<double>(std::ceil(std::max<uint32_t>(p.probes, 1) * scale), 1u << 30));
     s = SearchChecked(query, q, &match, out, &local);
     if (s.ok() && out->size() < want) {
       local.filter_fallbacks = 1;
       match.Rows(&rows);
+      rows.resize(built);
       s = ScanRows(query, p, rows, out, &local);
     }
   }
+  if (s.ok() && w != nullptr) s = MergeInserted(query, p.k, *w->delta, &match, out, &local);
   if (stats != nullptr) stats->Add(local);
   return s;
 }
@@ -258,7 +277,10 @@ Status IndexBase::ApplyLogRecord(const WalRecord& r, WriteState* s) const {
   uint64_t n = 0;
   if (r.payload.size() >= 8) std::memcpy(&n, r.payload.data(), 8);
   const uint64_t row_bytes = sizeof(uint32_t) + sizeof(int64_t) + uint64_t{params_.dim} * sizeof(float);
-  if (r.payload.size() < 8 || n > r.payload.size() / row_bytes || r.payload.size() != 8 + n * row_bytes)
+  const uint64_t attrs_at = 8 + n * row_bytes;  // the rows' attributes follow when the index has columns
+  const bool has_attrs = !params_.attributes.empty();
+  if (r.payload.size() < 8 || n > r.payload.size() / row_bytes ||
+      (has_attrs ? r.payload.size() <= attrs_at : r.payload.size() != attrs_at))
     return Status::Corruption(where + ": an insert whose size does not match its row count");
   std::vector<uint32_t> old(n);
   std::vector<int64_t> keys(n);
@@ -270,7 +292,12 @@ Status IndexBase::ApplyLogRecord(const WalRecord& r, WriteState* s) const {
   std::erase(old, kNoRow);
   for (uint32_t row : old) VX_RETURN_IF_ERROR(check_row(row));
   if (!old.empty()) s->deleted = WithDeleted(s->deleted.get(), old);
-  s->delta = s->delta->Append(keys.data(), vectors.data(), n);
+  Attributes attrs;
+  if (has_attrs) {
+    const std::string bytes(reinterpret_cast<const char*>(r.payload.data()) + attrs_at, r.payload.size() - attrs_at);
+    VX_ASSIGN_OR_RETURN(attrs, s->delta->ParseAttrs(bytes, n, where));
+  }
+  s->delta = s->delta->Append(keys.data(), vectors.data(), n, has_attrs ? &attrs : nullptr);
   return Status::Ok();
 }
 
@@ -313,12 +340,14 @@ class LiveRowsSource final : public VectorSource {
       return Status::InvalidArgument(index.dir_ + ": every row is deleted; there is nothing to rebuild");
     *attributes = Attributes();
     if (index.attrs_ != nullptr) {
-      if (rows.back() >= index.params_.count) {
-        return Status::NotSupported(index.dir_ + ": has attributes and " + std::to_string(w->delta->rows) +
-                                    " rows inserted since the build, which carry none (attributes with inserts are "
-                                    "not implemented yet); rebuild it from its source with vxctl build --attrs");
-      }
-      *attributes = index.attrs_->Select(rows);
+      // The built rows' values, then the inserted rows'.
+      const uint64_t built = index.params_.count;
+      const size_t split = std::lower_bound(rows.begin(), rows.end(), built) - rows.begin();
+      *attributes = index.attrs_->Select({rows.data(), split});
+      std::vector<uint32_t> inserted(rows.begin() + split, rows.end());
+      for (uint32_t& r : inserted) r -= static_cast<uint32_t>(built);
+      const Attributes delta = w->delta->Attrs(0, w->delta->rows);
+      for (size_t c = 0; c < delta.columns.size(); ++c) AppendRows(delta.columns[c], inserted, &attributes->columns[c]);
     }
     return std::unique_ptr<VectorSource>(new LiveRowsSource(index, std::move(rows)));
   }

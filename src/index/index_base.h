@@ -164,6 +164,10 @@ class IndexBase : public Index {
   Status LoadSegments();
   Status SearchFiltered(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                         SearchStats* stats) const;
+  // Merges into *out (the index's k nearest) the rows of `delta` that
+  // `check` admits (nullptr: all), scored exactly.
+  Status MergeInserted(const float* query, uint32_t k, const DeltaView& delta, const RowCheck* check,
+                       std::vector<SearchResult>* out, SearchStats* stats) const;
   // Sets info_'s figures of the writes `s`.
   void CountWrites(const WriteState& s);
   mutable std::mutex writes_mu_;  // held only to copy or swap the pointer

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "index/attrs.h"
 #include "index/delta_rows.h"
 #include "index/tombstones.h"
 #include "io/paged_file.h"
@@ -27,11 +28,11 @@ class IndexWriterImpl final : public IndexWriter {
       : lock_(std::move(lock)), index_(std::move(index)), options_(options), manifest_(index_->manifest_) {}
 
   Status Open();
-  Status Insert(const int64_t* keys, const float* vectors, uint64_t n) override {
-    return Put("insert", keys, vectors, n, false);
+  Status Insert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) override {
+    return Put("insert", keys, vectors, n, attributes, false);
   }
-  Status Upsert(const int64_t* keys, const float* vectors, uint64_t n) override {
-    return Put("upsert", keys, vectors, n, true);
+  Status Upsert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) override {
+    return Put("upsert", keys, vectors, n, attributes, true);
   }
   Status Vacuum() override {
     return Status::NotSupported(
@@ -50,7 +51,8 @@ class IndexWriterImpl final : public IndexWriter {
   IndexInfo info() const override;
 
  private:
-  Status Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n, bool replace);
+  Status Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes,
+             bool replace);
   // The newest row of `key` (live or deleted), if it has one. With mu_ held.
   std::optional<uint32_t> RowOf(int64_t key) const;
   // The live row of keys[i] for a batch's check, with mu_ held: Busy when a
@@ -201,7 +203,8 @@ Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
                 false);
 }
 
-Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n, bool replace) {
+Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n,
+                            const Attributes& attributes, bool replace) {
   if (n == 0) return Status::Ok();
   if (keys == nullptr || vectors == nullptr)
     return Status::InvalidArgument(std::string(what) + ": keys or vectors is null");
@@ -213,8 +216,22 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
                                    " rows is over the limit of " + std::to_string((Wal::kMaxPayload - 8) / row_bytes) +
                                    " at " + std::to_string(dim) + " dims; split it");
   }
-  // The record: n, old rows, keys, vectors (unit length under cosine).
-  std::vector<uint8_t> payload(8 + n * row_bytes);
+  const AttrSchema& schema = index_->params_.attributes;
+  Result<Attributes> attrs = ConformAttributes(attributes, schema, n);
+  if (!attrs.ok()) return Status::InvalidArgument(std::string(what) + ": " + attrs.status().message() + kNothing);
+  std::string attr_bytes;
+  if (!schema.empty()) {
+    VX_ASSIGN_OR_RETURN(attr_bytes, AttrIndex::Serialize(*attrs, {}));
+  }
+  if (attr_bytes.size() > Wal::kMaxPayload - 8 - n * row_bytes) {
+    return Status::InvalidArgument(std::string(what) + ": a batch of " + std::to_string(n) + " rows with " +
+                                   std::to_string(attr_bytes.size()) + " bytes of attributes is over the WAL's " +
+                                   std::to_string(Wal::kMaxPayload) + "-byte record; split it");
+  }
+  // The record: n, old rows, keys, vectors (unit length under cosine), the
+  // attributes (when the index has columns).
+  std::vector<uint8_t> payload(8 + n * row_bytes + attr_bytes.size());
+  std::memcpy(payload.data() + 8 + n * row_bytes, attr_bytes.data(), attr_bytes.size());
   std::memcpy(payload.data(), &n, 8);
   auto* old = reinterpret_cast<uint32_t*>(payload.data() + 8);
   std::memcpy(payload.data() + 8 + n * sizeof(uint32_t), keys, n * sizeof(int64_t));
@@ -246,8 +263,13 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
     return Status::ResourceExhausted(std::string(what) + ": " + std::to_string(n) + " rows would take the index past " +
                                      std::to_string(kNoRow - 1) + " rows");
   }
-  const uint64_t chunk_bytes = DeltaChunk::kRows * (sizeof(int64_t) + uint64_t{dim} * sizeof(float));
-  const uint64_t need = (delta.rows + n + DeltaChunk::kRows - 1) / DeltaChunk::kRows * chunk_bytes;
+  const uint64_t labels = schema.empty() ? 0 : [&] {
+    uint64_t count = 0;
+    for (const AttributeColumn& c : attrs->columns) count += c.labels.size();
+    return count;
+  }();
+  const uint64_t need = (delta.rows + n + DeltaChunk::kRows - 1) / DeltaChunk::kRows * delta.chunk_bytes() +
+                        (delta.label_count + labels) * sizeof(int64_t);
   if (need > options_.delta_memory_bytes) {
     return Status::ResourceExhausted(
         std::string(what) + ": " + std::to_string(n) + " more rows would take the inserted rows (" +
@@ -267,7 +289,7 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
   }
   auto after = std::make_shared<WriteState>(*last_);
   if (!replaced.empty()) after->deleted = WithDeleted(last_->deleted.get(), replaced);
-  after->delta = delta.Append(keys, v, n);
+  after->delta = delta.Append(keys, v, n, schema.empty() ? nullptr : &*attrs);
   return Commit(lock, LogRecordType::kPut, payload, std::move(after), {keys, n}, true);
 }
 

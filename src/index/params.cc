@@ -1,5 +1,7 @@
 #include "index/params.h"
 
+#include <algorithm>
+
 #include "io/page.h"
 
 namespace vx {
@@ -52,7 +54,7 @@ void IndexParams::ToManifest(ManifestParams* out) const {
   (*out)["dim"] = std::to_string(dim);
   (*out)["page_size"] = std::to_string(page_size);
   (*out)["source"] = source;
-  if (!attributes.empty()) (*out)["attributes"] = attributes;
+  if (!attributes.empty()) (*out)["attributes"] = AttributeSchema(attributes);
   if (checkpoint_lsn != 0) (*out)["wal_lsn"] = std::to_string(checkpoint_lsn);
 }
 
@@ -79,7 +81,23 @@ Result<IndexParams> IndexParams::FromManifest(const Manifest& m, const std::stri
   p.dim = static_cast<uint32_t>(dim);
   p.page_size = static_cast<uint32_t>(ps);
   p.source = Param(m, "source");
-  p.attributes = Param(m, "attributes");
+  const std::string attributes = Param(m, "attributes");
+  for (size_t at = 0; at < attributes.size();) {
+    const size_t end = std::min(attributes.find(',', at), attributes.size());
+    const std::string col = attributes.substr(at, end - at);
+    const size_t colon = col.rfind(':');
+    const std::string type = colon == std::string::npos ? "" : col.substr(colon + 1);
+    AttributeType t = AttributeType::kInt;
+    if (type == "float") {
+      t = AttributeType::kFloat;
+    } else if (type == "labels") {
+      t = AttributeType::kLabels;
+    } else if (type != "int") {
+      return Status::Corruption(dir + "/MANIFEST: attribute column '" + col + "' is not name:int|float|labels");
+    }
+    p.attributes.emplace_back(col.substr(0, colon), t);
+    at = end + 1;
+  }
   if (m.params.count("wal_lsn")) {
     VX_ASSIGN_OR_RETURN(p.checkpoint_lsn, Number(m, "wal_lsn", dir, 1, UINT64_MAX));
   }
@@ -136,7 +154,7 @@ Result<IvfParams> IvfParams::FromManifest(const Manifest& m, const std::string& 
   return p;
 }
 
-std::string AttributeSchema(const std::vector<std::pair<std::string, AttributeType>>& columns) {
+std::string AttributeSchema(const AttrSchema& columns) {
   std::string out;
   for (const auto& [name, type] : columns) out += (out.empty() ? "" : ",") + name + ":" + AttributeTypeName(type);
   return out;

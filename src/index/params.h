@@ -17,6 +17,8 @@
 namespace vx {
 
 using ManifestParams = std::map<std::string, std::string>;
+// The attribute columns of an index, (name, type) in file order.
+using AttrSchema = std::vector<std::pair<std::string, AttributeType>>;
 
 struct IndexParams {
   std::string type;     // the type's name in the registry ("hnsw", "ivf")
@@ -29,9 +31,9 @@ struct IndexParams {
   uint32_t dim = 0;
   uint32_t page_size = 0;
   std::string source;  // what the build read (a path, or "memory")
-  // The attribute columns, "name:type,..." in file order (AttributeSchema);
-  // empty: none. The attrs file must agree.
-  std::string attributes;
+  // The attribute columns (in the manifest: "name:type,..."); empty: none.
+  // The attrs file and every rows segment must agree.
+  AttrSchema attributes;
   // The last LSN of the generation's WAL (index_base.h) that a checkpoint
   // folded into segments ("wal_lsn"); 0: none.
   uint64_t checkpoint_lsn = 0;
@@ -63,8 +65,8 @@ struct IvfParams {
   void Describe(IndexInfo* info) const;  // fills info's IVF fields
 };
 
-// "name:type,..." for the manifest (IndexParams::attributes).
-std::string AttributeSchema(const std::vector<std::pair<std::string, AttributeType>>& columns);
+// "name:type,..." as the manifest holds IndexParams::attributes.
+std::string AttributeSchema(const AttrSchema& columns);
 
 // The manifest entry of file `name`, Corruption if the manifest lists none.
 Result<ManifestFile> ManifestEntry(const Manifest& m, const std::string& name, const std::string& dir);
