@@ -122,17 +122,27 @@ class PythonProgress {
   std::optional<py::error_already_set> raised_;
 };
 
-// build(attributes=): {name: column}, a column a 1-D integer array (int),
-// a 1-D float array (float) or a sequence of integer sequences (labels).
+// build(attributes=): {name: column}, a column a 1-D integer array or list
+// (int), a 1-D float array or list (float) or a sequence of integer
+// sequences (labels).
 vx::Attributes AttributesOf(const py::object& given) {
   if (!py::isinstance<py::dict>(given)) throw py::type_error("attributes must be a dict of column name to values");
   vx::Attributes a;
   for (const auto& [key, value] : py::cast<py::dict>(given)) {
     vx::AttributeColumn c;
     c.name = py::cast<std::string>(key);
-    const bool is_array = py::isinstance<py::array>(value);
-    const py::array arr = is_array ? py::cast<py::array>(value) : py::array();
-    if (is_array && arr.ndim() == 1 && arr.dtype().kind() != 'O') {
+    // A list of numbers is a column as an array of them is; a list of
+    // lists (ragged or not) is labels.
+    py::array arr;
+    if (py::isinstance<py::array>(value)) {
+      arr = py::cast<py::array>(value);
+    } else {
+      try {
+        arr = py::module_::import("numpy").attr("asarray")(value);
+      } catch (const py::error_already_set&) {  // ragged lists: labels
+      }
+    }
+    if (arr && arr.ndim() == 1 && arr.size() > 0 && arr.dtype().kind() != 'O') {
       const char kind = arr.dtype().kind();
       if (kind == 'i' || kind == 'u' || kind == 'b') {
         c.type = vx::AttributeType::kInt;
@@ -248,12 +258,16 @@ class PyIndex {
 
   using Keys = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
   using Rows = py::array_t<float, py::array::c_style | py::array::forcecast>;
-  void Insert(const Keys& keys, const Rows& vectors) { Put(keys, vectors, false); }
-  void Upsert(const Keys& keys, const Rows& vectors) { Put(keys, vectors, true); }
+  void Insert(const Keys& keys, const Rows& vectors, const py::object& attributes) {
+    Put(keys, vectors, attributes, false);
+  }
+  void Upsert(const Keys& keys, const Rows& vectors, const py::object& attributes) {
+    Put(keys, vectors, attributes, true);
+  }
 
-  // Insert (replace false) or Upsert: keys 1-D, vectors (len(keys), dim).
-  void Put(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& keys,
-           const py::array_t<float, py::array::c_style | py::array::forcecast>& vectors, bool replace) {
+  // Insert (replace false) or Upsert: keys 1-D, vectors (len(keys), dim),
+  // attributes as build() takes them (None: none).
+  void Put(const Keys& keys, const Rows& vectors, const py::object& attributes, bool replace) {
     vx::IndexWriter& w = writer();
     const uint32_t dim = index().info().dim;
     if (keys.ndim() != 1) throw py::value_error("keys must be 1-D");
@@ -261,11 +275,12 @@ class PyIndex {
       throw py::value_error("vectors must be of shape (" + std::to_string(keys.shape(0)) + ", " + std::to_string(dim) +
                             "): one row of the index's dimension per key");
     }
+    const vx::Attributes attrs = attributes.is_none() ? vx::Attributes() : AttributesOf(attributes);
     vx::Status s;
     {
       py::gil_scoped_release release;
-      s = replace ? w.Upsert(keys.data(), vectors.data(), keys.shape(0))
-                  : w.Insert(keys.data(), vectors.data(), keys.shape(0));
+      s = replace ? w.Upsert(keys.data(), vectors.data(), keys.shape(0), attrs)
+                  : w.Insert(keys.data(), vectors.data(), keys.shape(0), attrs);
     }
     Check(s);
   }
@@ -543,11 +558,13 @@ PYBIND11_MODULE(_vx, m) {
            "found. With return_stats, (D, I, stats): per-query counters, one array each (filter_scans, "
            "filter_walks: the plan a filtered query ran). filter: an expression over the attributes, e.g. "
            "\"tenant_id = 42 AND tags HAS 7\", for every query, or a list of one per query.")
-      .def("insert", &PyIndex::Insert, py::arg("keys"), py::arg("vectors"),
-           "Inserts rows: `keys` (1-D int64) get `vectors` (float32, (len(keys), dim)), searchable and durable when "
-           "it returns; the whole batch or, when a key is live or repeats or a vector has a NaN, none of it "
-           "(ValueError naming the key).")
-      .def("upsert", &PyIndex::Upsert, py::arg("keys"), py::arg("vectors"),
+      .def("insert", &PyIndex::Insert, py::arg("keys"), py::arg("vectors"), py::arg("attributes") = py::none(),
+           "Inserts rows: `keys` (1-D int64) get `vectors` (float32, (len(keys), dim)) and `attributes` ({name: "
+           "column} as build() takes them, one value per key; every column of an index built with attributes, "
+           "none for one without), searchable and durable when it returns; the whole batch or, when a key is live "
+           "or repeats, a vector has a NaN or a column is missing or mistyped, none of it (ValueError naming the "
+           "key or the column).")
+      .def("upsert", &PyIndex::Upsert, py::arg("keys"), py::arg("vectors"), py::arg("attributes") = py::none(),
            "insert, replacing the rows of keys that are live.")
       .def("delete", &PyIndex::Delete, py::arg("keys"),
            "Deletes the rows of `keys` (1-D int64), durable when it returns; the whole batch or, when a key does "

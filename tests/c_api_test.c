@@ -540,6 +540,37 @@ int main(void) {
             "an unknown column: %s", err.message);
       vx_close(fi);
     }
+    /* Inserted rows carry attributes (vx_insert_attrs) and match by them;
+     * an insert without the index's columns is refused naming one. */
+    vx_index* fw = vx_open_writer(filtered, NULL, NULL, &err);
+    CHECK(fw != NULL, "open writer on filtered: %s", err.message);
+    if (fw) {
+      const int64_t key = 900000;
+      int64_t t99 = 99, tag42 = 42;
+      double p1 = 1000;
+      uint64_t one[2] = {0, 1};
+      vx_attribute_column row[3] = {{"tags", "labels", 1, NULL, NULL, one, &tag42},
+                                    {"tenant", "int", 1, &t99, NULL, NULL, NULL},
+                                    {"price", "float", 1, NULL, &p1, NULL, NULL}};
+      CHECK(vx_insert(fw, &key, queries, 1, kDim, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "tenant"),
+            "an insert without attributes: %s", err.message);
+      CHECK(vx_insert_attrs(fw, &key, queries, 1, kDim, row, 2, &err) == VX_INVALID_ARGUMENT &&
+                strstr(err.message, "'price'"),
+            "an insert without the price column: %s", err.message);
+      CHECK(vx_insert_attrs(fw, &key, queries, 1, kDim, row, 3, &err) == VX_OK, "insert_attrs: %s", err.message);
+      vx_search_params sp;
+      vx_search_params_init(&sp);
+      sp.filter = "tenant = 99 AND tags HAS 42 AND price > 999";
+      int64_t got[kK];
+      uint32_t found = 0;
+      CHECK(vx_search(fw, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && found == 1 && got[0] == key,
+            "the inserted row by its attributes: %s (%u found)", err.message, found);
+      t99 = 98;
+      CHECK(vx_upsert_attrs(fw, &key, queries, 1, kDim, row, 3, &err) == VX_OK, "upsert_attrs: %s", err.message);
+      CHECK(vx_search(fw, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && found == 0,
+            "the upserted row left tenant 99: %u found", found);
+      vx_close(fw);
+    }
     cols[1].type = "double";
     CHECK(vx_build(path, filtered, &f, &err) == VX_INVALID_ARGUMENT && strstr(err.message, "price") != NULL,
           "a bad column type: %s", err.message);

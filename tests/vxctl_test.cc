@@ -621,6 +621,28 @@ TEST(VxctlIndex, BuildWithAttributesAndFilteredQueries) {
   build = Vxctl("build --base " + dir / "b.fbin" + " --attrs " + dir / "bad.jsonl" + " --out " + dir / "idx2");
   EXPECT_EQ(build.status, 1);
   EXPECT_NE(build.output.find("line 2, column 'tenant'"), std::string::npos) << build.output;
+  // Inserted rows take their attributes from --attrs (price given as
+  // integers: widened to the float column): the queries themselves, as
+  // rows 2000..2019 of a new tenant, each its own query's nearest.
+  {
+    std::ofstream a(dir / "ins.jsonl");
+    for (int r = 0; r < 20; ++r) a << "{\"tags\": [9], \"tenant\": 41, \"price\": " << r << "}\n";
+  }
+  CliRun ins = Vxctl("insert " + dir / "idx" + " --vectors " + dir / "q.fbin");
+  EXPECT_EQ(ins.status, 1);
+  EXPECT_NE(ins.output.find("tenant:int,price:float,tags:labels"), std::string::npos) << ins.output;
+  ins = Vxctl("insert " + dir / "idx" + " --vectors " + dir / "q.fbin" + " --attrs " + dir / "short.txt");
+  EXPECT_EQ(ins.status, 1) << ins.output;
+  ins =
+      Vxctl("insert " + dir / "idx" + " --vectors " + dir / "q.fbin" + " --attrs " + dir / "ins.jsonl" + " --batch 7");
+  ASSERT_EQ(ins.status, 0) << ins.output;
+  q = Vxctl("query " + dir / "idx" + " --queries " + dir / "q.fbin" + " --filter 'tenant = 41 AND price < 15' --out " +
+            dir / "r4.npy");
+  ASSERT_EQ(q.status, 0) << q.output;
+  got = ReadInt64Npy(dir / "r4.npy");
+  ASSERT_EQ(got.size(), 200u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(got[i] >= 2000 && got[i] < 2015) << got[i];
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(got[i * 10], 2000 + i) << "query " << i;
 }
 
 // vxctl delete and checkpoint: the deleted keys leave every query's

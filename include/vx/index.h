@@ -90,6 +90,9 @@ struct Attributes {
   // NAME.labels.npy (the labels, int). Columns in name order; errors name
   // the file.
   static Result<Attributes> ReadNpyDir(const std::string& dir);
+  // Rows [first, first + n) of every column (none: none), for a batch of
+  // an insert.
+  Attributes Slice(uint64_t first, uint64_t n) const;
 };
 
 // A filter expression over attributes, as in SQL's WHERE:

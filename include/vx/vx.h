@@ -250,9 +250,22 @@ vx_index* vx_open_writer(const char* dir, const vx_open_options* options, const 
  * repeated in the batch, VX_BUSY naming a key a concurrent call is
  * deleting. */
 vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* err);
-/* n rows of `dim` floats; not implemented yet (VX_NOT_SUPPORTED). */
+/* Inserts n rows of `dim` floats under n keys (vx::IndexWriter::Insert):
+ * VX_INVALID_ARGUMENT naming the key for a key that is live (vx_upsert
+ * replaces it), repeated in the batch, or a vector with NaN or Inf. An
+ * index built with attributes takes them through vx_insert_attrs. */
 vx_code vx_insert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err);
 vx_code vx_upsert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err);
+/* vx_insert and vx_upsert with the rows' attributes: attribute_count
+ * columns of n rows each (vx_attribute_column, copied). An index built
+ * with attribute columns takes every one of them, by name in any order (an
+ * "int" column for a "float" one), and one built without takes none;
+ * VX_INVALID_ARGUMENT names a column missing, unknown, of another type or
+ * row count. Filters match the rows by these values. */
+vx_code vx_insert_attrs(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
+                        const vx_attribute_column* attributes, uint32_t attribute_count, vx_error* err);
+vx_code vx_upsert_attrs(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
+                        const vx_attribute_column* attributes, uint32_t attribute_count, vx_error* err);
 /* Folds the write-ahead log into a segment committed with the manifest,
  * then empties the log; searches go on meanwhile. */
 vx_code vx_checkpoint(vx_index* index, vx_error* err);

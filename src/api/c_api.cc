@@ -114,15 +114,6 @@ vx::Status CheckDim(const vx_index* index, uint32_t given, const char* what = "q
                                      " components; the index has dim " + std::to_string(dim));
 }
 
-// vx_insert and vx_upsert: `write` is the IndexWriter's.
-vx::Status WriteRows(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
-                     vx::Status (vx::IndexWriter::*write)(const int64_t*, const float*, uint64_t)) {
-  VX_RETURN_IF_ERROR(CheckWriter(index));
-  if (n > 0 && (!keys || !vectors)) return Missing(keys ? "vectors" : "keys");
-  VX_RETURN_IF_ERROR(CheckDim(index, dim, "vectors"));
-  return (index->writer.get()->*write)(keys, vectors, n);
-}
-
 // The search parameters of `params`; its filter, parsed, into *filter
 // (which p.filter then points to).
 vx::Result<vx::SearchParams> ToParams(const vx_search_params* params, std::optional<vx::Filter>* filter) {
@@ -174,6 +165,17 @@ vx::Result<vx::Attributes> ToAttributes(const vx_attribute_column* columns, uint
     a.columns.push_back(std::move(col));
   }
   return a;
+}
+
+// vx_insert and vx_upsert, with attributes or without (count 0).
+vx::Status WriteRows(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
+                     const vx_attribute_column* columns, uint32_t count, bool upsert) {
+  VX_RETURN_IF_ERROR(CheckWriter(index));
+  if (n > 0 && (!keys || !vectors)) return Missing(keys ? "vectors" : "keys");
+  VX_RETURN_IF_ERROR(CheckDim(index, dim, "vectors"));
+  VX_ASSIGN_OR_RETURN(const vx::Attributes attributes, ToAttributes(columns, count));
+  return upsert ? index->writer->Upsert(keys, vectors, n, attributes)
+                : index->writer->Insert(keys, vectors, n, attributes);
 }
 
 void ToStats(const vx::SearchStats& s, vx_search_stats* out) {
@@ -407,11 +409,21 @@ vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* er
 }
 
 vx_code vx_insert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err) {
-  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, &vx::IndexWriter::Insert); });
+  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, nullptr, 0, false); });
 }
 
 vx_code vx_upsert(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim, vx_error* err) {
-  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, &vx::IndexWriter::Upsert); });
+  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, nullptr, 0, true); });
+}
+
+vx_code vx_insert_attrs(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
+                        const vx_attribute_column* attributes, uint32_t attribute_count, vx_error* err) {
+  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, attributes, attribute_count, false); });
+}
+
+vx_code vx_upsert_attrs(vx_index* index, const int64_t* keys, const float* vectors, uint64_t n, uint32_t dim,
+                        const vx_attribute_column* attributes, uint32_t attribute_count, vx_error* err) {
+  return Guard(err, [&] { return WriteRows(index, keys, vectors, n, dim, attributes, attribute_count, true); });
 }
 
 vx_code vx_checkpoint(vx_index* index, vx_error* err) {

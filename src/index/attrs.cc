@@ -11,6 +11,7 @@
 #include <limits>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 
 #include "index/delta_rows.h"
@@ -527,6 +528,15 @@ void AppendRows(const AttributeColumn& c, std::span<const uint32_t> rows, Attrib
         break;
     }
   }
+}
+
+Attributes Attributes::Slice(uint64_t first, uint64_t n) const {
+  std::vector<uint32_t> rows(n);
+  std::iota(rows.begin(), rows.end(), static_cast<uint32_t>(first));
+  Attributes out;
+  out.columns.resize(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) AppendRows(columns[c], rows, &out.columns[c]);
+  return out;
 }
 
 Result<Attributes> ConformAttributes(const Attributes& given, const AttrSchema& schema, uint64_t rows) {

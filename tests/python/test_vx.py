@@ -363,6 +363,20 @@ def test_filtered_search_returns_the_nearest_matching_rows(tmp_path, data, kind)
         index.search(queries, filter="tenant = = 1")
     with pytest.raises(ValueError, match="'colour'"):
         index.search(queries, filter="colour = 1")
+    # Inserted rows carry attributes (price as integers: widened) and match by them.
+    del index
+    with vx.open_writer(path) as w:
+        new = np.arange(len(queries), dtype=np.int64) + 10**9
+        with pytest.raises(ValueError, match="tenant"):
+            w.insert(new, queries)
+        w.insert(new, queries, attributes={"tenant": np.full(len(queries), 99), "price": np.arange(len(queries)),
+                                           "tags": [[42]] * len(queries)})
+        _, I = w.search(queries, k=2, probes=3, filter="tenant = 99 AND tags HAS 42 AND price >= 1")
+        np.testing.assert_array_equal(I[1:, 0], new[1:])
+        assert (I[0] != new[0]).all()
+        w.upsert(new[:1], queries[:1], attributes={"tenant": [5], "price": [1.5], "tags": [[]]})
+        _, I = w.search(queries[:1], k=1, filter="tenant = 5 AND price = 1.5")
+        assert I[0, 0] == new[0]
     with pytest.raises(ValueError, match="price"):
         vx.build(tmp_path / "short", base, attributes={"tenant": tenant, "price": price[:-1]})
     vx.build(tmp_path / "plain", base, quant="sq8")

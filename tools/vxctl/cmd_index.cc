@@ -847,7 +847,7 @@ void AddDelete(CLI::App& app, RunFn* run) {
 
 void AddInsert(CLI::App& app, RunFn* run) {
   struct Args : WriteArgs {
-    std::string vectors, ids;
+    std::string vectors, ids, attrs;
     bool upsert = false;
     uint64_t delta_memory_mb = vx::WriterOptions{}.delta_memory_bytes >> 20;
   };
@@ -858,6 +858,9 @@ void AddInsert(CLI::App& app, RunFn* run) {
   cmd->add_option("--ids", a->ids,
                   "Their keys (.npy int64, .ibin or .ivecs; default: the next row numbers, from built plus inserted "
                   "rows)");
+  cmd->add_option("--attrs", a->attrs,
+                  "Their attributes, one row per vector, as vxctl build takes them (FILE.jsonl, or a directory of "
+                  ".npy columns); required when the index has attribute columns");
   cmd->add_flag("--upsert", a->upsert, "Replace the rows of keys that exist instead of refusing them");
   cmd->add_option("--delta-memory", a->delta_memory_mb,
                   "RAM the inserted rows may hold, MB (they are scanned exactly until vxctl reindex folds them in)")
@@ -890,9 +893,24 @@ void AddInsert(CLI::App& app, RunFn* run) {
       } else {
         for (uint64_t i = 0; i < vectors->rows; ++i) keys.push_back(int64_t(before.count + before.inserted + i));
       }
+      vx::Attributes attrs;
+      if (!a->attrs.empty()) {
+        auto read = std::filesystem::is_directory(a->attrs) ? vx::Attributes::ReadNpyDir(a->attrs)
+                                                            : vx::Attributes::ReadJsonl(a->attrs);
+        if (!read.ok()) return Fail(read.status());
+        auto rows = read->Rows();
+        if (!rows.ok()) return Fail(vx::Status::InvalidArgument(a->attrs + ": " + rows.status().message()));
+        if (*rows != vectors->rows) {
+          return Fail(vx::Status::InvalidArgument(a->attrs + ": " + std::to_string(*rows) + " rows for the " +
+                                                  std::to_string(vectors->rows) + " vectors of " + a->vectors +
+                                                  "; nothing was inserted"));
+        }
+        attrs = std::move(*read);
+      }
       // The whole file is checked before any row is written (the reader
-      // refused NaN and Inf): a bad file writes nothing (each batch is atomic
-      // on its own, the file is not).
+      // refused NaN and Inf; the attributes' columns, checked by the first
+      // batch, are every batch's): a bad file writes nothing (each batch is
+      // atomic on its own, the file is not).
       const std::string source = a->ids.empty() ? a->vectors : a->ids;
       std::vector<int64_t> sorted = keys;
       std::sort(sorted.begin(), sorted.end());
@@ -909,8 +927,9 @@ void AddInsert(CLI::App& app, RunFn* run) {
       vx::IndexWriter& writer = **w;
       auto r = RunBatches(writer, a->upsert ? "upsert" : "insert", keys.size(), a->batch, a->threads, a->checkpoint,
                           [&](uint64_t at, uint64_t n) {
-                            return a->upsert ? writer.Upsert(keys.data() + at, vectors->row(at), n)
-                                             : writer.Insert(keys.data() + at, vectors->row(at), n);
+                            const vx::Attributes batch = attrs.Slice(at, n);
+                            return a->upsert ? writer.Upsert(keys.data() + at, vectors->row(at), n, batch)
+                                             : writer.Insert(keys.data() + at, vectors->row(at), n, batch);
                           });
       if (!r.ok()) return Fail(r.status());
       return ReportBatches(a->json, a->dir, a->upsert ? "upserted" : "inserted", *r, a->checkpoint, writer.info());
