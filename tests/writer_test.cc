@@ -55,12 +55,47 @@ struct CrashWrites {
     }
     return keys;
   }
+  // With attributes (an index built with BuiltBatchColumn), each put's
+  // rows carry their batch number in column "batch".
+  bool with_attrs = false;
+  static AttributeColumn BuiltBatchColumn() {
+    return AttributeColumn{"batch", AttributeType::kInt, std::vector<int64_t>(kRows, -1), {}, {}, {}};
+  }
+
   Status Apply(IndexWriter& w, size_t batch) const {
     const std::vector<int64_t> keys = Keys(batch);
     std::vector<float> v(keys.size() * kDim);
     for (size_t i = 0; i < v.size(); ++i) v[i] = float((batch * 31 + i * 7) % 97) / 97;
     if (batch % 3 == 2) return w.Delete(keys.data(), keys.size());
-    return batch % 3 == 0 ? w.Insert(keys.data(), v.data(), keys.size()) : w.Upsert(keys.data(), v.data(), keys.size());
+    Attributes a;
+    if (with_attrs)
+      a.columns.push_back(
+          AttributeColumn{"batch", AttributeType::kInt, std::vector<int64_t>(kBatch, batch), {}, {}, {}});
+    return batch % 3 == 0 ? w.Insert(keys.data(), v.data(), keys.size(), a)
+                          : w.Upsert(keys.data(), v.data(), keys.size(), a);
+  }
+  // With attributes: the filter "batch = b" finds exactly the rows of the
+  // puts among batches [0, done) near it, and none of those after.
+  ::testing::AssertionResult AttrsAfter(const Index& index, size_t done) const {
+    for (size_t b = done > 6 ? done - 6 : 0; b < done + 2; ++b) {
+      auto f = Filter::Parse("batch = " + std::to_string(b));
+      SearchParams p;
+      p.k = 2 * kBatch;
+      p.filter = &*f;
+      std::vector<SearchResult> got;
+      const std::vector<float> q(kDim, 0.5f);
+      const Status s = index.Search(q.data(), p, &got, nullptr);
+      if (!s.ok()) return ::testing::AssertionFailure() << s.ToString();
+      std::set<int64_t> found, want;
+      for (const SearchResult& r : got) found.insert(r.key);
+      if (b < done && b % 3 != 2) {
+        const std::vector<int64_t> keys = Keys(b);
+        want.insert(keys.begin(), keys.end());
+      }
+      if (found != want)
+        return ::testing::AssertionFailure() << "batch = " << b << ": " << found.size() << " rows, not " << want.size();
+    }
+    return ::testing::AssertionSuccess();
   }
   // Rows inserted and deleted after batches [0, n).
   static std::pair<uint64_t, uint64_t> Counts(size_t n) {
@@ -718,7 +753,10 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedDeletes) {
 // all, nothing after it, and no file of a checkpoint cut before its commit;
 // the live rows' searches then hold the writes' vectors.
 TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedWrites) {
+  o_.attributes.columns = {CrashWrites::BuiltBatchColumn()};
+  b_ = BuildSyntheticIndex(o_);
   CrashWrites writes;
+  writes.with_attrs = true;
   writes.order = o_.keys;
   std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(23));
   std::mt19937_64 rng(29);
@@ -755,6 +793,7 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedWrites) {
     if (acked > 0) ASSERT_TRUE(writes.KeysAfter(*after, acked - 1, true));
     ASSERT_TRUE(writes.KeysAfter(*after, acked, in_flight_ran));
     ASSERT_TRUE(writes.KeysAfter(*after, acked + 1, false));
+    ASSERT_TRUE(writes.AttrsAfter(after->reader(), done));
     std::set<std::string> named;
     for (const ManifestFile& f : ReadManifest(DefaultEnv(), dir())->AllFiles()) named.insert(f.name);
     for (const std::string& f : GenerationFiles()) {
@@ -1122,15 +1161,18 @@ INSTANTIATE_TEST_SUITE_P(Types, WriterTest, ::testing::Values(IndexType::kHnsw, 
 // keys in a fixed order (CrashWrites), checkpointing every seventh, reports
 // each acknowledged batch on a pipe and is killed with SIGKILL at a random
 // point; the reopened index has every reported batch applied, of the batch
-// in flight all or none, and nothing after it. VX_WRITER_CRASH_TRIALS sets
+// in flight all or none, and nothing after it, the rows' attributes with
+// them. VX_WRITER_CRASH_TRIALS sets
 // the number of kills (perf/crash_trials.sh writer runs hundreds).
 TEST(WriterCrash, SigkillOfAWritingProcessLosesNoAcknowledgedWrite) {
   const char* env_trials = std::getenv("VX_WRITER_CRASH_TRIALS");
   const int trials = env_trials != nullptr ? std::atoi(env_trials) : 10;
   BuildOptions o = DeterministicOptions(IndexType::kHnsw);
   for (uint64_t i = 0; i < kRows; ++i) o.keys.push_back(KeyOf(i));
+  o.attributes.columns = {CrashWrites::BuiltBatchColumn()};
   auto b = BuildSyntheticIndex(o);
   CrashWrites writes;
+  writes.with_attrs = true;
   writes.order = o.keys;
   std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(13));
   constexpr size_t kBatch = CrashWrites::kBatch;
@@ -1169,6 +1211,7 @@ TEST(WriterCrash, SigkillOfAWritingProcessLosesNoAcknowledgedWrite) {
     if (reported > 0) ASSERT_TRUE(writes.KeysAfter(**w, reported - 1, true));
     ASSERT_TRUE(writes.KeysAfter(**w, reported, done > reported));
     ASSERT_TRUE(writes.KeysAfter(**w, reported + 1, false));
+    ASSERT_TRUE(writes.AttrsAfter((*w)->reader(), done));
   }
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok()) << index.status().ToString();
