@@ -64,8 +64,34 @@ const char* NpyDescr(DType t) {
 
 std::string RecordName(uint64_t row) { return "record " + std::to_string(row); }
 
-// Parses the NumPy header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }
-Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype, uint64_t* rows, uint32_t* dim) {
+}  // namespace
+
+Result<NpyHeader> ReadNpyHeader(const std::string& path, int fd, uint64_t size) {
+  char pre[12];
+  if (size < 10) return Status::Corruption(path + ": truncated npy header");
+  VX_RETURN_IF_ERROR(PreadExact(path, fd, pre, size >= 12 ? 12 : 10, 0));
+  if (std::memcmp(pre, kNpyMagic, 6) != 0) return Status::Corruption(path + ": not an npy file (bad magic)");
+  const uint8_t major = static_cast<uint8_t>(pre[6]);
+  uint64_t header_len, prefix;
+  if (major == 1) {
+    header_len = static_cast<uint8_t>(pre[8]) | (static_cast<uint8_t>(pre[9]) << 8);
+    prefix = 10;
+  } else if (major == 2 || major == 3) {
+    if (size < 12) return Status::Corruption(path + ": truncated npy header");
+    uint32_t len;
+    std::memcpy(&len, pre + 8, 4);
+    header_len = len;
+    prefix = 12;
+  } else {
+    return Status::NotSupported(path + ": npy format version " + std::to_string(major) + " is not supported");
+  }
+  if (header_len > (1u << 20) || prefix + header_len > size) {
+    return Status::Corruption(path + ": truncated npy header (" + std::to_string(header_len) +
+                              " header bytes declared, file holds " + std::to_string(size) + ")");
+  }
+  std::string h(header_len, '\0');
+  VX_RETURN_IF_ERROR(PreadExact(path, fd, h.data(), header_len, prefix));
+  // The header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }
   auto value_of = [&](std::string_view key) -> std::string_view {
     const size_t k = h.find(key);
     if (k == std::string_view::npos) return {};
@@ -73,41 +99,21 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
     if (colon == std::string_view::npos) return {};
     size_t b = colon + 1;
     while (b < h.size() && h[b] == ' ') ++b;
-    return h.substr(b);
+    return std::string_view(h).substr(b);
   };
+  NpyHeader out;
+  out.data_offset = prefix + header_len;
   std::string_view descr = value_of("'descr'");
-  if (descr.empty() || descr[0] != '\'') {
-    return Status::Corruption(path + ": npy header has no 'descr'");
-  }
-  descr = descr.substr(1, descr.find('\'', 1) - 1);
-  if (descr == "<f4")
-    *dtype = DType::kF32;
-  else if (descr == "<f2")
-    *dtype = DType::kF16;
-  else if (descr == "|u1" || descr == "<u1")
-    *dtype = DType::kU8;
-  else if (descr == "|i1" || descr == "<i1")
-    *dtype = DType::kI8;
-  else if (descr == "<i4")
-    *dtype = DType::kI32;
-  else if (descr == "<i8")
-    *dtype = DType::kI64;
-  else {
-    return Status::NotSupported(path + ": unsupported npy dtype '" + std::string(descr) +
-                                "' (supported: <f4 float32, <f2 float16, |u1 uint8, |i1 int8, "
-                                "<i4 int32, <i8 int64)");
-  }
+  if (descr.empty() || descr[0] != '\'') return Status::Corruption(path + ": npy header has no 'descr'");
+  out.descr = descr.substr(1, descr.find('\'', 1) - 1);
   const std::string_view fortran = value_of("'fortran_order'");
   if (fortran.substr(0, 4) == "True") {
     return Status::NotSupported(path + ": npy array is in Fortran order; only C order is supported");
   }
-  if (fortran.substr(0, 5) != "False") {
-    return Status::Corruption(path + ": npy header has no valid 'fortran_order'");
-  }
+  if (fortran.substr(0, 5) != "False") return Status::Corruption(path + ": npy header has no valid 'fortran_order'");
   std::string_view shape = value_of("'shape'");
   if (shape.empty() || shape[0] != '(') return Status::Corruption(path + ": npy header has no 'shape'");
   shape = shape.substr(1, shape.find(')') - 1);
-  std::vector<uint64_t> dims;
   size_t i = 0;
   while (i < shape.size()) {
     while (i < shape.size() && (shape[i] == ' ' || shape[i] == ',')) ++i;
@@ -121,8 +127,34 @@ Status ParseNpyHeader(const std::string& path, std::string_view h, DType* dtype,
       ++digits;
     }
     if (digits == 0) return Status::Corruption(path + ": npy shape is malformed");
-    dims.push_back(v);
+    out.shape.push_back(v);
   }
+  return out;
+}
+
+namespace {
+
+// The dtype and (rows, dim) of a vectors or keys file's header.
+Status NpyMatrix(const std::string& path, const NpyHeader& h, DType* dtype, uint64_t* rows, uint32_t* dim) {
+  const std::string& descr = h.descr;
+  if (descr == "<f4")
+    *dtype = DType::kF32;
+  else if (descr == "<f2")
+    *dtype = DType::kF16;
+  else if (descr == "|u1" || descr == "<u1")
+    *dtype = DType::kU8;
+  else if (descr == "|i1" || descr == "<i1")
+    *dtype = DType::kI8;
+  else if (descr == "<i4")
+    *dtype = DType::kI32;
+  else if (descr == "<i8")
+    *dtype = DType::kI64;
+  else {
+    return Status::NotSupported(path + ": unsupported npy dtype '" + descr +
+                                "' (supported: <f4 float32, <f2 float16, |u1 uint8, |i1 int8, "
+                                "<i4 int32, <i8 int64)");
+  }
+  std::vector<uint64_t> dims = h.shape;
   // A 1-D array of ids or keys is one per row.
   if (dims.size() == 1 && (*dtype == DType::kI32 || *dtype == DType::kI64)) dims.push_back(1);
   if (dims.size() != 2) {
@@ -267,33 +299,10 @@ Result<std::unique_ptr<VectorReader>> VectorReader::Open(const std::string& path
     }
     r->data_offset_ = 8;
   } else {  // npy
-    char pre[12];
-    if (size < 10) return Status::Corruption(path + ": truncated npy header");
-    VX_RETURN_IF_ERROR(PreadExact(path, fd, pre, size >= 12 ? 12 : 10, 0));
-    if (std::memcmp(pre, kNpyMagic, 6) != 0) return Status::Corruption(path + ": not an npy file (bad magic)");
-    const uint8_t major = static_cast<uint8_t>(pre[6]);
-    uint64_t header_len, prefix;
-    if (major == 1) {
-      header_len = static_cast<uint8_t>(pre[8]) | (static_cast<uint8_t>(pre[9]) << 8);
-      prefix = 10;
-    } else if (major == 2 || major == 3) {
-      if (size < 12) return Status::Corruption(path + ": truncated npy header");
-      uint32_t len;
-      std::memcpy(&len, pre + 8, 4);
-      header_len = len;
-      prefix = 12;
-    } else {
-      return Status::NotSupported(path + ": npy format version " + std::to_string(major) + " is not supported");
-    }
-    if (header_len > (1u << 20) || prefix + header_len > size) {
-      return Status::Corruption(path + ": truncated npy header (" + std::to_string(header_len) +
-                                " header bytes declared, file holds " + std::to_string(size) + ")");
-    }
-    std::string header(header_len, '\0');
-    VX_RETURN_IF_ERROR(PreadExact(path, fd, header.data(), header_len, prefix));
-    VX_RETURN_IF_ERROR(ParseNpyHeader(path, header, &info.dtype, &info.count, &info.dim));
+    VX_ASSIGN_OR_RETURN(const NpyHeader h, ReadNpyHeader(path, fd, size));
+    VX_RETURN_IF_ERROR(NpyMatrix(path, h, &info.dtype, &info.count, &info.dim));
     r->record_bytes_ = uint64_t{info.dim} * DTypeSize(info.dtype);
-    r->data_offset_ = prefix + header_len;
+    r->data_offset_ = h.data_offset;
     if (info.count > (size - r->data_offset_) / r->record_bytes_ + 1 ||
         r->data_offset_ + info.count * r->record_bytes_ != size) {
       return Status::Corruption(path + ": npy shape (" + std::to_string(info.count) + ", " + std::to_string(info.dim) +

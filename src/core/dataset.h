@@ -34,6 +34,16 @@ enum class FileFormat : uint8_t { kFvecs, kIvecs, kBvecs, kFbin, kU8bin, kI8bin,
 // From the file name's extension; InvalidArgument naming the supported ones.
 Result<FileFormat> FormatFromPath(const std::string& path);
 
+// The header of a .npy file (format versions 1 to 3), in C order (Fortran
+// order is NotSupported): its dtype as written ("<f4"), its shape, and
+// where its data starts. Corruption naming `path` for a malformed header.
+struct NpyHeader {
+  std::string descr;
+  std::vector<uint64_t> shape;
+  uint64_t data_offset = 0;
+};
+Result<NpyHeader> ReadNpyHeader(const std::string& path, int fd, uint64_t size);
+
 struct DatasetInfo {
   FileFormat format;
   DType dtype;

@@ -14,6 +14,8 @@
 #include <numeric>
 #include <set>
 
+#include "core/dataset.h"
+#include "core/posix.h"
 #include "index/delta_rows.h"
 #include "index/filter.h"
 
@@ -82,50 +84,19 @@ class Reader {
 // integers from <i4, <i8, <u4, <u8 (past int64: refused), floats from <f4,
 // <f8. *is_int says which *ints or *floats holds it.
 Status ReadNpyColumn(const std::string& path, std::vector<int64_t>* ints, std::vector<double>* floats, bool* is_int) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError(path + ": cannot open: " + std::strerror(errno));
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) return Status::IOError(path + ": read failed");
+  VX_ASSIGN_OR_RETURN(const FileDescriptor fd, OpenForRead(path));
+  VX_ASSIGN_OR_RETURN(const uint64_t file_size, FileSize(path, fd.get()));
   const auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": " + what); };
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return bad("not a .npy file");
-  const int major = static_cast<uint8_t>(bytes[6]);
-  size_t header_len = 0, start = 0;
-  if (major == 1) {
-    header_len = static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
-    start = 10;
-  } else if (bytes.size() >= 12) {
-    header_len = static_cast<uint32_t>(static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8 |
-                                       static_cast<uint8_t>(bytes[10]) << 16 | static_cast<uint32_t>(bytes[11]) << 24);
-    start = 12;
+  Result<NpyHeader> header = ReadNpyHeader(path, fd.get(), file_size);
+  if (!header.ok()) return Status::InvalidArgument(header.status().message());
+  const std::string& descr = header->descr;
+  const std::vector<uint64_t>& dims = header->shape;
+  if (dims.empty() || dims.size() > 2 || (dims.size() == 2 && dims[1] != 1)) {
+    std::string shape;
+    for (uint64_t d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    return bad("a column is 1-D (shape (n,) or (n, 1)), not shape (" + shape + ")");
   }
-  if (start == 0 || bytes.size() < start + header_len) return bad("truncated .npy header");
-  const std::string h = bytes.substr(start, header_len);
-  const auto field = [&](const std::string& key) {
-    const size_t k = h.find("'" + key + "'");
-    if (k == std::string::npos) return std::string();
-    size_t b = h.find(':', k) + 1;
-    while (b < h.size() && h[b] == ' ') ++b;
-    return h.substr(b);
-  };
-  const std::string descr_field = field("descr");
-  if (descr_field.size() < 5 || descr_field[0] != '\'') return bad(".npy header has no 'descr'");
-  const std::string descr = descr_field.substr(1, descr_field.find('\'', 1) - 1);
-  if (field("fortran_order").rfind("False", 0) != 0) return bad("only C-order .npy arrays are read");
-  std::string shape = field("shape");
-  shape = shape.substr(0, shape.find(')'));
-  uint64_t n = 0;
-  int dims = 0;
-  bool wide = false;
-  for (size_t i = shape.find('(') + 1; i < shape.size();) {
-    while (i < shape.size() && (shape[i] == ' ' || shape[i] == ',')) ++i;
-    if (i >= shape.size()) break;
-    const uint64_t d = std::strtoull(shape.c_str() + i, nullptr, 10);
-    if (dims == 0) n = d;
-    if (dims == 1 && d != 1) wide = true;
-    ++dims;
-    while (i < shape.size() && std::isdigit(static_cast<unsigned char>(shape[i]))) ++i;
-  }
-  if (dims < 1 || dims > 2 || wide) return bad("a column is 1-D (shape (n,) or (n, 1)), not shape " + shape + ")");
+  const uint64_t n = dims[0];
   static const std::map<std::string, size_t> kSizes = {{"<i4", 4}, {"<i8", 8}, {"<u4", 4},
                                                        {"<u8", 8}, {"<f4", 4}, {"<f8", 8}};
   const auto size = kSizes.find(descr);
@@ -134,9 +105,11 @@ Status ReadNpyColumn(const std::string& path, std::vector<int64_t>* ints, std::v
                "' is not a column type (int32, int64, uint32, uint64: int; float32, float64: "
                "float)");
   }
-  const size_t data = start + header_len;
-  if ((bytes.size() - data) / size->second < n) return bad("holds fewer values than its shape, " + std::to_string(n));
-  const char* p = bytes.data() + data;
+  const uint64_t data = header->data_offset;
+  if ((file_size - data) / size->second < n) return bad("holds fewer values than its shape, " + std::to_string(n));
+  std::string bytes(n * size->second, '\0');
+  VX_RETURN_IF_ERROR(PreadExact(path, fd.get(), bytes.data(), bytes.size(), data));
+  const char* p = bytes.data();
   *is_int = descr[1] != 'f';
   ints->clear();
   floats->clear();
