@@ -338,16 +338,9 @@ class PyIndex {
     vx::Status s;
     {
       py::gil_scoped_release release;
-      if (filters.size() > 1) {  // a filter per query: one query a call
-        for (uint64_t i = 0; i < n && s.ok(); ++i) {
-          p.filter = &filters[i];
-          s = ix.SearchBatch(queries.data() + i * dim, 1, p, 1, keys.mutable_data() + i * k,
-                             distances.mutable_data() + i * k, nullptr, return_stats ? &stats[i] : nullptr);
-        }
-      } else {
-        s = ix.SearchBatch(queries.data(), n, p, threads, keys.mutable_data(), distances.mutable_data(), nullptr,
-                           return_stats ? stats.data() : nullptr);
-      }
+      s = ix.SearchBatch(queries.data(), n, p, threads, keys.mutable_data(), distances.mutable_data(), nullptr,
+                         return_stats ? stats.data() : nullptr,
+                         filters.size() > 1 ? std::span<const vx::Filter>(filters) : std::span<const vx::Filter>());
     }
     Check(s);
     if (!return_stats) return py::make_tuple(distances, keys);

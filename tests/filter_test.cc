@@ -874,6 +874,36 @@ TEST_P(FilterTest, ConcurrentFilteredSearchesAgreeWithSerial) {
   }
 }
 
+// SearchBatch with a filter per query, on two threads: each query's
+// results are what a search with its own filter returns.
+TEST_P(FilterTest, ABatchTakesAFilterPerQuery) {
+  auto index = Open();
+  ASSERT_NE(index, nullptr);
+  const uint64_t n = b_->queries.rows;
+  std::vector<Filter> filters;
+  for (uint64_t q = 0; q < n; ++q) {
+    auto f = Filter::Parse(q % 2 ? "tenant_id = " + std::to_string(q % 50) : "tags HAS " + std::to_string(q % 3));
+    ASSERT_TRUE(f.ok());
+    filters.push_back(std::move(*f));
+  }
+  std::vector<int64_t> keys(n * p_.k);
+  std::vector<uint32_t> found(n);
+  ASSERT_TRUE(
+      index->SearchBatch(b_->queries.row(0), n, p_, 2, keys.data(), nullptr, found.data(), nullptr, filters).ok());
+  for (uint64_t q = 0; q < n; ++q) {
+    SearchParams p = p_;
+    p.filter = &filters[q];
+    std::vector<SearchResult> one;
+    ASSERT_TRUE(index->Search(b_->queries.row(q), p, &one, nullptr).ok());
+    ASSERT_EQ(found[q], one.size()) << "query " << q;
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_EQ(keys[q * p_.k + i], one[i].key) << "query " << q;
+  }
+  const Status s = index->SearchBatch(b_->queries.row(0), n, p_, 2, keys.data(), nullptr, nullptr, nullptr,
+                                      std::span<const Filter>(filters).first(1));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.ToString().find("1 filters for " + std::to_string(n) + " queries"), std::string::npos) << s.ToString();
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, FilterTest,
                          ::testing::Values(Param{IndexType::kHnsw, Metric::kL2}, Param{IndexType::kIvf, Metric::kL2},
                                            Param{IndexType::kHnsw, Metric::kCosine},

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -364,9 +365,11 @@ class Index {
   // (0: all cores). Query i's keys and distances go to keys[i*k ..] and
   // distances[i*k ..] (n*k each), places past its found[i] results set to
   // -1 and +infinity; `distances`, `found` (n) and `stats` (n, one per
-  // query) may be null. Returns the first failing query's error, naming it.
+  // query) may be null. `filters`: one per query, query i searched with
+  // filters[i] in place of params.filter (empty: params.filter for all).
+  // Returns the first failing query's error, naming it.
   Status SearchBatch(const float* queries, uint64_t n, const SearchParams& params, int threads, int64_t* keys,
-                     float* distances, uint32_t* found, SearchStats* stats) const;
+                     float* distances, uint32_t* found, SearchStats* stats, std::span<const Filter> filters = {}) const;
   // The number of candidates a search with `params` reranks: `rerank` when
   // set, else HNSW's ef_search and IVF's max(100, 25 x probes), probes clamped
   // to the lists; never fewer than k. Under codes with an error bound (RaBitQ)

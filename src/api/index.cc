@@ -82,9 +82,14 @@ Status BuildIndex(const std::string& base_path, const std::string& dir, const Bu
 }
 
 Status Index::SearchBatch(const float* queries, uint64_t n, const SearchParams& params, int threads, int64_t* keys,
-                          float* distances, uint32_t* found, SearchStats* stats) const {
+                          float* distances, uint32_t* found, SearchStats* stats,
+                          std::span<const Filter> filters) const {
   VX_RETURN_IF_ERROR(CheckThreads(threads, "threads"));
   if (n > 0 && (queries == nullptr || keys == nullptr)) return Status::InvalidArgument("queries or keys is null");
+  if (!filters.empty() && filters.size() != n) {
+    return Status::InvalidArgument(std::to_string(filters.size()) + " filters for " + std::to_string(n) +
+                                   " queries; give one per query, or none");
+  }
   const uint32_t dim = info().dim;
   const uint32_t k = params.k;
   std::mutex mu;
@@ -93,7 +98,9 @@ Status Index::SearchBatch(const float* queries, uint64_t n, const SearchParams& 
   ParallelFor(n, threads, [&](size_t i) {
     thread_local std::vector<SearchResult> results;
     SearchStats one;
-    Status s = Search(queries + i * dim, params, &results, &one);
+    SearchParams p = params;
+    if (!filters.empty()) p.filter = &filters[i];
+    Status s = Search(queries + i * dim, p, &results, &one);
     const size_t got = s.ok() ? results.size() : 0;
     for (size_t j = 0; j < k; ++j) {
       keys[i * k + j] = j < got ? results[j].key : -1;

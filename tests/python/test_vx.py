@@ -357,6 +357,8 @@ def test_filtered_search_returns_the_nearest_matching_rows(tmp_path, data, kind)
     per_query = [f"tenant = {i % 25}" for i in range(QUERIES)]
     _, I = index.search(queries, k=K, filter=per_query)
     assert all((I[i] % 25 == i % 25).all() for i in range(QUERIES))
+    _, I2 = index.search(queries, k=K, filter=per_query, threads=2)
+    np.testing.assert_array_equal(I2, I)
     with pytest.raises(ValueError, match="2 filters for 30 queries"):
         index.search(queries, filter=per_query[:2])
     with pytest.raises(ValueError, match="at character 10"):
