@@ -124,6 +124,16 @@ uint64_t DeltaView::Search(Metric metric, const float* query, const RowCheck* ch
   return rows;
 }
 
+uint64_t DeltaView::SearchRows(Metric metric, const float* query, std::span<const uint32_t> rows, TopK* top) const {
+  if (rows.empty()) return 0;
+  const QueryDistance exact = QueryDistance::Make(metric, ElementType::kF32, query, dim).value();
+  for (uint32_t row : rows) {
+    const uint64_t i = row - base_rows;
+    top->Push(exact(vector(i)), key(i));
+  }
+  return rows.size();
+}
+
 std::string DeltaView::Serialize(uint64_t from) const {
   const uint64_t n = rows - from;
   std::string out(kHeaderBytes + n * (sizeof(int64_t) + dim * sizeof(float)), '\0');

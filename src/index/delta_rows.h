@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,10 @@ struct DeltaView {
   // distance to `query` (a prepared query: unit length under cosine), keyed
   // by key. Returns the rows scored.
   uint64_t Search(Metric metric, const float* query, const RowCheck* check, TopK* top) const;
+  // As Search, over inserted rows `rows` only (row numbers, ascending, each
+  // at least base_rows and below base_rows + rows): a filter's few matches
+  // are scored without scoring every row.
+  uint64_t SearchRows(Metric metric, const float* query, std::span<const uint32_t> rows, TopK* top) const;
 
   // The bytes of a rows segment holding rows [from, rows).
   std::string Serialize(uint64_t from) const;

@@ -141,18 +141,21 @@ Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<
   if (!any_writes_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
   const std::shared_ptr<const WriteState> w = writes();
   VX_RETURN_IF_ERROR(SearchChecked(query, p, w->deleted.get(), out, stats));
-  return MergeInserted(query, p.k, *w->delta, w->deleted.get(), out, stats);
+  if (w->delta->rows == 0) return Status::Ok();
+  return MergeInserted(
+      query, p.k, [&](const float* q, TopK* top) { return w->delta->Search(info_.metric, q, w->deleted.get(), top); },
+      out, stats);
 }
 
-Status IndexBase::MergeInserted(const float* query, uint32_t k, const DeltaView& delta, const RowCheck* check,
+Status IndexBase::MergeInserted(const float* query, uint32_t k,
+                                const std::function<uint64_t(const float*, TopK*)>& score,
                                 std::vector<SearchResult>* out, SearchStats* stats) const {
-  if (delta.rows == 0) return Status::Ok();
   thread_local QueryVector q;
   thread_local TopK top(1);
   VX_RETURN_IF_ERROR(q.Prepare(info_.metric, query, info_.dim));
   top.Reset(k);
   for (const SearchResult& r : *out) top.Push(r.distance, r.key);
-  const uint64_t scanned = delta.Search(info_.metric, q.data(), check, &top);
+  const uint64_t scanned = score(q.data(), &top);
   if (stats != nullptr) stats->delta_rows_scanned += scanned;
   out->clear();
   for (const Neighbor& nb : top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
@@ -217,7 +220,14 @@ Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std:
       s = ScanRows(query, p, rows, out, &local);
     }
   }
-  if (s.ok() && w != nullptr) s = MergeInserted(query, p.k, *w->delta, &match, out, &local);
+  // The inserted rows that match: the scan's rows past the built ones.
+  if (s.ok() && local.filter_rows > built) {
+    match.Rows(&rows);
+    const std::span<const uint32_t> inserted(rows.data() + built, rows.size() - built);
+    s = MergeInserted(
+        query, p.k, [&](const float* q, TopK* top) { return w->delta->SearchRows(info_.metric, q, inserted, top); },
+        out, &local);
+  }
   if (stats != nullptr) stats->Add(local);
   return s;
 }

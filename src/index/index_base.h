@@ -164,9 +164,10 @@ class IndexBase : public Index {
   Status LoadSegments();
   Status SearchFiltered(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
                         SearchStats* stats) const;
-  // Merges into *out (the index's k nearest) the rows of `delta` that
-  // `check` admits (nullptr: all), scored exactly.
-  Status MergeInserted(const float* query, uint32_t k, const DeltaView& delta, const RowCheck* check,
+  // Merges into *out (the index's k nearest) the inserted rows `score`
+  // pushes into the top k (given the prepared query; it returns the rows
+  // it scored).
+  Status MergeInserted(const float* query, uint32_t k, const std::function<uint64_t(const float*, TopK*)>& score,
                        std::vector<SearchResult>* out, SearchStats* stats) const;
   // Sets info_'s figures of the writes `s`.
   void CountWrites(const WriteState& s);
