@@ -80,6 +80,22 @@ TEST_P(AutoCodesTest, EachBudgetPicksTheMostAccurateCodesThatFit) {
   }
 }
 
+// Attributes' RAM comes out of the budget: a budget sq8 fits alone picks
+// smaller codes beside an int column, and the index, attributes counted,
+// fits it.
+TEST_P(AutoCodesTest, AttributesComeOutOfTheBudget) {
+  const uint64_t budget = WholeBytes("sq8") * 10 / 9 + 4096;
+  EXPECT_EQ(BuildWithBudget(budget).first.quant, "sq8");
+  AttributeColumn a{"a", AttributeType::kInt, {}, {}, {}, {}};
+  for (uint64_t r = 0; r < 6000; ++r) a.ints.push_back(int64_t(r * 7919 % 6000));
+  o_.attributes.columns = {a};
+  const auto [info, recall] = BuildWithBudget(budget);
+  EXPECT_NE(info.quant, "sq8") << info.quant_choice;
+  EXPECT_NE(info.quant_choice.find("of attributes"), std::string::npos) << info.quant_choice;
+  EXPECT_GT(info.attribute_bytes, 6000u * 12);
+  EXPECT_LE(info.resident_bytes + info.structure_bytes, budget) << info.quant_choice;
+}
+
 // Below every rung: the smallest codes, saying what serving needs.
 TEST_P(AutoCodesTest, ABudgetNothingFitsGetsTheSmallestCodesAndSaysWhatItNeeds) {
   const auto [info, recall] = BuildWithBudget(10000);

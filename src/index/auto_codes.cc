@@ -7,6 +7,7 @@
 #include "core/distance.h"
 #include "core/posix.h"
 #include "core/topk.h"
+#include "index/attrs.h"
 #include "index/build.h"
 
 namespace vx {
@@ -95,8 +96,18 @@ Result<CodeChoice> ChooseCodes(VectorSource& source, const BuildOptions& o) {
     ladder.push_back(r);
   }
   VX_ASSIGN_OR_RETURN(const Rung f16, rung("f16"));
-  const uint64_t usable = budget / 10 * 9;  // a tenth for vector pages and per-query scratch
-  const std::string of_budget = " of the " + Mb(budget) + " serving budget";
+  // The attributes' RAM (values, sorted orders, bitmaps), as an open
+  // holds them, comes out of the budget first.
+  uint64_t attr_bytes = 0;
+  if (!o.attributes.empty()) {
+    VX_ASSIGN_OR_RETURN(const std::string bytes, AttrIndex::Serialize(o.attributes, {}));
+    VX_ASSIGN_OR_RETURN(const std::unique_ptr<AttrIndex> attrs, AttrIndex::Load(bytes, n, "attributes"));
+    attr_bytes = attrs->bytes();
+  }
+  // A tenth for vector pages and per-query scratch.
+  const uint64_t usable = budget / 10 * 9 > attr_bytes ? budget / 10 * 9 - attr_bytes : 0;
+  const std::string of_budget =
+      " of the " + Mb(budget) + " serving budget" + (attr_bytes ? " beside " + Mb(attr_bytes) + " of attributes" : "");
   const Rung* pick = nullptr;
   std::string fit;
   for (const Rung& r : ladder) {
@@ -110,7 +121,7 @@ Result<CodeChoice> ChooseCodes(VectorSource& source, const BuildOptions& o) {
   if (!pick) {
     pick = &ladder.back();
     fit = "the smallest codes; they do not fit the " + Mb(budget) + " serving budget: serving needs " +
-          Mb(pick->quarter) + " with a quarter of the " + structure + " cached";
+          Mb(pick->quarter + attr_bytes) + " with a quarter of the " + structure + " cached";
   }
   c.spec = pick->spec;
   c.why = "auto: " + c.spec.ToString() + " (" + fit + ")";

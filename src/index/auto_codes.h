@@ -1,6 +1,7 @@
 // "auto" codes: the most accurate codes whose memory, beside the structure
-// pages a search walks, fits the memory the index will be served with
-// (BuildOptions::serve_memory_bytes), checked on a sample of the base.
+// pages a search walks and the attributes' indexes, fits the memory the
+// index will be served with (BuildOptions::serve_memory_bytes), checked on
+// a sample of the base.
 //
 // The ladder, most accurate first: sq8 (a byte a dimension), rabitq:4,
 // rabitq:2, rabitq:1 (4, 2 and 1 bits a dimension). RaBitQ, not PQ, below
