@@ -396,9 +396,10 @@ struct WriterOptions {
   // of the process loses nothing, a power cut may lose the last
   // acknowledged writes (whole batches, never part of one).
   bool sync_on_append = true;
-  // RAM for the rows inserted since the build (keys and float32 vectors,
-  // searched exactly beside the index until a rebuild folds them in): an
-  // insert that would take them past it is refused (ResourceExhausted).
+  // RAM for the rows inserted since the build (keys, float32 vectors and
+  // attributes, searched exactly beside the index until a rebuild folds them
+  // in): an insert that would take them past it is refused
+  // (ResourceExhausted).
   uint64_t delta_memory_bytes = 256ull << 20;
 };
 
