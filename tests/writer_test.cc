@@ -377,7 +377,9 @@ TEST_P(WriterTest, InsertsUpsertsAndDeletesServeExactlyTheLiveRows) {
     for (int64_t key : del) model.erase(key);
     deleted += del.size();
     EXPECT_FALSE(w->Contains(del.front()));
-    if (batch % 3 == 2) ASSERT_TRUE(w->Checkpoint().ok());
+    if (batch % 3 == 2) {
+      ASSERT_TRUE(w->Checkpoint().ok());
+    }
   }
   IndexInfo info = w->info();
   EXPECT_EQ(info.inserted, inserted);
@@ -790,14 +792,18 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedWrites) {
     const bool in_flight_ran = counts != CrashWrites::Counts(acked);
     (in_flight_ran ? whole_in_flight : lost_in_flight)++;
     done = acked + in_flight_ran;
-    if (acked > 0) ASSERT_TRUE(writes.KeysAfter(*after, acked - 1, true));
+    if (acked > 0) {
+      ASSERT_TRUE(writes.KeysAfter(*after, acked - 1, true));
+    }
     ASSERT_TRUE(writes.KeysAfter(*after, acked, in_flight_ran));
     ASSERT_TRUE(writes.KeysAfter(*after, acked + 1, false));
     ASSERT_TRUE(writes.AttrsAfter(after->reader(), done));
     std::set<std::string> named;
     for (const ManifestFile& f : ReadManifest(DefaultEnv(), dir())->AllFiles()) named.insert(f.name);
     for (const std::string& f : GenerationFiles()) {
-      if (f.starts_with("seg-")) EXPECT_TRUE(named.count(f)) << f << " is not in the manifest";
+      if (f.starts_with("seg-")) {
+        EXPECT_TRUE(named.count(f)) << f << " is not in the manifest";
+      }
     }
   }
   EXPECT_GT(checkpoints, 5);
@@ -1208,7 +1214,9 @@ TEST(WriterCrash, SigkillOfAWritingProcessLosesNoAcknowledgedWrite) {
     ASSERT_TRUE(counts == CrashWrites::Counts(reported) || counts == CrashWrites::Counts(reported + 1))
         << "inserted " << info.inserted << ", deleted " << info.deleted << " after " << reported << " batches";
     done = reported + (counts != CrashWrites::Counts(reported));
-    if (reported > 0) ASSERT_TRUE(writes.KeysAfter(**w, reported - 1, true));
+    if (reported > 0) {
+      ASSERT_TRUE(writes.KeysAfter(**w, reported - 1, true));
+    }
     ASSERT_TRUE(writes.KeysAfter(**w, reported, done > reported));
     ASSERT_TRUE(writes.KeysAfter(**w, reported + 1, false));
     ASSERT_TRUE(writes.AttrsAfter((*w)->reader(), done));
