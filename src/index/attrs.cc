@@ -526,7 +526,9 @@ Result<Attributes> ConformAttributes(const Attributes& given, const AttrSchema& 
     return Status::InvalidArgument("attributes: " + std::to_string(n) + " rows for a batch of " + std::to_string(rows));
   }
   Attributes out;
-  for (const auto& [name, type] : schema) {
+  for (const auto& column : schema) {
+    const std::string& name = column.first;
+    const AttributeType type = column.second;
     const auto it = std::find_if(given.columns.begin(), given.columns.end(),
                                  [&](const AttributeColumn& c) { return c.name == name; });
     if (it == given.columns.end()) {
