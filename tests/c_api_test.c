@@ -502,7 +502,7 @@ int main(void) {
       vx_search_params sp;
       vx_search_params_init(&sp);
       CHECK(sp.filter == NULL, "no filter by default");
-      sp.filter = "tenant = 7 AND tags HAS 3"; /* r % 30 == 7 and r % 4 == 3: 25 rows */
+      sp.filter = "tenant = 7 AND tags HAS 3"; /* r % 30 == 7 and r % 4 == 3: 50 rows */
       int64_t got[kK];
       uint32_t found = 0;
       CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && found == kK,
@@ -527,6 +527,29 @@ int main(void) {
         for (int j = 0; j < nb; ++j) hits += got[i] == best[j];
       }
       CHECK(hits >= 9, "filtered search found %d of the 10 nearest matching rows", hits);
+      /* The plan, as EXPLAIN would say it: the 50 matching rows, scanned;
+       * one element a query in a batch, zero for a query without a filter. */
+      int matching = 0;
+      for (int r = 0; r < kRows; ++r) matching += r % 30 == 7 && r % 4 == 3;
+      vx_filter_stats plan[3];
+      memset(plan, 0xAB, sizeof plan);
+      CHECK(sp.filter_stats == NULL, "no filter stats by default");
+      sp.filter_stats = plan;
+      CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK, "plan: %s", err.message);
+      CHECK(plan[0].filter_rows == (uint64_t)matching && plan[0].filter_scans == 1 && plan[0].filter_walks == 0 &&
+                plan[0].filter_fallbacks == 0 && plan[0].filter_scan_limit >= plan[0].filter_rows,
+            "filter plan: %llu rows (want %d), %llu scans, %llu walks", (unsigned long long)plan[0].filter_rows,
+            matching, (unsigned long long)plan[0].filter_scans, (unsigned long long)plan[0].filter_walks);
+      CHECK(plan[1].filter_rows == 0xABABABABABABABABull, "one query's plan wrote past its element");
+      int64_t ids2[2 * kK];
+      CHECK(vx_search_batch(fi, queries, 2, kDim, &sp, 1, ids2, NULL, NULL, NULL, &err) == VX_OK, "batch plan: %s",
+            err.message);
+      CHECK(plan[1].filter_scans == 1 && plan[2].filter_rows == 0xABABABABABABABABull, "a batch's plans: one a query");
+      sp.filter = NULL;
+      CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && plan[0].filter_rows == 0 &&
+                plan[0].filter_scans + plan[0].filter_walks == 0,
+            "an unfiltered query's plan is zero");
+      sp.filter_stats = NULL;
       sp.filter = "price < 2"; /* 4 rows */
       CHECK(vx_search(fi, queries, kDim, &sp, got, NULL, &found, NULL, &err) == VX_OK && found == 4,
             "a filter matching 4 rows returned %u: %s", found, err.message);

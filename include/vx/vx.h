@@ -117,6 +117,10 @@ typedef struct vx_search_params {
    * filter expression matches (vx::Filter), e.g. "tenant_id = 42 AND tags
    * HAS 7"; the search returns min(k, matching rows). NULL (default): all. */
   const char* filter;
+  /* Since the third version: NULL (default), or where a filtered search
+   * says its plan: one vx_filter_stats a query (vx_search: 1; vx_search_batch:
+   * n), zero for a query without a filter. */
+  struct vx_filter_stats* filter_stats;
 } vx_search_params;
 
 /* One query's work (vx::SearchStats). */
@@ -127,6 +131,17 @@ typedef struct vx_search_stats {
   uint64_t codes_scored;
   uint64_t vectors_reranked; /* candidates whose full vectors were read and compared */
 } vx_search_stats;
+
+/* A filtered query's plan (vx::SearchStats), as pgvector's EXPLAIN says
+ * it: the rows the filter matched (less the deleted), the most the scan
+ * plan takes, which plan ran (one of scans and walks is 1; fallbacks 1: a
+ * walk found fewer than k and the scan ran after it), and the rows inserted
+ * since the build that it scored exactly. */
+typedef struct vx_filter_stats {
+  uint64_t filter_rows, filter_scan_limit;
+  uint64_t filter_scans, filter_walks, filter_fallbacks;
+  uint64_t delta_rows_scanned;
+} vx_filter_stats;
 
 /* What an open index is (vx::IndexInfo). The strings belong to the index
  * and live until vx_close. */

@@ -116,10 +116,13 @@ vx::Status CheckDim(const vx_index* index, uint32_t given, const char* what = "q
 
 // The search parameters of `params`; its filter, parsed, into *filter
 // (which p.filter then points to).
-vx::Result<vx::SearchParams> ToParams(const vx_search_params* params, std::optional<vx::Filter>* filter) {
+// *plans: where the caller wants each query's filter plan (NULL: nowhere).
+vx::Result<vx::SearchParams> ToParams(const vx_search_params* params, std::optional<vx::Filter>* filter,
+                                      vx_filter_stats** plans) {
   vx_search_params c;
   vx_search_params_init(&c);
   VX_RETURN_IF_ERROR(Overlay(params, kSearchParamsV1, "vx_search_params", &c));
+  *plans = c.filter_stats;
   vx::SearchParams p{c.k, c.rerank, c.ef_search, c.beam, c.probes};
   if (c.filter) {
     VX_ASSIGN_OR_RETURN(*filter, vx::Filter::Parse(c.filter));
@@ -181,6 +184,11 @@ vx::Status WriteRows(vx_index* index, const int64_t* keys, const float* vectors,
 void ToStats(const vx::SearchStats& s, vx_search_stats* out) {
   *out = vx_search_stats{s.structure_pages, s.structure_reads, s.vector_pages,    s.vector_reads,
                          s.round_trips,     s.codes_scored,    s.vectors_reranked};
+}
+
+void ToPlan(const vx::SearchStats& s, vx_filter_stats* out) {
+  *out = vx_filter_stats{s.filter_rows,  s.filter_scan_limit, s.filter_scans,
+                         s.filter_walks, s.filter_fallbacks,  s.delta_rows_scanned};
 }
 
 // Runs `build` (a build or a reindex into `dir`) with the options of
@@ -313,7 +321,7 @@ void vx_open_options_init(vx_open_options* o) {
 void vx_search_params_init(vx_search_params* p) {
   if (!p) return;
   const vx::SearchParams d;
-  *p = vx_search_params{sizeof(*p), d.k, d.rerank, d.ef_search, d.beam, d.probes, nullptr};
+  *p = vx_search_params{sizeof(*p), d.k, d.rerank, d.ef_search, d.beam, d.probes, nullptr, nullptr};
 }
 
 vx_code vx_build(const char* base_path, const char* dir, const vx_build_options* options, vx_error* err) {
@@ -456,7 +464,8 @@ vx_code vx_search(const vx_index* index, const float* query, uint32_t query_dim,
     if (!ids) return Missing("ids");
     VX_RETURN_IF_ERROR(CheckDim(index, query_dim));
     std::optional<vx::Filter> filter;
-    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params, &filter));
+    vx_filter_stats* plans = nullptr;
+    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params, &filter, &plans));
     thread_local std::vector<vx::SearchResult> results;
     vx::SearchStats s;
     VX_RETURN_IF_ERROR(index->index->Search(query, p, &results, &s));
@@ -466,6 +475,7 @@ vx_code vx_search(const vx_index* index, const float* query, uint32_t query_dim,
     }
     if (found) *found = static_cast<uint32_t>(results.size());
     if (stats) ToStats(s, stats);
+    if (plans) ToPlan(s, plans);
     return vx::Status::Ok();
   });
 }
@@ -480,11 +490,15 @@ vx_code vx_search_batch(const vx_index* index, const float* queries, uint64_t n,
     if (!ids) return Missing("ids");
     VX_RETURN_IF_ERROR(CheckDim(index, query_dim));
     std::optional<vx::Filter> filter;
-    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params, &filter));
-    std::vector<vx::SearchStats> s(stats ? n : 0);
+    vx_filter_stats* plans = nullptr;
+    VX_ASSIGN_OR_RETURN(const vx::SearchParams p, ToParams(params, &filter, &plans));
+    std::vector<vx::SearchStats> s(stats || plans ? n : 0);
     const vx::Status status =
-        index->index->SearchBatch(queries, n, p, threads, ids, distances, found, stats ? s.data() : nullptr);
-    for (size_t i = 0; i < s.size(); ++i) ToStats(s[i], &stats[i]);
+        index->index->SearchBatch(queries, n, p, threads, ids, distances, found, s.empty() ? nullptr : s.data());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (stats) ToStats(s[i], &stats[i]);
+      if (plans) ToPlan(s[i], &plans[i]);
+    }
     return status;
   });
 }
