@@ -133,7 +133,7 @@ vx::Attributes AttributesOf(const py::object& given) {
     c.name = py::cast<std::string>(key);
     // A list of numbers is a column as an array of them is; a list of
     // lists (ragged or not) is labels.
-    py::array arr;
+    std::optional<py::array> arr;
     if (py::isinstance<py::array>(value)) {
       arr = py::cast<py::array>(value);
     } else {
@@ -142,19 +142,19 @@ vx::Attributes AttributesOf(const py::object& given) {
       } catch (const py::error_already_set&) {  // ragged lists: labels
       }
     }
-    if (arr && arr.ndim() == 1 && arr.size() > 0 && arr.dtype().kind() != 'O') {
-      const char kind = arr.dtype().kind();
+    if (arr && arr->ndim() == 1 && arr->size() > 0 && arr->dtype().kind() != 'O') {
+      const char kind = arr->dtype().kind();
       if (kind == 'i' || kind == 'u' || kind == 'b') {
         c.type = vx::AttributeType::kInt;
-        const auto v = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+        const auto v = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(*arr);
         c.ints.assign(v.data(), v.data() + v.shape(0));
       } else if (kind == 'f') {
         c.type = vx::AttributeType::kFloat;
-        const auto v = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(arr);
+        const auto v = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(*arr);
         c.floats.assign(v.data(), v.data() + v.shape(0));
       } else {
         throw py::type_error("attributes['" + c.name + "']: an array of integers or floats, not dtype " +
-                             py::cast<std::string>(py::str(arr.dtype())));
+                             py::cast<std::string>(py::str(arr->dtype())));
       }
     } else {
       c.type = vx::AttributeType::kLabels;

@@ -633,6 +633,7 @@ TEST(VxctlIndex, BuildWithAttributesAndFilteredQueries) {
   EXPECT_NE(ins.output.find("tenant:int,price:float,tags:labels"), std::string::npos) << ins.output;
   ins = Vxctl("insert " + dir / "idx" + " --vectors " + dir / "q.fbin" + " --attrs " + dir / "short.txt");
   EXPECT_EQ(ins.status, 1) << ins.output;
+  EXPECT_NE(ins.output.find("short.txt"), std::string::npos) << ins.output;
   ins =
       Vxctl("insert " + dir / "idx" + " --vectors " + dir / "q.fbin" + " --attrs " + dir / "ins.jsonl" + " --batch 7");
   ASSERT_EQ(ins.status, 0) << ins.output;

@@ -353,9 +353,9 @@ RowSet::~RowSet() {
 }
 bool RowSet::Admit(uint32_t row) const { return roaring_bitmap_contains(b_, row); }
 uint64_t RowSet::size() const { return roaring_bitmap_get_cardinality(b_); }
-void RowSet::Rows(std::vector<uint32_t>* out) const {
-  out->resize(size());
-  roaring_bitmap_to_uint32_array(b_, out->data());
+void RowSet::Rows(std::vector<uint32_t>* out, uint64_t first, uint64_t count) const {
+  out->resize(count);
+  if (count > 0) roaring_bitmap_range_uint32_array(b_, first, count, out->data());
 }
 
 Result<std::string> AttrIndex::Serialize(const Attributes& a, std::span<const uint32_t> row_of) {

@@ -49,8 +49,10 @@ class RowSet final : public RowCheck {
 
   bool Admit(uint32_t row) const override;
   uint64_t size() const;
-  // Its rows, ascending, into *out (whose storage a caller reuses).
-  void Rows(std::vector<uint32_t>* out) const;
+  // Its rows, ascending, into *out (whose storage a caller reuses); with
+  // `first` and `count`, only the count rows from the first-th on.
+  void Rows(std::vector<uint32_t>* out) const { Rows(out, 0, size()); }
+  void Rows(std::vector<uint32_t>* out, uint64_t first, uint64_t count) const;
   roaring_bitmap_s* raw() const { return b_; }
 
  private:

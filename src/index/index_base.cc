@@ -135,21 +135,9 @@ Status IndexBase::LoadSegments() {
 IndexBase::IndexBase() = default;
 IndexBase::~IndexBase() = default;
 
-Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
-                         SearchStats* stats) const {
-  if (p.filter != nullptr) return SearchFiltered(query, p, out, stats);
-  if (!any_writes_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
-  const std::shared_ptr<const WriteState> w = writes();
-  VX_RETURN_IF_ERROR(SearchChecked(query, p, w->deleted.get(), out, stats));
-  if (w->delta->rows == 0) return Status::Ok();
-  return MergeInserted(
-      query, p.k, [&](const float* q, TopK* top) { return w->delta->Search(info_.metric, q, w->deleted.get(), top); },
-      out, stats);
-}
-
-Status IndexBase::MergeInserted(const float* query, uint32_t k,
-                                const std::function<uint64_t(const float*, TopK*)>& score,
-                                std::vector<SearchResult>* out, SearchStats* stats) const {
+template <class Score>
+Status IndexBase::MergeInserted(const float* query, uint32_t k, const Score& score, std::vector<SearchResult>* out,
+                                SearchStats* stats) const {
   thread_local QueryVector q;
   thread_local TopK top(1);
   VX_RETURN_IF_ERROR(q.Prepare(info_.metric, query, info_.dim));
@@ -160,6 +148,18 @@ Status IndexBase::MergeInserted(const float* query, uint32_t k,
   out->clear();
   for (const Neighbor& nb : top.Sorted()) out->push_back(SearchResult{nb.id, nb.dist});
   return Status::Ok();
+}
+
+Status IndexBase::Search(const float* query, const SearchParams& p, std::vector<SearchResult>* out,
+                         SearchStats* stats) const {
+  if (p.filter != nullptr) return SearchFiltered(query, p, out, stats);
+  if (!any_writes_.load(std::memory_order_acquire)) return SearchChecked(query, p, nullptr, out, stats);
+  const std::shared_ptr<const WriteState> w = writes();
+  VX_RETURN_IF_ERROR(SearchChecked(query, p, w->deleted.get(), out, stats));
+  if (w->delta->rows == 0) return Status::Ok();
+  return MergeInserted(
+      query, p.k, [&](const float* q, TopK* top) { return w->delta->Search(info_.metric, q, w->deleted.get(), top); },
+      out, stats);
 }
 
 // The plan: the rows the filter matches, less the deleted, counted
@@ -203,8 +203,7 @@ Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std:
     // Nothing matches: no plan runs.
   } else if (built <= local.filter_scan_limit) {
     local.filter_scans = 1;
-    match.Rows(&rows);
-    rows.resize(built);
+    match.Rows(&rows, 0, built);
     s = ScanRows(query, p, rows, out, &local);
   } else {
     local.filter_walks = 1;
@@ -215,18 +214,16 @@ Status IndexBase::SearchFiltered(const float* query, const SearchParams& p, std:
     s = SearchChecked(query, q, &match, out, &local);
     if (s.ok() && out->size() < want) {
       local.filter_fallbacks = 1;
-      match.Rows(&rows);
-      rows.resize(built);
+      match.Rows(&rows, 0, built);
       s = ScanRows(query, p, rows, out, &local);
     }
   }
-  // The inserted rows that match: the scan's rows past the built ones.
+  // The inserted rows that match: those numbered past the built ones.
   if (s.ok() && local.filter_rows > built) {
-    match.Rows(&rows);
-    const std::span<const uint32_t> inserted(rows.data() + built, rows.size() - built);
+    match.Rows(&rows, built, local.filter_rows - built);
     s = MergeInserted(
-        query, p.k, [&](const float* q, TopK* top) { return w->delta->SearchRows(info_.metric, q, inserted, top); },
-        out, &local);
+        query, p.k, [&](const float* q, TopK* top) { return w->delta->SearchRows(info_.metric, q, rows, top); }, out,
+        &local);
   }
   if (stats != nullptr) stats->Add(local);
   return s;

@@ -166,9 +166,10 @@ class IndexBase : public Index {
                         SearchStats* stats) const;
   // Merges into *out (the index's k nearest) the inserted rows `score`
   // pushes into the top k (given the prepared query; it returns the rows
-  // it scored).
-  Status MergeInserted(const float* query, uint32_t k, const std::function<uint64_t(const float*, TopK*)>& score,
-                       std::vector<SearchResult>* out, SearchStats* stats) const;
+  // it scored). A template, not a std::function: no allocation a query.
+  template <class Score>
+  Status MergeInserted(const float* query, uint32_t k, const Score& score, std::vector<SearchResult>* out,
+                       SearchStats* stats) const;
   // Sets info_'s figures of the writes `s`.
   void CountWrites(const WriteState& s);
   mutable std::mutex writes_mu_;  // held only to copy or swap the pointer

@@ -109,6 +109,11 @@ vx::Result<std::vector<vx::Filter>> ReadFilters(const std::string& one, const st
 }
 
 // --prewarm: Index::Prewarm, timed. "prewarmed N structure pages (M MB) in S s".
+// --attrs: a JSONL file, or a directory of .npy columns.
+vx::Result<vx::Attributes> ReadAttributes(const std::string& path) {
+  return std::filesystem::is_directory(path) ? vx::Attributes::ReadNpyDir(path) : vx::Attributes::ReadJsonl(path);
+}
+
 vx::Result<std::string> Prewarm(const vx::Index& index) {
   const auto t0 = Clock::now();
   VX_ASSIGN_OR_RETURN(const uint64_t pages, index.Prewarm());
@@ -418,8 +423,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
         o.keys = std::move(*keys);
       }
       if (!a->attrs.empty()) {
-        auto attrs = std::filesystem::is_directory(a->attrs) ? vx::Attributes::ReadNpyDir(a->attrs)
-                                                             : vx::Attributes::ReadJsonl(a->attrs);
+        auto attrs = ReadAttributes(a->attrs);
         if (!attrs.ok()) return Fail(attrs.status());
         o.attributes = std::move(*attrs);
       }
@@ -895,8 +899,7 @@ void AddInsert(CLI::App& app, RunFn* run) {
       }
       vx::Attributes attrs;
       if (!a->attrs.empty()) {
-        auto read = std::filesystem::is_directory(a->attrs) ? vx::Attributes::ReadNpyDir(a->attrs)
-                                                            : vx::Attributes::ReadJsonl(a->attrs);
+        auto read = ReadAttributes(a->attrs);
         if (!read.ok()) return Fail(read.status());
         auto rows = read->Rows();
         if (!rows.ok()) return Fail(vx::Status::InvalidArgument(a->attrs + ": " + rows.status().message()));
