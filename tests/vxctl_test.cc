@@ -391,6 +391,64 @@ TEST(VxctlIndex, JsonToStdoutOrAFileInEveryCommand) {
   EXPECT_NE(before_dir.output.find("is a directory, not a file"), std::string::npos) << before_dir.output;
 }
 
+// plan predicts a build from a calibration build of the base's first rows:
+// disk, structure, vectors, resident memory and the build's peak RSS within
+// 25% of what the real build then takes, for both types; a --build-memory
+// below the plan's least is refused before any work, and at it the build
+// runs. (Peak RSS is left out under sanitizers, whose shadow memory it
+// counts.)
+TEST(VxctlIndex, PlanPredictsTheBuildWithin25Percent) {
+  testing::TempDir dir;
+  ASSERT_EQ(Vxctl("gen --dim 32 --count 30000 --out " + dir / "b.fbin").status, 0);
+  const auto near = [](double predicted, double measured, const std::string& what) {
+    EXPECT_NEAR(predicted / measured, 1.0, 0.25) << what << ": predicted " << predicted << ", measured " << measured;
+  };
+  for (const std::string type : {"hnsw", "ivf"}) {
+    SCOPED_TRACE(type);
+    const std::string opts = " --type " + type + " --base " + dir / "b.fbin" + " --threads 2";
+    CliRun plan = Vxctl("plan" + opts + " --sample 5000 --scratch " + dir.path() + " --json", /*stdout_only=*/true);
+    ASSERT_EQ(plan.status, 0) << plan.output;
+    const auto p = nlohmann::json::parse(plan.output);
+    EXPECT_EQ(p["count"], 30000);
+    EXPECT_EQ(p["sample_rows"], 5000);
+    EXPECT_GT(p["build_seconds"].get<double>(), 0);
+    // The calibration build left nothing in the scratch directory.
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+      EXPECT_EQ(e.path().filename().string().find("vx-plan-"), std::string::npos) << e.path();
+    const std::string idx = dir / ("idx_" + type);
+    CliRun build = Vxctl("build" + opts + " --out " + idx);
+    ASSERT_EQ(build.status, 0) << build.output;
+    const auto info = nlohmann::json::parse(Vxctl("info " + idx + " --json", true).output);
+    EXPECT_EQ(p["quant"], info["quant"]);
+    uint64_t disk = 0;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(idx)) {
+      if (f.is_regular_file()) disk += f.file_size();
+    }
+    near(p["disk_bytes"], double(disk), "disk");
+    near(p["structure_bytes"], info["structure_bytes"], "structure");
+    near(p["vector_bytes"], info["vector_bytes"], "vectors");
+    near(p["resident_bytes"], info["resident_bytes"], "resident");
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    const size_t at = build.output.find("peak RSS ");
+    ASSERT_NE(at, std::string::npos) << build.output;
+    near(p["build_peak_bytes"], std::stod(build.output.substr(at + 9)) * 1048576, "build peak RSS");
+#endif
+  }
+  // HNSW's least build memory: below it the build is refused, naming the
+  // figure; at it the build runs.
+  CliRun plan = Vxctl("plan --base " + dir / "b.fbin" + " --sample 5000 --scratch " + dir.path() + " --json", true);
+  ASSERT_EQ(plan.status, 0) << plan.output;
+  const uint64_t least_mb = (nlohmann::json::parse(plan.output)["least_build_memory_bytes"].get<uint64_t>() >> 20) + 1;
+  CliRun below = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "least" + " --build-memory " +
+                       std::to_string(least_mb - 1));
+  EXPECT_NE(below.status, 0) << below.output;
+  EXPECT_NE(below.output.find("above the build memory budget"), std::string::npos) << below.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "least/MANIFEST"));
+  CliRun at = Vxctl("build --base " + dir / "b.fbin" + " --out " + dir / "least" + " --build-memory " +
+                    std::to_string(least_mb));
+  EXPECT_EQ(at.status, 0) << at.output;
+}
+
 // bench --plot draws a chart people can read: numbered ticks on both axes,
 // the target recall, each point labelled with its ef_search, a title naming
 // the index, codes, k and memory, one colour per thread count (five here,

@@ -174,6 +174,41 @@ struct BuildOptions {
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options);
 // The same from the vector file at `base_path`.
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
+// A build's costs, predicted before it runs (vxctl plan): a calibration
+// build of the source's first rows with the same options (their codes,
+// threads, attributes; "auto" given the serving memory scaled to the
+// sample) in a directory it removes after, scaled to the whole source. File
+// sizes and resident memory scale linearly; each build phase's time by its
+// type's cost model (HNSW inserts by rows x log rows, IVF k-means and
+// assignment by rows x lists, the rest linearly); the build's peak memory
+// and its least budget come from the build's own memory model, the one it
+// refuses by.
+struct PlanOptions {
+  uint64_t sample_rows = 20000;  // the calibration build's rows (IVF: at least 4 per list)
+  std::string scratch_dir;       // where the calibration build goes (a new directory in it); empty: /var/tmp
+};
+struct BuildPlan {
+  uint64_t count = 0;
+  uint32_t dim = 0;
+  uint64_t sample_rows = 0;
+  double sample_seconds = 0;  // the calibration build's time
+  std::string quant;          // the codes the build would choose
+  std::string quant_choice;   // why, when "auto" chose them
+  double build_seconds = 0;   // predicted on this machine, at the options' threads
+  // The memory the build holds at its peak, beside the process's own, and
+  // the least build_memory_bytes it accepts (below it, it is refused before
+  // any work).
+  uint64_t build_memory_bytes = 0;
+  uint64_t least_build_memory_bytes = 0;
+  uint64_t disk_bytes = 0;  // the index's files
+  uint64_t structure_bytes = 0, vector_bytes = 0;
+  // Always in RAM when served (IndexInfo::resident_bytes): the least
+  // serving memory; a search walks resident + a share of the structure.
+  uint64_t resident_bytes = 0;
+  uint64_t attribute_bytes = 0;  // counted in resident_bytes
+};
+Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& options, const PlanOptions& plan = {});
+
 // Rebuilds the index in `dir` from its own live rows (built and inserted,
 // less the deleted) as a new generation, like PostgreSQL's REINDEX: the
 // deleted rows' space is reclaimed, the inserted rows join the graph or the

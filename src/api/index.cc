@@ -2,13 +2,17 @@
 // BuildOptions::type and by the manifest's "type" parameter: the one place
 // that names every type.
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <utility>
 
 #include "core/check.h"
 #include "core/parallel.h"
+#include "core/posix.h"
 #include "hnsw/hnsw.h"
 #include "index/index_base.h"
 #include "index/index_writer.h"
@@ -17,6 +21,7 @@
 #include "io/page.h"
 #include "io/wal.h"
 #include "ivf/ivf.h"
+#include "quant/quantizer.h"
 #include "vx/index.h"
 
 namespace vx {
@@ -79,6 +84,115 @@ Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptio
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options) {
   VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));
   return BuildIndex(*source, dir, options);
+}
+
+namespace {
+
+// A build's time as its progress reports it: before the first report
+// (setup), then each phase from the report before to its last one.
+class PhaseClock {
+ public:
+  PhaseClock() : start_(Now()), last_(start_) {}
+  void Report(const char* phase) {
+    const double t = Now();
+    if (phases_.empty()) {
+      setup_ = t - start_;
+      phases_.push_back({phase, 0.0});
+    } else {
+      if (phases_.back().first != phase) phases_.push_back({phase, 0.0});
+      phases_.back().second += t - last_;
+    }
+    last_ = t;
+  }
+  double setup() const { return setup_; }
+  const std::vector<std::pair<std::string, double>>& phases() const { return phases_; }
+  double after() const { return Now() - last_; }  // since the last report
+  double total() const { return Now() - start_; }
+
+ private:
+  static double Now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  double start_, last_, setup_ = 0;
+  std::vector<std::pair<std::string, double>> phases_;
+};
+
+uint64_t Scaled(uint64_t sample_value, uint64_t sample, uint64_t rows) {
+  return static_cast<uint64_t>(double(sample_value) * double(rows) / double(sample) + 0.5);
+}
+
+}  // namespace
+
+Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& options, const PlanOptions& plan) {
+  const IndexTypeOps& ops = EntryOf(options.type);
+  VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));
+  BuildPlan out;
+  out.count = source->count();
+  out.dim = source->dim();
+  if (out.count == 0) return Status::InvalidArgument(base_path + ": holds no rows to plan a build of");
+  if (plan.sample_rows == 0) return Status::InvalidArgument("the calibration sample needs at least one row");
+  // The calibration build: the source's first rows, under the options.
+  out.sample_rows = std::min(out.count, std::max<uint64_t>(plan.sample_rows, 4ull * options.lists));
+  const uint64_t ns = out.sample_rows, n = out.count;
+  std::vector<float> rows(ns * out.dim);
+  VX_RETURN_IF_ERROR(source->Rewind());
+  for (uint64_t done = 0; done < ns;) {
+    VX_ASSIGN_OR_RETURN(const size_t got, source->Read(ns - done, rows.data() + done * out.dim));
+    if (got == 0) return Status::Corruption(base_path + ": ended at row " + std::to_string(done));
+    done += got;
+  }
+  VX_ASSIGN_OR_RETURN(auto sample, VectorSource::FromMemory(rows.data(), ns, out.dim));
+  BuildOptions c = options;
+  if (!c.keys.empty()) c.keys.resize(std::min<uint64_t>(c.keys.size(), ns));
+  if (!c.attributes.empty()) c.attributes = options.attributes.Slice(0, ns);
+  const uint64_t serve = options.serve_memory_bytes ? options.serve_memory_bytes : UsableMemoryBytes();
+  c.serve_memory_bytes = std::max<uint64_t>(Scaled(serve, n, ns), 1);
+  PhaseClock clock;
+  c.progress = [&](uint64_t done, uint64_t total, const char* phase) {
+    clock.Report(phase);
+    if (options.progress) options.progress(done, total, "calibrate");
+  };
+  const std::string scratch = plan.scratch_dir.empty() ? "/var/tmp" : plan.scratch_dir;
+  std::string dir = scratch + "/vx-plan-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) return ErrnoStatus(scratch + ": a directory for the calibration build", errno);
+  struct Remove {
+    const std::string& dir;
+    ~Remove() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove{dir};
+  VX_RETURN_IF_ERROR(
+      BuildIndex(*sample, dir, c).WithContext("the calibration build of " + std::to_string(ns) + " rows"));
+  out.sample_seconds = clock.total();
+  const double commit = clock.after();
+  IndexOptions io;
+  io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
+  io.env = options.env;
+  VX_ASSIGN_OR_RETURN(auto built, Index::Open(dir, io));
+  const IndexInfo& info = built->info();
+  out.quant = info.quant;
+  out.quant_choice = info.quant_choice;
+  uint64_t disk = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (f.is_regular_file()) disk += f.file_size();
+  }
+  out.structure_bytes = static_cast<uint64_t>(double(info.structure_bytes) * ops.growth("structure", ns, n, options));
+  out.disk_bytes = Scaled(disk - info.structure_bytes, ns, n) + out.structure_bytes;
+  out.vector_bytes = Scaled(info.vector_bytes, ns, n);
+  out.resident_bytes = Scaled(info.resident_bytes, ns, n);
+  out.attribute_bytes = Scaled(info.attribute_bytes, ns, n);
+  // Setup (choosing codes on a bounded sample) is taken once; each phase
+  // scales by the type's model; the commit after the last report linearly.
+  out.build_seconds = clock.setup() + commit * double(n) / double(ns);
+  for (const auto& [phase, seconds] : clock.phases())
+    out.build_seconds += seconds * ops.growth(phase.c_str(), ns, n, options);
+  VX_ASSIGN_OR_RETURN(const QuantSpec spec, ParseQuantSpec(info.quant));
+  VX_ASSIGN_OR_RETURN(auto quantizer, Quantizer::Create(spec, options.metric, out.dim));
+  VX_ASSIGN_OR_RETURN(const BuildMemory memory, ops.build_memory(n, out.dim, quantizer->code_size(), options));
+  out.build_memory_bytes = memory.peak;
+  out.least_build_memory_bytes = memory.least_budget;
+  return out;
 }
 
 Status Index::SearchBatch(const float* queries, uint64_t n, const SearchParams& params, int threads, int64_t* keys,

@@ -9,8 +9,10 @@
 //   5. Write every file as a new generation, then commit the manifest (the
 //      index appears, or replaces the one in `dir`, atomically).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <deque>
+#include <string_view>
 
 #include "core/posix.h"
 #include "hnsw/graph.h"
@@ -64,16 +66,32 @@ Status CheckOptions(const BuildOptions& o) {
   return Status::Ok();
 }
 
-// Memory the build holds: vectors, graph, per-thread visited lists, codes.
+// Memory the build holds: vectors, graph (twice, while it is renumbered),
+// per-thread visited lists, codes.
+Result<BuildMemory> PeakMemory(uint64_t n, uint32_t dim, size_t code_size, const BuildOptions& o) {
+  VX_RETURN_IF_ERROR(CheckOptions(o));
+  const uint64_t need = n * dim * 4 + n * (1 + 2 * o.m) * 4 * 2 + n * 4 * 3 + n * code_size;
+  return BuildMemory{need, need};
+}
+
 Status CheckBuildMemory(const BuildSetup& s, const BuildOptions& o) {
-  const uint64_t n = s.count;
-  const uint64_t need = n * s.dim * 4 + n * (1 + 2 * o.m) * 4 * 2 + n * 4 * 3 + n * s.quantizer->code_size();
-  if (need <= o.build_memory_bytes) return Status::Ok();
-  return Status::ResourceExhausted("the build needs about " + std::to_string(need >> 20) + " MB (" + std::to_string(n) +
-                                   " vectors of " + std::to_string(s.dim) +
+  VX_ASSIGN_OR_RETURN(const BuildMemory need, PeakMemory(s.count, s.dim, s.quantizer->code_size(), o));
+  if (need.least_budget <= o.build_memory_bytes) return Status::Ok();
+  return Status::ResourceExhausted("the build needs about " + std::to_string(need.least_budget >> 20) + " MB (" +
+                                   std::to_string(s.count) + " vectors of " + std::to_string(s.dim) +
                                    " dims and the graph), above the build memory budget of " +
                                    std::to_string(o.build_memory_bytes >> 20) +
                                    " MB; raise --build-memory (building larger than RAM is not supported yet)");
+}
+
+// Inserts cost about log(rows) each (the levels a walk descends), and a
+// neighbour's id in the graph file takes about log(rows) bits (its varint
+// delta); the other phases are linear.
+double Growth(const char* what, uint64_t sample, uint64_t rows, const BuildOptions&) {
+  const double linear = double(rows) / double(sample);
+  const std::string_view w(what);
+  if ((w != "insert" && w != "structure") || sample < 2) return linear;
+  return linear * std::log(double(rows)) / std::log(double(sample));
 }
 
 // All rows of the source, row-major (cosine: unit length).
@@ -210,6 +228,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
 }  // namespace
 
-const IndexTypeOps kType = {IndexType::kHnsw, "hnsw", kGraphFile, PageType::kGraph, Build, HnswIndex::Open};
+const IndexTypeOps kType = {IndexType::kHnsw, "hnsw",     kGraphFile, PageType::kGraph, Build,
+                            HnswIndex::Open,  PeakMemory, Growth};
 
 }  // namespace vx::hnsw

@@ -1,6 +1,6 @@
 // What an index type gives the API layer's table of types (api/index.cc):
-// its name, its structure file, and how to build and open it. Each type
-// defines one (hnsw::kType, ivf::kType).
+// its name, its structure file, how to build and open it, and what a build
+// costs (for PlanBuild). Each type defines one (hnsw::kType, ivf::kType).
 #pragma once
 
 #include <memory>
@@ -12,6 +12,13 @@
 
 namespace vx {
 
+// The memory a build holds at its peak (beside the process's own) and the
+// least build memory budget it accepts.
+struct BuildMemory {
+  uint64_t peak = 0;
+  uint64_t least_budget = 0;
+};
+
 struct IndexTypeOps {
   IndexType type;
   const char* name;            // in the manifest and on the command line
@@ -20,6 +27,13 @@ struct IndexTypeOps {
   Status (*build)(VectorSource& source, const std::string& dir, const BuildOptions& options);
   // Opens the index in `dir` that `manifest` (read from it) describes.
   Result<std::unique_ptr<Index>> (*open)(const std::string& dir, const Manifest& manifest, const IndexOptions& options);
+  // A build of `rows` rows of `dim` dims whose codes take `code_size` bytes a
+  // row, under `options` (its type's); InvalidArgument as the build would.
+  Result<BuildMemory> (*build_memory)(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& options);
+  // How much longer a build phase (a progress phase name) takes, or how
+  // much more its structure file holds ("structure"), on `rows` rows than
+  // on `sample` of them.
+  double (*growth)(const char* what, uint64_t sample, uint64_t rows, const BuildOptions& options);
 };
 
 }  // namespace vx

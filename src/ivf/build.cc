@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <thread>
 
 #include "index/build.h"
@@ -50,40 +51,86 @@ struct Plan {
 
 // Memory plan: centroids (and k-means' copy), per-list counts, and the sgemm
 // scratch of each assignment task (1024 rows x up to 1024 centroid scores a
-// thread) are fixed; a block row holds its floats, assignments and code.
-Result<Plan> PlanMemory(const BuildSetup& s, const BuildOptions& o) {
+// thread) are fixed; a block row holds its floats, assignments and code; a
+// sample row our copy, k-means' copy and its per-point bookkeeping.
+struct MemoryModel {
+  uint32_t lists = 0, top = 1;
+  uint64_t fixed = 0, row_bytes = 0, sample_row_bytes = 0;
+  static constexpr uint64_t kMinBlock = 256;
+
+  static Result<MemoryModel> Make(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& o) {
+    if (o.replicas > 8) return Status::InvalidArgument("replicas must be in 0..8, not " + std::to_string(o.replicas));
+    MemoryModel m;
+    m.lists = o.lists ? o.lists : DefaultLists(rows);
+    if (m.lists > rows) {
+      return Status::InvalidArgument(std::to_string(m.lists) + " lists for " + std::to_string(rows) +
+                                     " vectors: lists must not exceed rows");
+    }
+    m.top = 1 + std::min(o.replicas, m.lists - 1);
+    const uint64_t threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+    m.fixed = uint64_t{m.lists} * dim * 4 * 2 + uint64_t{m.lists} * 32 + threads * 1024 * std::min(m.lists, 1024u) * 4;
+    m.row_bytes = uint64_t{dim} * 4 + m.top * 8 + code_size;
+    m.sample_row_bytes = uint64_t{dim} * 8 + 104;
+    return m;
+  }
+  // The least budget: the fixed part, a minimal block and a sample row a list.
+  uint64_t least_budget() const {
+    return 2 * (fixed + std::max(kMinBlock * row_bytes, uint64_t{lists} * sample_row_bytes));
+  }
+};
+
+Result<Plan> PlanMemory(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& o) {
+  VX_ASSIGN_OR_RETURN(const MemoryModel m, MemoryModel::Make(rows, dim, code_size, o));
   Plan p;
-  p.lists = o.lists ? o.lists : DefaultLists(s.count);
-  if (p.lists > s.count) {
-    return Status::InvalidArgument(std::to_string(p.lists) + " lists for " + std::to_string(s.count) +
-                                   " vectors: lists must not exceed rows");
+  p.lists = m.lists;
+  p.top = m.top;
+  const uint64_t budget = o.build_memory_bytes;
+  if (m.fixed + MemoryModel::kMinBlock * m.row_bytes > budget / 2) {
+    return Status::ResourceExhausted("the IVF build needs at least " + std::to_string((m.least_budget() >> 10) + 1) +
+                                     " KB for " + std::to_string(p.lists) + " centroids of " + std::to_string(dim) +
+                                     " dims, above the build memory budget of " + std::to_string(budget >> 10) +
+                                     " KB; raise --build-memory or lower --lists");
   }
-  p.top = 1 + std::min(o.replicas, p.lists - 1);
-  const uint64_t budget = o.build_memory_bytes, dim = s.dim;
-  const uint64_t threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  const uint64_t fixed =
-      uint64_t{p.lists} * dim * 4 * 2 + uint64_t{p.lists} * 32 + threads * 1024 * std::min(p.lists, 1024u) * 4;
-  const uint64_t row_bytes = dim * 4 + p.top * 8 + s.quantizer->code_size();
-  constexpr uint64_t kMinBlock = 256;
-  if (fixed + kMinBlock * row_bytes > budget / 2) {
-    return Status::ResourceExhausted("the IVF build needs at least " +
-                                     std::to_string(((2 * (fixed + kMinBlock * row_bytes)) >> 10) + 1) + " KB for " +
-                                     std::to_string(p.lists) + " centroids of " + std::to_string(dim) + " dims on " +
-                                     std::to_string(threads) + " threads, above the build memory budget of " +
-                                     std::to_string(budget >> 10) + " KB; raise --build-memory or lower --lists");
-  }
-  p.block = std::clamp<uint64_t>((budget / 4) / row_bytes, kMinBlock, 65536);
-  p.sample_rows = std::min<uint64_t>(s.count, std::max<uint64_t>(64 * uint64_t{p.lists}, 65536));
-  // A sample row: our copy, k-means' copy and its per-point bookkeeping.
-  p.sample_rows = std::min<uint64_t>(p.sample_rows, (budget / 2 - fixed) / (dim * 8 + 104));
+  p.block = std::clamp<uint64_t>((budget / 4) / m.row_bytes, MemoryModel::kMinBlock, 65536);
+  p.sample_rows = std::min<uint64_t>(rows, std::max<uint64_t>(64 * uint64_t{p.lists}, 65536));
+  p.sample_rows = std::min<uint64_t>(p.sample_rows, (budget / 2 - m.fixed) / m.sample_row_bytes);
   if (p.sample_rows < p.lists) {
-    return Status::ResourceExhausted("the build memory budget of " + std::to_string(budget >> 20) +
-                                     " MB holds a training sample of " + std::to_string(p.sample_rows) +
-                                     " rows, fewer than the " + std::to_string(p.lists) +
-                                     " lists; raise --build-memory or lower --lists");
+    return Status::ResourceExhausted(
+        "the build memory budget of " + std::to_string(budget >> 20) + " MB holds a training sample of " +
+        std::to_string(p.sample_rows) + " rows, fewer than the " + std::to_string(p.lists) +
+        " lists; raise --build-memory (to " + std::to_string((m.least_budget() >> 20) + 1) + " MB) or lower --lists");
   }
   p.gather_budget = budget / 4;
   return p;
+}
+
+// The peak of the three passes: the sample beside a block and k-means; a
+// block's assignment; the lists gathered for writing (at most every entry).
+Result<BuildMemory> PeakMemory(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& o) {
+  VX_ASSIGN_OR_RETURN(const MemoryModel m, MemoryModel::Make(rows, dim, code_size, o));
+  BuildMemory out;
+  out.least_budget = m.least_budget();
+  BuildOptions fits = o;
+  fits.build_memory_bytes = std::max(o.build_memory_bytes, out.least_budget);
+  VX_ASSIGN_OR_RETURN(const Plan p, PlanMemory(rows, dim, code_size, fits));
+  const uint64_t train = m.fixed + p.sample_rows * m.sample_row_bytes + p.block * dim * 4;
+  const uint64_t assign = m.fixed + p.block * m.row_bytes;
+  const uint64_t write = std::min(p.gather_budget, rows * p.top * (4 + code_size)) + (1 << 20);
+  out.peak = std::max({train, assign, write});
+  return out;
+}
+
+// k-means costs its sample times the lists, the assignment the rows times
+// the lists; the other phases and the lists file are linear.
+double Growth(const char* phase, uint64_t sample, uint64_t rows, const BuildOptions& o) {
+  const auto lists = [&](uint64_t n) { return double(o.lists ? o.lists : DefaultLists(n)); };
+  const auto train_rows = [&](uint64_t n) {
+    return double(std::min<uint64_t>(n, std::max<uint64_t>(64 * uint64_t(lists(n)), 65536)));
+  };
+  const std::string_view p(phase);
+  if (p == "k-means") return train_rows(rows) * lists(rows) / (train_rows(sample) * lists(sample));
+  if (p == "assign") return double(rows) * lists(rows) / (double(sample) * lists(sample));
+  return double(rows) / double(sample);
 }
 
 // Reads the next block of rows (normalized under cosine); Corruption when
@@ -266,11 +313,10 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
 }
 
 Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
-  if (o.replicas > 8) return Status::InvalidArgument("replicas must be in 0..8, not " + std::to_string(o.replicas));
   VX_ASSIGN_OR_RETURN(BuildSetup s, PrepareBuild(source, o));
   const ListLayout ll = ListLayout::Make(s.vectors.page_size, s.quantizer->code_size());
   if (ll.per_page == 0) return Status::InvalidArgument("a " + s.quant.ToString() + " code does not fit a list page");
-  VX_ASSIGN_OR_RETURN(const Plan plan, PlanMemory(s, o));
+  VX_ASSIGN_OR_RETURN(const Plan plan, PlanMemory(s.count, s.dim, s.quantizer->code_size(), o));
   // Refused before any compute when the disk cannot hold, at the peak, the
   // vectors, the spill file (an entry per row at least) and the list pages.
   const uint64_t min_bytes = s.vectors.FileBytes(s.count) + s.count * (8 + s.quantizer->code_size()) +
@@ -304,6 +350,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
 }  // namespace
 
-const IndexTypeOps kType = {IndexType::kIvf, "ivf", kListsFile, PageType::kList, Build, IvfIndex::Open};
+const IndexTypeOps kType = {IndexType::kIvf, "ivf",          kListsFile, PageType::kList,
+                            Build,           IvfIndex::Open, PeakMemory, Growth};
 
 }  // namespace vx::ivf

@@ -1,6 +1,7 @@
 // Index commands: build, query, info. Thin layers over vx/index.h.
 #include <fmt/core.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -324,18 +325,20 @@ class BuildProgress {
 
 }  // namespace
 
-void AddBuild(CLI::App& app, RunFn* run) {
-  struct Args {
-    std::string type = "hnsw", base, ids, attrs, metric = "l2", out, quant = "auto", storage = "f32";
-    uint32_t m = 16, ef_construction = 64, lists = 0, replicas = 0;
-    int threads = 0;
-    uint64_t build_memory_mb = 8192, serve_memory_mb = 0;
-    size_t page_size = 4096;
-    bool no_reorder = false;
-    std::vector<CLI::Option*> hnsw_only, ivf_only;  // refused for the other type
-  };
-  auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("build", "Build an index directory from a vector file");
+namespace {
+
+// The options of a build, shared by build and plan.
+struct BuildArgs {
+  std::string type = "hnsw", base, ids, attrs, metric = "l2", quant = "auto", storage = "f32";
+  uint32_t m = 16, ef_construction = 64, lists = 0, replicas = 0;
+  int threads = 0;
+  uint64_t build_memory_mb = 8192, serve_memory_mb = 0;
+  size_t page_size = 4096;
+  bool no_reorder = false;
+  std::vector<CLI::Option*> hnsw_only, ivf_only;  // refused for the other type
+};
+
+void AddBuildOptions(CLI::App* cmd, BuildArgs* a) {
   cmd->add_option("--type", a->type, "Index type")->capture_default_str()->check(CLI::IsMember({"hnsw", "ivf"}));
   cmd->add_option("--base", a->base, "Base vectors")->required();
   cmd->add_option("--ids", a->ids,
@@ -351,11 +354,6 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--metric", a->metric, "l2 | ip | cosine")
       ->capture_default_str()
       ->check(CLI::IsMember({"l2", "ip", "cosine"}));
-  cmd->add_option("--out", a->out,
-                  "Index directory; an index already there is replaced at the end, and serves until then. The disk "
-                  "needs room for both; the build is refused at its start if the free space is below a lower bound of "
-                  "what it writes (its vector file and codes at least)")
-      ->required();
   a->hnsw_only.push_back(cmd->add_option("--m", a->m, "HNSW: links per node (2m on layer 0)")
                              ->capture_default_str()
                              ->check(CLI::Range(2u, 100u)));
@@ -395,38 +393,69 @@ void AddBuild(CLI::App& app, RunFn* run) {
   cmd->add_option("--page-size", a->page_size, "Page size (raised to fit one vector)")->capture_default_str();
   a->hnsw_only.push_back(
       cmd->add_flag("--no-reorder", a->no_reorder, "HNSW: keep base order instead of BFS renumbering"));
+}
+
+// The build options `a` names; an exit status (Usage, Fail) when they are
+// wrong or a file they name cannot be read.
+std::optional<int> ToBuildOptions(const BuildArgs& a, vx::BuildOptions* o) {
+  o->type = vx::ParseIndexType(a.type).value();
+  const bool ivf = o->type == vx::IndexType::kIvf;
+  for (const CLI::Option* opt : ivf ? a.hnsw_only : a.ivf_only) {
+    if (opt->count() > 0)
+      return Usage(
+          fmt::format("{} applies to {} indexes, not --type {}", opt->get_name(), ivf ? "HNSW" : "IVF", a.type));
+  }
+  o->lists = a.lists;
+  o->replicas = a.replicas;
+  o->metric = vx::ParseMetric(a.metric).value();
+  o->m = a.m;
+  o->ef_construction = a.ef_construction;
+  o->quant = a.quant;
+  o->storage = vx::ParseElementType(a.storage).value();
+  o->threads = a.threads;
+  o->build_memory_bytes = a.build_memory_mb << 20;
+  o->serve_memory_bytes = a.serve_memory_mb << 20;
+  o->page_size = a.page_size;
+  o->reorder = !a.no_reorder;
+  if (!a.ids.empty()) {
+    auto keys = vx::ReadKeys(a.ids);
+    if (!keys.ok()) return Fail(keys.status());
+    o->keys = std::move(*keys);
+  }
+  if (!a.attrs.empty()) {
+    auto attrs = ReadAttributes(a.attrs);
+    if (!attrs.ok()) return Fail(attrs.status());
+    o->attributes = std::move(*attrs);
+  }
+  return std::nullopt;
+}
+
+// This process's resident memory now, bytes.
+uint64_t RssBytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+}  // namespace
+
+void AddBuild(CLI::App& app, RunFn* run) {
+  struct Args : BuildArgs {
+    std::string out;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("build", "Build an index directory from a vector file");
+  AddBuildOptions(cmd, a.get());
+  cmd->add_option("--out", a->out,
+                  "Index directory; an index already there is replaced at the end, and serves until then. The disk "
+                  "needs room for both; the build is refused at its start if the free space is below a lower bound of "
+                  "what it writes (its vector file and codes at least)")
+      ->required();
   cmd->callback([run, a] {
     *run = [a]() -> int {
       vx::BuildOptions o;
-      o.type = vx::ParseIndexType(a->type).value();
-      const bool ivf = o.type == vx::IndexType::kIvf;
-      for (const CLI::Option* opt : ivf ? a->hnsw_only : a->ivf_only) {
-        if (opt->count() > 0)
-          return Usage(
-              fmt::format("{} applies to {} indexes, not --type {}", opt->get_name(), ivf ? "HNSW" : "IVF", a->type));
-      }
-      o.lists = a->lists;
-      o.replicas = a->replicas;
-      o.metric = vx::ParseMetric(a->metric).value();
-      o.m = a->m;
-      o.ef_construction = a->ef_construction;
-      o.quant = a->quant;
-      o.storage = vx::ParseElementType(a->storage).value();
-      o.threads = a->threads;
-      o.build_memory_bytes = a->build_memory_mb << 20;
-      o.serve_memory_bytes = a->serve_memory_mb << 20;
-      o.page_size = a->page_size;
-      o.reorder = !a->no_reorder;
-      if (!a->ids.empty()) {
-        auto keys = vx::ReadKeys(a->ids);
-        if (!keys.ok()) return Fail(keys.status());
-        o.keys = std::move(*keys);
-      }
-      if (!a->attrs.empty()) {
-        auto attrs = ReadAttributes(a->attrs);
-        if (!attrs.ok()) return Fail(attrs.status());
-        o.attributes = std::move(*attrs);
-      }
+      if (const std::optional<int> failed = ToBuildOptions(*a, &o)) return *failed;
       BuildProgress bar(&o);
       const auto t0 = Clock::now();
       vx::Status s = vx::BuildIndex(a->base, a->out, o);
@@ -437,9 +466,111 @@ void AddBuild(CLI::App& app, RunFn* run) {
       io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
       auto built = vx::Index::Open(a->out, io);
       if (!built.ok()) return Fail(built.status());
-      const vx::IndexInfo& info = (*built)->info();
+      const vx::IndexInfo& info = built->get()->info();
       fmt::print("built {} in {:.1f} s (peak RSS {:.0f} MB); codes {}\n", a->out, seconds, PeakRssMb(),
                  info.quant_choice.empty() ? info.quant : info.quant_choice);
+      return 0;
+    };
+  });
+}
+
+void AddPlan(CLI::App& app, RunFn* run) {
+  struct Args : BuildArgs {
+    uint64_t memory_mb = 0, sample = 20000;
+    std::string scratch;
+    JsonOut json;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "plan",
+      "Before a build: its peak memory, time on this machine, disk space and serving memory, predicted from the "
+      "base's header and a calibration build of its first rows");
+  AddBuildOptions(cmd, a.get());
+  cmd->add_option("--memory", a->memory_mb,
+                  "MB this host may give the build and the serving: says whether the build fits and how much of the "
+                  "structure serving can cache")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  cmd->add_option("--sample", a->sample, "Rows of the calibration build (the base's first)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+  cmd->add_option("--scratch", a->scratch, "Directory for the calibration build, removed after (default /var/tmp)");
+  AddJsonOption(cmd, &a->json);
+  cmd->callback([run, a] {
+    *run = [a]() -> int {
+      vx::BuildOptions o;
+      if (const std::optional<int> failed = ToBuildOptions(*a, &o)) return *failed;
+      // The process a build runs in holds this much before it starts.
+      const uint64_t process = RssBytes();
+      BuildProgress bar(&o);
+      auto planned = vx::PlanBuild(a->base, o, vx::PlanOptions{a->sample, a->scratch});
+      bar.Finish();
+      if (!planned.ok()) return Fail(planned.status());
+      const vx::BuildPlan& p = *planned;
+      const uint64_t peak = process + p.build_memory_bytes;
+      const auto serving = [&](double ratio) { return p.resident_bytes + uint64_t(ratio * p.structure_bytes); };
+      const uint64_t memory = a->memory_mb << 20;
+      const char* structure = o.type == vx::IndexType::kIvf ? "structure (lists)" : "structure (graph)";
+      if (a->json.wanted()) {
+        nlohmann::json j = {{"type", a->type},
+                            {"base", a->base},
+                            {"count", p.count},
+                            {"dim", p.dim},
+                            {"sample_rows", p.sample_rows},
+                            {"sample_seconds", p.sample_seconds},
+                            {"quant", p.quant},
+                            {"quant_choice", p.quant_choice},
+                            {"build_seconds", p.build_seconds},
+                            {"build_peak_bytes", peak},
+                            {"build_memory_bytes", p.build_memory_bytes},
+                            {"process_bytes", process},
+                            {"least_build_memory_bytes", p.least_build_memory_bytes},
+                            {"disk_bytes", p.disk_bytes},
+                            {"structure_bytes", p.structure_bytes},
+                            {"vector_bytes", p.vector_bytes},
+                            {"resident_bytes", p.resident_bytes},
+                            {"attribute_bytes", p.attribute_bytes},
+                            {"serve_bytes", nlohmann::json::object()}};
+        for (double ratio : {0.0, 0.1, 0.25, 1.0})
+          j["serve_bytes"][fmt::format("{:.0f}%", ratio * 100)] = serving(ratio);
+        if (memory > 0) {
+          j["memory_bytes"] = memory;
+          j["build_fits"] = peak <= memory && p.least_build_memory_bytes <= memory;
+          j["serve_fits"] = p.resident_bytes < memory;
+        }
+        vx::Status s = a->json.Write(j);
+        return s.ok() ? 0 : Fail(s);
+      }
+      fmt::print("plan: {} over {}, {} vectors x {} dims (calibrated on its first {} rows in {:.1f} s)\n", a->type,
+                 a->base, p.count, p.dim, p.sample_rows, p.sample_seconds);
+      fmt::print("  codes: {}{}\n", p.quant,
+                 p.quant_choice.empty()
+                     ? ""
+                     : " (auto's choice on the calibration rows, with the serving memory scaled to them: " +
+                           p.quant_choice + ")");
+      fmt::print(
+          "  build: about {:.0f} s on this machine; peak memory about {:.0f} MB ({:.0f} MB of the build's, {:.0f} "
+          "MB of the process); --build-memory below {:.0f} MB is refused before any work\n",
+          p.build_seconds, peak / 1e6, p.build_memory_bytes / 1e6, process / 1e6,
+          std::ceil(p.least_build_memory_bytes / 1048576.0));
+      fmt::print("  disk: {:.1f} MB ({} {:.1f} MB, vectors {:.1f} MB)\n", p.disk_bytes / 1e6, structure,
+                 p.structure_bytes / 1e6, p.vector_bytes / 1e6);
+      fmt::print("  serving: always in RAM {:.1f} MB{}; below it serving is refused\n", p.resident_bytes / 1e6,
+                 p.attribute_bytes ? fmt::format(" (attributes {:.1f} MB)", p.attribute_bytes / 1e6) : "");
+      for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
+        fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100,
+                   structure, serving(ratio) / 1e6);
+      }
+      if (memory > 0) {
+        const bool build_fits = peak <= memory && p.least_build_memory_bytes <= memory;
+        fmt::print("  with {} MB: the build {}; serving {}\n", a->memory_mb,
+                   build_fits ? "fits" : fmt::format("does not fit (it needs about {:.0f} MB)", peak / 1e6),
+                   p.resident_bytes >= memory
+                       ? fmt::format("does not fit (it needs more than {:.0f} MB)", p.resident_bytes / 1e6)
+                       : fmt::format("caches {:.0f}% of the {}",
+                                     std::min(100.0, 100.0 * (memory - p.resident_bytes) /
+                                                         std::max<double>(1, p.structure_bytes)),
+                                     structure));
+      }
       return 0;
     };
   });

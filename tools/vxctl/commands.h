@@ -89,6 +89,7 @@ void AddDemo(CLI::App& app, RunFn* run);
 void AddBenchIo(CLI::App& app, RunFn* run);
 void AddQuantEval(CLI::App& app, RunFn* run);
 void AddBuild(CLI::App& app, RunFn* run);
+void AddPlan(CLI::App& app, RunFn* run);
 void AddQuery(CLI::App& app, RunFn* run);
 void AddInfo(CLI::App& app, RunFn* run);
 void AddVerify(CLI::App& app, RunFn* run);

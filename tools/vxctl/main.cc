@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   vxctl::AddBenchIo(app, &run);
   vxctl::AddQuantEval(app, &run);
   vxctl::AddBuild(app, &run);
+  vxctl::AddPlan(app, &run);
   vxctl::AddQuery(app, &run);
   vxctl::AddInfo(app, &run);
   vxctl::AddVerify(app, &run);
