@@ -174,18 +174,22 @@ struct BuildOptions {
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options);
 // The same from the vector file at `base_path`.
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
-// A build's costs, predicted before it runs (vxctl plan): a calibration
-// build of the source's first rows with the same options (their codes,
-// threads, attributes; "auto" given the serving memory scaled to the
-// sample) in a directory it removes after, scaled to the whole source. File
-// sizes and resident memory scale linearly; each build phase's time by its
-// type's cost model (HNSW inserts by rows x log rows, IVF k-means and
-// assignment by rows x lists, the rest linearly); the build's peak memory
-// and its least budget come from the build's own memory model, the one it
-// refuses by.
+// A build's costs, predicted before it runs (vxctl plan), from a
+// calibration build of the source's first rows with the same options
+// (codes, threads, attributes; IVF's lists as the whole build's; "auto"
+// given the serving memory scaled to the sample) in a directory it removes
+// after, scaled to the whole source. File sizes and resident memory scale
+// linearly (HNSW's graph by rows x log rows); each build phase's time by
+// its type's cost model (HNSW inserts by rows x log rows, IVF k-means by
+// its training rows, the rest linearly); for HNSW a second calibration of
+// half the rows measures how much faster than that its time per row grows.
+// The build's peak memory and least budget come from the build's own
+// memory model, the one it refuses by.
 struct PlanOptions {
-  uint64_t sample_rows = 20000;  // the calibration build's rows (IVF: at least 4 per list)
-  std::string scratch_dir;       // where the calibration build goes (a new directory in it); empty: /var/tmp
+  // The calibration build's rows; 0: at least 20,000 (HNSW: and 64 MiB of
+  // vectors, past the CPU's caches; IVF: and 4 a list).
+  uint64_t sample_rows = 0;
+  std::string scratch_dir;  // where the calibration builds go (new directories in it); empty: /var/tmp
 };
 struct BuildPlan {
   uint64_t count = 0;

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "core/check.h"
@@ -123,36 +125,29 @@ uint64_t Scaled(uint64_t sample_value, uint64_t sample, uint64_t rows) {
 
 }  // namespace
 
-Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& options, const PlanOptions& plan) {
-  const IndexTypeOps& ops = EntryOf(options.type);
-  VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));
-  BuildPlan out;
-  out.count = source->count();
-  out.dim = source->dim();
-  if (out.count == 0) return Status::InvalidArgument(base_path + ": holds no rows to plan a build of");
-  if (plan.sample_rows == 0) return Status::InvalidArgument("the calibration sample needs at least one row");
-  // The calibration build: the source's first rows, under the options.
-  out.sample_rows = std::min(out.count, std::max<uint64_t>(plan.sample_rows, 4ull * options.lists));
-  const uint64_t ns = out.sample_rows, n = out.count;
-  std::vector<float> rows(ns * out.dim);
-  VX_RETURN_IF_ERROR(source->Rewind());
-  for (uint64_t done = 0; done < ns;) {
-    VX_ASSIGN_OR_RETURN(const size_t got, source->Read(ns - done, rows.data() + done * out.dim));
-    if (got == 0) return Status::Corruption(base_path + ": ended at row " + std::to_string(done));
-    done += got;
-  }
-  VX_ASSIGN_OR_RETURN(auto sample, VectorSource::FromMemory(rows.data(), ns, out.dim));
-  BuildOptions c = options;
-  if (!c.keys.empty()) c.keys.resize(std::min<uint64_t>(c.keys.size(), ns));
-  if (!c.attributes.empty()) c.attributes = options.attributes.Slice(0, ns);
-  const uint64_t serve = options.serve_memory_bytes ? options.serve_memory_bytes : UsableMemoryBytes();
-  c.serve_memory_bytes = std::max<uint64_t>(Scaled(serve, n, ns), 1);
+namespace {
+
+// One calibration build's figures.
+struct Calibration {
   PhaseClock clock;
-  c.progress = [&](uint64_t done, uint64_t total, const char* phase) {
-    clock.Report(phase);
-    if (options.progress) options.progress(done, total, "calibrate");
+  double commit = 0;  // seconds after the last report
+  IndexInfo info;
+  uint64_t disk = 0;  // its files' bytes
+};
+
+// A calibration build of rows [0, ns) of `rows` in a new directory under
+// `scratch`, removed after.
+Result<Calibration> Calibrate(const std::vector<float>& rows, uint64_t ns, uint32_t dim, const BuildOptions& c,
+                              const std::string& scratch) {
+  Calibration out;
+  VX_ASSIGN_OR_RETURN(auto sample, VectorSource::FromMemory(rows.data(), ns, dim));
+  BuildOptions o = c;
+  if (!o.keys.empty()) o.keys.resize(ns);
+  if (!o.attributes.empty()) o.attributes = c.attributes.Slice(0, ns);
+  o.progress = [&](uint64_t done, uint64_t total, const char* phase) {
+    out.clock.Report(phase);
+    if (c.progress) c.progress(done, total, "calibrate");
   };
-  const std::string scratch = plan.scratch_dir.empty() ? "/var/tmp" : plan.scratch_dir;
   std::string dir = scratch + "/vx-plan-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr) return ErrnoStatus(scratch + ": a directory for the calibration build", errno);
   struct Remove {
@@ -163,30 +158,86 @@ Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& op
     }
   } remove{dir};
   VX_RETURN_IF_ERROR(
-      BuildIndex(*sample, dir, c).WithContext("the calibration build of " + std::to_string(ns) + " rows"));
-  out.sample_seconds = clock.total();
-  const double commit = clock.after();
+      BuildIndex(*sample, dir, o).WithContext("the calibration build of " + std::to_string(ns) + " rows"));
+  out.commit = out.clock.after();
   IndexOptions io;
   io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
-  io.env = options.env;
+  io.env = c.env;
   VX_ASSIGN_OR_RETURN(auto built, Index::Open(dir, io));
-  const IndexInfo& info = built->info();
+  out.info = built->info();
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (f.is_regular_file()) out.disk += f.file_size();
+  }
+  return out;
+}
+
+}  // namespace
+
+// A calibration build of the sample; each phase's time on the whole source
+// is the sample's scaled by the type's model. A type whose build reads
+// vectors at random (calibration_bytes: HNSW) builds the sample's first
+// half too, and its phases scale also by how much faster than the model
+// their time per row grew between the two (memory the larger build no
+// longer finds in the CPU's caches).
+Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& options, const PlanOptions& plan) {
+  const IndexTypeOps& ops = EntryOf(options.type);
+  VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));
+  BuildPlan out;
+  out.count = source->count();
+  out.dim = source->dim();
+  const uint64_t n = out.count;
+  if (n == 0) return Status::InvalidArgument(base_path + ": holds no rows to plan a build of");
+  // The calibration has the build's shape (IVF: its lists), the serving
+  // memory scaled to it.
+  BuildOptions c = options;
+  ops.fix_shape(n, &c);
+  const uint64_t auto_rows = std::max<uint64_t>(20000, ops.calibration_bytes / (uint64_t{out.dim} * 4));
+  out.sample_rows = std::min(n, std::max<uint64_t>(plan.sample_rows ? plan.sample_rows : auto_rows, 4ull * c.lists));
+  const uint64_t ns = out.sample_rows;
+  if (!c.keys.empty() && c.keys.size() != n)
+    return Status::InvalidArgument(std::to_string(c.keys.size()) + " keys for " + std::to_string(n) + " rows");
+  const uint64_t serve = options.serve_memory_bytes ? options.serve_memory_bytes : UsableMemoryBytes();
+  c.serve_memory_bytes = std::max<uint64_t>(Scaled(serve, n, ns), 1);
+  std::vector<float> rows(ns * out.dim);
+  VX_RETURN_IF_ERROR(source->Rewind());
+  for (uint64_t done = 0; done < ns;) {
+    VX_ASSIGN_OR_RETURN(const size_t got, source->Read(ns - done, rows.data() + done * out.dim));
+    if (got == 0) return Status::Corruption(base_path + ": ended at row " + std::to_string(done));
+    done += got;
+  }
+  const std::string scratch = plan.scratch_dir.empty() ? "/var/tmp" : plan.scratch_dir;
+  const uint64_t half = std::max<uint64_t>(ns / 2, 4ull * c.lists);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<Calibration> small;
+  if (ops.calibration_bytes > 0 && half < ns) {
+    BuildOptions h = c;
+    h.serve_memory_bytes = std::max<uint64_t>(Scaled(serve, n, half), 1);
+    VX_ASSIGN_OR_RETURN(small, Calibrate(rows, half, out.dim, h, scratch));
+  }
+  VX_ASSIGN_OR_RETURN(const Calibration big, Calibrate(rows, ns, out.dim, c, scratch));
+  out.sample_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const IndexInfo& info = big.info;
   out.quant = info.quant;
   out.quant_choice = info.quant_choice;
-  uint64_t disk = 0;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
-    if (f.is_regular_file()) disk += f.file_size();
-  }
-  out.structure_bytes = static_cast<uint64_t>(double(info.structure_bytes) * ops.growth("structure", ns, n, options));
-  out.disk_bytes = Scaled(disk - info.structure_bytes, ns, n) + out.structure_bytes;
+  out.structure_bytes = static_cast<uint64_t>(double(info.structure_bytes) * ops.growth("structure", ns, n, c));
+  out.disk_bytes = Scaled(big.disk - info.structure_bytes, ns, n) + out.structure_bytes;
   out.vector_bytes = Scaled(info.vector_bytes, ns, n);
   out.resident_bytes = Scaled(info.resident_bytes, ns, n);
   out.attribute_bytes = Scaled(info.attribute_bytes, ns, n);
-  // Setup (choosing codes on a bounded sample) is taken once; each phase
-  // scales by the type's model; the commit after the last report linearly.
-  out.build_seconds = clock.setup() + commit * double(n) / double(ns);
-  for (const auto& [phase, seconds] : clock.phases())
-    out.build_seconds += seconds * ops.growth(phase.c_str(), ns, n, options);
+  // Setup (choosing codes on a bounded sample) is taken once, the commit
+  // after the last report linearly.
+  out.build_seconds = big.clock.setup() + big.commit * double(n) / double(ns);
+  for (const auto& [phase, seconds] : big.clock.phases()) {
+    double excess = 0;  // the exponent of the growth beyond the model
+    if (small) {
+      for (const auto& [p, s] : small->clock.phases()) {
+        if (p != phase || s <= 0 || seconds <= 0) continue;
+        const double measured = seconds / s, model = ops.growth(phase.c_str(), half, ns, c);
+        excess = std::clamp(std::log(measured / model) / std::log(double(ns) / double(half)), 0.0, 1.0);
+      }
+    }
+    out.build_seconds += seconds * ops.growth(phase.c_str(), ns, n, c) * std::pow(double(n) / double(ns), excess);
+  }
   VX_ASSIGN_OR_RETURN(const QuantSpec spec, ParseQuantSpec(info.quant));
   VX_ASSIGN_OR_RETURN(auto quantizer, Quantizer::Create(spec, options.metric, out.dim));
   VX_ASSIGN_OR_RETURN(const BuildMemory memory, ops.build_memory(n, out.dim, quantizer->code_size(), options));

@@ -84,6 +84,8 @@ Status CheckBuildMemory(const BuildSetup& s, const BuildOptions& o) {
                                    " MB; raise --build-memory (building larger than RAM is not supported yet)");
 }
 
+void FixShape(uint64_t, BuildOptions*) {}  // nothing depends on the row count
+
 // Inserts cost about log(rows) each (the levels a walk descends), and a
 // neighbour's id in the graph file takes about log(rows) bits (its varint
 // delta); the other phases are linear.
@@ -228,7 +230,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
 }  // namespace
 
-const IndexTypeOps kType = {IndexType::kHnsw, "hnsw",     kGraphFile, PageType::kGraph, Build,
-                            HnswIndex::Open,  PeakMemory, Growth};
+const IndexTypeOps kType = {IndexType::kHnsw, "hnsw",     kGraphFile,  PageType::kGraph, Build,
+                            HnswIndex::Open,  PeakMemory, 64ull << 20, FixShape,         Growth};
 
 }  // namespace vx::hnsw

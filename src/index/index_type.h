@@ -30,6 +30,14 @@ struct IndexTypeOps {
   // A build of `rows` rows of `dim` dims whose codes take `code_size` bytes a
   // row, under `options` (its type's); InvalidArgument as the build would.
   Result<BuildMemory> (*build_memory)(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& options);
+  // The vectors a calibration build needs at least when the build reads
+  // them at random (HNSW: past the CPU's caches, which its inserts outgrow
+  // at scale); 0: the build streams them (IVF).
+  uint64_t calibration_bytes;
+  // Sets the options that depend on the row count (IVF: lists) to their
+  // value for `rows`, so that a calibration build on fewer rows has the
+  // build's shape.
+  void (*fix_shape)(uint64_t rows, BuildOptions* options);
   // How much longer a build phase (a progress phase name) takes, or how
   // much more its structure file holds ("structure"), on `rows` rows than
   // on `sample` of them.

@@ -120,6 +120,10 @@ Result<BuildMemory> PeakMemory(uint64_t rows, uint32_t dim, size_t code_size, co
   return out;
 }
 
+void FixShape(uint64_t rows, BuildOptions* o) {
+  if (o->lists == 0) o->lists = DefaultLists(rows);
+}
+
 // k-means costs its sample times the lists, the assignment the rows times
 // the lists; the other phases and the lists file are linear.
 double Growth(const char* phase, uint64_t sample, uint64_t rows, const BuildOptions& o) {
@@ -350,7 +354,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
 }  // namespace
 
-const IndexTypeOps kType = {IndexType::kIvf, "ivf",          kListsFile, PageType::kList,
-                            Build,           IvfIndex::Open, PeakMemory, Growth};
+const IndexTypeOps kType = {IndexType::kIvf, "ivf",      kListsFile, PageType::kList, Build,
+                            IvfIndex::Open,  PeakMemory, 0,          FixShape,        Growth};
 
 }  // namespace vx::ivf

@@ -476,7 +476,7 @@ void AddBuild(CLI::App& app, RunFn* run) {
 
 void AddPlan(CLI::App& app, RunFn* run) {
   struct Args : BuildArgs {
-    uint64_t memory_mb = 0, sample = 20000;
+    uint64_t memory_mb = 0, sample = 0;
     std::string scratch;
     JsonOut json;
   };
@@ -490,9 +490,11 @@ void AddPlan(CLI::App& app, RunFn* run) {
                   "MB this host may give the build and the serving: says whether the build fits and how much of the "
                   "structure serving can cache")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
-  cmd->add_option("--sample", a->sample, "Rows of the calibration build (the base's first)")
+  cmd->add_option("--sample", a->sample,
+                  "Rows of the calibration build (the base's first; another of half as many runs first); 0: 20000, "
+                  "and for HNSW at least 64 MiB of vectors")
       ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
   cmd->add_option("--scratch", a->scratch, "Directory for the calibration build, removed after (default /var/tmp)");
   AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
