@@ -173,8 +173,9 @@ Result<Calibration> Calibrate(const std::vector<float>& rows, uint64_t ns, uint3
 
 }  // namespace
 
-// A calibration build of the sample; each phase's time on the whole source
-// is the sample's scaled by the type's model. A type whose build reads
+// A calibration build of the sample in the whole build's shape; each
+// phase's time on the whole source is the sample's scaled by the type's
+// model; sizes scale from a build of the sample's own shape. A type whose build reads
 // vectors at random (calibration_bytes: HNSW) builds the sample's first
 // half too, and its phases scale also by how much faster than the model
 // their time per row grew between the two (memory the larger build no
@@ -190,7 +191,7 @@ Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& op
   // The calibration has the build's shape (IVF: its lists), the serving
   // memory scaled to it.
   BuildOptions c = options;
-  ops.fix_shape(n, &c);
+  const bool reshaped = ops.fix_shape(n, &c);
   const uint64_t auto_rows = std::max<uint64_t>(20000, ops.calibration_bytes / (uint64_t{out.dim} * 4));
   out.sample_rows = std::min(n, std::max<uint64_t>(plan.sample_rows ? plan.sample_rows : auto_rows, 4ull * c.lists));
   const uint64_t ns = out.sample_rows;
@@ -215,12 +216,22 @@ Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& op
     VX_ASSIGN_OR_RETURN(small, Calibrate(rows, half, out.dim, h, scratch));
   }
   VX_ASSIGN_OR_RETURN(const Calibration big, Calibrate(rows, ns, out.dim, c, scratch));
+  // Sizes from a build of the sample's own shape: the whole build's shape
+  // on fewer rows (IVF: its lists on a fraction of the rows) has emptier
+  // pages and more of what is per list than per row.
+  std::optional<Calibration> own;
+  if (reshaped) {
+    BuildOptions o = options;
+    o.serve_memory_bytes = c.serve_memory_bytes;
+    VX_ASSIGN_OR_RETURN(own, Calibrate(rows, ns, out.dim, o, scratch));
+  }
+  const Calibration& shaped = own ? *own : big;
   out.sample_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const IndexInfo& info = big.info;
+  const IndexInfo& info = shaped.info;
   out.quant = info.quant;
   out.quant_choice = info.quant_choice;
   out.structure_bytes = static_cast<uint64_t>(double(info.structure_bytes) * ops.growth("structure", ns, n, c));
-  out.disk_bytes = Scaled(big.disk - info.structure_bytes, ns, n) + out.structure_bytes;
+  out.disk_bytes = Scaled(shaped.disk - info.structure_bytes, ns, n) + out.structure_bytes;
   out.vector_bytes = Scaled(info.vector_bytes, ns, n);
   out.resident_bytes = Scaled(info.resident_bytes, ns, n);
   out.attribute_bytes = Scaled(info.attribute_bytes, ns, n);

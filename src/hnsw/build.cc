@@ -84,7 +84,7 @@ Status CheckBuildMemory(const BuildSetup& s, const BuildOptions& o) {
                                    " MB; raise --build-memory (building larger than RAM is not supported yet)");
 }
 
-void FixShape(uint64_t, BuildOptions*) {}  // nothing depends on the row count
+bool FixShape(uint64_t, BuildOptions*) { return false; }  // nothing depends on the row count
 
 // Inserts cost about log(rows) each (the levels a walk descends), and a
 // neighbour's id in the graph file takes about log(rows) bits (its varint

@@ -36,8 +36,8 @@ struct IndexTypeOps {
   uint64_t calibration_bytes;
   // Sets the options that depend on the row count (IVF: lists) to their
   // value for `rows`, so that a calibration build on fewer rows has the
-  // build's shape.
-  void (*fix_shape)(uint64_t rows, BuildOptions* options);
+  // build's shape; whether it changed any.
+  bool (*fix_shape)(uint64_t rows, BuildOptions* options);
   // How much longer a build phase (a progress phase name) takes, or how
   // much more its structure file holds ("structure"), on `rows` rows than
   // on `sample` of them.

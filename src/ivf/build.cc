@@ -120,8 +120,10 @@ Result<BuildMemory> PeakMemory(uint64_t rows, uint32_t dim, size_t code_size, co
   return out;
 }
 
-void FixShape(uint64_t rows, BuildOptions* o) {
-  if (o->lists == 0) o->lists = DefaultLists(rows);
+bool FixShape(uint64_t rows, BuildOptions* o) {
+  if (o->lists != 0) return false;
+  o->lists = DefaultLists(rows);
+  return true;
 }
 
 // k-means costs its sample times the lists, the assignment the rows times
