@@ -123,10 +123,6 @@ uint64_t Scaled(uint64_t sample_value, uint64_t sample, uint64_t rows) {
   return static_cast<uint64_t>(double(sample_value) * double(rows) / double(sample) + 0.5);
 }
 
-}  // namespace
-
-namespace {
-
 // One calibration build's figures.
 struct Calibration {
   PhaseClock clock;
@@ -175,11 +171,11 @@ Result<Calibration> Calibrate(const std::vector<float>& rows, uint64_t ns, uint3
 
 // A calibration build of the sample in the whole build's shape; each
 // phase's time on the whole source is the sample's scaled by the type's
-// model; sizes scale from a build of the sample's own shape. A type whose build reads
-// vectors at random (calibration_bytes: HNSW) builds the sample's first
-// half too, and its phases scale also by how much faster than the model
-// their time per row grew between the two (memory the larger build no
-// longer finds in the CPU's caches).
+// model; sizes scale from a build of the sample's own shape. A type whose
+// build reads vectors at random (calibration_bytes: HNSW) builds the
+// sample's first half too, and its phases scale also by how much faster
+// than the model their time per row grew between the two (memory the
+// larger build no longer finds in the CPU's caches).
 Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& options, const PlanOptions& plan) {
   const IndexTypeOps& ops = EntryOf(options.type);
   VX_ASSIGN_OR_RETURN(auto source, VectorSource::FromFile(base_path));

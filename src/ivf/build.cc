@@ -55,7 +55,7 @@ struct Plan {
 // sample row our copy, k-means' copy and its per-point bookkeeping.
 struct MemoryModel {
   uint32_t lists = 0, top = 1;
-  uint64_t fixed = 0, row_bytes = 0, sample_row_bytes = 0;
+  uint64_t threads = 1, fixed = 0, row_bytes = 0, sample_row_bytes = 0;
   static constexpr uint64_t kMinBlock = 256;
 
   static Result<MemoryModel> Make(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& o) {
@@ -67,8 +67,9 @@ struct MemoryModel {
                                      " vectors: lists must not exceed rows");
     }
     m.top = 1 + std::min(o.replicas, m.lists - 1);
-    const uint64_t threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-    m.fixed = uint64_t{m.lists} * dim * 4 * 2 + uint64_t{m.lists} * 32 + threads * 1024 * std::min(m.lists, 1024u) * 4;
+    m.threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+    m.fixed =
+        uint64_t{m.lists} * dim * 4 * 2 + uint64_t{m.lists} * 32 + m.threads * 1024 * std::min(m.lists, 1024u) * 4;
     m.row_bytes = uint64_t{dim} * 4 + m.top * 8 + code_size;
     m.sample_row_bytes = uint64_t{dim} * 8 + 104;
     return m;
@@ -88,7 +89,8 @@ Result<Plan> PlanMemory(uint64_t rows, uint32_t dim, size_t code_size, const Bui
   if (m.fixed + MemoryModel::kMinBlock * m.row_bytes > budget / 2) {
     return Status::ResourceExhausted("the IVF build needs at least " + std::to_string((m.least_budget() >> 10) + 1) +
                                      " KB for " + std::to_string(p.lists) + " centroids of " + std::to_string(dim) +
-                                     " dims, above the build memory budget of " + std::to_string(budget >> 10) +
+                                     " dims on " + std::to_string(m.threads) +
+                                     " threads, above the build memory budget of " + std::to_string(budget >> 10) +
                                      " KB; raise --build-memory or lower --lists");
   }
   p.block = std::clamp<uint64_t>((budget / 4) / m.row_bytes, MemoryModel::kMinBlock, 65536);
