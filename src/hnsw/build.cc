@@ -66,11 +66,15 @@ Status CheckOptions(const BuildOptions& o) {
   return Status::Ok();
 }
 
+// The rows the encoder copies into node order at a time.
+constexpr uint64_t kBlockBytes = 16 << 20;
+
 // Memory the build holds: vectors, graph (twice, while it is renumbered),
-// per-thread visited lists, codes.
+// per-thread visited lists, codes and the encoder's block.
 Result<BuildMemory> PeakMemory(uint64_t n, uint32_t dim, size_t code_size, const BuildOptions& o) {
   VX_RETURN_IF_ERROR(CheckOptions(o));
-  const uint64_t need = n * dim * 4 + n * (1 + 2 * o.m) * 4 * 2 + n * 4 * 3 + n * code_size;
+  const uint64_t need = n * dim * 4 + n * (1 + 2 * o.m) * 4 * 2 + n * 4 * 3 + n * code_size +
+                        std::min<uint64_t>(kBlockBytes, n * dim * 4);
   return BuildMemory{need, need};
 }
 
@@ -147,14 +151,14 @@ Result<std::vector<uint8_t>> EncodeNodes(const float* data, const std::vector<ui
   tp.threads = o.threads;
   tp.seed = o.seed;
   tp.progress = &s.progress;
-  VX_RETURN_IF_ERROR(s.quantizer->Train(data, s.count, tp));
+  VX_RETURN_IF_ERROR(s.quantizer->TrainUnit(data, s.count, tp));  // ReadRows normalised them
   const size_t cs = s.quantizer->code_size();
   const uint32_t n = static_cast<uint32_t>(s.count);
   std::vector<uint8_t> codes(s.count * cs);
-  std::vector<float> ordered;  // a block of rows in node order
-  constexpr uint32_t kBlock = 65536;
-  for (uint32_t b = 0; b < n; b += kBlock) {
-    const uint32_t cnt = std::min(kBlock, n - b);
+  std::vector<float> ordered;  // a block of rows in node order, kBlockBytes at most
+  const uint32_t block = static_cast<uint32_t>(std::max<uint64_t>(1, kBlockBytes / (uint64_t{s.dim} * 4)));
+  for (uint32_t b = 0; b < n; b += block) {
+    const uint32_t cnt = std::min(block, n - b);
     ordered.resize(uint64_t{cnt} * s.dim);
     for (uint32_t i = 0; i < cnt; ++i) {
       std::memcpy(ordered.data() + uint64_t{i} * s.dim, data + uint64_t{row_of[b + i]} * s.dim, s.dim * 4);

@@ -193,7 +193,7 @@ Result<std::vector<float>> Train(const std::vector<float>& sample, BuildSetup& s
   tp.threads = o.threads;
   tp.seed = o.seed;
   tp.progress = &s.progress;
-  VX_RETURN_IF_ERROR(s.quantizer->Train(sample.data(), plan.sample_rows, tp));
+  VX_RETURN_IF_ERROR(s.quantizer->TrainUnit(sample.data(), plan.sample_rows, tp));  // ReadBlock normalised them
   return std::move(km.centroids);
 }
 

@@ -104,13 +104,15 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metr
 
 Status Quantizer::Train(const float* sample, uint64_t n, const TrainParams& params) {
   if (n == 0) return Status::InvalidArgument("quantizer: empty training sample");
-  if (metric_ == Metric::kCosine) {
-    std::vector<float> unit;
-    VX_RETURN_IF_ERROR(Normalized(sample, n, dim_, 0, &unit));
-    VX_RETURN_IF_ERROR(DoTrain(unit.data(), n, params));
-  } else {
-    VX_RETURN_IF_ERROR(DoTrain(sample, n, params));
-  }
+  if (metric_ != Metric::kCosine) return TrainUnit(sample, n, params);
+  std::vector<float> unit;
+  VX_RETURN_IF_ERROR(Normalized(sample, n, dim_, 0, &unit));
+  return TrainUnit(unit.data(), n, params);
+}
+
+Status Quantizer::TrainUnit(const float* sample, uint64_t n, const TrainParams& params) {
+  if (n == 0) return Status::InvalidArgument("quantizer: empty training sample");
+  VX_RETURN_IF_ERROR(DoTrain(sample, n, params));
   if (params.progress) VX_RETURN_IF_ERROR(params.progress->Step(1, 1, "train codes"));
   trained_ = true;
   return Status::Ok();

@@ -87,6 +87,9 @@ class Quantizer {
   // Trains on n sample rows. InvalidArgument if the sample is too small;
   // Cancelled when params.progress asks to stop.
   Status Train(const float* sample, uint64_t n, const TrainParams& params);
+  // Train for rows already of unit length under cosine (a build's,
+  // normalised as read), without Train's normalised copy of them all.
+  Status TrainUnit(const float* sample, uint64_t n, const TrainParams& params);
   // Encodes n rows into n * code_size() bytes, on `threads` threads.
   // InvalidArgument naming the row for a zero vector under cosine.
   Status Encode(const float* x, uint64_t n, uint8_t* codes, int threads = 0) const;
