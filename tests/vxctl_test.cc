@@ -400,22 +400,27 @@ TEST(VxctlIndex, JsonToStdoutOrAFileInEveryCommand) {
 TEST(VxctlIndex, PlanPredictsTheBuildWithin25Percent) {
   testing::TempDir dir;
   ASSERT_EQ(Vxctl("gen --dim 32 --count 30000 --out " + dir / "b.fbin").status, 0);
+  ASSERT_EQ(Vxctl("gen --dim 768 --count 20000 --normalize --out " + dir / "u.fbin").status, 0);
   const auto near = [](double predicted, double measured, const std::string& what) {
     EXPECT_NEAR(predicted / measured, 1.0, 0.25) << what << ": predicted " << predicted << ", measured " << measured;
   };
-  for (const std::string type : {"hnsw", "ivf"}) {
-    SCOPED_TRACE(type);
-    const std::string opts = " --type " + type + " --base " + dir / "b.fbin" + " --threads 2";
+  // 768 dims under cosine: the build once copied every row to train its
+  // codes and 65,536 rows to encode them, a third above its own model at
+  // the peak.
+  for (const auto& [type, base, metric] : std::vector<std::array<std::string, 3>>{
+           {"hnsw", "b.fbin", "l2"}, {"ivf", "b.fbin", "l2"}, {"hnsw", "u.fbin", "cosine"}}) {
+    SCOPED_TRACE(type + " " + metric);
+    const std::string opts = " --type " + type + " --base " + dir / base + " --metric " + metric + " --threads 2";
     CliRun plan = Vxctl("plan" + opts + " --sample 5000 --scratch " + dir.path() + " --json", /*stdout_only=*/true);
     ASSERT_EQ(plan.status, 0) << plan.output;
     const auto p = nlohmann::json::parse(plan.output);
-    EXPECT_EQ(p["count"], 30000);
+    EXPECT_EQ(p["count"], base == "b.fbin" ? 30000 : 20000);
     EXPECT_EQ(p["sample_rows"], 5000);
     EXPECT_GT(p["build_seconds"].get<double>(), 0);
     // The calibration build left nothing in the scratch directory.
     for (const auto& e : std::filesystem::directory_iterator(dir.path()))
       EXPECT_EQ(e.path().filename().string().find("vx-plan-"), std::string::npos) << e.path();
-    const std::string idx = dir / ("idx_" + type);
+    const std::string idx = dir / ("idx_" + type + "_" + metric);
     CliRun build = Vxctl("build" + opts + " --out " + idx);
     ASSERT_EQ(build.status, 0) << build.output;
     const auto info = nlohmann::json::parse(Vxctl("info " + idx + " --json", true).output);
