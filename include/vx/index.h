@@ -176,9 +176,10 @@ Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptio
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options);
 // A build's costs, predicted before it runs (vxctl plan), from a
 // calibration build of the source's first rows with the same options
-// (codes, threads, attributes; IVF's lists as the whole build's; "auto"
-// given the serving memory scaled to the sample) in a directory it removes
-// after, scaled to the whole source. File sizes and resident memory scale
+// (codes, threads, attributes; "auto" given the serving memory scaled to
+// the sample; IVF's times with the whole build's lists, its sizes from a
+// second build with the sample's own) in directories it removes after,
+// scaled to the whole source. File sizes and resident memory scale
 // linearly (HNSW's graph by rows x log rows); each build phase's time by
 // its type's cost model (HNSW inserts by rows x log rows, IVF k-means by
 // its training rows, the rest linearly); for HNSW a second calibration of
@@ -195,7 +196,7 @@ struct BuildPlan {
   uint64_t count = 0;
   uint32_t dim = 0;
   uint64_t sample_rows = 0;
-  double sample_seconds = 0;  // the calibration build's time
+  double sample_seconds = 0;  // the calibration builds' time
   std::string quant;          // the codes the build would choose
   std::string quant_choice;   // why, when "auto" chose them
   double build_seconds = 0;   // predicted on this machine, at the options' threads
