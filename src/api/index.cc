@@ -109,7 +109,6 @@ class PhaseClock {
   double setup() const { return setup_; }
   const std::vector<std::pair<std::string, double>>& phases() const { return phases_; }
   double after() const { return Now() - last_; }  // since the last report
-  double total() const { return Now() - start_; }
 
  private:
   static double Now() {

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/posix.h"
-
 namespace vx {
 
 Status PageWriter::EmitAs(PageType type) {
@@ -41,12 +39,7 @@ Status ReplaceWholeFile(Env* env, const std::string& path, const void* data, siz
 Result<std::string> ReadWholeFile(Env* env, const std::string& path, uint64_t want_checksum) {
   VX_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenOptions{.direct = true}));
   VX_ASSIGN_OR_RETURN(const uint64_t size, f->Size());
-  // Read at random by every search (codes, keys): backed by huge pages
-  // where the kernel allows, so a code's lookup does not miss the TLB too.
-  std::string s;
-  s.reserve(size);
-  AdviseHugePages(s.data(), size);
-  s.resize(size);
+  std::string s(size, '\0');
   constexpr uint64_t kChunk = 4 << 20;
   const uint64_t chunk = std::min(kChunk, (size + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment);
   VX_ASSIGN_OR_RETURN(AlignedBuffer bounce, AlignedBuffer::Allocate(std::max<uint64_t>(chunk, kDirectIoAlignment)));

@@ -80,6 +80,12 @@ struct MemoryModel {
   }
 };
 
+// The k-means sample before the budget caps it: 64 rows a list, at least
+// 65,536, at most every row.
+uint64_t TrainRows(uint64_t rows, uint32_t lists) {
+  return std::min<uint64_t>(rows, std::max<uint64_t>(64 * uint64_t{lists}, 65536));
+}
+
 Result<Plan> PlanMemory(uint64_t rows, uint32_t dim, size_t code_size, const BuildOptions& o) {
   VX_ASSIGN_OR_RETURN(const MemoryModel m, MemoryModel::Make(rows, dim, code_size, o));
   Plan p;
@@ -94,8 +100,7 @@ Result<Plan> PlanMemory(uint64_t rows, uint32_t dim, size_t code_size, const Bui
                                      " KB; raise --build-memory or lower --lists");
   }
   p.block = std::clamp<uint64_t>((budget / 4) / m.row_bytes, MemoryModel::kMinBlock, 65536);
-  p.sample_rows = std::min<uint64_t>(rows, std::max<uint64_t>(64 * uint64_t{p.lists}, 65536));
-  p.sample_rows = std::min<uint64_t>(p.sample_rows, (budget / 2 - m.fixed) / m.sample_row_bytes);
+  p.sample_rows = std::min<uint64_t>(TrainRows(rows, p.lists), (budget / 2 - m.fixed) / m.sample_row_bytes);
   if (p.sample_rows < p.lists) {
     return Status::ResourceExhausted(
         "the build memory budget of " + std::to_string(budget >> 20) + " MB holds a training sample of " +
@@ -131,13 +136,11 @@ bool FixShape(uint64_t rows, BuildOptions* o) {
 // k-means costs its sample times the lists, the assignment the rows times
 // the lists; the other phases and the lists file are linear.
 double Growth(const char* phase, uint64_t sample, uint64_t rows, const BuildOptions& o) {
-  const auto lists = [&](uint64_t n) { return double(o.lists ? o.lists : DefaultLists(n)); };
-  const auto train_rows = [&](uint64_t n) {
-    return double(std::min<uint64_t>(n, std::max<uint64_t>(64 * uint64_t(lists(n)), 65536)));
-  };
+  const auto lists = [&](uint64_t n) { return o.lists ? o.lists : DefaultLists(n); };
+  const auto work = [&](uint64_t n, uint64_t per_list) { return double(per_list) * double(lists(n)); };
   const std::string_view p(phase);
-  if (p == "k-means") return train_rows(rows) * lists(rows) / (train_rows(sample) * lists(sample));
-  if (p == "assign") return double(rows) * lists(rows) / (double(sample) * lists(sample));
+  if (p == "k-means") return work(rows, TrainRows(rows, lists(rows))) / work(sample, TrainRows(sample, lists(sample)));
+  if (p == "assign") return work(rows, rows) / work(sample, sample);
   return double(rows) / double(sample);
 }
 

@@ -103,7 +103,6 @@ Result<std::unique_ptr<Quantizer>> Quantizer::Create(const QuantSpec& spec, Metr
 }
 
 Status Quantizer::Train(const float* sample, uint64_t n, const TrainParams& params) {
-  if (n == 0) return Status::InvalidArgument("quantizer: empty training sample");
   if (metric_ != Metric::kCosine) return TrainUnit(sample, n, params);
   std::vector<float> unit;
   VX_RETURN_IF_ERROR(Normalized(sample, n, dim_, 0, &unit));

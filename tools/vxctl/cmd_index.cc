@@ -109,12 +109,12 @@ vx::Result<std::vector<vx::Filter>> ReadFilters(const std::string& one, const st
   return out;
 }
 
-// --prewarm: Index::Prewarm, timed. "prewarmed N structure pages (M MB) in S s".
 // --attrs: a JSONL file, or a directory of .npy columns.
 vx::Result<vx::Attributes> ReadAttributes(const std::string& path) {
   return std::filesystem::is_directory(path) ? vx::Attributes::ReadNpyDir(path) : vx::Attributes::ReadJsonl(path);
 }
 
+// --prewarm: Index::Prewarm, timed. "prewarmed N structure pages (M MB) in S s".
 vx::Result<std::string> Prewarm(const vx::Index& index) {
   const auto t0 = Clock::now();
   VX_ASSIGN_OR_RETURN(const uint64_t pages, index.Prewarm());
@@ -430,6 +430,15 @@ std::optional<int> ToBuildOptions(const BuildArgs& a, vx::BuildOptions* o) {
   return std::nullopt;
 }
 
+// The memory to serve an index with a share of its structure cached (info
+// and plan): what stays in RAM plus that share.
+void PrintServing(const char* structure, uint64_t in_ram, uint64_t structure_bytes) {
+  for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
+    fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100, structure,
+               (in_ram + ratio * structure_bytes) / 1e6);
+  }
+}
+
 // This process's resident memory now, bytes.
 uint64_t RssBytes() {
   std::ifstream f("/proc/self/statm");
@@ -495,7 +504,7 @@ void AddPlan(CLI::App& app, RunFn* run) {
                   "and for HNSW at least 64 MiB of vectors")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
-  cmd->add_option("--scratch", a->scratch, "Directory for the calibration build, removed after (default /var/tmp)");
+  cmd->add_option("--scratch", a->scratch, "Directory for the calibration builds, removed after (default /var/tmp)");
   AddJsonOption(cmd, &a->json);
   cmd->callback([run, a] {
     *run = [a]() -> int {
@@ -509,8 +518,8 @@ void AddPlan(CLI::App& app, RunFn* run) {
       if (!planned.ok()) return Fail(planned.status());
       const vx::BuildPlan& p = *planned;
       const uint64_t peak = process + p.build_memory_bytes;
-      const auto serving = [&](double ratio) { return p.resident_bytes + uint64_t(ratio * p.structure_bytes); };
       const uint64_t memory = a->memory_mb << 20;
+      const bool build_fits = peak <= memory && p.least_build_memory_bytes <= memory;
       const char* structure = o.type == vx::IndexType::kIvf ? "structure (lists)" : "structure (graph)";
       if (a->json.wanted()) {
         nlohmann::json j = {{"type", a->type},
@@ -533,10 +542,11 @@ void AddPlan(CLI::App& app, RunFn* run) {
                             {"attribute_bytes", p.attribute_bytes},
                             {"serve_bytes", nlohmann::json::object()}};
         for (double ratio : {0.0, 0.1, 0.25, 1.0})
-          j["serve_bytes"][fmt::format("{:.0f}%", ratio * 100)] = serving(ratio);
+          j["serve_bytes"][fmt::format("{:.0f}%", ratio * 100)] =
+              p.resident_bytes + uint64_t(ratio * p.structure_bytes);
         if (memory > 0) {
           j["memory_bytes"] = memory;
-          j["build_fits"] = peak <= memory && p.least_build_memory_bytes <= memory;
+          j["build_fits"] = build_fits;
           j["serve_fits"] = p.resident_bytes < memory;
         }
         vx::Status s = a->json.Write(j);
@@ -556,14 +566,10 @@ void AddPlan(CLI::App& app, RunFn* run) {
           std::ceil(p.least_build_memory_bytes / 1048576.0));
       fmt::print("  disk: {:.1f} MB ({} {:.1f} MB, vectors {:.1f} MB)\n", p.disk_bytes / 1e6, structure,
                  p.structure_bytes / 1e6, p.vector_bytes / 1e6);
-      fmt::print("  serving: always in RAM {:.1f} MB{}; below it serving is refused\n", p.resident_bytes / 1e6,
+      fmt::print("  serving: always in RAM {:.1f} MB{}; serving needs more than this\n", p.resident_bytes / 1e6,
                  p.attribute_bytes ? fmt::format(" (attributes {:.1f} MB)", p.attribute_bytes / 1e6) : "");
-      for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
-        fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100,
-                   structure, serving(ratio) / 1e6);
-      }
+      PrintServing(structure, p.resident_bytes, p.structure_bytes);
       if (memory > 0) {
-        const bool build_fits = peak <= memory && p.least_build_memory_bytes <= memory;
         fmt::print("  with {} MB: the build {}; serving {}\n", a->memory_mb,
                    build_fits ? "fits" : fmt::format("does not fit (it needs about {:.0f} MB)", peak / 1e6),
                    p.resident_bytes >= memory
@@ -836,10 +842,7 @@ void AddInfo(CLI::App& app, RunFn* run) {
       if (i.segments.empty()) fmt::print("  segments: none (the base generation only)\n");
       for (const vx::SegmentInfo& seg : i.segments)
         fmt::print("  segment {}: {} ({:.1f} MB)\n", seg.id, seg.kind, seg.bytes / 1e6);
-      for (double ratio : {0.0, 0.1, 0.25, 1.0}) {
-        fmt::print("  to serve with {:>3.0f}% of the {} cached: {:.1f} MB + per-query scratch\n", ratio * 100,
-                   structure, (i.resident_bytes + i.write_bytes + ratio * i.structure_bytes) / 1e6);
-      }
+      PrintServing(structure, i.resident_bytes + i.write_bytes, i.structure_bytes);
       return 0;
     };
   });
