@@ -214,16 +214,8 @@ struct BuildPlan {
 };
 Result<BuildPlan> PlanBuild(const std::string& base_path, const BuildOptions& options, const PlanOptions& plan = {});
 
-// Rebuilds the index in `dir` from its own live rows (built and inserted,
-// less the deleted) as a new generation, like PostgreSQL's REINDEX: the
-// deleted rows' space is reclaimed, the inserted rows join the graph or the
-// lists (no longer scanned beside them), and the new generation starts
-// with no segments and an empty WAL. Its type, metric, codes, storage, m,
-// ef_construction, lists, replicas, page size and keys are the index's;
-// `options` gives the rest (threads, build memory, progress, cancel, env).
-// Indexes opened before serve the old generation until reopened, as after
-// any build. Busy when an IndexWriter holds the directory, or wrote to it
-// while the rows were read (nothing is changed; run it again).
+// IndexWriter::Reindex of the index in `dir` by a writer opened for it
+// (Busy while another IndexWriter holds the directory).
 Status Reindex(const std::string& dir, const BuildOptions& options);
 
 // The index's structure pages are what a search walks or scans before the
@@ -501,6 +493,21 @@ class IndexWriter {
   // committed with the manifest; then empties the WAL. Searches go on
   // meanwhile; a crash at any point leaves the acknowledged writes.
   virtual Status Checkpoint() = 0;
+  // Rebuilds the index from its own live rows (built and inserted, less the
+  // deleted) as a new generation, like PostgreSQL's REINDEX CONCURRENTLY:
+  // the deleted rows' space is reclaimed and the inserted rows join the
+  // graph or the lists (no longer scanned beside them). Writes and searches
+  // go on while it builds; writes made meanwhile are carried into the new
+  // generation (as its first segments), and reader() serves it from the
+  // commit on, while searches that started before finish on the old one.
+  // Batches and checkpoints wait only for the commit. Its type, metric,
+  // codes, storage, m, ef_construction, lists, replicas, page size and keys
+  // are the index's; `options` gives the rest (threads, build memory,
+  // progress, cancel, env). A crash or failure before the commit leaves the
+  // index as it was, every acknowledged write in it. Indexes opened before
+  // serve the old generation until reopened, as after any build. Busy while
+  // another reindex runs.
+  virtual Status Reindex(const BuildOptions& options) = 0;
   // Repairs the graph around deleted rows and reclaims them. (Not
   // implemented yet: NotSupported; deleted rows stay tombstones until
   // Reindex rebuilds the index without them.)

@@ -80,7 +80,7 @@ void SearchStats::Add(const SearchStats& o) {
 }
 
 Status BuildIndex(VectorSource& source, const std::string& dir, const BuildOptions& options) {
-  return EntryOf(options.type).build(source, dir, options);
+  return EntryOf(options.type).build(source, dir, options, nullptr);
 }
 
 Status BuildIndex(const std::string& base_path, const std::string& dir, const BuildOptions& options) {
@@ -342,21 +342,8 @@ Status Reindex(const std::string& dir, const BuildOptions& options) {
   IndexOptions io;
   io.env = options.env;
   io.structure_cache_bytes = io.vector_cache_bytes = 4 << 20;  // the rows are read once, in order
-  VX_ASSIGN_OR_RETURN(std::unique_ptr<Index> opened, Index::Open(dir, io));
-  const auto& index = static_cast<const IndexBase&>(*opened);
-  const IndexInfo& info = index.info();
-  BuildOptions o = options;
-  o.type = info.type;
-  o.metric = info.metric;
-  o.quant = info.quant;
-  o.storage = info.storage;
-  o.page_size = info.page_size;
-  o.m = info.m;
-  o.ef_construction = info.ef_construction;
-  o.lists = info.lists;
-  o.replicas = info.replicas;
-  VX_ASSIGN_OR_RETURN(std::unique_ptr<VectorSource> source, LiveRowsOf(index, &o.keys, &o.attributes));
-  return BuildIndex(*source, dir, o);
+  VX_ASSIGN_OR_RETURN(std::unique_ptr<IndexWriter> writer, IndexWriter::Open(dir, io));
+  return writer->Reindex(options);
 }
 
 Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, const IndexOptions& options,
@@ -367,7 +354,15 @@ Result<std::unique_ptr<IndexWriter>> IndexWriter::Open(const std::string& dir, c
   // Under the lock the committed generation stays the one read here.
   Manifest m;
   VX_ASSIGN_OR_RETURN(std::unique_ptr<IndexBase> index, OpenCommitted(env, dir, options, &m));
-  return OpenIndexWriter(std::move(lock), std::move(index), writer);
+  WriterServices services;
+  services.build = [dir](VectorSource& source, const BuildOptions& o, const BuildCommit& commit) {
+    return EntryOf(o.type).build(source, dir, o, &commit);
+  };
+  services.open = [env, dir, options] {
+    Manifest opened;
+    return OpenCommitted(env, dir, options, &opened);
+  };
+  return OpenIndexWriter(std::move(lock), std::move(index), writer, std::move(services));
 }
 
 namespace {

@@ -200,7 +200,7 @@ Status WriteFiles(const GenerationWriter& gen, const Graph& graph, const float* 
   return WriteSharedFiles(gen, s, row_of, files);
 }
 
-Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
+Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o, const BuildCommit* commit) {
   VX_RETURN_IF_ERROR(CheckOptions(o));
   VX_ASSIGN_OR_RETURN(BuildSetup s, PrepareBuild(source, o));
   VX_RETURN_IF_ERROR(CheckBuildMemory(s, o));
@@ -210,7 +210,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   // page beside the graph file's header.
   const uint64_t min_bytes =
       s.vectors.FileBytes(s.count) + s.count * (s.quantizer->code_size() + 8) + 2 * s.vectors.page_size;
-  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(s.env, dir, min_bytes));
+  VX_ASSIGN_OR_RETURN(auto gen, BeginGeneration(s.env, dir, min_bytes, commit));
 
   VX_ASSIGN_OR_RETURN(const std::vector<float> data, ReadRows(source, s, o.metric));
   std::vector<uint32_t> row_of;
@@ -229,7 +229,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   hp.reorder = o.reorder;
   hp.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params), files);
+  return CommitGeneration(*gen, std::move(params), files, commit);
 }
 
 }  // namespace

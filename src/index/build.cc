@@ -42,6 +42,20 @@ Result<BuildSetup> PrepareBuild(VectorSource& source, const BuildOptions& o) {
   return s;
 }
 
+Result<std::unique_ptr<GenerationWriter>> BeginGeneration(Env* env, const std::string& dir, uint64_t min_bytes,
+                                                          const BuildCommit* commit) {
+  return GenerationWriter::Begin(env, dir, min_bytes, 0, /*locked=*/commit != nullptr);
+}
+
+Status CommitGeneration(GenerationWriter& gen, ManifestParams params, const std::vector<std::string>& files,
+                        const BuildCommit* commit) {
+  std::vector<ManifestSegment> segments;
+  if (commit != nullptr) {
+    VX_ASSIGN_OR_RETURN(segments, commit->segments(gen));
+  }
+  return gen.Commit(std::move(params), files, std::move(segments));
+}
+
 Status NormalizeRows(float* rows, uint64_t n, uint32_t dim, uint64_t first_row, const std::string& source) {
   for (uint64_t i = 0; i < n; ++i) {
     float* x = rows + i * dim;

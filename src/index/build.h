@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -32,6 +33,21 @@ struct BuildSetup {
   VectorLayout vectors{};                  // the vectors file's layout; its page size is the index's
   ProgressControl progress;
 };
+
+// Where a build commits. By default (nullptr) it locks the directory itself
+// and commits the new generation alone. IndexWriter::Reindex builds under
+// the lock its writer holds and commits, with the generation, the writes
+// made while it built, as segments that `segments` writes into the new
+// generation's directory just before the commit.
+struct BuildCommit {
+  std::function<Result<std::vector<ManifestSegment>>(const GenerationWriter& gen)> segments;
+};
+
+// GenerationWriter::Begin and Commit as `commit` says (nullptr: the default).
+Result<std::unique_ptr<GenerationWriter>> BeginGeneration(Env* env, const std::string& dir, uint64_t min_bytes,
+                                                          const BuildCommit* commit);
+Status CommitGeneration(GenerationWriter& gen, ManifestParams params, const std::vector<std::string>& files,
+                        const BuildCommit* commit);
 
 // Checks the source (rows, at most 2^32 - 1) and the keys (one per row,
 // distinct; the row numbers when options.keys is empty), and creates the

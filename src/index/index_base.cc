@@ -322,7 +322,6 @@ Status IndexBase::ReplayLog(const LogReader& read) {
                               ": the records between are missing");
   }
   info_.wal_bytes = found.bytes;
-  wal_file_bytes_ = found.bytes + found.cut_bytes;
   CountWrites(s);
   PublishWrites(std::make_shared<const WriteState>(std::move(s)));
   return Status::Ok();
@@ -330,12 +329,11 @@ Status IndexBase::ReplayLog(const LogReader& read) {
 
 class LiveRowsSource final : public VectorSource {
  public:
-  LiveRowsSource(const IndexBase& index, std::vector<uint32_t> rows)
-      : index_(index), writes_(index.writes()), rows_(std::move(rows)), name_(index.dir_ + " (its live rows)") {}
+  LiveRowsSource(const IndexBase& index, std::shared_ptr<const WriteState> writes, std::vector<uint32_t> rows)
+      : index_(index), writes_(std::move(writes)), rows_(std::move(rows)), name_(index.dir_ + " (its live rows)") {}
 
-  static Result<std::unique_ptr<VectorSource>> Make(const IndexBase& index, std::vector<int64_t>* keys,
-                                                    Attributes* attributes) {
-    const std::shared_ptr<const WriteState> w = index.writes();
+  static Result<std::unique_ptr<VectorSource>> Make(const IndexBase& index, std::shared_ptr<const WriteState> w,
+                                                    std::vector<int64_t>* keys, Attributes* attributes) {
     std::vector<uint32_t> rows;
     keys->clear();
     for (uint64_t row = 0; row < w->rows(); ++row) {
@@ -356,7 +354,7 @@ class LiveRowsSource final : public VectorSource {
       const Attributes delta = w->delta->Attrs(0, w->delta->rows);
       for (size_t c = 0; c < delta.columns.size(); ++c) AppendRows(delta.columns[c], inserted, &attributes->columns[c]);
     }
-    return std::unique_ptr<VectorSource>(new LiveRowsSource(index, std::move(rows)));
+    return std::unique_ptr<VectorSource>(new LiveRowsSource(index, std::move(w), std::move(rows)));
   }
 
   uint64_t count() const override { return rows_.size(); }
@@ -392,29 +390,10 @@ class LiveRowsSource final : public VectorSource {
     for (size_t i = from_file; i < n; ++i)
       std::memcpy(out + i * dim, writes_->delta->vector(batch[i] - built), dim * sizeof(float));
     next_ += n;
-    if (next_ == rows_.size()) VX_RETURN_IF_ERROR(CheckUnwritten());
     return n;
   }
 
  private:
-  // Whether the directory has had no write since the index was opened: the
-  // same manifest, the WAL the same size.
-  Status CheckUnwritten() const {
-    const Status changed = Status::Busy(index_.dir_ +
-                                        ": written to while it was read for a rebuild (close the IndexWriter and "
-                                        "run it again); nothing was changed");
-    VX_ASSIGN_OR_RETURN(const Manifest now, ReadManifest(index_.env_, index_.dir_));
-    const Manifest& then = index_.manifest_;
-    if (now.generation != then.generation || !(now.params == then.params) || !(now.segments == then.segments))
-      return changed;
-    VX_ASSIGN_OR_RETURN(std::unique_ptr<File> log, Wal::OpenForRead(index_.env_, index_.FilePath(kWalFile)));
-    uint64_t size = 0;
-    if (log) {
-      VX_ASSIGN_OR_RETURN(size, log->Size());
-    }
-    return size == index_.wal_file_bytes_ ? Status::Ok() : changed;
-  }
-
   const IndexBase& index_;
   const std::shared_ptr<const WriteState> writes_;
   const std::vector<uint32_t> rows_;  // the live rows, ascending
@@ -425,9 +404,9 @@ class LiveRowsSource final : public VectorSource {
   std::vector<PageHandle> pages_;
 };
 
-Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys,
-                                                 Attributes* attributes) {
-  return LiveRowsSource::Make(index, keys, attributes);
+Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::shared_ptr<const WriteState> writes,
+                                                 std::vector<int64_t>* keys, Attributes* attributes) {
+  return LiveRowsSource::Make(index, std::move(writes), keys, attributes);
 }
 
 // What the files record about themselves must agree with the manifest: a

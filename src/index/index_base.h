@@ -177,18 +177,16 @@ class IndexBase : public Index {
   // Whether writes_ holds any, readable without the lock: a search of an
   // index without writes takes neither the lock nor a reference.
   std::atomic<bool> any_writes_{false};
-  uint64_t wal_file_bytes_ = 0;  // the WAL's size when replayed (0: none)
 };
 
-// A VectorSource of the live rows of `index` as of its open: built rows,
-// then inserted ones, less the deleted, in row order, as floats (as stored:
-// unit length under cosine); their keys into *keys. For a rebuild of the
-// index from itself (Reindex): at the end of each pass it checks that the
-// directory has had no write since the open, and fails Busy if it has.
-// Their attributes, when the index has any, into *attributes (NotSupported
-// when some live rows were inserted: those carry none).
-Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::vector<int64_t>* keys,
-                                                 Attributes* attributes);
+// A VectorSource of the live rows of `index` with the writes `writes` (a
+// state it published): built rows, then inserted ones, less the deleted, in
+// row order, as floats (as stored: unit length under cosine); their keys
+// into *keys, their attributes, when the index has any, into *attributes.
+// For a rebuild of the index from itself (IndexWriter::Reindex), while
+// later writes go on.
+Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::shared_ptr<const WriteState> writes,
+                                                 std::vector<int64_t>* keys, Attributes* attributes);
 
 // The segments `m` names, as IndexInfo lists them.
 std::vector<SegmentInfo> DescribeSegments(const Manifest& m);

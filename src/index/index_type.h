@@ -14,6 +14,8 @@ namespace vx {
 
 // The memory a build holds at its peak (beside the process's own) and the
 // least build memory budget it accepts.
+struct BuildCommit;
+
 struct BuildMemory {
   uint64_t peak = 0;
   uint64_t least_budget = 0;
@@ -24,7 +26,9 @@ struct IndexTypeOps {
   const char* name;            // in the manifest and on the command line
   const char* structure_file;  // the paged file of its structure pages
   PageType structure_page;     // the type of its pages (after the header page)
-  Status (*build)(VectorSource& source, const std::string& dir, const BuildOptions& options);
+  // Builds a new generation of the index in `dir`, committed as `commit`
+  // says (index/build.h; nullptr: by itself).
+  Status (*build)(VectorSource& source, const std::string& dir, const BuildOptions& options, const BuildCommit* commit);
   // Opens the index in `dir` that `manifest` (read from it) describes.
   Result<std::unique_ptr<Index>> (*open)(const std::string& dir, const Manifest& manifest, const IndexOptions& options);
   // A build of `rows` rows of `dim` dims whose codes take `code_size` bytes a

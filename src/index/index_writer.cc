@@ -4,6 +4,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "index/attrs.h"
 #include "index/delta_rows.h"
+#include "index/keys.h"
 #include "index/tombstones.h"
 #include "io/paged_file.h"
 
@@ -20,20 +22,60 @@ namespace {
 
 constexpr char kNothing[] = "; nothing of the batch was applied";
 
+// The writer's reader: the generation the writer writes, replaced by a
+// reindex while searches run (a search keeps the generation it started on).
+class ServedIndex final : public Index {
+ public:
+  void Serve(std::shared_ptr<const IndexBase> index) {
+    std::lock_guard lock(mu_);
+    infos_.push_back(index->info());  // a reference info() gave stays valid
+    index_ = std::move(index);
+  }
+  const IndexInfo& info() const override {
+    std::lock_guard lock(mu_);
+    return infos_.back();
+  }
+  Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
+                SearchStats* stats) const override {
+    return Get()->Search(query, params, out, stats);
+  }
+  uint32_t RerankDepth(const SearchParams& params) const override { return Get()->RerankDepth(params); }
+  Result<uint64_t> Prewarm() const override { return Get()->Prewarm(); }
+
+ private:
+  std::shared_ptr<const IndexBase> Get() const {
+    std::lock_guard lock(mu_);
+    return index_;
+  }
+  mutable std::mutex mu_;
+  std::shared_ptr<const IndexBase> index_;
+  std::deque<IndexInfo> infos_;  // of each generation served
+};
+
 }  // namespace
 
 class IndexWriterImpl final : public IndexWriter {
  public:
-  IndexWriterImpl(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index, const WriterOptions& options)
-      : lock_(std::move(lock)), index_(std::move(index)), options_(options), manifest_(index_->manifest_) {}
+  IndexWriterImpl(std::unique_ptr<FileLock> lock, const IndexBase& index, const WriterOptions& options,
+                  WriterServices services)
+      : lock_(std::move(lock)),
+        options_(options),
+        services_(std::move(services)),
+        dim_(index.params_.dim),
+        metric_(index.params_.metric),
+        schema_(index.params_.attributes) {}
 
-  Status Open();
+  // Serves and writes `index` (the generation the manifest names, not
+  // replayed): removes the files of a checkpoint that crashed before its
+  // commit, replays the WAL, cutting a torn tail.
+  Status Attach(std::shared_ptr<IndexBase> index);
   Status Insert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) override {
     return Put("insert", keys, vectors, n, attributes, false);
   }
   Status Upsert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) override {
     return Put("upsert", keys, vectors, n, attributes, true);
   }
+  Status Reindex(const BuildOptions& options) override;
   Status Vacuum() override {
     return Status::NotSupported(
         "vacuum is not implemented yet: deleted rows stay tombstones (searches skip them) until a reindex "
@@ -43,11 +85,12 @@ class IndexWriterImpl final : public IndexWriter {
   Status Checkpoint() override;
   bool Contains(int64_t key) const override {
     std::lock_guard lock(mu_);
+    if (!stopped_.ok()) return false;
     const std::optional<uint32_t> row = RowOf(key);
     const std::shared_ptr<const WriteState> w = index_->writes();
     return row && !(w->deleted && w->deleted->Contains(*row));
   }
-  const Index& reader() const override { return *index_; }
+  const Index& reader() const override { return served_; }
   IndexInfo info() const override;
 
  private:
@@ -70,19 +113,39 @@ class IndexWriterImpl final : public IndexWriter {
   // manifest does not name (a checkpoint that failed before its commit).
   Status RemoveUncommittedSegments();
   Status CheckpointLocked();  // with mu_ held and no batch in flight
+  // The segments of the writes made since `snap` (a state of index_ that a
+  // reindex read) for the new generation `gen`, whose keys file is
+  // written: the rows inserted since, live, and the deletes since of rows
+  // `snap` holds, by their rows in `gen`. With mu_ held and no batch in
+  // flight.
+  Result<std::vector<ManifestSegment>> WritesSince(const WriteState& snap, const GenerationWriter& gen,
+                                                   uint64_t gen_rows);
+  // Waits, with mu_ held through `lock`, until no checkpoint runs, then
+  // holds new batches and waits for those in flight: what a checkpoint and
+  // a reindex's commit need. EndExclusive lets batches go on.
+  void BeginExclusive(std::unique_lock<std::mutex>& lock);
+  void EndExclusive();
 
   std::unique_ptr<FileLock> lock_;
-  std::unique_ptr<IndexBase> index_;
   const WriterOptions options_;
+  const WriterServices services_;
+  // Of every generation (a reindex keeps them).
+  const uint32_t dim_;
+  const Metric metric_;
+  const AttrSchema schema_;
+  std::shared_ptr<IndexBase> index_;  // the generation written, replaced by a reindex under mu_
+  ServedIndex served_;
   // A batch checks its keys and appends its WAL record under mu_, so that
   // the log's order is the order of the row numbers it hands out; it waits
   // for the record's fsync without it (batches from several threads share
   // an fsync: group commit), then publishes under it. A checkpoint holds
   // mu_ from when the batches in flight have published until it is done.
   mutable std::mutex mu_;
-  std::condition_variable published_;       // in_flight_ fell, or a checkpoint ended
-  uint64_t in_flight_ = 0;                  // batches between their append and their publish
-  bool checkpointing_ = false;              // a checkpoint waits for in_flight_ to reach 0
+  std::condition_variable published_;  // in_flight_ fell, or a checkpoint ended
+  uint64_t in_flight_ = 0;             // batches between their append and their publish
+  bool checkpointing_ = false;         // a checkpoint (or reindex commit) holds batches
+  bool reindexing_ = false;            // a reindex is building
+  Status stopped_;                     // not OK: a reindex committed and the writer could not serve the new generation
   std::unordered_set<int64_t> pending_;     // the keys of the batches in flight
   std::shared_ptr<const WriteState> last_;  // the writes with every batch appended so far applied
   uint64_t published_lsn_ = 0;              // the batch whose state the reader serves
@@ -94,7 +157,9 @@ class IndexWriterImpl final : public IndexWriter {
   std::unordered_map<int64_t, uint32_t> inserted_;  // inserted rows by key, the newest
 };
 
-Status IndexWriterImpl::Open() {
+Status IndexWriterImpl::Attach(std::shared_ptr<IndexBase> index) {
+  index_ = std::move(index);
+  manifest_ = index_->manifest_;
   VX_RETURN_IF_ERROR(RemoveUncommittedSegments());
   folded_ = index_->params_.checkpoint_lsn;
   folded_rows_ = index_->writes()->delta->rows;
@@ -110,7 +175,9 @@ Status IndexWriterImpl::Open() {
   std::iota(by_key_.begin(), by_key_.end(), 0u);
   std::sort(by_key_.begin(), by_key_.end(), [&](uint32_t a, uint32_t b) { return keys[a] < keys[b]; });
   const DeltaView& delta = *last_->delta;
+  inserted_.clear();
   for (uint64_t i = 0; i < delta.rows; ++i) inserted_[delta.key(i)] = static_cast<uint32_t>(delta.base_rows + i);
+  served_.Serve(index_);
   return Status::Ok();
 }
 
@@ -187,6 +254,7 @@ Status IndexWriterImpl::Delete(const int64_t* keys, uint64_t n) {
   std::unordered_set<int64_t> seen;
   std::unique_lock lock(mu_);
   published_.wait(lock, [&] { return !checkpointing_; });
+  VX_RETURN_IF_ERROR(stopped_);
   for (uint64_t i = 0; i < n; ++i) {
     VX_ASSIGN_OR_RETURN(const std::optional<uint32_t> row, LiveRow("delete", keys, i, &seen));
     if (!row) {
@@ -208,15 +276,15 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
   if (n == 0) return Status::Ok();
   if (keys == nullptr || vectors == nullptr)
     return Status::InvalidArgument(std::string(what) + ": keys or vectors is null");
-  const uint32_t dim = index_->params_.dim;
-  const Metric metric = index_->params_.metric;
+  const uint32_t dim = dim_;
+  const Metric metric = metric_;
   const uint64_t row_bytes = sizeof(uint32_t) + sizeof(int64_t) + uint64_t{dim} * sizeof(float);
   if (n > (Wal::kMaxPayload - 8) / row_bytes) {
     return Status::InvalidArgument(std::string(what) + ": a batch of " + std::to_string(n) +
                                    " rows is over the limit of " + std::to_string((Wal::kMaxPayload - 8) / row_bytes) +
                                    " at " + std::to_string(dim) + " dims; split it");
   }
-  const AttrSchema& schema = index_->params_.attributes;
+  const AttrSchema& schema = schema_;
   Result<Attributes> attrs = ConformAttributes(attributes, schema, n);
   if (!attrs.ok()) return Status::InvalidArgument(std::string(what) + ": " + attrs.status().message() + kNothing);
   std::string attr_bytes;
@@ -258,6 +326,7 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
   std::unordered_set<int64_t> seen;
   std::unique_lock lock(mu_);
   published_.wait(lock, [&] { return !checkpointing_; });
+  VX_RETURN_IF_ERROR(stopped_);
   const DeltaView& delta = *last_->delta;
   if (last_->rows() + n >= kNoRow) {
     return Status::ResourceExhausted(std::string(what) + ": " + std::to_string(n) + " rows would take the index past " +
@@ -301,13 +370,171 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
 // the records the segments hold.
 Status IndexWriterImpl::Checkpoint() {
   std::unique_lock lock(mu_);
-  published_.wait(lock, [&] { return !checkpointing_; });  // one checkpoint at a time
+  BeginExclusive(lock);
+  const Status s = stopped_.ok() ? CheckpointLocked() : stopped_;
+  EndExclusive();
+  return s;
+}
+
+void IndexWriterImpl::BeginExclusive(std::unique_lock<std::mutex>& lock) {
+  published_.wait(lock, [&] { return !checkpointing_; });  // one at a time
   checkpointing_ = true;
   published_.wait(lock, [&] { return in_flight_ == 0; });  // every record in the WAL is published
-  const Status s = CheckpointLocked();
+}
+
+void IndexWriterImpl::EndExclusive() {
   checkpointing_ = false;
   published_.notify_all();
+}
+
+// A reindex builds the new generation from the live rows of the writes as
+// of its start (snap), while batches, checkpoints and searches go on. At
+// the commit it holds new batches, writes the ones made since `snap` into
+// the new generation as a rows segment and a tombstones segment (so the
+// manifest commit that replaces the index carries every acknowledged
+// write), then serves and writes the new generation. A crash before the
+// commit leaves the old generation with its WAL; after it, the new one
+// with the segments.
+Status IndexWriterImpl::Reindex(const BuildOptions& options) {
+  std::shared_ptr<IndexBase> base;
+  std::shared_ptr<const WriteState> snap;
+  uint64_t generation;
+  {
+    std::unique_lock lock(mu_);
+    VX_RETURN_IF_ERROR(stopped_);
+    if (reindexing_) return Status::Busy(index_->dir_ + ": a reindex of it is running");
+    BeginExclusive(lock);  // snap: every acknowledged batch, none in flight
+    reindexing_ = true;
+    base = index_;
+    snap = last_;
+    generation = manifest_.generation;
+    EndExclusive();
+  }
+  const IndexInfo& info = base->info();
+  BuildOptions o = options;
+  if (o.env == nullptr) o.env = base->env_;
+  o.type = info.type;
+  o.metric = info.metric;
+  o.quant = info.quant;
+  o.storage = info.storage;
+  o.page_size = info.page_size;
+  o.m = info.m;
+  o.ef_construction = info.ef_construction;
+  o.lists = info.lists;
+  o.replicas = info.replicas;
+  bool holding = false;  // the commit step holds batches (checkpointing_)
+  const BuildCommit commit{[&](const GenerationWriter& gen) -> Result<std::vector<ManifestSegment>> {
+    std::unique_lock lock(mu_);
+    BeginExclusive(lock);
+    holding = true;
+    return WritesSince(*snap, gen, o.keys.size());
+  }};
+  Result<std::unique_ptr<VectorSource>> source = LiveRowsOf(*base, snap, &o.keys, &o.attributes);
+  Status s = source.ok() ? services_.build(**source, o, commit) : source.status();
+  std::unique_lock lock(mu_);
+  reindexing_ = false;
+  if (!holding) {
+    published_.notify_all();
+    return s;
+  }
+  // The manifest names the new generation once the commit's rename landed,
+  // even when the commit then failed.
+  Result<Manifest> now = ReadManifest(index_->env_, index_->dir_);
+  Status served = now.status();
+  if (now.ok() && now->generation == generation) {
+    served = Status::Ok();  // not committed: the old generation, its WAL whole, goes on
+  } else if (now.ok()) {
+    Result<std::unique_ptr<IndexBase>> opened = services_.open();
+    served = opened.ok() ? Attach(std::move(*opened)) : opened.status();
+    if (served.ok()) s = Status::Ok();
+  }
+  if (!served.ok()) {
+    stopped_ = Status::IOError(index_->dir_ + ": the reindex's commit left a generation this writer could not serve (" +
+                               served.ToString() + "); writes stop: open the index again");
+    s = stopped_;
+  }
+  EndExclusive();
   return s;
+}
+
+Result<std::vector<ManifestSegment>> IndexWriterImpl::WritesSince(const WriteState& snap, const GenerationWriter& gen,
+                                                                  uint64_t gen_rows) {
+  const WriteState& now = *last_;
+  const DeltaView& delta = *now.delta;
+  const uint64_t built = delta.base_rows;
+  // Rows inserted since, and not deleted since.
+  std::vector<uint32_t> carried;  // delta slots
+  for (uint64_t row = snap.rows(); row < now.rows(); ++row) {
+    if (!(now.deleted && now.deleted->Contains(static_cast<uint32_t>(row))))
+      carried.push_back(static_cast<uint32_t>(row - built));
+  }
+  // Rows of snap deleted since (upserts' old rows among them), by key.
+  std::unordered_map<int64_t, uint32_t> gone;
+  if (now.deleted) {
+    for (uint32_t row : now.deleted->RowsNotIn(snap.deleted.get())) {
+      if (row >= snap.rows()) continue;  // inserted since: not in the new generation
+      gone.emplace(row < built ? index_->keys_[row] : delta.key(row - built), kNoRow);
+    }
+  }
+  std::vector<ManifestSegment> segments;
+  const auto add = [&](const char* kind, const std::string& bytes) -> Status {
+    const uint64_t id = segments.size() + 1;
+    const std::string name = "seg-" + std::to_string(id) + "-" + kind;
+    VX_RETURN_IF_ERROR(WriteWholeFile(index_->env_, gen.Path(name), bytes.data(), bytes.size()));
+    VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(index_->env_, gen.dir(), name));
+    segments.push_back(ManifestSegment{id, kind, {std::move(f)}});
+    return Status::Ok();
+  };
+  if (!carried.empty()) {
+    std::vector<int64_t> keys;
+    std::vector<float> vectors;
+    for (uint32_t i : carried) {
+      keys.push_back(delta.key(i));
+      vectors.insert(vectors.end(), delta.vector(i), delta.vector(i) + dim_);
+    }
+    Attributes attrs;
+    if (!schema_.empty()) {
+      const uint32_t from = carried.front();
+      const Attributes since = delta.Attrs(from, delta.rows);
+      std::vector<uint32_t> at(carried.begin(), carried.end());
+      for (uint32_t& i : at) i -= from;
+      attrs.columns.resize(since.columns.size());
+      for (size_t c = 0; c < since.columns.size(); ++c) AppendRows(since.columns[c], at, &attrs.columns[c]);
+    }
+    DeltaView fresh;
+    fresh.base_rows = gen_rows;
+    fresh.dim = dim_;
+    fresh.schema = schema_;
+    const std::shared_ptr<const DeltaView> rows =
+        fresh.Append(keys.data(), vectors.data(), keys.size(), schema_.empty() ? nullptr : &attrs);
+    VX_RETURN_IF_ERROR(add(kRowsKind, rows->Serialize(0)));
+  }
+  if (!gone.empty()) {
+    // Their rows in the new generation, from its keys file (in its row order).
+    VX_ASSIGN_OR_RETURN(std::unique_ptr<File> f, index_->env_->OpenFile(gen.Path(kKeysFile), OpenOptions{}));
+    std::vector<int64_t> block(1 << 16);
+    uint64_t found = 0;
+    for (uint64_t first = 0; first < gen_rows; first += block.size()) {
+      const size_t n = std::min<uint64_t>(block.size(), gen_rows - first);
+      size_t got = 0;
+      VX_RETURN_IF_ERROR(f->Read(first * sizeof(int64_t), n * sizeof(int64_t), block.data(), &got));
+      if (got != n * sizeof(int64_t)) return Status::IOError(gen.Path(kKeysFile) + ": short read");
+      for (size_t i = 0; i < n; ++i) {
+        if (auto it = gone.find(block[i]); it != gone.end()) {
+          it->second = static_cast<uint32_t>(first + i);
+          ++found;
+        }
+      }
+    }
+    if (found != gone.size()) {
+      return Status::Corruption(gen.Path(kKeysFile) + ": holds " + std::to_string(found) + " of the " +
+                                std::to_string(gone.size()) + " keys deleted during the reindex");
+    }
+    std::vector<uint32_t> rows;
+    for (const auto& [key, row] : gone) rows.push_back(row);
+    VX_RETURN_IF_ERROR(add(kTombstonesKind, WithDeleted(nullptr, rows)->Serialize(gen_rows + carried.size())));
+  }
+  return segments;
 }
 
 Status IndexWriterImpl::CheckpointLocked() {
@@ -362,9 +589,10 @@ IndexInfo IndexWriterImpl::info() const {
 }
 
 Result<std::unique_ptr<IndexWriter>> OpenIndexWriter(std::unique_ptr<FileLock> lock, std::unique_ptr<IndexBase> index,
-                                                     const WriterOptions& options) {
-  auto writer = std::make_unique<IndexWriterImpl>(std::move(lock), std::move(index), options);
-  VX_RETURN_IF_ERROR(writer->Open());
+                                                     const WriterOptions& options, WriterServices services) {
+  std::shared_ptr<IndexBase> first(std::move(index));
+  auto writer = std::make_unique<IndexWriterImpl>(std::move(lock), *first, options, std::move(services));
+  VX_RETURN_IF_ERROR(writer->Attach(std::move(first)));
   return std::unique_ptr<IndexWriter>(std::move(writer));
 }
 

@@ -41,6 +41,14 @@ uint64_t Tombstones::bytes() const {
   return roaring_bitmap_portable_size_in_bytes(base_->b) + roaring_bitmap_portable_size_in_bytes(recent_->b);
 }
 
+std::vector<uint32_t> Tombstones::RowsNotIn(const Tombstones* other) const {
+  const Bitmap rows(roaring_bitmap_or(base_->b, recent_->b));
+  if (other != nullptr) other->RemoveFrom(rows.b);
+  std::vector<uint32_t> out(roaring_bitmap_get_cardinality(rows.b));
+  roaring_bitmap_to_uint32_array(rows.b, out.data());
+  return out;
+}
+
 void Tombstones::RemoveFrom(roaring_bitmap_s* rows) const {
   roaring_bitmap_andnot_inplace(rows, base_->b);
   roaring_bitmap_andnot_inplace(rows, recent_->b);

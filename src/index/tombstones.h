@@ -20,6 +20,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "index/index_base.h"
 
@@ -39,6 +40,8 @@ class Tombstones final : public RowCheck {
   bool Admit(uint32_t row) const override { return !Contains(row); }
   bool Contains(uint32_t row) const;
   uint64_t size() const;
+  // Its rows that `other` (nullptr: none) does not hold, ascending.
+  std::vector<uint32_t> RowsNotIn(const Tombstones* other) const;
   // Removes its rows from the bitmap `rows`.
   void RemoveFrom(roaring_bitmap_s* rows) const;
   // Adds `rows`; those already in it stay once.

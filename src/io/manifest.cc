@@ -277,9 +277,12 @@ Result<std::unique_ptr<FileLock>> LockIndexDir(Env* env, const std::string& dir)
 }
 
 Result<std::unique_ptr<GenerationWriter>> GenerationWriter::Begin(Env* env, const std::string& dir, uint64_t min_bytes,
-                                                                  uint64_t page_nonce) {
+                                                                  uint64_t page_nonce, bool locked) {
   VX_RETURN_IF_ERROR(env->CreateDir(dir));
-  VX_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockIndexDir(env, dir));
+  std::unique_ptr<FileLock> lock;
+  if (!locked) {
+    VX_ASSIGN_OR_RETURN(lock, LockIndexDir(env, dir));
+  }
   const Result<Manifest> committed = ReadManifest(env, dir);
   const uint64_t named = committed.ok() ? committed->generation : 0;  // 0: none (generations start at 1)
   // A generation the manifest does not name is a crashed build's: opens
@@ -321,7 +324,8 @@ GenerationWriter::~GenerationWriter() {
   static_cast<void>(DeleteGeneration(env_, gen_dir_));  // best effort: the build already failed
 }
 
-Status GenerationWriter::Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files) {
+Status GenerationWriter::Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files,
+                                std::vector<ManifestSegment> segments) {
   VX_RETURN_IF_ERROR(env_->SyncDir(gen_dir_));
   Manifest m;
   m.generation = generation_;
@@ -331,6 +335,7 @@ Status GenerationWriter::Commit(std::map<std::string, std::string> params, const
     VX_ASSIGN_OR_RETURN(ManifestFile f, DescribeFile(env_, gen_dir_, name));
     m.files.push_back(std::move(f));
   }
+  m.segments = std::move(segments);
   VX_RETURN_IF_ERROR(WriteManifest(env_, dir_, m));
   committed_ = true;
   // The new generation is durable: the old ones may go. An index opened on

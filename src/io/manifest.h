@@ -86,7 +86,8 @@ Result<std::unique_ptr<FileLock>> LockIndexDir(Env* env, const std::string& dir)
 // Writes the next generation of the index in `dir` beside the committed
 // one, which stays whole and servable (an index opened on it keeps its open
 // files) until Commit replaces it:
-//   Begin   locks dir/LOCK (Busy while another build holds it), takes N =
+//   Begin   locks dir/LOCK (Busy while another build holds it; `locked`:
+//           the caller holds it, an IndexWriter's reindex), takes N =
 //           1 + the highest generation that the manifest or a gen-N
 //           directory names (a crashed build's is never reused), deletes
 //           the directories of crashed builds, refuses with NoSpace when
@@ -94,8 +95,8 @@ Result<std::unique_ptr<FileLock>> LockIndexDir(Env* env, const std::string& dir)
 //           lower bound, so that it fails before its compute, not after),
 //           and creates dir/gen-N;
 //   Path    where the builder writes, and fsyncs, each file;
-//   Commit  fsyncs the generation's directory, records the files in a new
-//           manifest, commits it, then deletes every other generation's
+//   Commit  fsyncs the generation's directory, records the files (and
+//           the segments on top of them, if any) in a new manifest, commits it, then deletes every other generation's
 //           directory (a failed delete is retried by the next commit).
 // Destroyed without a commit (the build failed), it deletes dir/gen-N,
 // unless the manifest names it (a commit that failed after its rename). The
@@ -105,12 +106,14 @@ class GenerationWriter {
   // `page_nonce` 0: a fresh one is drawn; else the one the files' pages were
   // sealed with (a restored snapshot's).
   static Result<std::unique_ptr<GenerationWriter>> Begin(Env* env, const std::string& dir, uint64_t min_bytes,
-                                                         uint64_t page_nonce = 0);
+                                                         uint64_t page_nonce = 0, bool locked = false);
   ~GenerationWriter();
   std::string Path(const std::string& name) const { return gen_dir_ + "/" + name; }
+  const std::string& dir() const { return gen_dir_; }  // dir/gen-N
   // The binding to seal the pages of file `name` with.
   uint64_t PageBindingOf(const std::string& name) const { return PageBinding(page_nonce_, name); }
-  Status Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files);
+  Status Commit(std::map<std::string, std::string> params, const std::vector<std::string>& files,
+                std::vector<ManifestSegment> segments = {});
 
  private:
   GenerationWriter(Env* env, std::string dir, std::unique_ptr<FileLock> lock, uint64_t generation, uint64_t page_nonce)

@@ -323,7 +323,7 @@ Result<std::vector<ListExtent>> WriteLists(const std::string& spill_path, uint64
   return extents;
 }
 
-Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o) {
+Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o, const BuildCommit* commit) {
   VX_ASSIGN_OR_RETURN(BuildSetup s, PrepareBuild(source, o));
   const ListLayout ll = ListLayout::Make(s.vectors.page_size, s.quantizer->code_size());
   if (ll.per_page == 0) return Status::InvalidArgument("a " + s.quant.ToString() + " code does not fit a list page");
@@ -332,7 +332,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   // vectors, the spill file (an entry per row at least) and the list pages.
   const uint64_t min_bytes = s.vectors.FileBytes(s.count) + s.count * (8 + s.quantizer->code_size()) +
                              uint64_t{ll.PagesFor(s.count)} * s.vectors.page_size;
-  VX_ASSIGN_OR_RETURN(auto gen, GenerationWriter::Begin(s.env, dir, min_bytes));
+  VX_ASSIGN_OR_RETURN(auto gen, BeginGeneration(s.env, dir, min_bytes, commit));
 
   VX_ASSIGN_OR_RETURN(std::vector<float> sample, WriteVectorsAndSample(source, *gen, s, plan, o));
   VX_ASSIGN_OR_RETURN(const std::vector<float> centroids, Train(sample, s, plan, o));
@@ -356,7 +356,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
   ip.entries = entries;
   ip.ToManifest(&params);
   if (s.progress.cancelled()) return Status::Cancelled("cancelled before the commit");
-  return gen->Commit(std::move(params), files);
+  return CommitGeneration(*gen, std::move(params), files, commit);
 }
 
 }  // namespace
