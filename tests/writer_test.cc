@@ -908,6 +908,69 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedWrites) {
   CheckModel(SearchAll(**index, b_->queries, p_), b_->queries, model, p_.k);
 }
 
+// Power cuts at random points of reindexes, while a batch of inserts,
+// upserts or deletes is written at each of the build's progress reports:
+// the reopened index holds every acknowledged batch, the one in flight
+// whole or not at all and nothing after it, whether the cut fell before
+// the reindex's commit (the old generation and its WAL) or after it (the
+// new one, with the batches it carried).
+TEST_P(WriterTest, PowerCutsDuringReindexesKeepExactlyTheAcknowledgedWrites) {
+  CrashWrites writes;
+  writes.order = o_.keys;
+  std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(31));
+  std::mt19937_64 rng(37);
+  size_t done = 0;
+  uint64_t reindex_bytes = 0;
+  int committed = 0, not_committed = 0;
+  for (int trial = 0; trial < 16; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    FaultEnv fault(DefaultEnv());
+    auto w = OpenWriter(dir(), &fault);
+    ASSERT_NE(w, nullptr);
+    const uint64_t generation = w->info().generation;
+    const uint64_t start = fault.BytesWritten();
+    // The first trial runs whole, to learn how much a reindex writes; a
+    // quarter of the others cut after the commit.
+    if (trial > 0)
+      fault.CutPowerAfterWrites(start + std::uniform_int_distribution<uint64_t>(0, reindex_bytes * 4 / 3)(rng));
+    size_t acked = done;
+    bool stopped = false;
+    const auto write_one = [&] {
+      if (stopped || (acked + 2) * CrashWrites::kBatch > kRows) return;
+      if (writes.Apply(*w, acked).ok()) {
+        ++acked;
+      } else {
+        stopped = true;
+      }
+    };
+    BuildOptions o;
+    o.progress = [&](uint64_t, uint64_t, const char*) { write_one(); };
+    const Status s = w->Reindex(o);
+    if (trial == 0) {
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      reindex_bytes = fault.BytesWritten() - start;
+    }
+    write_one();
+    w.reset();
+    ASSERT_TRUE(fault.SimulateCrash().ok());
+    auto after = OpenWriter(dir());
+    ASSERT_NE(after, nullptr);
+    (after->info().generation != generation ? committed : not_committed)++;
+    for (size_t b = 0; b < acked; ++b) ASSERT_TRUE(writes.KeysAfter(*after, b, true));
+    const bool in_flight_ran = (acked + 1) * CrashWrites::kBatch <= kRows && writes.KeysAfter(*after, acked, true);
+    if (!in_flight_ran && (acked + 1) * CrashWrites::kBatch <= kRows) {
+      ASSERT_TRUE(writes.KeysAfter(*after, acked, false));
+    }
+    if ((acked + 2) * CrashWrites::kBatch <= kRows) {
+      ASSERT_TRUE(writes.KeysAfter(*after, acked + 1, false));
+    }
+    done = acked + in_flight_ran;
+  }
+  EXPECT_GT(done, 20u);
+  EXPECT_GT(committed, 1);
+  EXPECT_GT(not_committed, 0);
+}
+
 // ENOSPC: a checkpoint that cannot write a segment (rows, tombstones) or
 // its manifest fails and changes nothing, and the writer goes on; a write
 // whose WAL append fails is not applied and stops the writer (as PostgreSQL
@@ -1171,6 +1234,119 @@ TEST_P(WriterTest, ConcurrentInsertsSearchesAndCheckpoints) {
     for (int i = 0; i < kBatches * kRowsPerBatch; ++i)
       ASSERT_TRUE(reopened->Contains((int64_t{1} << 40) + t * kBatches * kRowsPerBatch + i));
   }
+}
+
+// Two reindexes, one after the other, while two threads insert, upsert and
+// delete and two search the writer's reader: no write fails or waits past
+// a commit, no search fails, each returns k rows, none a row deleted
+// before it started, and every inserted row at a distance a write gave it;
+// the writer, and a writer reopened, hold exactly the acknowledged writes.
+// Run under TSan too.
+TEST_P(WriterTest, ConcurrentWritesAndSearchesBesideReindexes) {
+  auto w = OpenWriter(dir());
+  ASSERT_NE(w, nullptr);
+  constexpr int kWriters = 2, kRowsPerBatch = 8, kMaxBatches = 400;
+  const auto vector_of = [&](int64_t key, int version) {
+    std::vector<float> v(kDim);
+    const float* q = b_->queries.row(static_cast<uint64_t>(key) % b_->queries.rows);
+    for (uint32_t j = 0; j < kDim; ++j) v[j] = q[j] + 0.01f * float((key + j + version) % 5);
+    return v;
+  };
+  // When each built row's delete was acknowledged (0: never), on the clock
+  // `now`, which each search reads as it starts.
+  std::atomic<uint64_t> now{1};
+  std::vector<std::atomic<uint64_t>> deleted_at(kRows);
+  std::atomic<bool> done{false}, failed{false};
+  std::vector<std::atomic<int>> batches(kWriters);
+  std::vector<std::string> errors(kWriters + 2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kMaxBatches && !done && errors[t].empty(); ++b) {
+        std::vector<int64_t> keys;
+        std::vector<float> vectors;
+        for (int i = 0; i < kRowsPerBatch; ++i) {
+          keys.push_back((int64_t{1} << 40) + (t * kMaxBatches + b) * kRowsPerBatch + i);
+          const std::vector<float> v = vector_of(keys.back(), 0);
+          vectors.insert(vectors.end(), v.begin(), v.end());
+        }
+        Status s = w->Insert(keys.data(), vectors.data(), keys.size());
+        if (s.ok() && b > 0) {  // the previous batch's keys again, at version 1
+          for (int64_t& key : keys) key -= kRowsPerBatch;
+          vectors.clear();
+          for (int64_t key : keys) {
+            const std::vector<float> v = vector_of(key, 1);
+            vectors.insert(vectors.end(), v.begin(), v.end());
+          }
+          s = w->Upsert(keys.data(), vectors.data(), keys.size());
+        }
+        const uint64_t row = uint64_t(t) + kWriters * uint64_t(b);  // a built row of this thread's
+        const int64_t key = KeyOf(row);
+        if (s.ok()) s = w->Delete(&key, 1);
+        if (s.ok()) deleted_at[row] = now.fetch_add(1);
+        if (!s.ok()) {
+          errors[t] = s.ToString();
+          failed = true;
+        }
+        batches[t] = b + 1;
+      }
+    });
+  }
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<SearchResult> got;
+      for (uint64_t q = t; !done; q = (q + 2) % b_->queries.rows) {
+        const uint64_t start = now.load();
+        if (!w->reader().Search(b_->queries.row(q), p_, &got, nullptr).ok()) errors[kWriters + t] = "search";
+        if (got.size() != p_.k) errors[kWriters + t] = "a search returned " + std::to_string(got.size());
+        for (const SearchResult& r : got) {
+          if (r.key < (int64_t{1} << 40)) {
+            const uint64_t row = uint64_t(r.key - KeyOf(0)) / 7;
+            const uint64_t at = deleted_at[row].load();
+            if (at != 0 && at < start) errors[kWriters + t] = "deleted key " + std::to_string(r.key);
+            continue;
+          }
+          bool matches = false;
+          for (int version = 0; version < 2; ++version) {
+            const std::vector<float> v = vector_of(r.key, version);
+            const float exact = SquaredL2(b_->queries.row(q), v.data());
+            matches |= std::abs(r.distance - exact) <= 1e-3f * (1 + exact);
+          }
+          if (!matches) errors[kWriters + t] = "key " + std::to_string(r.key) + " at a distance no write gave it";
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 2; ++i) {
+    // Each reindex starts once the writers have written since the last.
+    const int before = batches[0] + batches[1];
+    while (batches[0] + batches[1] < std::min(before + 4, kWriters * kMaxBatches) && !failed)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const Status s = w->Reindex(BuildOptions{});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  done = true;
+  for (std::thread& t : threads) t.join();
+  for (const std::string& e : errors) EXPECT_EQ(e, "");
+  const auto expect_writes = [&](const IndexWriter& writer) {
+    uint64_t live = kRows;
+    for (int t = 0; t < kWriters; ++t) {
+      for (int b = 0; b < batches[t]; ++b) {
+        for (int i = 0; i < kRowsPerBatch; ++i)
+          ASSERT_TRUE(writer.Contains((int64_t{1} << 40) + (t * kMaxBatches + b) * kRowsPerBatch + i));
+        ASSERT_FALSE(writer.Contains(KeyOf(uint64_t(t) + kWriters * uint64_t(b))));
+        live += kRowsPerBatch - 1;
+      }
+    }
+    const IndexInfo info = writer.info();
+    EXPECT_EQ(info.count + info.inserted - info.deleted, live);
+  };
+  expect_writes(*w);
+  EXPECT_GE(w->info().generation, 3u);
+  w.reset();
+  auto reopened = OpenWriter(dir());
+  ASSERT_NE(reopened, nullptr);
+  expect_writes(*reopened);
 }
 
 // Deletes from four threads at once (their WAL records share fsyncs) beside
