@@ -305,6 +305,17 @@ class PyIndex {
     }
     Check(s);
   }
+  void Reindex(int threads) {
+    vx::IndexWriter& w = writer();
+    vx::BuildOptions o;
+    o.threads = threads;
+    vx::Status s;
+    {
+      py::gil_scoped_release release;
+      s = w.Reindex(o);
+    }
+    Check(s);
+  }
   bool Contains(int64_t key) const { return writer().Contains(key); }
 
   py::tuple Search(const py::array_t<float, py::array::c_style | py::array::forcecast>& queries, uint32_t k,
@@ -563,6 +574,9 @@ PYBIND11_MODULE(_vx, m) {
            "Deletes the rows of `keys` (1-D int64), durable when it returns; the whole batch or, when a key does "
            "not exist, is already deleted or repeats, none of it (KeyError / ValueError naming the key).")
       .def("checkpoint", &PyIndex::Checkpoint, "Folds the write-ahead log into a segment committed with the manifest.")
+      .def("reindex", &PyIndex::Reindex, py::kw_only(), py::arg("threads") = 0,
+           "Rebuilds the index from its live rows while writes and searches go on from other threads "
+           "(REINDEX CONCURRENTLY); the writes made meanwhile are carried into the new generation (writers only).")
       .def("__contains__", &PyIndex::Contains, py::arg("key"), "Whether `key` is a live row (writers only).")
       .def("prewarm", &PyIndex::Prewarm, "Reads the structure pages into the pool; returns the pages it holds.")
       .def("close", &PyIndex::Close)

@@ -289,6 +289,16 @@ int main(void) {
                 wi.write_bytes > 0,
             "after insert and upsert: inserted %llu, deleted %llu", (unsigned long long)wi.inserted,
             (unsigned long long)wi.deleted);
+      /* A reindex through the writer: the handle then serves the new
+       * generation, the writes folded in. */
+      CHECK(vx_reindex_concurrently(reader, NULL, &err) == VX_INVALID_ARGUMENT, "reindex through a read-only handle");
+      CHECK(vx_reindex_concurrently(writer, NULL, &err) == VX_OK, "reindex concurrently: %s", err.message);
+      CHECK(vx_index_info_get(writer, &wi, &err) == VX_OK && wi.inserted == 0 && wi.deleted == 0 &&
+                wi.count == kRows - kK + 1 && vx_contains(writer, fresh) == 1 && vx_contains(writer, near[0]) == 0,
+            "after reindex concurrently: count %llu, inserted %llu, deleted %llu", (unsigned long long)wi.count,
+            (unsigned long long)wi.inserted, (unsigned long long)wi.deleted);
+      CHECK(vx_search(writer, base, kDim, NULL, top, top_d, &found, NULL, &err) == VX_OK && top_d[0] < 1e-6f,
+            "search after reindex concurrently: %s", err.message);
       vx_close(reader);
       vx_close(writer);
       CHECK(vx_delete(writer, near, 1, &err) == VX_INVALID_ARGUMENT, "delete through a closed handle");

@@ -1245,7 +1245,7 @@ TEST_P(WriterTest, ConcurrentInsertsSearchesAndCheckpoints) {
 TEST_P(WriterTest, ConcurrentWritesAndSearchesBesideReindexes) {
   auto w = OpenWriter(dir());
   ASSERT_NE(w, nullptr);
-  constexpr int kWriters = 2, kRowsPerBatch = 8, kMaxBatches = 400;
+  constexpr int kWriters = 2, kRowsPerBatch = 8, kMaxBatches = 200;
   const auto vector_of = [&](int64_t key, int version) {
     std::vector<float> v(kDim);
     const float* q = b_->queries.row(static_cast<uint64_t>(key) % b_->queries.rows);

@@ -208,8 +208,8 @@ vx_code vx_build_from_array(const void* rows, const char* element_type, uint64_t
                             const vx_build_options* options, vx_error* err);
 
 /* Rebuilds the index in `dir` from its own live rows (vx::Reindex, like
- * REINDEX): deleted rows reclaimed, inserted ones linked in, the WAL and
- * segments emptied. Of `options` (NULL: the defaults) it takes threads,
+ * REINDEX; vx_reindex_concurrently with a writer of its own): deleted rows
+ * reclaimed, inserted ones linked in, the WAL and segments emptied. Of `options` (NULL: the defaults) it takes threads,
  * build_memory_bytes and progress; the rest are the index's. VX_BUSY while a
  * writer holds the directory. */
 vx_code vx_reindex(const char* dir, const vx_build_options* options, vx_error* err);
@@ -284,6 +284,13 @@ vx_code vx_upsert_attrs(vx_index* index, const int64_t* keys, const float* vecto
 /* Folds the write-ahead log into a segment committed with the manifest,
  * then empties the log; searches go on meanwhile. */
 vx_code vx_checkpoint(vx_index* index, vx_error* err);
+/* vx::IndexWriter::Reindex, like REINDEX CONCURRENTLY: rebuilds the index
+ * from its live rows while writes and searches on the handle go on from
+ * other threads; the writes made meanwhile are carried into the new
+ * generation, which the handle serves from the commit on. Of `options`
+ * (NULL: the defaults) it takes threads, build_memory_bytes and progress;
+ * the rest are the index's. VX_BUSY while another reindex runs. */
+vx_code vx_reindex_concurrently(vx_index* index, const vx_build_options* options, vx_error* err);
 /* Not implemented yet (VX_NOT_SUPPORTED): deleted rows stay tombstones. */
 vx_code vx_vacuum(vx_index* index, vx_error* err);
 /* 1 when `key` names a row that is not deleted; 0 otherwise, and for a

@@ -191,8 +191,8 @@ void ToPlan(const vx::SearchStats& s, vx_filter_stats* out) {
                          s.filter_walks, s.filter_fallbacks,  s.delta_rows_scanned};
 }
 
-// Runs `build` (a build or a reindex into `dir`) with the options of
-// `options`, its progress callback able to cancel it.
+// Runs `build` (a build or a reindex into `dir`; "" for a writer's) with
+// the options of `options`, its progress callback able to cancel it.
 vx::Status WithBuildOptions(const char* dir, const vx_build_options* options,
                             const std::function<vx::Status(const vx::BuildOptions&)>& build) {
   if (!dir) return Missing("dir");
@@ -389,8 +389,14 @@ vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* 
                                          ", not at least " + std::to_string(kIndexInfoV1));
     }
     vx_index_info now = index->info;
-    if (index->writer) {
+    if (index->writer) {  // current: writes, and a reindex's generation
       const vx::IndexInfo i = index->writer->info();
+      now.count = i.count;
+      now.max_level = i.max_level;
+      now.structure_bytes = i.structure_bytes;
+      now.vector_bytes = i.vector_bytes;
+      now.resident_bytes = i.resident_bytes;
+      now.generation = i.generation;
       now.deleted = i.deleted;
       now.wal_bytes = i.wal_bytes;
       now.segments = static_cast<uint32_t>(i.segments.size());
@@ -438,6 +444,13 @@ vx_code vx_checkpoint(vx_index* index, vx_error* err) {
   return Guard(err, [&]() -> vx::Status {
     VX_RETURN_IF_ERROR(CheckWriter(index));
     return index->writer->Checkpoint();
+  });
+}
+
+vx_code vx_reindex_concurrently(vx_index* index, const vx_build_options* options, vx_error* err) {
+  return Guard(err, [&]() -> vx::Status {
+    VX_RETURN_IF_ERROR(CheckWriter(index));
+    return WithBuildOptions("", options, [&](const vx::BuildOptions& o) { return index->writer->Reindex(o); });
   });
 }
 

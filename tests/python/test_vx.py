@@ -312,6 +312,36 @@ def test_inserts_and_upserts_through_a_writer(tmp_path, data, kind):
     np.testing.assert_array_equal(got[:, 0], new_keys[1:])
 
 
+def test_a_writer_reindexes_while_a_thread_writes(tmp_path, data):
+    import threading
+
+    base, queries = data
+    path = tmp_path / "idx"
+    vx.build(path, base, quant="sq8")
+    with vx.open_writer(path) as w:
+        w.delete(np.arange(0, 100, dtype=np.int64))
+        stop, written = threading.Event(), []
+
+        def write():
+            for i in range(200):
+                if stop.is_set() and i > 0:
+                    break
+                w.insert(np.array([10**9 + i]), queries[i % len(queries)][None, :])
+                written.append(10**9 + i)
+
+        t = threading.Thread(target=write)
+        t.start()
+        w.reindex()
+        stop.set()
+        t.join()
+        assert written and all(k in w for k in written) and 5 not in w and 100 in w
+        assert w.info["generation"] == 2 and len(w) == ROWS - 100 + len(written)
+    reopened = vx.open(path)
+    assert len(reopened) == ROWS - 100 + len(written)
+    _, got = reopened.search(queries[:1], k=1)
+    assert got[0, 0] in written
+
+
 def test_inserts_past_the_delta_memory_are_refused(tmp_path, data):
     base, queries = data
     path = tmp_path / "idx"
