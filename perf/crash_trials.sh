@@ -4,7 +4,9 @@
 #           must hold every acknowledged record and nothing torn
 #           (tests/wal_test.cc, WalCrash);
 #   writer  a child inserts, upserts and deletes batches of keys through
-#           IndexWriter, a checkpoint every seventh; the reopened index must
+#           IndexWriter, a checkpoint every seventh; then again with
+#           reindexes running (automatic ones in the background from the
+#           first batch, and one every fifth batch); the reopened index must
 #           hold every acknowledged batch, the one in flight whole or not at
 #           all, and nothing after it (tests/writer_test.cc, WriterCrash).
 # CI runs 10 of each.

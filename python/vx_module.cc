@@ -449,12 +449,15 @@ PyIndex Open(const py::object& path, double memory_mb, uint32_t max_searchers) {
 }
 
 PyIndex OpenWriter(const py::object& path, double memory_mb, uint32_t max_searchers, bool sync_on_append,
-                   double delta_memory_mb) {
+                   double delta_memory_mb, double auto_reindex_at) {
   const std::string dir = PathOf(path);
   vx::IndexOptions o = Take(vx::IndexOptionsForMemory(dir, Megabytes(memory_mb, 0)));
   o.env = nullptr;
   o.max_searchers = max_searchers;
-  const vx::WriterOptions w{sync_on_append, Megabytes(delta_memory_mb, 1)};
+  vx::WriterOptions w;
+  w.sync_on_append = sync_on_append;
+  w.delta_memory_bytes = Megabytes(delta_memory_mb, 1);
+  w.auto_reindex_at = auto_reindex_at;
   return PyIndex(Take(vx::IndexWriter::Open(dir, o, w)), o);
 }
 
@@ -513,11 +516,13 @@ PYBIND11_MODULE(_vx, m) {
         "Opens the index in `path`, its buffer pools sized to memory_mb between them (like shared_buffers).");
   m.def("open_writer", &OpenWriter, py::arg("path"), py::arg("memory_mb") = 64.0, py::arg("max_searchers") = 0,
         py::arg("sync_on_append") = true, py::arg("delta_memory_mb") = 256.0,
+        py::arg("auto_reindex_at") = vx::WriterOptions{}.auto_reindex_at,
         "Opens the index in `path` for writing as well: it searches like vx.open's and sees every write; "
         "index.insert(keys, vectors), index.upsert(keys, vectors), index.delete(keys) and index.checkpoint() write. "
         "Holds the directory until closed (a second writer or a "
         "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off); "
-        "delta_memory_mb bounds the RAM of the rows inserted since the build (MemoryError past it).");
+        "delta_memory_mb bounds the RAM of the rows inserted since the build (MemoryError past it); once they "
+        "hold auto_reindex_at of it the writer reindexes in the background (0: never).");
   m.def(
       "reindex",
       [](const py::object& path, int threads) {

@@ -9,6 +9,11 @@
 #include <numeric>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io/uring.h"
 #include "io_test_util.h"
 
 namespace vx {
@@ -203,6 +208,60 @@ TEST_P(EnvTest, ConcurrentThreadsReadAfterEarlierThreadsExit) {
 }
 
 VX_INSTANTIATE_ENV_TEST(EnvTest);
+
+// A child forked by a thread that has read through io_uring reads through
+// a ring of its own (the parent's ring memory is shared with the child, so
+// a child killed with reads in flight would leave the parent's stuck), and
+// the parent reads on after a child that exited with reads in flight.
+TEST(IoUring, AForkedChildReadsThroughARingOfItsOwn) {
+  std::string why;
+  if (!IoQueue::Available(&why)) GTEST_SKIP() << why;
+  auto env = NewPosixEnv(IoBackend::kIoUring);
+  ASSERT_TRUE(env.ok());
+  testing::TempDir dir;
+  const std::string path = dir / "f";
+  constexpr size_t kPage = 4096, kPages = 64;
+  const auto data = Pattern(kPage * kPages, 5);
+  {
+    auto f = (*env)->OpenFile(path, OpenOptions{.write = true, .create = true});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Write(0, data.data(), data.size()).ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+  }
+  auto rf = (*env)->OpenFile(path, OpenOptions{.direct = true});
+  ASSERT_TRUE(rf.ok());
+  AlignedBuffer buf(kPage * kPages);
+  const auto read_all = [&]() -> bool {
+    std::vector<ReadRequest> reqs;
+    for (size_t i = 0; i < kPages; ++i)
+      reqs.push_back(ReadRequest{i * kPage, kPage, buf.data() + i * kPage, 0, Status::Ok()});
+    (*rf)->ReadBatch(reqs);
+    for (const ReadRequest& r : reqs)
+      if (!r.status.ok() || r.bytes_read != kPage) return false;
+    return std::memcmp(buf.data(), data.data(), data.size()) == 0;
+  };
+  ASSERT_TRUE(read_all());  // the thread's ring now exists
+  Result<IoQueue*> parent_ring = IoQueue::ForThisThread();
+  ASSERT_TRUE(parent_ring.ok());
+  for (int round = 0; round < 3; ++round) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      Result<IoQueue*> ring = IoQueue::ForThisThread();
+      if (!ring.ok() || *ring == *parent_ring) ::_exit(1);
+      if (!read_all()) ::_exit(2);
+      // Reads left in flight at exit, as a kill leaves them.
+      const int fd = ::open(path.c_str(), O_RDONLY);
+      for (size_t i = 0; i < kPages; ++i) (*ring)->Queue(fd, buf.data() + i * kPage, kPage, i * kPage, i);
+      (*ring)->Submit();
+      ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    ASSERT_TRUE(read_all()) << "round " << round;
+  }
+}
 
 TEST(PosixEnv, AutoBackendSaysWhichItUses) {
   auto env = NewPosixEnv(IoBackend::kAuto);

@@ -622,6 +622,7 @@ TEST_P(WriterTest, RefusedInsertsApplyNothing) {
   IndexOptions io;
   WriterOptions wo;
   wo.delta_memory_bytes = 3 * 4096 * (8 + kDim * 4);  // three chunks
+  wo.auto_reindex_at = 0;
   auto opened = IndexWriter::Open(dir(), io, wo);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   IndexWriter& w = **opened;
@@ -1349,6 +1350,60 @@ TEST_P(WriterTest, ConcurrentWritesAndSearchesBesideReindexes) {
   expect_writes(*reopened);
 }
 
+// Inserts of more rows than the delta holds: once the inserted rows hold
+// half of its budget the writer reindexes in the background, and a batch
+// that finds the delta full waits for the reindex's commit, so every
+// insert lands; then every key is live, the generation has moved on and
+// fewer rows are left beside the index than were inserted. A writer closed
+// while its background reindex runs stops it: reopened, the index holds
+// every acknowledged insert. Run under TSan too.
+TEST_P(WriterTest, ConcurrentAutomaticReindexesFoldTheDeltaBeforeItFills) {
+  WriterOptions wo;
+  wo.delta_memory_bytes = 2 * 4096 * (8 + kDim * 4);  // two chunks: 8,192 rows
+  constexpr int kBatch = 400, kBatches = 25;          // 10,000 rows
+  const auto insert = [&](IndexWriter& w, int b) {
+    std::vector<int64_t> keys;
+    std::vector<float> v;
+    for (int i = 0; i < kBatch; ++i) {
+      keys.push_back((int64_t{1} << 40) + b * kBatch + i);
+      const uint64_t row = uint64_t(b * kBatch + i) % kRows;
+      for (uint32_t j = 0; j < kDim; ++j) v.push_back(base_[row * kDim + j] + 0.01f);
+    }
+    return w.Insert(keys.data(), v.data(), keys.size());
+  };
+  {
+    auto w = IndexWriter::Open(dir(), IndexOptions{}, wo);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    const uint64_t generation = (*w)->info().generation;
+    for (int b = 0; b < kBatches; ++b) {
+      const Status s = insert(**w, b);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    for (int i = 0; i < kBatch * kBatches; ++i) ASSERT_TRUE((*w)->Contains((int64_t{1} << 40) + i)) << i;
+    // A batch that the delta could not hold even empty is refused at once.
+    std::vector<int64_t> many(3 * 4096);
+    std::iota(many.begin(), many.end(), int64_t{1} << 41);
+    const std::vector<float> v(many.size() * kDim, 0.5f);
+    EXPECT_EQ((*w)->Insert(many.data(), v.data(), many.size()).code(), StatusCode::kResourceExhausted);
+    const IndexInfo info = (*w)->info();
+    EXPECT_GT(info.generation, generation);
+    EXPECT_LT(info.inserted, uint64_t{kBatch} * kBatches);
+    EXPECT_EQ(info.count + info.inserted, kRows + uint64_t{kBatch} * kBatches);
+  }
+  // Closed while a background reindex runs (the first batch past the
+  // threshold starts one): it stops, and nothing acknowledged is lost.
+  int acked = 0;
+  {
+    auto w = IndexWriter::Open(dir(), IndexOptions{}, wo);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    while (acked < 12 && insert(**w, kBatches + acked).ok()) ++acked;
+  }
+  auto w = OpenWriter(dir());
+  ASSERT_NE(w, nullptr);
+  for (int i = 0; i < kBatch * (kBatches + acked); ++i) ASSERT_TRUE(w->Contains((int64_t{1} << 40) + i)) << i;
+  EXPECT_EQ(w->info().count + w->info().inserted, kRows + uint64_t{kBatch} * (kBatches + acked));
+}
+
 // Deletes from four threads at once (their WAL records share fsyncs) beside
 // a thread that checkpoints: every thread's own keys are deleted; of the
 // keys all four race to delete, each is deleted once (the others get
@@ -1476,6 +1531,77 @@ TEST(WriterCrash, SigkillOfAWritingProcessLosesNoAcknowledgedWrite) {
     ASSERT_TRUE(writes.KeysAfter(**w, reported + 1, false));
     ASSERT_TRUE(writes.AttrsAfter((*w)->reader(), done));
   }
+  auto index = Index::Open(b->index(), IndexOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+}
+
+// The same while reindexes run: the child's writer reindexes in the
+// background from its first batch on (a delta budget of two chunks,
+// automatic at half) and the child reindexes itself every fifth batch, so
+// that kills land in builds, in commits and in the switch to the new
+// generation; the reopened index must hold every acknowledged batch, the
+// one in flight whole or not at all, nothing after it, and the attributes
+// of the rows carried.
+TEST(WriterCrash, SigkillDuringReindexesLosesNoAcknowledgedWrite) {
+  const char* env_trials = std::getenv("VX_WRITER_CRASH_TRIALS");
+  const int trials = env_trials != nullptr ? std::atoi(env_trials) : 10;
+  BuildOptions o = DeterministicOptions(IndexType::kHnsw);
+  for (uint64_t i = 0; i < kRows; ++i) o.keys.push_back(KeyOf(i));
+  o.attributes.columns = {CrashWrites::BuiltBatchColumn()};
+  auto b = BuildSyntheticIndex(o);
+  CrashWrites writes;
+  writes.with_attrs = true;
+  writes.order = o.keys;
+  std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(19));
+  constexpr size_t kBatch = CrashWrites::kBatch;
+  std::mt19937_64 rng(23);
+  size_t done = 0;  // batches applied
+  uint64_t generation = 0;
+  int reindexed = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    if ((done + 40) * kBatch > kRows) {  // keys running out: a rebuild replaces the index and its writes
+      ASSERT_TRUE(BuildIndex(b->dir / "base.fbin", b->index(), o).ok());
+      done = 0;
+    }
+    int fd = -1;
+    const pid_t pid = testing::ForkWithPipe(&fd, [&](int out) {
+      WriterOptions wo;
+      wo.delta_memory_bytes = 2 * 4096 * (8 + kDim * 4 + 8);
+      auto w = IndexWriter::Open(b->index(), IndexOptions{}, wo);
+      if (!w.ok()) ::_exit(3);
+      for (size_t batch = done; (batch + 1) * kBatch <= kRows; ++batch) {
+        if (!writes.Apply(**w, batch).ok()) ::_exit(4);
+        const uint64_t msg = batch;
+        if (::write(out, &msg, sizeof msg) != sizeof msg) ::_exit(6);
+        if (batch % 5 == 4) {  // Busy while the background one runs: then the next
+          Status s;
+          while ((s = (*w)->Reindex(BuildOptions{})).code() == StatusCode::kBusy)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          if (!s.ok()) ::_exit(5);
+        }
+      }
+    });
+    ASSERT_GE(pid, 0);
+    const uint64_t kill_after = std::uniform_int_distribution<uint64_t>(1, 30)(rng);
+    size_t reported = done;  // batches [done, reported) acknowledged
+    ASSERT_TRUE(
+        testing::KillChildAfterMessages<uint64_t>(pid, fd, kill_after, [&](uint64_t batch) { reported = batch + 1; }));
+
+    auto w = IndexWriter::Open(b->index(), IndexOptions{});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    reindexed += (*w)->info().generation != generation;
+    generation = (*w)->info().generation;
+    for (size_t batch = 0; batch < reported; ++batch) ASSERT_TRUE(writes.KeysAfter(**w, batch, true));
+    const bool in_flight_ran = writes.KeysAfter(**w, reported, true);
+    if (!in_flight_ran) {
+      ASSERT_TRUE(writes.KeysAfter(**w, reported, false));
+    }
+    done = reported + in_flight_ran;
+    ASSERT_TRUE(writes.KeysAfter(**w, reported + 1, false));
+    ASSERT_TRUE(writes.AttrsAfter((*w)->reader(), done));
+  }
+  EXPECT_GT(reindexed, trials / 2);
   auto index = Index::Open(b->index(), IndexOptions{});
   ASSERT_TRUE(index.ok()) << index.status().ToString();
 }

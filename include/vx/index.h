@@ -429,10 +429,20 @@ struct WriterOptions {
   // acknowledged writes (whole batches, never part of one).
   bool sync_on_append = true;
   // RAM for the rows inserted since the build (keys, float32 vectors and
-  // attributes, searched exactly beside the index until a rebuild folds them
-  // in): an insert that would take them past it is refused
-  // (ResourceExhausted).
+  // attributes, searched exactly beside the index until a reindex folds
+  // them in): a batch that would take them past it waits for a reindex
+  // that runs (or that it starts, with auto_reindex_at) to fold them in;
+  // refused (ResourceExhausted) when none can, or when the batch alone is
+  // over it.
   uint64_t delta_memory_bytes = 256ull << 20;
+  // Once the inserted rows hold this fraction of delta_memory_bytes, the
+  // writer starts a reindex of its own in the background (Reindex, on
+  // auto_reindex_threads threads), as PostgreSQL's autovacuum starts its
+  // work, so that they join the index before the delta fills: writes and
+  // searches go on meanwhile. 0: never (inserts are refused once the delta
+  // is full, until a Reindex).
+  double auto_reindex_at = 0.5;
+  int auto_reindex_threads = 1;
 };
 
 // The write interface of an index: rows inserted, replaced and deleted by

@@ -182,6 +182,12 @@ typedef struct vx_writer_options {
    * (searched exactly beside the index); an insert past it is refused with
    * VX_RESOURCE_EXHAUSTED. Default 256 MiB. */
   uint64_t delta_memory_bytes;
+  /* Since the third version: once the inserted rows hold this fraction of
+   * delta_memory_bytes the writer reindexes in the background
+   * (vx_reindex_concurrently) on auto_reindex_threads threads; 0: never.
+   * Defaults 0.5 and 1. */
+  double auto_reindex_at;
+  int auto_reindex_threads;
 } vx_writer_options;
 
 typedef struct vx_index vx_index;

@@ -247,7 +247,9 @@ vx_index* Open(const char* dir, const vx_open_options* options, const vx_writer_
     if (writer) {
       VX_ASSIGN_OR_RETURN(
           handle->writer,
-          vx::IndexWriter::Open(dir, o, vx::WriterOptions{writer->sync_on_append != 0, writer->delta_memory_bytes}));
+          vx::IndexWriter::Open(dir, o,
+                                vx::WriterOptions{writer->sync_on_append != 0, writer->delta_memory_bytes,
+                                                  writer->auto_reindex_at, writer->auto_reindex_threads}));
       handle->index = &handle->writer->reader();
     } else {
       VX_ASSIGN_OR_RETURN(handle->owned, vx::Index::Open(dir, o));
@@ -411,7 +413,8 @@ vx_code vx_index_info_get(const vx_index* index, vx_index_info* info, vx_error* 
 void vx_writer_options_init(vx_writer_options* o) {
   if (!o) return;
   const vx::WriterOptions d;
-  *o = vx_writer_options{sizeof(*o), d.sync_on_append ? 1 : 0, d.delta_memory_bytes};
+  *o = vx_writer_options{sizeof(*o), d.sync_on_append ? 1 : 0, d.delta_memory_bytes, d.auto_reindex_at,
+                         d.auto_reindex_threads};
 }
 
 vx_code vx_delete(vx_index* index, const int64_t* keys, uint64_t n, vx_error* err) {

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -64,6 +65,11 @@ class IndexWriterImpl final : public IndexWriter {
         dim_(index.params_.dim),
         metric_(index.params_.metric),
         schema_(index.params_.attributes) {}
+
+  ~IndexWriterImpl() override {
+    cancel_ = true;
+    if (background_.joinable()) background_.join();
+  }
 
   // Serves and writes `index` (the generation the manifest names, not
   // replayed): removes the files of a checkpoint that crashed before its
@@ -126,6 +132,11 @@ class IndexWriterImpl final : public IndexWriter {
   void BeginExclusive(std::unique_lock<std::mutex>& lock);
   void EndExclusive();
 
+  // Starts the background reindex once the delta holds options_'s share
+  // of its budget, none runs and the last did not fail. With mu_ held.
+  void MaybeStartReindex();
+  void StartReindex();  // with mu_ held and no reindex running
+
   std::unique_ptr<FileLock> lock_;
   const WriterOptions options_;
   const WriterServices services_;
@@ -146,6 +157,10 @@ class IndexWriterImpl final : public IndexWriter {
   bool checkpointing_ = false;         // a checkpoint (or reindex commit) holds batches
   bool reindexing_ = false;            // a reindex is building
   Status stopped_;                     // not OK: a reindex committed and the writer could not serve the new generation
+  std::thread background_;             // the automatic reindex, when one was started
+  bool background_running_ = false;    // it has not returned yet
+  Status background_failed_;           // how the last automatic one failed
+  std::atomic<bool> cancel_{false};    // the writer is closing: a background reindex stops
   std::unordered_set<int64_t> pending_;     // the keys of the batches in flight
   std::shared_ptr<const WriteState> last_;  // the writes with every batch appended so far applied
   uint64_t published_lsn_ = 0;              // the batch whose state the reader serves
@@ -323,29 +338,47 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
     }
     for (uint32_t j = 0; j < dim; ++j) v[i * dim + j] = static_cast<float>(x[j] * scale);
   }
-  std::unordered_set<int64_t> seen;
-  std::unique_lock lock(mu_);
-  published_.wait(lock, [&] { return !checkpointing_; });
-  VX_RETURN_IF_ERROR(stopped_);
-  const DeltaView& delta = *last_->delta;
-  if (last_->rows() + n >= kNoRow) {
-    return Status::ResourceExhausted(std::string(what) + ": " + std::to_string(n) + " rows would take the index past " +
-                                     std::to_string(kNoRow - 1) + " rows");
-  }
   const uint64_t labels = schema.empty() ? 0 : [&] {
     uint64_t count = 0;
     for (const AttributeColumn& c : attrs->columns) count += c.labels.size();
     return count;
   }();
-  const uint64_t need = (delta.rows + n + DeltaChunk::kRows - 1) / DeltaChunk::kRows * delta.chunk_bytes() +
-                        (delta.label_count + labels) * sizeof(int64_t);
-  if (need > options_.delta_memory_bytes) {
-    return Status::ResourceExhausted(
-        std::string(what) + ": " + std::to_string(n) + " more rows would take the inserted rows (" +
-        std::to_string(delta.rows) + " now) to " + std::to_string(need >> 20) + " MiB of RAM, over the writer's " +
-        std::to_string(options_.delta_memory_bytes >> 20) +
-        " MiB (WriterOptions::delta_memory_bytes); rebuild the index to fold them in, or raise it");
+  std::unordered_set<int64_t> seen;
+  std::unique_lock lock(mu_);
+  // A batch that would take the inserted rows past their budget waits for
+  // a reindex to fold them in (starting one when automatic reindexes are
+  // on), and is refused when none can.
+  for (;;) {
+    published_.wait(lock, [&] { return !checkpointing_; });
+    VX_RETURN_IF_ERROR(stopped_);
+    const DeltaView& delta = *last_->delta;
+    const auto bytes_with = [&](uint64_t rows, uint64_t label_count) {
+      return (rows + n + DeltaChunk::kRows - 1) / DeltaChunk::kRows * delta.chunk_bytes() +
+             (label_count + labels) * sizeof(int64_t);
+    };
+    const uint64_t need = bytes_with(delta.rows, delta.label_count);
+    if (need <= options_.delta_memory_bytes) break;
+    const bool reindex_coming =
+        reindexing_ || background_running_ || (options_.auto_reindex_at > 0 && background_failed_.ok());
+    if (bytes_with(0, 0) > options_.delta_memory_bytes || !reindex_coming) {
+      const std::string why = !background_failed_.ok()
+                                  ? "; the last automatic reindex failed (" + background_failed_.ToString() +
+                                        "): reindex the index to fold them in, or raise it"
+                                  : "; reindex the index to fold them in, or raise it";
+      return Status::ResourceExhausted(std::string(what) + ": " + std::to_string(n) +
+                                       " more rows would take the inserted rows (" + std::to_string(delta.rows) +
+                                       " now) to " + std::to_string(need >> 20) + " MiB of RAM, over the writer's " +
+                                       std::to_string(options_.delta_memory_bytes >> 20) +
+                                       " MiB (WriterOptions::delta_memory_bytes)" + why + kNothing);
+    }
+    if (!reindexing_ && !background_running_) StartReindex();
+    published_.wait(lock, [&] { return !reindexing_ && !background_running_; });
   }
+  if (last_->rows() + n >= kNoRow) {
+    return Status::ResourceExhausted(std::string(what) + ": " + std::to_string(n) + " rows would take the index past " +
+                                     std::to_string(kNoRow - 1) + " rows");
+  }
+  const DeltaView& delta = *last_->delta;
   std::vector<uint32_t> replaced;
   for (uint64_t i = 0; i < n; ++i) {
     VX_ASSIGN_OR_RETURN(const std::optional<uint32_t> row, LiveRow(what, keys, i, &seen));
@@ -359,7 +392,29 @@ Status IndexWriterImpl::Put(const char* what, const int64_t* keys, const float* 
   auto after = std::make_shared<WriteState>(*last_);
   if (!replaced.empty()) after->deleted = WithDeleted(last_->deleted.get(), replaced);
   after->delta = delta.Append(keys, v, n, schema.empty() ? nullptr : &*attrs);
-  return Commit(lock, LogRecordType::kPut, payload, std::move(after), {keys, n}, true);
+  VX_RETURN_IF_ERROR(Commit(lock, LogRecordType::kPut, payload, std::move(after), {keys, n}, true));
+  MaybeStartReindex();
+  return Status::Ok();
+}
+
+void IndexWriterImpl::MaybeStartReindex() {
+  if (options_.auto_reindex_at <= 0 || background_running_ || reindexing_ || !background_failed_.ok()) return;
+  if (double(last_->delta->bytes()) >= options_.auto_reindex_at * double(options_.delta_memory_bytes)) StartReindex();
+}
+
+void IndexWriterImpl::StartReindex() {
+  if (background_.joinable()) background_.join();  // it has returned: only its exit is left
+  background_running_ = true;
+  background_ = std::thread([this] {
+    BuildOptions o;
+    o.threads = options_.auto_reindex_threads;
+    o.cancel = &cancel_;
+    const Status s = Reindex(o);
+    std::lock_guard lock(mu_);
+    background_failed_ = s;
+    background_running_ = false;
+    published_.notify_all();
+  });
 }
 
 // A checkpoint writes the rows inserted since the last one as a new
@@ -403,8 +458,8 @@ Status IndexWriterImpl::Reindex(const BuildOptions& options) {
     std::unique_lock lock(mu_);
     VX_RETURN_IF_ERROR(stopped_);
     if (reindexing_) return Status::Busy(index_->dir_ + ": a reindex of it is running");
+    reindexing_ = true;    // before the wait below lets another in
     BeginExclusive(lock);  // snap: every acknowledged batch, none in flight
-    reindexing_ = true;
     base = index_;
     snap = last_;
     generation = manifest_.generation;
@@ -446,7 +501,10 @@ Status IndexWriterImpl::Reindex(const BuildOptions& options) {
   } else if (now.ok()) {
     Result<std::unique_ptr<IndexBase>> opened = services_.open();
     served = opened.ok() ? Attach(std::move(*opened)) : opened.status();
-    if (served.ok()) s = Status::Ok();
+    if (served.ok()) {
+      s = Status::Ok();
+      background_failed_ = Status::Ok();  // automatic reindexes may run again
+    }
   }
   if (!served.ok()) {
     stopped_ = Status::IOError(index_->dir_ + ": the reindex's commit left a generation this writer could not serve (" +

@@ -1,5 +1,7 @@
 #include "io/uring.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -32,6 +34,16 @@ void ExitRing(io_uring* ring) {
 Result<IoQueue*> IoQueue::ForThisThread() {
   thread_local std::unique_ptr<IoQueue> queue;
   thread_local int init_error = 0;
+  thread_local pid_t owner = 0;
+  if (owner != ::getpid()) {
+    // A child forked by this thread: the ring's memory is shared with the
+    // parent, so its requests would mix with the parent's (and a child
+    // killed mid-read would leave the parent's ring stuck). It gets its own;
+    // the inherited one is the parent's to use and tear down.
+    static_cast<void>(queue.release());
+    init_error = 0;
+    owner = ::getpid();
+  }
   if (queue) return queue.get();
   if (init_error != 0) return ErrnoStatus("io_uring_queue_init", init_error);
   std::unique_ptr<IoQueue> q(new IoQueue());

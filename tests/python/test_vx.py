@@ -347,7 +347,7 @@ def test_inserts_past_the_delta_memory_are_refused(tmp_path, data):
     path = tmp_path / "idx"
     vx.build(path, base, quant="sq8")
     row_mb = 4096 * (8 + 4 * base.shape[1]) / 2**20  # one chunk of inserted rows
-    with vx.open_writer(path, delta_memory_mb=row_mb) as w:
+    with vx.open_writer(path, delta_memory_mb=row_mb, auto_reindex_at=0) as w:
         keys = np.arange(4096, dtype=np.int64) + 10**9
         vectors = np.repeat(queries[:1], 4096, axis=0)
         w.insert(keys[:4000], vectors[:4000])
