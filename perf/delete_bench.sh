@@ -21,13 +21,9 @@ $vxctl gen --dim "$dim" --count "$n" --queries "$nq" --out "$work/base.fbin" --q
 $py - "$work" "$n" <<'EOF'
 import sys, numpy as np
 work, n = sys.argv[1], int(sys.argv[2])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-base = fbin(f"{work}/base.fbin")
-with open(f"{work}/base.tsv", "w") as f:
-    for i, v in enumerate(base):
-        f.write(f"{i}\t[{','.join(f'{x:.7g}' for x in v)}]\n")
+from bench_data import read_fbin, write_tsv
+base = read_fbin(f"{work}/base.fbin")
+write_tsv(f"{work}/base.tsv", range(n), base)
 rng = np.random.default_rng(1)
 single = rng.choice(np.arange(1, n, 5), 2000, replace=False)  # keys = 1 mod 5, for the single deletes
 np.save(f"{work}/single1.npy", single[:1000].astype(np.int64))  # from one thread
@@ -41,18 +37,11 @@ EOF
 $py - "$work" "$n" <<'EOF'
 import sys, numpy as np
 work, n = sys.argv[1], int(sys.argv[2])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-base, q = fbin(f"{work}/base.fbin"), fbin(f"{work}/q.fbin")
+from bench_data import read_fbin, exact_top, write_pg_queries
+base, q = read_fbin(f"{work}/base.fbin"), read_fbin(f"{work}/q.fbin")
 for name, rows in (("all", np.arange(n)), ("live", np.arange(n)[np.arange(n) % 5 != 1])):
-    d = (q * q).sum(1)[:, None] - 2 * q @ base[rows].T + (base[rows] ** 2).sum(1)[None, :]
-    np.save(f"{work}/gt_{name}.npy", rows[np.argsort(d, axis=1)[:, :10]])
-with open(f"{work}/pg_queries.sql", "w") as f:
-    f.write("SET hnsw.ef_search = 40;\n\\timing on\n")
-    for v in q:
-        f.write(f"SELECT string_agg(id::text, ' ') FROM (SELECT id FROM vx_items ORDER BY embedding <-> "
-                f"'[{','.join(f'{x:.7g}' for x in v)}]' LIMIT 10) r;\n")
+    np.save(f"{work}/gt_{name}.npy", exact_top(q, base[rows], rows))
+write_pg_queries(f"{work}/pg_queries.sql", q)
 EOF
 echo "== build: vx hnsw (m 16, ef_construction 64) and pgvector hnsw (the same)"
 t0=$(date +%s.%N)

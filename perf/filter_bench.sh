@@ -34,10 +34,8 @@ mkdir "$work/attrs"
 $py - "$work" "$n" "$nq" <<'EOF'
 import sys, numpy as np
 work, n, nq = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-base, q = fbin(f"{work}/base.fbin"), fbin(f"{work}/q.fbin")
+from bench_data import read_fbin, literal
+base, q = read_fbin(f"{work}/base.fbin"), read_fbin(f"{work}/q.fbin")
 rng = np.random.default_rng(3)
 w = 1.0 / np.arange(1, 1001) ** 1.1                       # Zipf tenant sizes
 tenant = rng.choice(1000, n, p=w / w.sum()).astype(np.int64)
@@ -49,7 +47,7 @@ np.save(f"{work}/attrs/tags.offsets.npy", np.arange(0, 2 * n + 1, 2, dtype=np.in
 np.save(f"{work}/attrs/tags.labels.npy", tags.reshape(-1))
 with open(f"{work}/base.tsv", "w") as f:
     for i in range(n):
-        f.write(f"{i}\t[{','.join(f'{x:.7g}' for x in base[i])}]\t{tenant[i]}\t{created[i]}\t{{{tags[i, 0]},{tags[i, 1]}}}\n")
+        f.write(f"{i}\t{literal(base[i])}\t{tenant[i]}\t{created[i]}\t{{{tags[i, 0]},{tags[i, 1]}}}\n")
 qn = (q * q).sum(1)
 bn = (base * base).sum(1)
 for name in ["s50", "s10", "s1", "s0.1", "s0.01", "tenant"]:
@@ -68,7 +66,7 @@ for name in ["s50", "s10", "s1", "s0.1", "s0.01", "tenant"]:
         top = rows[np.argsort(d, kind="stable")[:10]]
         gt[i, :len(top)] = top
         vx.append(cond)
-        sql.append((cond, "[" + ",".join(f"{x:.7g}" for x in q[i]) + "]"))
+        sql.append((cond, literal(q[i])))
     np.save(f"{work}/gt_{name}.npy", gt)
     open(f"{work}/filters_{name}.txt", "w").write("\n".join(vx) + "\n")
     for mode in ["off", "relaxed_order", "strict_order", "cte"]:

@@ -24,14 +24,8 @@ $vxctl gen --dim "$dim" --count $((n + m)) --queries "$nq" --out "$work/all.fbin
 $py - "$work" "$n" <<'EOF'
 import sys, numpy as np
 work, n = sys.argv[1], int(sys.argv[2])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-def write_fbin(p, x):
-    with open(p, "wb") as f:
-        np.array(x.shape, dtype=np.uint32).tofile(f)
-        x.astype(np.float32).tofile(f)
-rows, q = fbin(f"{work}/all.fbin"), fbin(f"{work}/q.fbin")
+from bench_data import read_fbin, write_fbin, write_tsv, exact_top, write_pg_queries, literal
+rows, q = read_fbin(f"{work}/all.fbin"), read_fbin(f"{work}/q.fbin")
 total = len(rows)
 rng = np.random.default_rng(1)
 order = n + rng.permutation(total - n)       # the inserted rows' keys (= their rows)
@@ -40,27 +34,18 @@ write_fbin(f"{work}/base.fbin", rows[:n])
 for name, keys in parts.items():
     write_fbin(f"{work}/{name}.fbin", rows[keys])
     np.save(f"{work}/{name}.npy", keys.astype(np.int64))
-    with open(f"{work}/{name}.tsv", "w") as f:
-        for k in keys:
-            f.write(f"{k}\t[{','.join(f'{x:.7g}' for x in rows[k])}]\n")
-with open(f"{work}/base.tsv", "w") as f:
-    for i in range(n):
-        f.write(f"{i}\t[{','.join(f'{x:.7g}' for x in rows[i])}]\n")
+    write_tsv(f"{work}/{name}.tsv", keys, rows[keys])
+write_tsv(f"{work}/base.tsv", range(n), rows[:n])
 for name, upto in (("before", n), ("after", total)):
-    d = (q * q).sum(1)[:, None] - 2 * q @ rows[:upto].T + (rows[:upto] ** 2).sum(1)[None, :]
-    np.save(f"{work}/gt_{name}.npy", np.argsort(d, axis=1)[:, :10])
-with open(f"{work}/pg_queries.sql", "w") as f:
-    f.write("SET hnsw.ef_search = 40;\n\\timing on\n")
-    for v in q:
-        f.write(f"SELECT string_agg(id::text, ' ') FROM (SELECT id FROM vx_items ORDER BY embedding <-> "
-                f"'[{','.join(f'{x:.7g}' for x in v)}]' LIMIT 10) r;\n")
+    np.save(f"{work}/gt_{name}.npy", exact_top(q, rows[:upto], np.arange(upto)))
+write_pg_queries(f"{work}/pg_queries.sql", q)
 for c in (1, 4):  # the single inserts, one file a client
     keys = np.load(f"{work}/single{c}.npy")
     for i in range(c):
         with open(f"{work}/pg_single{c}.{i}.sql", "w") as f:
             f.write("\\timing on\n")
             for k in keys[i::c]:
-                f.write(f"INSERT INTO vx_items VALUES ({k}, '[{','.join(f'{x:.7g}' for x in rows[k])}]');\n")
+                f.write(f"INSERT INTO vx_items VALUES ({k}, '{literal(rows[k])}');\n")
 EOF
 echo "== build: vx hnsw (m 16, ef_construction 64) and pgvector hnsw (the same)"
 t0=$(date +%s.%N)

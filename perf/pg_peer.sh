@@ -6,11 +6,13 @@
 #   work    a fresh directory under VX_BENCH_DIR (default /var/tmp), removed
 #           at exit with the vx_items table
 #   vxctl   the built binary;  py  Debian's python3 (numpy);  peer  the tool
+#   PYTHONPATH  perf/, for bench_data.py (the data helpers)
 #   pg ARGS psql into the peer, stopping at the first error
 peer=$(cd .. && pwd)/shared/tools/pgvector-peer
 work=$(mktemp -d "${VX_BENCH_DIR:-/var/tmp}/vx-$1.XXXXXX")
 trap 'rm -rf "$work"; "$peer" psql -q -c "DROP TABLE IF EXISTS vx_items" >/dev/null 2>&1 || true' EXIT
 py=/usr/bin/python3
+export PYTHONPATH=$PWD/perf
 build=${VX_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target vxctl >/dev/null

@@ -29,23 +29,12 @@ $vxctl gen --dim "$dim" --count $((n + m)) --queries "$nq" --out "$work/all.fbin
 $py - "$work" "$n" <<'EOF'
 import sys, numpy as np
 work, n = sys.argv[1], int(sys.argv[2])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-rows, q = fbin(f"{work}/all.fbin"), fbin(f"{work}/q.fbin")
-with open(f"{work}/base.fbin", "wb") as f:
-    np.array(rows[:n].shape, dtype=np.uint32).tofile(f)
-    rows[:n].tofile(f)
-vec = lambda v: "[" + ",".join(f"{x:.7g}" for x in v) + "]"
-with open(f"{work}/base.tsv", "w") as f:
-    for i in range(n):
-        f.write(f"{i}\t{vec(rows[i])}\n")
-with open(f"{work}/ins.tsv", "w") as f:
-    for i in range(n, len(rows)):
-        f.write(f"{i - n}\t{vec(rows[i])}\n")
-with open(f"{work}/q.tsv", "w") as f:
-    for i, v in enumerate(q):
-        f.write(f"{i}\t{vec(v)}\n")
+from bench_data import read_fbin, write_fbin, write_tsv
+rows, q = read_fbin(f"{work}/all.fbin"), read_fbin(f"{work}/q.fbin")
+write_fbin(f"{work}/base.fbin", rows[:n])
+write_tsv(f"{work}/base.tsv", range(n), rows[:n])
+write_tsv(f"{work}/ins.tsv", range(len(rows) - n), rows[n:])
+write_tsv(f"{work}/q.tsv", range(len(q)), q)
 EOF
 # Recall@10 of `got` (keys per query, .npy) against exact search over the
 # built rows and the inserted keys in `inserted` (.npy).
@@ -53,14 +42,10 @@ recall() {
   $py - "$work" "$n" "$@" <<'EOF'
 import sys, numpy as np
 work, n, got, inserted = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-rows, q = fbin(f"{work}/all.fbin"), fbin(f"{work}/q.fbin")
+from bench_data import read_fbin, exact_top
+rows, q = read_fbin(f"{work}/all.fbin"), read_fbin(f"{work}/q.fbin")
 keys = np.concatenate([np.arange(n), np.load(inserted)])
-x = rows[keys]
-d = (q * q).sum(1)[:, None] - 2 * q @ x.T + (x ** 2).sum(1)[None, :]
-gt = keys[np.argsort(d, axis=1)[:, :10]]
+gt = exact_top(q, rows[keys], keys)
 got = np.load(got)
 print(f"{np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, gt)]):.4f}")
 EOF
@@ -68,13 +53,11 @@ EOF
 
 echo "== vx"
 $vxctl build --base "$work/base.fbin" --out "$work/idx" >/dev/null 2>&1
-PYTHONPATH=$build/python $py - "$work" "$n" "$t" <<'EOF'
+PYTHONPATH=$build/python:$PYTHONPATH $py - "$work" "$n" "$t" <<'EOF'
 import sys, threading, time, numpy as np, vx
 work, n, quiet = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-def fbin(p):
-    h = np.fromfile(p, dtype=np.uint32, count=2)
-    return np.fromfile(p, dtype=np.float32, offset=8).reshape(int(h[0]), int(h[1]))
-rows, q = fbin(f"{work}/all.fbin"), fbin(f"{work}/q.fbin")
+from bench_data import read_fbin
+rows, q = read_fbin(f"{work}/all.fbin"), read_fbin(f"{work}/q.fbin")
 w = vx.open_writer(f"{work}/idx", memory_mb=1024, auto_reindex_at=0)
 next_key = [n]
 def phase(name, until):
