@@ -4,7 +4,8 @@
 # rate; from one thread or client, then from four), then the rest of 20% of
 # the rows deleted in one statement / one vxctl call,
 # then what 200 queries return at ef_search 40 (rows per query, recall@10
-# against exact search over the live rows), and pgvector's VACUUM.
+# against exact search over the live rows), pgvector's VACUUM, and vx's
+# vacuum (and, on a copy, its reindex) with the recall after.
 #   perf/delete_bench.sh        env: N (rows, default 100000), DIM (128),
 #                               VX_BENCH_DIR (default /var/tmp),
 #                               VX_BUILD_DIR (default build)
@@ -77,8 +78,8 @@ print(f"{label:28} rows/query {rows.mean():5.2f} (min {rows.min():2d})  recall@1
       f"deleted returned {deleted}{extra}")
 EOF
 }
-vx_query() { # label, gt
-  $vxctl query "$work/idx" --queries "$work/q.fbin" --ef-search 40 --threads 1 --out "$work/vx_res.npy" --json \
+vx_query() { # label, gt[, index directory]
+  $vxctl query "${3:-$work/idx}" --queries "$work/q.fbin" --ef-search 40 --threads 1 --out "$work/vx_res.npy" --json \
     >"$work/vx_res.json" 2>/dev/null
   report "$1" "$2" vx "$work/vx_res.npy" "$work/vx_res.json"
 }
@@ -148,3 +149,17 @@ t0=$(date +%s.%N)
 $vxctl checkpoint "$work/idx" >/dev/null
 t1=$(date +%s.%N)
 printf 'vx checkpoint (the WAL folded into a tombstones segment): %.2f s\n' "$(echo "$t1 - $t0" | bc)"
+
+echo "== reclaiming the deleted rows: vx vacuum (the graph repaired around them) and, on a copy, vx reindex"
+cp -r "$work/idx" "$work/idx_reindex"
+$vxctl vacuum "$work/idx" --json >"$work/vx_vacuum.json" 2>/dev/null
+$vxctl reindex "$work/idx_reindex" --json >"$work/vx_reindex.json" 2>/dev/null
+$py - "$work" <<'EOF'
+import json, sys
+work = sys.argv[1]
+for what in ("vacuum", "reindex"):
+    j = json.load(open(f"{work}/vx_{what}.json"))
+    print(f"vx {what}: {j['seconds']:.2f} s ({j['rows_reclaimed']:,} rows reclaimed, {j['live']:,} live)")
+EOF
+vx_query "vx after vacuum" live
+vx_query "vx after reindex" live "$work/idx_reindex"

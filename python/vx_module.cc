@@ -305,14 +305,15 @@ class PyIndex {
     }
     Check(s);
   }
-  void Reindex(int threads) {
+  // Reindex (vacuum false) or Vacuum.
+  void Rebuild(int threads, bool vacuum) {
     vx::IndexWriter& w = writer();
     vx::BuildOptions o;
     o.threads = threads;
     vx::Status s;
     {
       py::gil_scoped_release release;
-      s = w.Reindex(o);
+      s = vacuum ? w.Vacuum(o) : w.Reindex(o);
     }
     Check(s);
   }
@@ -579,9 +580,16 @@ PYBIND11_MODULE(_vx, m) {
            "Deletes the rows of `keys` (1-D int64), durable when it returns; the whole batch or, when a key does "
            "not exist, is already deleted or repeats, none of it (KeyError / ValueError naming the key).")
       .def("checkpoint", &PyIndex::Checkpoint, "Folds the write-ahead log into a segment committed with the manifest.")
-      .def("reindex", &PyIndex::Reindex, py::kw_only(), py::arg("threads") = 0,
-           "Rebuilds the index from its live rows while writes and searches go on from other threads "
-           "(REINDEX CONCURRENTLY); the writes made meanwhile are carried into the new generation (writers only).")
+      .def(
+          "reindex", [](PyIndex& self, int threads) { self.Rebuild(threads, false); }, py::kw_only(),
+          py::arg("threads") = 0,
+          "Rebuilds the index from its live rows while writes and searches go on from other threads "
+          "(REINDEX CONCURRENTLY); the writes made meanwhile are carried into the new generation (writers only).")
+      .def(
+          "vacuum", [](PyIndex& self, int threads) { self.Rebuild(threads, true); }, py::kw_only(),
+          py::arg("threads") = 0,
+          "Reclaims the deleted rows and links the inserted ones in from the index's own graph (VACUUM), beside "
+          "writes and searches as reindex(); `threads` bounds the CPU it takes (writers only).")
       .def("__contains__", &PyIndex::Contains, py::arg("key"), "Whether `key` is a live row (writers only).")
       .def("prewarm", &PyIndex::Prewarm, "Reads the structure pages into the pool; returns the pages it holds.")
       .def("close", &PyIndex::Close)

@@ -299,6 +299,19 @@ int main(void) {
             (unsigned long long)wi.inserted, (unsigned long long)wi.deleted);
       CHECK(vx_search(writer, base, kDim, NULL, top, top_d, &found, NULL, &err) == VX_OK && top_d[0] < 1e-6f,
             "search after reindex concurrently: %s", err.message);
+      /* A vacuum through the writer reclaims a delete and links an insert in. */
+      const int64_t vacuumed = 888888;
+      CHECK(
+          vx_delete(writer, &fresh, 1, &err) == VX_OK && vx_insert(writer, &vacuumed, queries, 1, kDim, &err) == VX_OK,
+          "writes before the vacuum: %s", err.message);
+      CHECK(vx_vacuum(reader, NULL, &err) == VX_INVALID_ARGUMENT, "vacuum through a read-only handle");
+      CHECK(vx_vacuum(writer, NULL, &err) == VX_OK, "vacuum: %s", err.message);
+      CHECK(vx_index_info_get(writer, &wi, &err) == VX_OK && wi.inserted == 0 && wi.deleted == 0 &&
+                wi.count == kRows - kK + 1 && vx_contains(writer, fresh) == 0 && vx_contains(writer, vacuumed) == 1,
+            "after the vacuum: count %llu, inserted %llu, deleted %llu", (unsigned long long)wi.count,
+            (unsigned long long)wi.inserted, (unsigned long long)wi.deleted);
+      CHECK(vx_search(writer, queries, kDim, NULL, top, top_d, &found, NULL, &err) == VX_OK && top[0] == vacuumed,
+            "the vacuumed-in row is not query 0's nearest: %lld", (long long)top[0]);
       vx_close(reader);
       vx_close(writer);
       CHECK(vx_delete(writer, near, 1, &err) == VX_INVALID_ARGUMENT, "delete through a closed handle");

@@ -389,7 +389,8 @@ class Index {
   // to serve the new generation.
   static Result<std::unique_ptr<Index>> Open(const std::string& dir, const IndexOptions& options);
   virtual ~Index() = default;
-  virtual const IndexInfo& info() const = 0;
+  // As of now: a writer's reader serves the generation its last reindex made.
+  virtual IndexInfo info() const = 0;
   // The keys of the k nearest neighbours of `query` (dim floats), nearest first.
   virtual Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
                         SearchStats* stats) const = 0;
@@ -518,10 +519,16 @@ class IndexWriter {
   // serve the old generation until reopened, as after any build. Busy while
   // another reindex runs.
   virtual Status Reindex(const BuildOptions& options) = 0;
-  // Repairs the graph around deleted rows and reclaims them. (Not
-  // implemented yet: NotSupported; deleted rows stay tombstones until
-  // Reindex rebuilds the index without them.)
-  virtual Status Vacuum() = 0;
+  // Reclaims the deleted rows and merges the inserted ones into the
+  // structure, as Reindex does and beside the same writes and searches,
+  // but from the index's own structure instead of anew: HNSW keeps each
+  // live node's links and gives it, in place of each deleted neighbour, the
+  // best of that one's live neighbours (bounded work per deleted neighbour,
+  // no search), then inserts the rows inserted since the build (as
+  // FreshDiskANN's merge). IVF reassigns nothing: its lists are rebuilt as
+  // Reindex builds them. `options` as Reindex takes them (threads bound
+  // the CPU it takes). Busy while a reindex or vacuum runs.
+  virtual Status Vacuum(const BuildOptions& options) = 0;
   // Whether `key` names a row that is not deleted.
   virtual bool Contains(int64_t key) const = 0;
   // The reader that sees every acknowledged write.

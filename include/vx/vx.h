@@ -297,8 +297,12 @@ vx_code vx_checkpoint(vx_index* index, vx_error* err);
  * (NULL: the defaults) it takes threads, build_memory_bytes and progress;
  * the rest are the index's. VX_BUSY while another reindex runs. */
 vx_code vx_reindex_concurrently(vx_index* index, const vx_build_options* options, vx_error* err);
-/* Not implemented yet (VX_NOT_SUPPORTED): deleted rows stay tombstones. */
-vx_code vx_vacuum(vx_index* index, vx_error* err);
+/* Reclaims the deleted rows and merges the inserted ones into the index
+ * from its own structure (IndexWriter::Vacuum), beside writes and searches
+ * as vx_reindex_concurrently; `options` as it takes them (NULL: the
+ * defaults; threads bound the CPU it takes). VX_BUSY while a reindex or
+ * vacuum runs. */
+vx_code vx_vacuum(vx_index* index, const vx_build_options* options, vx_error* err);
 /* 1 when `key` names a row that is not deleted; 0 otherwise, and for a
  * handle not opened with vx_open_writer. */
 int vx_contains(const vx_index* index, int64_t key);

@@ -108,7 +108,7 @@ vx::Status CheckWriter(const vx_index* index) {
 
 // `what` ("query", "vectors") has `given` components a row.
 vx::Status CheckDim(const vx_index* index, uint32_t given, const char* what = "query") {
-  const uint32_t dim = index->index->info().dim;
+  const uint32_t dim = index->info.dim;  // as opened: a reindex keeps it
   if (given == dim) return vx::Status::Ok();
   return vx::Status::InvalidArgument(std::string(what) + " has " + std::to_string(given) +
                                      " components; the index has dim " + std::to_string(dim));
@@ -457,10 +457,10 @@ vx_code vx_reindex_concurrently(vx_index* index, const vx_build_options* options
   });
 }
 
-vx_code vx_vacuum(vx_index* index, vx_error* err) {
+vx_code vx_vacuum(vx_index* index, const vx_build_options* options, vx_error* err) {
   return Guard(err, [&]() -> vx::Status {
     VX_RETURN_IF_ERROR(CheckWriter(index));
-    return index->writer->Vacuum();
+    return WithBuildOptions("", options, [&](const vx::BuildOptions& o) { return index->writer->Vacuum(o); });
   });
 }
 

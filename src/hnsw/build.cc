@@ -14,6 +14,7 @@
 #include <deque>
 #include <string_view>
 
+#include "core/check.h"
 #include "core/posix.h"
 #include "hnsw/graph.h"
 #include "hnsw/hnsw.h"
@@ -120,9 +121,11 @@ Result<std::vector<float>> ReadRows(VectorSource& source, const BuildSetup& s, M
   return data;
 }
 
-// The graph over `data`, renumbered when o.reorder; *row_of[node] is the
-// source row of each node.
-Result<Graph> BuildGraph(const float* data, const BuildSetup& s, const BuildOptions& o, std::vector<uint32_t>* row_of) {
+// The graph over `data`: built, or, for a vacuum (commit->previous), the
+// previous generation's repaired (Graph::Repair); renumbered when
+// o.reorder; *row_of[node] is the source row of each node.
+Result<Graph> BuildGraph(const float* data, const BuildSetup& s, const BuildOptions& o, const BuildCommit* commit,
+                         std::vector<uint32_t>* row_of) {
   const uint32_t n = static_cast<uint32_t>(s.count);
   GraphParams gp;
   gp.m = o.m;
@@ -132,7 +135,19 @@ Result<Graph> BuildGraph(const float* data, const BuildSetup& s, const BuildOpti
   gp.cancel = o.cancel;
   gp.progress = [&](uint64_t d, uint64_t t) { s.progress.Report(d, t, "insert"); };
   const Metric graph_metric = o.metric == Metric::kCosine ? Metric::kInnerProduct : o.metric;
-  Graph graph = Graph::Build(data, n, s.dim, graph_metric, gp);
+  Graph graph;
+  if (commit != nullptr && commit->previous != nullptr) {
+    const auto* previous = dynamic_cast<const HnswIndex*>(commit->previous);
+    VX_CHECK(previous != nullptr && commit->previous_rows.size() == n);
+    VX_ASSIGN_OR_RETURN(const Graph old, previous->LoadGraph());
+    std::vector<uint32_t> new_id(old.size(), Graph::kGone);
+    for (uint32_t i = 0; i < n; ++i) {
+      if (commit->previous_rows[i] != kNoRow) new_id[commit->previous_rows[i]] = i;
+    }
+    graph = Graph::Repair(old, new_id, data, n, s.dim, graph_metric, gp);
+  } else {
+    graph = Graph::Build(data, n, s.dim, graph_metric, gp);
+  }
   VX_RETURN_IF_ERROR(s.progress.Step(n, n, "insert"));
   row_of->resize(n);
   if (!o.reorder) {
@@ -214,7 +229,7 @@ Status Build(VectorSource& source, const std::string& dir, const BuildOptions& o
 
   VX_ASSIGN_OR_RETURN(const std::vector<float> data, ReadRows(source, s, o.metric));
   std::vector<uint32_t> row_of;
-  VX_ASSIGN_OR_RETURN(const Graph graph, BuildGraph(data.data(), s, o, &row_of));
+  VX_ASSIGN_OR_RETURN(const Graph graph, BuildGraph(data.data(), s, o, commit, &row_of));
   VX_ASSIGN_OR_RETURN(const std::vector<uint8_t> codes, EncodeNodes(data.data(), row_of, s, o));
   std::vector<std::string> files;
   VX_RETURN_IF_ERROR(WriteFiles(*gen, graph, data.data(), row_of, codes, s, &files));

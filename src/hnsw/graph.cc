@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -171,6 +172,80 @@ class Builder {
     }
   }
 
+  // Sets the lists of old node `o` (row new_id[o] here) from old's: a gone
+  // neighbour's place goes to its kept neighbours on that level, and the
+  // candidates are pruned as an insertion prunes, then topped up to the
+  // node's old degree. Writes only o's row's lists: nodes are repaired in
+  // parallel without locks. Whether any list changed.
+  bool Repair(const Graph& old, const std::vector<uint32_t>& new_id, uint32_t o, InsertScratch& x) {
+    const uint32_t v = new_id[o];
+    bool any = false;
+    for (uint32_t l = 0; l <= old.level(o); ++l) {
+      x.kept.clear();
+      x.neighbors.clear();
+      for (uint32_t u : old.Neighbors(o, l)) {
+        if (new_id[u] != Graph::kGone) {
+          x.kept.push_back(new_id[u]);
+          continue;
+        }
+        for (uint32_t w : old.Neighbors(u, l)) {
+          if (new_id[w] != Graph::kGone && new_id[w] != v) x.neighbors.push_back(new_id[w]);
+        }
+      }
+      if (x.neighbors.empty() && x.kept.size() == old.Neighbors(o, l).size()) {
+        g_->SetNeighbors(v, l, x.kept);  // no neighbour gone
+        continue;
+      }
+      x.neighbors.insert(x.neighbors.end(), x.kept.begin(), x.kept.end());
+      std::sort(x.neighbors.begin(), x.neighbors.end());
+      x.neighbors.erase(std::unique(x.neighbors.begin(), x.neighbors.end()), x.neighbors.end());
+      for (uint32_t w : x.neighbors) __builtin_prefetch(Vec(w));
+      x.link.clear();
+      for (uint32_t w : x.neighbors) x.link.push_back({Dist(Vec(v), w), w});
+      std::sort(x.link.begin(), x.link.end());
+      Select(x.link, l == 0 ? g_->m0() : g_->m(), x.chosen);
+      // The heuristic alone leaves a repaired node fewer links than it had
+      // (its candidates are a neighbourhood, not a search's ef nearest):
+      // the nearest it passed over bring it back to its old degree. (100k x
+      // 128, 20% deleted, ef_search 40: recall 0.978 without, 0.984 with.)
+      const size_t degree = std::min(old.Neighbors(o, l).size(), x.link.size());
+      for (auto c = x.link.begin(); x.chosen.size() < degree && c != x.link.end(); ++c) {
+        if (std::find(x.chosen.begin(), x.chosen.end(), c->id) == x.chosen.end()) x.chosen.push_back(c->id);
+      }
+      g_->SetNeighbors(v, l, x.chosen);
+      any = true;
+    }
+    return any;
+  }
+
+  // Inserts rows `rows` in parallel (params_.threads), chunks handed out
+  // dynamically, each thread with its own scratch; progress counts from
+  // `done_before` of `total`.
+  void InsertRows(std::span<const uint32_t> rows, uint64_t done_before, uint64_t total) {
+    std::atomic<uint64_t> next{0}, done{done_before};
+    std::mutex progress_mu;
+    constexpr uint32_t kChunk = 256;
+    auto work = [&] {
+      InsertScratch x;
+      for (uint64_t first = next.fetch_add(kChunk); first < rows.size(); first = next.fetch_add(kChunk)) {
+        if (Cancelled()) return;
+        const uint64_t last = std::min<uint64_t>(rows.size(), first + kChunk);
+        for (uint64_t i = first; i < last; ++i) Insert(rows[i], x);
+        const uint64_t now = done.fetch_add(last - first) + (last - first);
+        if (params_.progress) {
+          std::lock_guard l(progress_mu);
+          params_.progress(now, total);
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    StartThreads(static_cast<size_t>(ResolveThreads(params_.threads) - 1), work, &pool);
+    work();
+    for (auto& t : pool) t.join();
+  }
+
+  bool Cancelled() const { return params_.cancel && params_.cancel->load(std::memory_order_relaxed); }
+
   // Links every node that layer 0 cannot reach from the entry. The pruning
   // heuristic can take a node's last in-link (20 of 20,000 Gaussian 32-d
   // rows lost theirs): no search would ever return such a node. Each one
@@ -313,42 +388,78 @@ Graph Graph::Renumbered(const std::vector<uint32_t>& new_id) const {
   return g;
 }
 
-Graph Graph::Build(const float* data, uint32_t n, uint32_t dim, Metric metric, const GraphParams& p) {
-  VX_CHECK(n > 0 && p.m >= 2);
-  // Levels up front: floor(-ln(U) * mL), mL = 1/ln(m), capped at 15.
+namespace {
+
+// Levels drawn for n nodes: floor(-ln(U) * mL), mL = 1/ln(m), capped at 15.
+std::vector<uint8_t> DrawLevels(uint32_t n, uint32_t m, uint64_t seed) {
   std::vector<uint8_t> levels(n);
-  std::mt19937_64 rng(p.seed);
-  const double ml = 1.0 / std::log(static_cast<double>(p.m));
+  std::mt19937_64 rng(seed);
+  const double ml = 1.0 / std::log(static_cast<double>(m));
   for (uint8_t& l : levels) {
     const double u = 1.0 - std::uniform_real_distribution<double>(0, 1)(rng);
     l = static_cast<uint8_t>(std::min(15.0, std::floor(-std::log(u) * ml)));
   }
+  return levels;
+}
+
+}  // namespace
+
+Graph Graph::Build(const float* data, uint32_t n, uint32_t dim, Metric metric, const GraphParams& p) {
+  VX_CHECK(n > 0 && p.m >= 2);
+  std::vector<uint8_t> levels = DrawLevels(n, p.m, p.seed);
   const uint32_t first_level = levels[0];
   Graph g(p.m, 0, first_level, std::move(levels));
   Builder b(&g, data, dim, metric, p);
-  // Node 0 is the first entry point; the rest are inserted in parallel,
-  // chunks handed out dynamically, each thread with its own visited list.
-  std::atomic<uint64_t> next{1}, done{1};
-  std::mutex progress_mu;
-  constexpr uint32_t kChunk = 256;
-  auto work = [&] {
-    InsertScratch x;
-    for (uint64_t first = next.fetch_add(kChunk); first < n; first = next.fetch_add(kChunk)) {
-      if (p.cancel && p.cancel->load(std::memory_order_relaxed)) return;
-      const uint64_t last = std::min<uint64_t>(n, first + kChunk);
-      for (uint64_t q = first; q < last; ++q) b.Insert(static_cast<uint32_t>(q), x);
-      const uint64_t now = done.fetch_add(last - first) + (last - first);
-      if (p.progress) {
-        std::lock_guard l(progress_mu);
-        p.progress(now, n);
-      }
+  // Node 0 is the first entry point; the rest are inserted in parallel.
+  std::vector<uint32_t> rows(n - 1);
+  std::iota(rows.begin(), rows.end(), 1u);
+  b.InsertRows(rows, 1, n);
+  if (p.reconnect && !b.Cancelled()) b.Reconnect();
+  return g;
+}
+
+Graph Graph::Repair(const Graph& old, const std::vector<uint32_t>& new_id, const float* data, uint32_t n, uint32_t dim,
+                    Metric metric, const GraphParams& p) {
+  VX_CHECK(new_id.size() == old.size() && old.m() == p.m);
+  std::vector<uint8_t> levels = DrawLevels(n, p.m, p.seed);  // the new rows'
+  std::vector<uint8_t> is_new(n, 1);
+  uint32_t entry = kGone, top = 0;
+  for (uint32_t o = 0; o < old.size(); ++o) {
+    const uint32_t v = new_id[o];
+    if (v == kGone) continue;
+    VX_CHECK(v < n && is_new[v]);
+    is_new[v] = 0;
+    levels[v] = static_cast<uint8_t>(old.level(o));
+    if (entry == kGone || old.level(o) > top) entry = v, top = old.level(o);
+  }
+  if (entry == kGone) return Build(data, n, dim, metric, p);  // nothing kept
+  if (new_id[old.entry()] != kGone) entry = new_id[old.entry()], top = old.max_level();
+  Graph g(p.m, entry, top, std::move(levels));
+  Builder b(&g, data, dim, metric, p);
+  std::vector<uint8_t> repaired(n, 0);
+  ParallelFor(old.size(), p.threads, [&](size_t o) {
+    thread_local InsertScratch x;
+    if (new_id[o] != kGone) repaired[new_id[o]] = b.Repair(old, new_id, static_cast<uint32_t>(o), x);
+  });
+  // Each repaired node links back from its neighbours, as an insertion
+  // links back from the nodes it picks: the nodes that only the gone ones
+  // linked to get in-links again. (100k x 128, 20% deleted, ef_search 40:
+  // recall 0.968 without, 0.984 with; a reindex 0.990.)
+  ParallelFor(n, p.threads, [&](size_t v) {
+    thread_local InsertScratch x;
+    thread_local std::vector<uint32_t> ids;
+    if (!repaired[v]) return;
+    for (uint32_t l = 0; l <= g.level(static_cast<uint32_t>(v)); ++l) {
+      b.CopyNeighbors(static_cast<uint32_t>(v), l, ids);
+      for (uint32_t w : ids) b.Link(w, l, static_cast<uint32_t>(v), x);
     }
-  };
-  std::vector<std::thread> pool;
-  StartThreads(static_cast<size_t>(ResolveThreads(p.threads) - 1), work, &pool);
-  work();
-  for (auto& t : pool) t.join();
-  if (p.reconnect && !(p.cancel && p.cancel->load())) b.Reconnect();
+  });
+  std::vector<uint32_t> rows;
+  for (uint32_t v = 0; v < n; ++v) {
+    if (is_new[v]) rows.push_back(v);
+  }
+  b.InsertRows(rows, n - rows.size(), n);
+  if (p.reconnect && !b.Cancelled()) b.Reconnect();
   return g;
 }
 

@@ -57,6 +57,19 @@ class Graph {
   // A graph with the same links under new ids: new_id[old] (a permutation).
   Graph Renumbered(const std::vector<uint32_t>& new_id) const;
 
+  // The graph over the n rows of `data` that a vacuum makes from `old`: old
+  // node v is row new_id[v], or is gone (kGone), and rows no node maps to
+  // are new. Each kept node keeps its level and its lists, and in place of
+  // a gone neighbour takes that one's kept neighbours on the same level,
+  // pruned by the heuristic and topped up to its old degree with the
+  // nearest left: FreshDiskANN's delete consolidation, work bounded by the
+  // lists of a node's gone neighbours, no search; each repaired node then
+  // links back from its neighbours. Then the new rows are inserted as
+  // Build inserts. Build when no node is kept.
+  static constexpr uint32_t kGone = UINT32_MAX;
+  static Graph Repair(const Graph& old, const std::vector<uint32_t>& new_id, const float* data, uint32_t n,
+                      uint32_t dim, Metric metric, const GraphParams& params);
+
   // For deserialisation: an empty graph with the given shape.
   Graph() = default;
   Graph(uint32_t m, uint32_t entry, uint32_t max_level, std::vector<uint8_t> levels);

@@ -21,6 +21,9 @@ class HnswIndex : public IndexBase {
   uint32_t RerankDepth(const SearchParams& p) const override {
     return std::max(p.rerank ? p.rerank : p.ef_search, p.k);
   }
+  // The whole graph, read back (layer 0 through the pool, page by page in
+  // batches of a search's share): what a vacuum repairs.
+  Result<Graph> LoadGraph() const;
 
  private:
   Status LoadTypeFiles(const Manifest& m) override;

@@ -106,6 +106,11 @@ class UpperLayers {
   // max_level > 0, nothing trailing. Corruption naming `where` otherwise.
   Status Decode(const std::string& bytes, uint64_t count, uint32_t m, uint32_t entry, uint32_t max_level,
                 const std::string& where);
+  // The node's level: 0 when it is on layer 0 only.
+  uint32_t Levels(uint32_t node) const {
+    const uint64_t* first = lists_.Find(node);
+    return first == nullptr ? 0 : words_[*first - 1];
+  }
   // The node's list on `level` (>= 1); empty when the node is not that high.
   std::span<const uint32_t> Neighbors(uint32_t node, uint32_t level) const {
     const uint64_t* first = lists_.Find(node);

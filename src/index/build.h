@@ -21,6 +21,8 @@
 
 namespace vx {
 
+class IndexBase;
+
 struct BuildSetup {
   Env* env = nullptr;
   uint64_t count = 0;
@@ -41,6 +43,12 @@ struct BuildSetup {
 // generation's directory just before the commit.
 struct BuildCommit {
   std::function<Result<std::vector<ManifestSegment>>(const GenerationWriter& gen)> segments;
+  // A vacuum (IndexWriter::Vacuum): the generation the rows come from, and
+  // source row i's row in it (kNoRow: a row its structure does not hold,
+  // one inserted since its build). The type repairs that generation's
+  // structure instead of building one anew where it can.
+  const IndexBase* previous = nullptr;
+  std::vector<uint32_t> previous_rows;
 };
 
 // GenerationWriter::Begin and Commit as `commit` says (nullptr: the default).

@@ -333,7 +333,8 @@ class LiveRowsSource final : public VectorSource {
       : index_(index), writes_(std::move(writes)), rows_(std::move(rows)), name_(index.dir_ + " (its live rows)") {}
 
   static Result<std::unique_ptr<VectorSource>> Make(const IndexBase& index, std::shared_ptr<const WriteState> w,
-                                                    std::vector<int64_t>* keys, Attributes* attributes) {
+                                                    std::vector<int64_t>* keys, Attributes* attributes,
+                                                    std::vector<uint32_t>* rows_out) {
     std::vector<uint32_t> rows;
     keys->clear();
     for (uint64_t row = 0; row < w->rows(); ++row) {
@@ -354,6 +355,7 @@ class LiveRowsSource final : public VectorSource {
       const Attributes delta = w->delta->Attrs(0, w->delta->rows);
       for (size_t c = 0; c < delta.columns.size(); ++c) AppendRows(delta.columns[c], inserted, &attributes->columns[c]);
     }
+    if (rows_out != nullptr) *rows_out = rows;
     return std::unique_ptr<VectorSource>(new LiveRowsSource(index, std::move(w), std::move(rows)));
   }
 
@@ -405,8 +407,9 @@ class LiveRowsSource final : public VectorSource {
 };
 
 Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::shared_ptr<const WriteState> writes,
-                                                 std::vector<int64_t>* keys, Attributes* attributes) {
-  return LiveRowsSource::Make(index, std::move(writes), keys, attributes);
+                                                 std::vector<int64_t>* keys, Attributes* attributes,
+                                                 std::vector<uint32_t>* rows) {
+  return LiveRowsSource::Make(index, std::move(writes), keys, attributes, rows);
 }
 
 // What the files record about themselves must agree with the manifest: a

@@ -71,7 +71,7 @@ struct WriteState {
 
 class IndexBase : public Index {
  public:
-  const IndexInfo& info() const final { return info_; }
+  IndexInfo info() const final { return info_; }
   Result<uint64_t> Prewarm() const final;
   // Admits no deleted row; with p.filter, only the rows it matches, by the
   // plan the filter's match count picks (vx/index.h, SearchParams::filter).
@@ -172,6 +172,8 @@ class IndexBase : public Index {
                        SearchStats* stats) const;
   // Sets info_'s figures of the writes `s`.
   void CountWrites(const WriteState& s);
+  // (libstdc++ 12's std::atomic<std::shared_ptr> takes a lock bit of its
+  // own, which TSan cannot see.)
   mutable std::mutex writes_mu_;  // held only to copy or swap the pointer
   std::shared_ptr<const WriteState> writes_;
   // Whether writes_ holds any, readable without the lock: a search of an
@@ -182,11 +184,12 @@ class IndexBase : public Index {
 // A VectorSource of the live rows of `index` with the writes `writes` (a
 // state it published): built rows, then inserted ones, less the deleted, in
 // row order, as floats (as stored: unit length under cosine); their keys
-// into *keys, their attributes, when the index has any, into *attributes.
-// For a rebuild of the index from itself (IndexWriter::Reindex), while
-// later writes go on.
+// into *keys, their attributes, when the index has any, into *attributes,
+// their row numbers into *rows (when not null). For a rebuild of the index
+// from itself (IndexWriter::Reindex, Vacuum), while later writes go on.
 Result<std::unique_ptr<VectorSource>> LiveRowsOf(const IndexBase& index, std::shared_ptr<const WriteState> writes,
-                                                 std::vector<int64_t>* keys, Attributes* attributes);
+                                                 std::vector<int64_t>* keys, Attributes* attributes,
+                                                 std::vector<uint32_t>* rows = nullptr);
 
 // The segments `m` names, as IndexInfo lists them.
 std::vector<SegmentInfo> DescribeSegments(const Manifest& m);

@@ -1,10 +1,10 @@
 #include "index/index_writer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -29,13 +29,9 @@ class ServedIndex final : public Index {
  public:
   void Serve(std::shared_ptr<const IndexBase> index) {
     std::lock_guard lock(mu_);
-    infos_.push_back(index->info());  // a reference info() gave stays valid
     index_ = std::move(index);
   }
-  const IndexInfo& info() const override {
-    std::lock_guard lock(mu_);
-    return infos_.back();
-  }
+  IndexInfo info() const override { return Get()->info(); }
   Status Search(const float* query, const SearchParams& params, std::vector<SearchResult>* out,
                 SearchStats* stats) const override {
     return Get()->Search(query, params, out, stats);
@@ -44,13 +40,14 @@ class ServedIndex final : public Index {
   Result<uint64_t> Prewarm() const override { return Get()->Prewarm(); }
 
  private:
+  // A lock held for a pointer copy: uncontended, tens of ns of a search's
+  // tens of us.
   std::shared_ptr<const IndexBase> Get() const {
     std::lock_guard lock(mu_);
     return index_;
   }
   mutable std::mutex mu_;
   std::shared_ptr<const IndexBase> index_;
-  std::deque<IndexInfo> infos_;  // of each generation served
 };
 
 }  // namespace
@@ -81,12 +78,8 @@ class IndexWriterImpl final : public IndexWriter {
   Status Upsert(const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes) override {
     return Put("upsert", keys, vectors, n, attributes, true);
   }
-  Status Reindex(const BuildOptions& options) override;
-  Status Vacuum() override {
-    return Status::NotSupported(
-        "vacuum is not implemented yet: deleted rows stay tombstones (searches skip them) until a reindex "
-        "(vxctl reindex, Reindex) rebuilds the index without them");
-  }
+  Status Reindex(const BuildOptions& options) override { return Rebuild(options, false); }
+  Status Vacuum(const BuildOptions& options) override { return Rebuild(options, true); }
   Status Delete(const int64_t* keys, uint64_t n) override;
   Status Checkpoint() override;
   bool Contains(int64_t key) const override {
@@ -102,6 +95,10 @@ class IndexWriterImpl final : public IndexWriter {
  private:
   Status Put(const char* what, const int64_t* keys, const float* vectors, uint64_t n, const Attributes& attributes,
              bool replace);
+  // Reindex (vacuum false) or Vacuum: the live rows as of now into a new
+  // generation, built anew or from this one's structure, the writes made
+  // meanwhile carried across at its commit.
+  Status Rebuild(const BuildOptions& options, bool vacuum);
   // The newest row of `key` (live or deleted), if it has one. With mu_ held.
   std::optional<uint32_t> RowOf(int64_t key) const;
   // The live row of keys[i] for a batch's check, with mu_ held: Busy when a
@@ -450,7 +447,7 @@ void IndexWriterImpl::EndExclusive() {
 // write), then serves and writes the new generation. A crash before the
 // commit leaves the old generation with its WAL; after it, the new one
 // with the segments.
-Status IndexWriterImpl::Reindex(const BuildOptions& options) {
+Status IndexWriterImpl::Rebuild(const BuildOptions& options, bool vacuum) {
   std::shared_ptr<IndexBase> base;
   std::shared_ptr<const WriteState> snap;
   uint64_t generation;
@@ -478,13 +475,20 @@ Status IndexWriterImpl::Reindex(const BuildOptions& options) {
   o.lists = info.lists;
   o.replicas = info.replicas;
   bool holding = false;  // the commit step holds batches (checkpointing_)
-  const BuildCommit commit{[&](const GenerationWriter& gen) -> Result<std::vector<ManifestSegment>> {
+  BuildCommit commit{[&](const GenerationWriter& gen) -> Result<std::vector<ManifestSegment>> {
     std::unique_lock lock(mu_);
     BeginExclusive(lock);
     holding = true;
     return WritesSince(*snap, gen, o.keys.size());
   }};
-  Result<std::unique_ptr<VectorSource>> source = LiveRowsOf(*base, snap, &o.keys, &o.attributes);
+  Result<std::unique_ptr<VectorSource>> source =
+      LiveRowsOf(*base, snap, &o.keys, &o.attributes, vacuum ? &commit.previous_rows : nullptr);
+  if (vacuum) {
+    commit.previous = base.get();
+    for (uint32_t& row : commit.previous_rows) {
+      if (row >= info.count) row = kNoRow;  // inserted: not in the structure
+    }
+  }
   Status s = source.ok() ? services_.build(**source, o, commit) : source.status();
   std::unique_lock lock(mu_);
   reindexing_ = false;

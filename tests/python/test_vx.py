@@ -336,8 +336,13 @@ def test_a_writer_reindexes_while_a_thread_writes(tmp_path, data):
         t.join()
         assert written and all(k in w for k in written) and 5 not in w and 100 in w
         assert w.info["generation"] == 2 and len(w) == ROWS - 100 + len(written)
+        w.delete(np.arange(100, 150, dtype=np.int64))
+        w.vacuum(threads=1)
+        info = w.info
+        assert info["generation"] == 3 and info["deleted"] == 0 and info["inserted"] == 0
+        assert len(w) == ROWS - 150 + len(written) and 120 not in w and 150 in w
     reopened = vx.open(path)
-    assert len(reopened) == ROWS - 100 + len(written)
+    assert len(reopened) == ROWS - 150 + len(written)
     _, got = reopened.search(queries[:1], k=1)
     assert got[0, 0] in written
 

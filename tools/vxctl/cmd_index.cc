@@ -1106,7 +1106,9 @@ void AddCheckpoint(CLI::App& app, RunFn* run) {
   });
 }
 
-void AddReindex(CLI::App& app, RunFn* run) {
+// vxctl reindex (vacuum false) and vxctl vacuum: a new generation of the
+// index's live rows, built anew or from its own structure.
+void AddRebuild(CLI::App& app, RunFn* run, bool vacuum) {
   struct Args {
     std::string dir;
     int threads = 0;
@@ -1114,34 +1116,35 @@ void AddReindex(CLI::App& app, RunFn* run) {
     JsonOut json;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand(
-      "reindex",
-      "Rebuild an index from its own live rows (REINDEX): reclaims deleted rows, links inserted ones in, empties "
-      "the WAL");
+  auto* cmd =
+      vacuum ? app.add_subcommand("vacuum",
+                                  "Reclaim deleted rows and link inserted ones in from the index's own graph (VACUUM): "
+                                  "repairs the links around deleted rows instead of rebuilding; empties the WAL")
+             : app.add_subcommand("reindex",
+                                  "Rebuild an index from its own live rows (REINDEX): reclaims deleted rows, links "
+                                  "inserted ones in, empties the WAL");
   cmd->add_option("dir", a->dir, "Index directory")->required();
-  cmd->add_option("--threads", a->threads, "Build threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads (0: all cores; fewer leave CPU to searches)")
+      ->capture_default_str();
   cmd->add_option("--build-memory", a->build_memory_mb, "Build memory budget, MB")->capture_default_str();
   AddJsonOption(cmd, &a->json);
-  cmd->callback([run, a] {
-    *run = [a]() -> int {
+  cmd->callback([run, a, vacuum] {
+    *run = [a, vacuum]() -> int {
       vx::IndexOptions io;
       io.structure_cache_bytes = io.vector_cache_bytes = 1 << 16;
-      auto before = vx::Index::Open(a->dir, io);
-      if (!before.ok()) return Fail(before.status());
-      const vx::IndexInfo was = (*before)->info();
-      before->reset();
+      auto writer = vx::IndexWriter::Open(a->dir, io);
+      if (!writer.ok()) return Fail(writer.status());
+      const vx::IndexInfo was = (*writer)->info();
       vx::BuildOptions o;
       o.threads = a->threads;
       o.build_memory_bytes = a->build_memory_mb << 20;
       BuildProgress bar(&o);
       const auto t0 = Clock::now();
-      const vx::Status s = vx::Reindex(a->dir, o);
+      const vx::Status s = vacuum ? (*writer)->Vacuum(o) : (*writer)->Reindex(o);
       bar.Finish();
       if (!s.ok()) return Fail(s);
       const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      auto after = vx::Index::Open(a->dir, io);
-      if (!after.ok()) return Fail(after.status());
-      const vx::IndexInfo& now = (*after)->info();
+      const vx::IndexInfo now = (*writer)->info();
       if (a->json.wanted()) {
         nlohmann::json j = WriteStateJson(a->dir, now);
         j.update({{"seconds", seconds},
@@ -1152,9 +1155,10 @@ void AddReindex(CLI::App& app, RunFn* run) {
         return js.ok() ? 0 : Fail(js);
       }
       fmt::print(
-          "{}: reindexed {} live rows in {:.1f} s ({} built and {} inserted before, {} deleted rows reclaimed); "
+          "{}: {} {} live rows in {:.1f} s ({} built and {} inserted before, {} deleted rows reclaimed); "
           "generation {}\n",
-          a->dir, now.count, seconds, was.count, was.inserted, was.deleted, now.generation);
+          a->dir, vacuum ? "vacuumed" : "reindexed", now.count, seconds, was.count, was.inserted, was.deleted,
+          now.generation);
       return 0;
     };
   });

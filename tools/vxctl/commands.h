@@ -96,7 +96,8 @@ void AddVerify(CLI::App& app, RunFn* run);
 void AddDelete(CLI::App& app, RunFn* run);
 void AddInsert(CLI::App& app, RunFn* run);
 void AddCheckpoint(CLI::App& app, RunFn* run);
-void AddReindex(CLI::App& app, RunFn* run);
+// vxctl reindex (vacuum false) and vxctl vacuum.
+void AddRebuild(CLI::App& app, RunFn* run, bool vacuum);
 void AddBench(CLI::App& app, RunFn* run);
 void AddSnapshot(CLI::App& app, RunFn* run);
 void AddRestore(CLI::App& app, RunFn* run);

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   vxctl::AddInsert(app, &run);
   vxctl::AddDelete(app, &run);
   vxctl::AddCheckpoint(app, &run);
-  vxctl::AddReindex(app, &run);
+  vxctl::AddRebuild(app, &run, false);
+  vxctl::AddRebuild(app, &run, true);
   vxctl::AddBench(app, &run);
   vxctl::AddSnapshot(app, &run);
   vxctl::AddRestore(app, &run);
