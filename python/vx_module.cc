@@ -523,7 +523,7 @@ PYBIND11_MODULE(_vx, m) {
         "Holds the directory until closed (a second writer or a "
         "build raises BusyError). sync_on_append=False acknowledges writes before fsync (synchronous_commit = off); "
         "delta_memory_mb bounds the RAM of the rows inserted since the build (MemoryError past it); once they "
-        "hold auto_reindex_at of it the writer reindexes in the background (0: never).");
+        "hold auto_reindex_at of it the writer vacuums in the background, merging them into the graph (0: never).");
   m.def(
       "reindex",
       [](const py::object& path, int threads) {

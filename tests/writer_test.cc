@@ -1031,13 +1031,13 @@ TEST_P(WriterTest, PowerCutsKeepExactlyTheAcknowledgedWrites) {
   CheckModel(SearchAll(**index, b_->queries, p_), b_->queries, model, p_.k);
 }
 
-// Power cuts at random points of reindexes, while a batch of inserts,
-// upserts or deletes is written at each of the build's progress reports:
-// the reopened index holds every acknowledged batch, the one in flight
-// whole or not at all and nothing after it, whether the cut fell before
-// the reindex's commit (the old generation and its WAL) or after it (the
+// Power cuts at random points of reindexes and vacuums (in turn), while a
+// batch of inserts, upserts or deletes is written at each of the build's
+// progress reports: the reopened index holds every acknowledged batch, the
+// one in flight whole or not at all and nothing after it, whether the cut
+// fell before the commit (the old generation and its WAL) or after it (the
 // new one, with the batches it carried).
-TEST_P(WriterTest, PowerCutsDuringReindexesKeepExactlyTheAcknowledgedWrites) {
+TEST_P(WriterTest, PowerCutsDuringReindexesAndVacuumsKeepExactlyTheAcknowledgedWrites) {
   CrashWrites writes;
   writes.order = o_.keys;
   std::shuffle(writes.order.begin(), writes.order.end(), std::mt19937_64(31));
@@ -1068,7 +1068,7 @@ TEST_P(WriterTest, PowerCutsDuringReindexesKeepExactlyTheAcknowledgedWrites) {
     };
     BuildOptions o;
     o.progress = [&](uint64_t, uint64_t, const char*) { write_one(); };
-    const Status s = w->Reindex(o);
+    const Status s = trial % 2 == 0 ? w->Reindex(o) : w->Vacuum(o);
     if (trial == 0) {
       ASSERT_TRUE(s.ok()) << s.ToString();
       reindex_bytes = fault.BytesWritten() - start;
@@ -1410,13 +1410,13 @@ TEST_P(WriterTest, ConcurrentWritesAndSearchesBesideReindexes) {
 }
 
 // Inserts of more rows than the delta holds: once the inserted rows hold
-// half of its budget the writer reindexes in the background, and a batch
-// that finds the delta full waits for the reindex's commit, so every
+// half of its budget the writer vacuums in the background, and a batch
+// that finds the delta full waits for the vacuum's commit, so every
 // insert lands; then every key is live, the generation has moved on and
 // fewer rows are left beside the index than were inserted. A writer closed
-// while its background reindex runs stops it: reopened, the index holds
+// while its background vacuum runs stops it: reopened, the index holds
 // every acknowledged insert. Run under TSan too.
-TEST_P(WriterTest, ConcurrentAutomaticReindexesFoldTheDeltaBeforeItFills) {
+TEST_P(WriterTest, ConcurrentAutomaticVacuumsFoldTheDeltaBeforeItFills) {
   WriterOptions wo;
   wo.delta_memory_bytes = 2 * 4096 * (8 + kDim * 4);  // two chunks: 8,192 rows
   constexpr int kBatch = 400, kBatches = 25;          // 10,000 rows
@@ -1596,12 +1596,13 @@ TEST(WriterCrash, SigkillOfAWritingProcessLosesNoAcknowledgedWrite) {
 
 // The same while reindexes run: the child's writer reindexes in the
 // background from its first batch on (a delta budget of two chunks,
-// automatic at half) and the child reindexes itself every fifth batch, so
-// that kills land in builds, in commits and in the switch to the new
+// automatic at half) and the child reindexes or vacuums itself every
+// fifth batch (in turn), so that kills land in builds, repairs, commits
+// and the switch to the new
 // generation; the reopened index must hold every acknowledged batch, the
 // one in flight whole or not at all, nothing after it, and the attributes
 // of the rows carried.
-TEST(WriterCrash, SigkillDuringReindexesLosesNoAcknowledgedWrite) {
+TEST(WriterCrash, SigkillDuringReindexesAndVacuumsLosesNoAcknowledgedWrite) {
   const char* env_trials = std::getenv("VX_WRITER_CRASH_TRIALS");
   const int trials = env_trials != nullptr ? std::atoi(env_trials) : 10;
   BuildOptions o = DeterministicOptions(IndexType::kHnsw);
@@ -1635,7 +1636,8 @@ TEST(WriterCrash, SigkillDuringReindexesLosesNoAcknowledgedWrite) {
         if (::write(out, &msg, sizeof msg) != sizeof msg) ::_exit(6);
         if (batch % 5 == 4) {  // Busy while the background one runs: then the next
           Status s;
-          while ((s = (*w)->Reindex(BuildOptions{})).code() == StatusCode::kBusy)
+          while ((s = batch % 10 == 4 ? (*w)->Reindex(BuildOptions{}) : (*w)->Vacuum(BuildOptions{})).code() ==
+                 StatusCode::kBusy)
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
           if (!s.ok()) ::_exit(5);
         }

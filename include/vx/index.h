@@ -437,11 +437,12 @@ struct WriterOptions {
   // over it.
   uint64_t delta_memory_bytes = 256ull << 20;
   // Once the inserted rows hold this fraction of delta_memory_bytes, the
-  // writer starts a reindex of its own in the background (Reindex, on
-  // auto_reindex_threads threads), as PostgreSQL's autovacuum starts its
+  // writer starts a vacuum of its own in the background (Vacuum, on
+  // auto_reindex_threads threads: the merge of the inserted rows into the
+  // graph, cheaper than a Reindex), as PostgreSQL's autovacuum starts its
   // work, so that they join the index before the delta fills: writes and
   // searches go on meanwhile. 0: never (inserts are refused once the delta
-  // is full, until a Reindex).
+  // is full, until a Reindex or Vacuum).
   double auto_reindex_at = 0.5;
   int auto_reindex_threads = 1;
 };

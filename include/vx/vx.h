@@ -183,8 +183,9 @@ typedef struct vx_writer_options {
    * VX_RESOURCE_EXHAUSTED. Default 256 MiB. */
   uint64_t delta_memory_bytes;
   /* Since the third version: once the inserted rows hold this fraction of
-   * delta_memory_bytes the writer reindexes in the background
-   * (vx_reindex_concurrently) on auto_reindex_threads threads; 0: never.
+   * delta_memory_bytes the writer vacuums in the background (vx_vacuum,
+   * which merges them into the graph) on auto_reindex_threads threads;
+   * 0: never.
    * Defaults 0.5 and 1. */
   double auto_reindex_at;
   int auto_reindex_threads;

@@ -406,7 +406,7 @@ void IndexWriterImpl::StartReindex() {
     BuildOptions o;
     o.threads = options_.auto_reindex_threads;
     o.cancel = &cancel_;
-    const Status s = Reindex(o);
+    const Status s = Vacuum(o);  // the merge: cheaper than a build anew
     std::lock_guard lock(mu_);
     background_failed_ = s;
     background_running_ = false;
@@ -475,12 +475,13 @@ Status IndexWriterImpl::Rebuild(const BuildOptions& options, bool vacuum) {
   o.lists = info.lists;
   o.replicas = info.replicas;
   bool holding = false;  // the commit step holds batches (checkpointing_)
-  BuildCommit commit{[&](const GenerationWriter& gen) -> Result<std::vector<ManifestSegment>> {
+  BuildCommit commit;
+  commit.segments = [&](const GenerationWriter& gen) -> Result<std::vector<ManifestSegment>> {
     std::unique_lock lock(mu_);
     BeginExclusive(lock);
     holding = true;
     return WritesSince(*snap, gen, o.keys.size());
-  }};
+  };
   Result<std::unique_ptr<VectorSource>> source =
       LiveRowsOf(*base, snap, &o.keys, &o.attributes, vacuum ? &commit.previous_rows : nullptr);
   if (vacuum) {
